@@ -1,0 +1,103 @@
+//! The traits every message implements, and whole-frame helpers that put a
+//! header in front of a body.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::api_key::{ApiKey, VersionRange};
+use crate::error::{DecodeError, EncodeError};
+use crate::header::{RequestHeader, ResponseHeader};
+
+/// A message body that can be written and read at a given version.
+///
+/// `decode(encode(x, v), v) == x` holds for every value valid at `v`; fields
+/// a version does not carry are ignored on encode and left at their default
+/// on decode.
+pub trait Message: Sized {
+    /// Appends the body, encoded at `version`, to `buf`.
+    fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError>;
+
+    /// Reads a body encoded at `version` from the front of `buf`.
+    fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError>;
+}
+
+/// A request body, tied to its API and response type.
+pub trait Request: Message {
+    /// The API this request belongs to.
+    const API_KEY: ApiKey;
+    /// The versions this crate supports for it.
+    const VERSIONS: VersionRange = Self::API_KEY.versions();
+    /// The matching response body.
+    type Response: Message;
+}
+
+/// Writes a request header and body (without the 4-byte size prefix that the
+/// transport's framing adds).
+///
+/// ```
+/// use bytes::BytesMut;
+/// use kproducer_protocol::{encode_request, messages::ApiVersionsRequest};
+///
+/// let mut buf = BytesMut::new();
+/// encode_request(&mut buf, 7, Some("app"), 3, &ApiVersionsRequest::default()).unwrap();
+/// assert_eq!(&buf[..4], &[0, 18, 0, 3]); // api key 18, version 3
+/// ```
+pub fn encode_request<R: Request>(
+    buf: &mut BytesMut,
+    correlation_id: i32,
+    client_id: Option<&str>,
+    version: i16,
+    body: &R,
+) -> Result<(), EncodeError> {
+    R::API_KEY.check_encode(version)?;
+    RequestHeader {
+        api_key: R::API_KEY.as_i16(),
+        api_version: version,
+        correlation_id,
+        client_id: client_id.map(str::to_owned),
+        tagged_fields: Default::default(),
+    }
+    .encode(buf)?;
+    body.encode(buf, version)
+}
+
+/// Writes a response header and body for a request of `api_key` at `version`.
+pub fn encode_response<M: Message>(
+    buf: &mut BytesMut,
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &M,
+) -> Result<(), EncodeError> {
+    ResponseHeader {
+        correlation_id,
+        tagged_fields: Default::default(),
+    }
+    .encode(buf, api_key.response_header_version(version))?;
+    body.encode(buf, version)
+}
+
+/// Reads a whole response frame for request type `R` at `version`: the header,
+/// then the body, and checks that nothing is left over.
+pub fn decode_response<R: Request>(
+    mut frame: Bytes,
+    version: i16,
+) -> Result<(ResponseHeader, R::Response), DecodeError> {
+    R::API_KEY.check_decode(version)?;
+    let header = ResponseHeader::decode(&mut frame, R::API_KEY.response_header_version(version))?;
+    let body = R::Response::decode(&mut frame, version)?;
+    ensure_consumed(&frame, R::API_KEY.name())?;
+    Ok((header, body))
+}
+
+/// Fails when `buf` still holds bytes after a message that should have
+/// consumed them all.
+pub fn ensure_consumed(buf: &Bytes, what: &'static str) -> Result<(), DecodeError> {
+    if buf.has_remaining() {
+        Err(DecodeError::TrailingBytes {
+            what,
+            remaining: buf.remaining(),
+        })
+    } else {
+        Ok(())
+    }
+}

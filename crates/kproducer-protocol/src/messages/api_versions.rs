@@ -1,0 +1,160 @@
+//! ApiVersions (key 18), v0–v3.
+//!
+//! # References
+//! - KIP-35 (ApiVersions), KIP-511 (client software name and version, v3)
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::api_key::ApiKey;
+use crate::error::{DecodeError, EncodeError};
+use crate::message::{Message, Request};
+use crate::primitives::{get_array, get_i16, get_i32, get_string, put_array, put_string};
+use crate::tagged::TaggedFields;
+
+/// Asks a broker which API versions it supports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApiVersionsRequest {
+    /// The client library's name (v3+).
+    pub client_software_name: String,
+    /// The client library's version (v3+).
+    pub client_software_version: String,
+    /// Unknown tagged fields (v3+).
+    pub tagged_fields: TaggedFields,
+}
+
+impl Message for ApiVersionsRequest {
+    fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
+        ApiKey::ApiVersions.check_encode(version)?;
+        if version >= 3 {
+            put_string(
+                buf,
+                &self.client_software_name,
+                true,
+                "client_software_name",
+            )?;
+            put_string(
+                buf,
+                &self.client_software_version,
+                true,
+                "client_software_version",
+            )?;
+            self.tagged_fields.encode(buf)?;
+        }
+        Ok(())
+    }
+
+    fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError> {
+        ApiKey::ApiVersions.check_decode(version)?;
+        let mut r = Self::default();
+        if version >= 3 {
+            r.client_software_name = get_string(buf, true, "client_software_name")?;
+            r.client_software_version = get_string(buf, true, "client_software_version")?;
+            r.tagged_fields = TaggedFields::decode(buf)?;
+        }
+        Ok(r)
+    }
+}
+
+impl Request for ApiVersionsRequest {
+    const API_KEY: ApiKey = ApiKey::ApiVersions;
+    type Response = ApiVersionsResponse;
+}
+
+/// One API's supported version range, as the broker reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApiVersion {
+    /// The API key (raw: brokers list APIs this crate does not know).
+    pub api_key: i16,
+    /// Lowest version the broker supports.
+    pub min_version: i16,
+    /// Highest version the broker supports.
+    pub max_version: i16,
+    /// Unknown tagged fields (v3+).
+    pub tagged_fields: TaggedFields,
+}
+
+/// The broker's supported API versions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApiVersionsResponse {
+    /// 0, or 35 `UNSUPPORTED_VERSION` when the request's version is too new
+    /// (the broker then answers in v0 and lists what it supports).
+    pub error_code: i16,
+    /// The APIs the broker supports.
+    pub api_keys: Vec<ApiVersion>,
+    /// Throttle time in milliseconds (v1+).
+    pub throttle_time_ms: i32,
+    /// Tagged fields (v3+): supported and finalized features and the
+    /// ZooKeeper-migration flag are kept here verbatim.
+    pub tagged_fields: TaggedFields,
+}
+
+impl ApiVersionsResponse {
+    /// The broker's range for `key`, if it lists it.
+    pub fn range_for(&self, key: ApiKey) -> Option<crate::VersionRange> {
+        self.api_keys
+            .iter()
+            .find(|a| a.api_key == key.as_i16())
+            .map(|a| crate::VersionRange {
+                min: a.min_version,
+                max: a.max_version,
+            })
+    }
+}
+
+impl Message for ApiVersionsResponse {
+    fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
+        ApiKey::ApiVersions.check_encode(version)?;
+        let flexible = version >= 3;
+        buf.put_i16(self.error_code);
+        put_array(buf, &self.api_keys, flexible, "api_keys", |buf, a| {
+            buf.put_i16(a.api_key);
+            buf.put_i16(a.min_version);
+            buf.put_i16(a.max_version);
+            if flexible {
+                a.tagged_fields.encode(buf)?;
+            }
+            Ok(())
+        })?;
+        if version >= 1 {
+            buf.put_i32(self.throttle_time_ms);
+        }
+        if flexible {
+            self.tagged_fields.encode(buf)?;
+        }
+        Ok(())
+    }
+
+    fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError> {
+        ApiKey::ApiVersions.check_decode(version)?;
+        let flexible = version >= 3;
+        let error_code = get_i16(buf, "error_code")?;
+        let api_keys = get_array(buf, flexible, "api_keys", |buf| {
+            Ok(ApiVersion {
+                api_key: get_i16(buf, "api_key")?,
+                min_version: get_i16(buf, "min_version")?,
+                max_version: get_i16(buf, "max_version")?,
+                tagged_fields: if flexible {
+                    TaggedFields::decode(buf)?
+                } else {
+                    TaggedFields::new()
+                },
+            })
+        })?;
+        let throttle_time_ms = if version >= 1 {
+            get_i32(buf, "throttle_time_ms")?
+        } else {
+            0
+        };
+        let tagged_fields = if flexible {
+            TaggedFields::decode(buf)?
+        } else {
+            TaggedFields::new()
+        };
+        Ok(Self {
+            error_code,
+            api_keys,
+            throttle_time_ms,
+            tagged_fields,
+        })
+    }
+}
