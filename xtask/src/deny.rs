@@ -1,0 +1,96 @@
+//! The `deny` CI step: cargo-deny's licence, ban and source checks always,
+//! and the security-advisory check whenever the RustSec database can be had.
+//!
+//! The advisory check needs the RustSec database, which cargo-deny clones
+//! from GitHub. Machines that reach only the package registries cannot
+//! fetch it, so the step tries for a bounded time, falls back to a cached
+//! copy, and otherwise says plainly that advisories were not checked
+//! (or fails, when `XTASK_REQUIRE_ADVISORIES=1`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::ci::Outcome;
+use crate::process::{self, Bounded, cargo};
+use crate::tools::CARGO_DENY;
+
+/// How long fetching the advisory database may take before it counts as
+/// unreachable. A real clone takes a few seconds; a blocked network either
+/// fails at once or hangs, and CI should not hang with it.
+const FETCH_LIMIT: Duration = Duration::from_secs(60);
+
+/// Set to `1` to make an unavailable advisory database a failure.
+const REQUIRE_ADVISORIES: &str = "XTASK_REQUIRE_ADVISORIES";
+
+/// Runs the step.
+pub(crate) fn check() -> Outcome {
+    if let Err(e) = CARGO_DENY.ensure_installed() {
+        return Outcome {
+            result: Err(e),
+            note: None,
+        };
+    }
+    let policy = process::run(&mut cargo(&[
+        "deny", "check", "bans", "licenses", "sources",
+    ]));
+    let advisories = advisories();
+    Outcome {
+        result: policy.and(advisories.result),
+        note: advisories.note,
+    }
+}
+
+fn advisories() -> Outcome {
+    let fetch = process::run_bounded(&mut cargo(&["deny", "fetch", "db"]), FETCH_LIMIT);
+    let check_offline = || {
+        process::run(&mut cargo(&[
+            "deny",
+            "check",
+            "--disable-fetch",
+            "advisories",
+        ]))
+    };
+    let why_not = match fetch {
+        Bounded::Succeeded => return Outcome::from_check(check_offline(), None),
+        Bounded::Failed(why) => format!("fetching it {why}"),
+        Bounded::TimedOut(limit) => format!("fetching it took over {} s", limit.as_secs()),
+    };
+    if let Some(dir) = cached_database() {
+        let note = format!(
+            "advisory database not updated ({why_not}); checked against the cached copy in {}",
+            dir.display()
+        );
+        println!("{note}");
+        return Outcome::from_check(check_offline(), Some(note));
+    }
+    let note = format!(
+        "advisories NOT checked: the RustSec database is not cached and could not be fetched \
+         ({why_not}); bans, licences and sources were checked"
+    );
+    println!("{note}");
+    if std::env::var(REQUIRE_ADVISORIES).is_ok_and(|v| v == "1") {
+        Outcome::from_check(Err(format!("{REQUIRE_ADVISORIES}=1")), Some(note))
+    } else {
+        Outcome::from_check(Ok(()), Some(note))
+    }
+}
+
+impl Outcome {
+    fn from_check(result: Result<(), String>, note: Option<String>) -> Self {
+        Self { result, note }
+    }
+}
+
+/// cargo-deny's default database location, `$CARGO_HOME/advisory-dbs`, if
+/// it holds a database.
+fn cached_database() -> Option<PathBuf> {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))?;
+    let dir = cargo_home.join("advisory-dbs");
+    let has_database = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .any(|entry| entry.path().join("crates").is_dir());
+    has_database.then_some(dir)
+}
