@@ -42,16 +42,13 @@ pub(crate) fn check() -> Outcome {
 
 fn advisories() -> Outcome {
     let fetch = process::run_bounded(&mut cargo(&["deny", "fetch", "db"]), FETCH_LIMIT);
-    let check_offline = || {
-        process::run(&mut cargo(&[
-            "deny",
-            "check",
-            "--disable-fetch",
-            "advisories",
-        ]))
-    };
+    // `--offline` uses the database on disk as it is.
+    let check_offline = || process::run(&mut cargo(&["deny", "--offline", "check", "advisories"]));
     let why_not = match fetch {
-        Bounded::Succeeded => return Outcome::from_check(check_offline(), None),
+        Bounded::Succeeded => {
+            let check = process::run(&mut cargo(&["deny", "check", "advisories"]));
+            return Outcome::from_check(check, None);
+        }
         Bounded::Failed(why) => format!("fetching it {why}"),
         Bounded::TimedOut(limit) => format!("fetching it took over {} s", limit.as_secs()),
     };
