@@ -165,9 +165,11 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
     let started = Instant::now();
     let mut lines = Vec::new();
     let mut failed = 0;
+    let mut skipped = 0;
     for step in STEPS {
         if options.skip.iter().any(|s| s == step.name) {
-            lines.push(format!("{:<8} skipped  (--skip)", step.name));
+            lines.push(format!("{:<8} SKIPPED  (--skip)", step.name));
+            skipped += 1;
             continue;
         }
         println!("\n==> {}", step.name);
@@ -184,11 +186,15 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
         println!("{line}");
     }
     let total = secs(started.elapsed());
+    let skipped = match skipped {
+        0 => String::new(),
+        n => format!(" ({n} skipped by --skip)"),
+    };
     if failed == 0 {
-        println!("xtask ci: all steps ok in {total}");
+        println!("xtask ci: every step run is ok{skipped}, in {total}");
         ExitCode::SUCCESS
     } else {
-        println!("xtask ci: {failed} step(s) FAILED in {total}");
+        println!("xtask ci: {failed} step(s) FAILED{skipped}, in {total}");
         ExitCode::FAILURE
     }
 }
