@@ -7,7 +7,8 @@
 //! copy, and otherwise says plainly that advisories were not checked
 //! (or fails, when `XTASK_REQUIRE_ADVISORIES=1`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::ci::Outcome;
@@ -54,8 +55,9 @@ fn advisories() -> Outcome {
     };
     if let Some(dir) = cached_database() {
         let note = format!(
-            "advisory database not updated ({why_not}); checked against the cached copy in {}",
-            dir.display()
+            "advisory database not updated ({why_not}); checked against the cached copy in {}{}",
+            dir.display(),
+            last_commit_date(&dir).map_or_else(String::new, |d| format!(" (last updated {d})"))
         );
         println!("{note}");
         return Outcome::from_check(check_offline(), Some(note));
@@ -78,16 +80,28 @@ impl Outcome {
     }
 }
 
-/// cargo-deny's default database location, `$CARGO_HOME/advisory-dbs`, if
-/// it holds a database.
+/// A database cloned earlier into cargo-deny's default location,
+/// `$CARGO_HOME/advisory-dbs/NAME-HASH/`, if there is one.
 fn cached_database() -> Option<PathBuf> {
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))?;
-    let dir = cargo_home.join("advisory-dbs");
-    let has_database = std::fs::read_dir(&dir)
+    std::fs::read_dir(cargo_home.join("advisory-dbs"))
         .ok()?
         .filter_map(Result::ok)
-        .any(|entry| entry.path().join("crates").is_dir());
-    has_database.then_some(dir)
+        .map(|entry| entry.path())
+        .find(|path| path.join("crates").is_dir())
+}
+
+/// The date of the database's newest commit, so that the note shows how
+/// stale a cached copy is.
+fn last_commit_date(dir: &Path) -> Option<String> {
+    let out = Command::new("git")
+        .args(["log", "-1", "--format=%cs"])
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let date = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !date.is_empty()).then_some(date)
 }
