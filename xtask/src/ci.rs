@@ -84,15 +84,21 @@ fn cargo_step(args: &[&str], envs: &[(&str, &str)]) -> Outcome {
 
 /// Unit and integration tests with nextest when it is installed (faster,
 /// clearer output), then doctests, which nextest does not run. Without
-/// nextest, `cargo test` runs both.
+/// nextest, `cargo test` runs both. Like the steps, every test runs even
+/// after one fails.
 fn tests() -> Outcome {
     if process::succeeds_quietly(&mut cargo(&["nextest", "--version"])) {
-        let result = process::run(&mut cargo(&["nextest", "run", "--workspace"]))
-            .and_then(|()| process::run(&mut cargo(&["test", "--workspace", "--doc"])));
+        let result = process::run(&mut cargo(&[
+            "nextest",
+            "run",
+            "--workspace",
+            "--no-fail-fast",
+        ]))
+        .and_then(|()| process::run(&mut cargo(&["test", "--workspace", "--doc"])));
         Outcome::from_result(result)
     } else {
         Outcome {
-            result: process::run(&mut cargo(&["test", "--workspace"])),
+            result: process::run(&mut cargo(&["test", "--workspace", "--no-fail-fast"])),
             note: Some("cargo-nextest not found; ran `cargo test`".to_string()),
         }
     }
