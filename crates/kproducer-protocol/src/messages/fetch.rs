@@ -186,7 +186,9 @@ impl Message for FetchRequest {
                 if version >= 12 {
                     buf.put_i32(p.last_fetched_epoch);
                 }
-                buf.put_i64(p.log_start_offset);
+                if version >= 5 {
+                    buf.put_i64(p.log_start_offset);
+                }
                 buf.put_i32(p.partition_max_bytes);
                 tagged_section::write(buf, &p.tagged_fields, flexible)
             })?;
@@ -297,7 +299,9 @@ fn decode_partition(
     if version >= 12 {
         p.last_fetched_epoch = get_i32(buf, "last_fetched_epoch")?;
     }
-    p.log_start_offset = get_i64(buf, "log_start_offset")?;
+    if version >= 5 {
+        p.log_start_offset = get_i64(buf, "log_start_offset")?;
+    }
     p.partition_max_bytes = get_i32(buf, "partition_max_bytes")?;
     p.tagged_fields = tagged_section::read(buf, flexible)?;
     Ok(p)
