@@ -117,3 +117,20 @@ fn unsupported_versions_are_refused() {
     assert!(commit_tx().encode(&mut buf, 4).is_err());
     assert!(EndTxnRequest::decode(&mut Bytes::new(), -1).is_err());
 }
+
+#[test]
+fn whole_response_frame_v3_uses_header_v1() {
+    use kproducer_protocol::{ErrorCode, decode_response};
+    let frame = Bytes::from_static(&[
+        0, 0, 0, 9, // correlation id
+        0, // response header v1: empty tagged section
+        0, 0, 0, 0, // throttle_time_ms
+        0, 90, // PRODUCER_FENCED
+        0,  // body tagged section
+    ]);
+    let (header, body) = decode_response::<EndTxnRequest>(frame.clone(), 3).unwrap();
+    assert_eq!(header.correlation_id, 9);
+    assert_eq!(ErrorCode::from(body.error_code), ErrorCode::PRODUCER_FENCED);
+    // The same bytes at v2 have no header tagged section, so one byte is left.
+    assert!(decode_response::<EndTxnRequest>(frame, 2).is_err());
+}
