@@ -342,3 +342,37 @@ fn response_v12_keeps_partition_tags_raw() {
     assert!(buf.ends_with(tail), "{:?}", &buf[..]);
     assert_eq!(FetchResponse::decode(&mut buf.freeze(), 12).unwrap(), resp);
 }
+
+#[test]
+fn request_v7_bytes_with_session_and_forgotten_topics() {
+    let mut req = simple_fetch();
+    req.session_id = 0x0102_0304;
+    req.session_epoch = 5;
+    req.topics.clear();
+    req.forgotten_topics_data = vec![ForgottenTopic {
+        topic: "f".into(),
+        partitions: vec![1],
+        tagged_fields: TaggedFields::new(),
+    }];
+    let expected: &[u8] = &[
+        0xff, 0xff, 0xff, 0xff, // replica_id
+        0, 0, 0x01, 0xf4, // max_wait_ms
+        0, 0, 0, 1, // min_bytes
+        0x01, 0, 0, 0, // max_bytes
+        0, // isolation_level
+        1, 2, 3, 4, // session_id
+        0, 0, 0, 5, // session_epoch
+        0, 0, 0, 0, // no topics
+        0, 0, 0, 1, // one forgotten topic
+        0, 1, b'f', // topic
+        0, 0, 0, 1, // one partition
+        0, 0, 0, 1, // partition 1
+    ];
+    let mut buf = BytesMut::new();
+    req.encode(&mut buf, 7).unwrap();
+    assert_eq!(&buf[..], expected);
+    assert_eq!(
+        FetchRequest::decode(&mut Bytes::from_static(expected), 7).unwrap(),
+        req
+    );
+}

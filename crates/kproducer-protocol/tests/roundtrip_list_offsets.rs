@@ -198,3 +198,28 @@ fn response_v4_bytes() {
     resp.encode(&mut buf, 4).unwrap();
     assert_eq!(&buf[..], expected);
 }
+
+#[test]
+fn request_v4_adds_isolation_level_and_leader_epoch() {
+    let mut req = latest_of_t0();
+    req.topics[0].partitions[0].current_leader_epoch = 4;
+    let mut v3 = BytesMut::new();
+    req.encode(&mut v3, 3).unwrap();
+    let mut v4 = BytesMut::new();
+    req.encode(&mut v4, 4).unwrap();
+    let expected_v4: &[u8] = &[
+        0xff, 0xff, 0xff, 0xff, // replica_id -1
+        0,    // isolation_level (v2+)
+        0, 0, 0, 1, // one topic
+        0, 1, b't', // name
+        0, 0, 0, 1, // one partition
+        0, 0, 0, 0, // partition_index
+        0, 0, 0, 4, // current_leader_epoch (v4+)
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // timestamp
+    ];
+    assert_eq!(&v4[..], expected_v4);
+    assert_eq!(v3.len(), expected_v4.len() - 4, "v3 has no leader epoch");
+    // Decoding at v3 leaves the absent epoch at its default.
+    let back = ListOffsetsRequest::decode(&mut v3.freeze(), 3).unwrap();
+    assert_eq!(back.topics[0].partitions[0].current_leader_epoch, -1);
+}
