@@ -317,3 +317,37 @@ fn unsupported_versions_are_rejected() {
         .is_err());
     assert!(MetadataResponse::decode(&mut Bytes::new(), -1).is_err());
 }
+
+/// Hand-computed sizes at every version: a field added or dropped at the
+/// wrong version changes the size even when encode and decode agree.
+#[test]
+fn encoded_size_at_every_version() {
+    let req = MetadataRequest {
+        topics: Some(vec![MetadataRequestTopic::named("ab")]),
+        ..Default::default()
+    };
+    let resp = MetadataResponse {
+        brokers: vec![MetadataResponseBroker {
+            node_id: 1,
+            host: "h".into(),
+            port: 9092,
+            ..Default::default()
+        }],
+        topics: vec![MetadataResponseTopic {
+            name: Some("t".into()),
+            partitions: vec![MetadataResponsePartition {
+                replica_nodes: vec![1],
+                isr_nodes: vec![1],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let req_sizes = [8, 8, 8, 8, 9, 9, 9, 9, 11, 9, 25, 24, 24];
+    let resp_sizes = [54, 61, 63, 67, 67, 71, 71, 75, 83, 65, 81, 77, 77];
+    for v in 0..=12i16 {
+        assert_eq!(encode(&req, v).len(), req_sizes[v as usize], "request v{v}");
+        assert_eq!(encode(&resp, v).len(), resp_sizes[v as usize], "response v{v}");
+    }
+}
