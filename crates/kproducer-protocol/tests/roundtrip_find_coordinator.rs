@@ -14,14 +14,14 @@ fn request(v: i16) -> impl Strategy<Value = FindCoordinatorRequest> {
         proptest::collection::vec(common::string(), 0..4),
         common::tagged(v >= 3),
     )
-        .prop_map(move |(key, key_type, keys, tagged_fields)| {
-            FindCoordinatorRequest {
+        .prop_map(
+            move |(key, key_type, keys, tagged_fields)| FindCoordinatorRequest {
                 key: if v <= 3 { key } else { String::new() },
                 key_type: if v >= 1 { key_type } else { 0 },
                 coordinator_keys: if v >= 4 { keys } else { Vec::new() },
                 tagged_fields,
-            }
-        })
+            },
+        )
 }
 
 fn coordinator() -> impl Strategy<Value = Coordinator> {
@@ -216,6 +216,10 @@ fn encoded_size_at_every_version() {
     let resp_sizes = [13, 19, 19, 18, 22];
     for v in 0..=4i16 {
         assert_eq!(encode(&req, v).len(), req_sizes[v as usize], "request v{v}");
-        assert_eq!(encode(&resp, v).len(), resp_sizes[v as usize], "response v{v}");
+        assert_eq!(
+            encode(&resp, v).len(),
+            resp_sizes[v as usize],
+            "response v{v}"
+        );
     }
 }

@@ -15,16 +15,18 @@ fn request(v: i16) -> impl Strategy<Value = InitProducerIdRequest> {
         any::<i16>(),
         common::tagged(v >= 2),
     )
-        .prop_map(move |(transactional_id, timeout, id, epoch, tagged_fields)| {
-            InitProducerIdRequest {
-                transactional_id,
-                transaction_timeout_ms: timeout,
-                // v0–v2 have no producer id or epoch: they stay at -1.
-                producer_id: if v >= 3 { id } else { -1 },
-                producer_epoch: if v >= 3 { epoch } else { -1 },
-                tagged_fields,
-            }
-        })
+        .prop_map(
+            move |(transactional_id, timeout, id, epoch, tagged_fields)| {
+                InitProducerIdRequest {
+                    transactional_id,
+                    transaction_timeout_ms: timeout,
+                    // v0–v2 have no producer id or epoch: they stay at -1.
+                    producer_id: if v >= 3 { id } else { -1 },
+                    producer_epoch: if v >= 3 { epoch } else { -1 },
+                    tagged_fields,
+                }
+            },
+        )
 }
 
 fn response(v: i16) -> impl Strategy<Value = InitProducerIdResponse> {
@@ -35,15 +37,15 @@ fn response(v: i16) -> impl Strategy<Value = InitProducerIdResponse> {
         any::<i16>(),
         common::tagged(v >= 2),
     )
-        .prop_map(|(throttle, error_code, id, epoch, tagged_fields)| {
-            InitProducerIdResponse {
+        .prop_map(
+            |(throttle, error_code, id, epoch, tagged_fields)| InitProducerIdResponse {
                 throttle_time_ms: throttle,
                 error_code,
                 producer_id: id,
                 producer_epoch: epoch,
                 tagged_fields,
-            }
-        })
+            },
+        )
 }
 
 roundtrip!(
@@ -147,6 +149,10 @@ fn encoded_size_at_every_version() {
     let resp_sizes = [16, 16, 17, 17, 17, 17];
     for v in 0..=5i16 {
         assert_eq!(encode(&req, v).len(), req_sizes[v as usize], "request v{v}");
-        assert_eq!(encode(&resp, v).len(), resp_sizes[v as usize], "response v{v}");
+        assert_eq!(
+            encode(&resp, v).len(),
+            resp_sizes[v as usize],
+            "response v{v}"
+        );
     }
 }

@@ -16,7 +16,11 @@ fn gated<T: Clone + std::fmt::Debug + 'static>(
     s: impl Strategy<Value = T> + 'static,
     default: T,
 ) -> BoxedStrategy<T> {
-    if present { s.boxed() } else { Just(default).boxed() }
+    if present {
+        s.boxed()
+    } else {
+        Just(default).boxed()
+    }
 }
 
 fn ids() -> impl Strategy<Value = Vec<i32>> {
@@ -30,13 +34,13 @@ fn request_topic(v: i16) -> impl Strategy<Value = MetadataRequestTopic> {
         common::string(),
         common::tagged(v >= 9),
     )
-        .prop_map(move |(topic_id, nullable_name, name, tagged_fields)| {
-            MetadataRequestTopic {
+        .prop_map(
+            move |(topic_id, nullable_name, name, tagged_fields)| MetadataRequestTopic {
                 topic_id,
                 name: if v >= 10 { nullable_name } else { Some(name) },
                 tagged_fields,
-            }
-        })
+            },
+        )
 }
 
 fn request(v: i16) -> impl Strategy<Value = MetadataRequest> {
@@ -49,15 +53,15 @@ fn request(v: i16) -> impl Strategy<Value = MetadataRequest> {
         gated(v >= 8, any::<bool>(), false),
         common::tagged(v >= 9),
     )
-        .prop_map(|(topics, auto, cluster_ops, topic_ops, tagged_fields)| {
-            MetadataRequest {
+        .prop_map(
+            |(topics, auto, cluster_ops, topic_ops, tagged_fields)| MetadataRequest {
                 topics,
                 allow_auto_topic_creation: auto,
                 include_cluster_authorized_operations: cluster_ops,
                 include_topic_authorized_operations: topic_ops,
                 tagged_fields,
-            }
-        })
+            },
+        )
 }
 
 fn broker(v: i16) -> impl Strategy<Value = MetadataResponseBroker> {
@@ -312,9 +316,11 @@ fn null_response_topic_name_needs_v12() {
 
 #[test]
 fn unsupported_versions_are_rejected() {
-    assert!(MetadataRequest::default()
-        .encode(&mut BytesMut::new(), 13)
-        .is_err());
+    assert!(
+        MetadataRequest::default()
+            .encode(&mut BytesMut::new(), 13)
+            .is_err()
+    );
     assert!(MetadataResponse::decode(&mut Bytes::new(), -1).is_err());
 }
 
@@ -348,6 +354,10 @@ fn encoded_size_at_every_version() {
     let resp_sizes = [54, 61, 63, 67, 67, 71, 71, 75, 83, 65, 81, 77, 77];
     for v in 0..=12i16 {
         assert_eq!(encode(&req, v).len(), req_sizes[v as usize], "request v{v}");
-        assert_eq!(encode(&resp, v).len(), resp_sizes[v as usize], "response v{v}");
+        assert_eq!(
+            encode(&resp, v).len(),
+            resp_sizes[v as usize],
+            "response v{v}"
+        );
     }
 }

@@ -17,7 +17,11 @@ fn gated<T: Clone + std::fmt::Debug + 'static>(
     s: impl Strategy<Value = T> + 'static,
     default: T,
 ) -> BoxedStrategy<T> {
-    if present { s.boxed() } else { Just(default).boxed() }
+    if present {
+        s.boxed()
+    } else {
+        Just(default).boxed()
+    }
 }
 
 fn request(v: i16) -> impl Strategy<Value = ProduceRequest> {
@@ -78,15 +82,13 @@ fn node(flexible: bool) -> impl Strategy<Value = NodeEndpoint> {
         common::nullable_string(),
         common::tagged(flexible),
     )
-        .prop_map(
-            |(node_id, host, port, rack, tagged_fields)| NodeEndpoint {
-                node_id,
-                host,
-                port,
-                rack,
-                tagged_fields,
-            },
-        )
+        .prop_map(|(node_id, host, port, rack, tagged_fields)| NodeEndpoint {
+            node_id,
+            host,
+            port,
+            rack,
+            tagged_fields,
+        })
 }
 
 fn partition_response(v: i16) -> impl Strategy<Value = PartitionProduceResponse> {
@@ -96,11 +98,13 @@ fn partition_response(v: i16) -> impl Strategy<Value = PartitionProduceResponse>
         common::nullable_string(),
         common::tagged(flexible),
     )
-        .prop_map(|(batch_index, msg, tagged_fields)| BatchIndexAndErrorMessage {
-            batch_index,
-            batch_index_error_message: msg,
-            tagged_fields,
-        });
+        .prop_map(
+            |(batch_index, msg, tagged_fields)| BatchIndexAndErrorMessage {
+                batch_index,
+                batch_index_error_message: msg,
+                tagged_fields,
+            },
+        );
     (
         (any::<i32>(), any::<i16>(), any::<i64>(), any::<i64>()),
         gated(v >= 5, any::<i64>(), -1),
