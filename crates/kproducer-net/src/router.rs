@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::num::NonZeroUsize;
 
-use crate::balance::{self, Move};
+use crate::balance::{self, InFlight, Move};
 use crate::fence::{Completed, PartitionRoute, Reassigned, Route};
 use crate::topic_partition::{SlotId, TopicPartition};
 
@@ -380,7 +380,11 @@ impl Router {
         };
         let partitions = &self.partitions;
         let moves = balance::rebalance(&slots.assigned, slots.width, |tp| {
-            partitions.get(tp).is_none_or(|r| r.in_flight().is_none())
+            match partitions.get(tp).and_then(PartitionRoute::in_flight) {
+                None => InFlight::Idle,
+                Some((at, _)) if at.broker == broker => InFlight::OnSlot(at.slot),
+                Some(_) => InFlight::Elsewhere,
+            }
         });
         for Move { partition, to_slot } in moves {
             let to = SlotId {
