@@ -124,7 +124,7 @@ fn per_partition_fences_change_width_within_one_round_trip() {
     for (i, &refused) in sim.refused.iter().enumerate() {
         if movers.contains(&i) {
             assert!(
-                refused >= 1 && refused <= RTT,
+                (1..=RTT).contains(&refused),
                 "partition {i} waited {refused} ticks"
             );
         } else {
