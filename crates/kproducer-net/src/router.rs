@@ -69,6 +69,19 @@ pub struct RouterCounters {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RouterError {
+    /// The partition still has batches in flight.
+    #[error(
+        "{partition} still has {in_flight} batch(es) in flight on {slot}: complete them \
+         (on_complete) before forgetting the partition"
+    )]
+    StillInFlight {
+        /// The partition.
+        partition: TopicPartition,
+        /// Where its batches are.
+        slot: SlotId,
+        /// How many.
+        in_flight: u32,
+    },
     /// The partition has no leader yet.
     #[error(
         "no leader is known for {partition}: call Router::set_leader once metadata names one, \
@@ -139,7 +152,7 @@ impl BrokerSlots {
 /// router.set_leader(tp.clone(), 1);
 ///
 /// // A batch goes out on broker 1, slot 0.
-/// let Route::Send(slot) = router.on_send(&tp)? else { unreachable!() };
+/// let Route::Send(slot) = router.on_send(&tp)? else { panic!("a new partition is never fenced") };
 /// assert_eq!(slot, SlotId { broker: 1, slot: 0 });
 ///
 /// // The group grows while it is in flight. If the partition moves, it is
@@ -364,6 +377,40 @@ impl Router {
         self.rebalance(broker, &mut events);
         self.release_retired(broker, &mut events);
         events
+    }
+
+    /// Stops routing `partition` (its topic was deleted, or the producer no
+    /// longer writes to it) and respreads its broker's remaining partitions.
+    ///
+    /// # Errors
+    /// [`RouterError::UnknownPartition`], or [`RouterError::StillInFlight`]
+    /// while it has batches in flight (nothing is changed then).
+    pub fn forget(&mut self, partition: &TopicPartition) -> Result<Vec<RouterEvent>, RouterError> {
+        let route =
+            self.partitions
+                .get(partition)
+                .ok_or_else(|| RouterError::UnknownPartition {
+                    partition: partition.clone(),
+                })?;
+        if let Some((slot, in_flight)) = route.in_flight() {
+            return Err(RouterError::StillInFlight {
+                partition: partition.clone(),
+                slot,
+                in_flight,
+            });
+        }
+        let at = route.assigned();
+        self.partitions.remove(partition);
+        if let Some(set) = self
+            .brokers
+            .get_mut(&at.broker)
+            .and_then(|b| b.assigned.get_mut(at.slot))
+        {
+            set.remove(partition);
+        }
+        let mut events = Vec::new();
+        self.rebalance(at.broker, &mut events);
+        Ok(events)
     }
 
     fn slot_in_flight_mut(&mut self, slot: SlotId) -> Option<&mut u64> {

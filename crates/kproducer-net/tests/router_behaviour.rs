@@ -228,3 +228,26 @@ fn bookkeeping_mistakes_are_typed_errors_that_change_nothing() {
     assert!(r.on_complete(&tp, s).unwrap().is_empty());
     assert_eq!(r.in_flight(&tp), None);
 }
+
+#[test]
+fn forgetting_a_partition_waits_for_its_batches_and_keeps_the_spread_even() {
+    let mut r = Router::new(width(2));
+    let tps: Vec<_> = (0..3).map(|p| TopicPartition::new("t", p)).collect();
+    for tp in &tps {
+        r.set_leader(tp.clone(), 1);
+    }
+    assert_eq!(r.slot_loads(1), vec![2, 1]);
+    let s = sent(&mut r, &tps[1]);
+    let err = r.forget(&tps[1]).unwrap_err();
+    assert!(
+        matches!(err, RouterError::StillInFlight { in_flight: 1, .. }),
+        "{err}"
+    );
+    r.on_complete(&tps[1], s).unwrap();
+    r.forget(&tps[1]).unwrap();
+    assert_eq!(r.slot_loads(1), vec![1, 1]);
+    assert!(matches!(
+        r.on_send(&tps[1]),
+        Err(RouterError::UnknownPartition { .. })
+    ));
+}
