@@ -340,6 +340,10 @@ impl Router {
         };
         match old {
             None => {
+                // In bounds: `least_loaded` returns an index below `width`
+                // (0 at worst), and `assigned` always has at least `width`
+                // (≥ 1) slots: `set_width` grows it, `release_retired` never
+                // truncates below the width.
                 target.assigned[slot.slot].insert(partition.clone());
                 self.partitions.insert(partition, PartitionRoute::new(slot));
             }
