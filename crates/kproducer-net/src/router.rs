@@ -182,7 +182,8 @@ pub struct Router {
 impl Router {
     /// An empty router. A broker seen for the first time (in
     /// [`set_leader`](Self::set_leader)) starts with `default_width` slots
-    /// until [`set_width`](Self::set_width) says otherwise.
+    /// until [`set_width`](Self::set_width) says otherwise: pass the
+    /// scaler's [`initial_width`](crate::ScalerConfig::initial_width).
     pub fn new(default_width: NonZeroUsize) -> Self {
         Self {
             default_width,
@@ -359,7 +360,8 @@ impl Router {
     /// evenly; every partition whose slot changes while it has batches in
     /// flight is fenced. Slots at or beyond `width` retire: they get no new
     /// batches, and [`RouterEvent::SlotReadyToClose`] reports each once its
-    /// last batch completes (possibly in the returned events).
+    /// last batch completes (possibly in the returned events). An unknown
+    /// broker is added with this width.
     pub fn set_width(&mut self, broker: i32, width: NonZeroUsize) -> Vec<RouterEvent> {
         let width = width.get();
         let mut events = Vec::new();
