@@ -19,7 +19,8 @@ const USAGE: &str = "\
 usage: cargo xtask fuzz [--seconds N] [TARGET…]
 
 Runs each fuzz target (all of them when none is named) for N seconds
-(default 60), installing cargo-fuzz when it is missing. Crashes are saved
+(default 60), from its corpus in fuzz/corpus/TARGET/ plus any committed seed
+inputs, installing cargo-fuzz when it is missing. Crashes are saved
 under fuzz/artifacts/TARGET/ and make the command exit non-zero.";
 
 /// The command line of `cargo xtask fuzz`.
@@ -90,6 +91,33 @@ fn nightly_cargo(nightly: bool, args: &[&str]) -> Command {
     }
 }
 
+/// Real inputs each target starts from, besides its own corpus: folders of
+/// the repository whose files are inputs in the target's format. libFuzzer
+/// reads them and writes what it finds only to the target's corpus.
+const SEEDS: &[(&str, &str)] = &[(
+    "request_decode",
+    // Whole request frames (header + body) captured from librdkafka.
+    "crates/kproducer-protocol/tests/data/librdkafka-2.16",
+)];
+
+/// Fuzzes `target` for `seconds`, starting from its corpus
+/// (`fuzz/corpus/TARGET`, kept between runs, not committed) and its seeds.
+fn run_target(nightly: bool, target: &str, seconds: u64) -> Result<(), String> {
+    let root = repo_root();
+    let corpus = root.join("fuzz").join("corpus").join(target);
+    std::fs::create_dir_all(&corpus)
+        .map_err(|e| format!("cannot create {}: {e}", corpus.display()))?;
+    let mut dirs = vec![corpus.to_string_lossy().into_owned()];
+    for (_, seed) in SEEDS.iter().filter(|(t, _)| *t == target) {
+        dirs.push(root.join(seed).to_string_lossy().into_owned());
+    }
+    let max_time = format!("-max_total_time={seconds}");
+    let mut args = vec!["fuzz", "run", target];
+    args.extend(dirs.iter().map(String::as_str));
+    args.extend(["--", &max_time]);
+    process::run(&mut nightly_cargo(nightly, &args))
+}
+
 /// Runs `cargo xtask fuzz` with the arguments after `fuzz`.
 pub(crate) fn main(args: &[String]) -> ExitCode {
     if args.iter().any(|a| a == "--help" || a == "-h") {
@@ -140,11 +168,7 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
     for target in &targets {
         println!("\n==> fuzz {target} for {} s", options.seconds);
         let start = Instant::now();
-        let max_time = format!("-max_total_time={}", options.seconds);
-        let result = process::run(&mut nightly_cargo(
-            nightly,
-            &["fuzz", "run", target, "--", &max_time],
-        ));
+        let result = run_target(nightly, target, options.seconds);
         let took = secs(start.elapsed());
         let line = match result {
             Ok(()) => format!("{target:<18} ok       {took:>9}"),
@@ -203,6 +227,16 @@ mod tests {
         assert!(parse(&strings(&["--seconds", "soon"])).is_err());
         assert!(parse(&strings(&["--seconds"])).is_err());
         assert!(parse(&strings(&["--jobs", "2"])).is_err());
+    }
+
+    #[test]
+    fn seeds_name_real_targets_and_folders() {
+        let targets = all_targets(&repo_root().join("fuzz")).unwrap();
+        for (target, dir) in SEEDS {
+            assert!(targets.iter().any(|t| t == target), "{target}");
+            let files = std::fs::read_dir(repo_root().join(dir)).unwrap().count();
+            assert!(files > 0, "{dir} is empty");
+        }
     }
 
     #[test]
