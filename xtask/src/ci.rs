@@ -26,6 +26,11 @@ impl Outcome {
     fn from_result(result: Result<(), String>) -> Self {
         Self { result, note: None }
     }
+
+    /// An outcome whose summary line carries `note`.
+    pub(crate) fn with_note(result: Result<(), String>, note: Option<String>) -> Self {
+        Self { result, note }
+    }
 }
 
 /// One CI step: a name for `--skip` and the summary, and what it does.

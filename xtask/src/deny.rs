@@ -26,19 +26,13 @@ const REQUIRE_ADVISORIES: &str = "XTASK_REQUIRE_ADVISORIES";
 /// Runs the step.
 pub(crate) fn check() -> Outcome {
     if let Err(e) = CARGO_DENY.ensure_installed() {
-        return Outcome {
-            result: Err(e),
-            note: None,
-        };
+        return Outcome::with_note(Err(e), None);
     }
     let policy = process::run(&mut cargo(&[
         "deny", "check", "bans", "licenses", "sources",
     ]));
     let advisories = advisories();
-    Outcome {
-        result: policy.and(advisories.result),
-        note: advisories.note,
-    }
+    Outcome::with_note(policy.and(advisories.result), advisories.note)
 }
 
 fn advisories() -> Outcome {
@@ -48,7 +42,7 @@ fn advisories() -> Outcome {
     let why_not = match fetch {
         Bounded::Succeeded => {
             let check = process::run(&mut cargo(&["deny", "check", "advisories"]));
-            return Outcome::from_check(check, None);
+            return Outcome::with_note(check, None);
         }
         Bounded::Failed(why) => format!("fetching it {why}"),
         Bounded::TimedOut(limit) => format!("fetching it took over {} s", limit.as_secs()),
@@ -60,7 +54,7 @@ fn advisories() -> Outcome {
             last_commit_date(&dir).map_or_else(String::new, |d| format!(" (last updated {d})"))
         );
         println!("{note}");
-        return Outcome::from_check(check_offline(), Some(note));
+        return Outcome::with_note(check_offline(), Some(note));
     }
     let note = format!(
         "advisories NOT checked: the RustSec database is not cached and could not be fetched \
@@ -68,15 +62,9 @@ fn advisories() -> Outcome {
     );
     println!("{note}");
     if std::env::var(REQUIRE_ADVISORIES).is_ok_and(|v| v == "1") {
-        Outcome::from_check(Err(format!("{REQUIRE_ADVISORIES}=1")), Some(note))
+        Outcome::with_note(Err(format!("{REQUIRE_ADVISORIES}=1")), Some(note))
     } else {
-        Outcome::from_check(Ok(()), Some(note))
-    }
-}
-
-impl Outcome {
-    fn from_check(result: Result<(), String>, note: Option<String>) -> Self {
-        Self { result, note }
+        Outcome::with_note(Ok(()), Some(note))
     }
 }
 
@@ -86,6 +74,12 @@ fn cached_database() -> Option<PathBuf> {
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))?;
+    cached_database_in(&cargo_home)
+}
+
+/// A folder of `CARGO_HOME/advisory-dbs` that holds a database (its
+/// `crates/` folder), ignoring lock files and failed clones.
+fn cached_database_in(cargo_home: &Path) -> Option<PathBuf> {
     std::fs::read_dir(cargo_home.join("advisory-dbs"))
         .ok()?
         .filter_map(Result::ok)
@@ -104,4 +98,34 @@ fn last_commit_date(dir: &Path) -> Option<String> {
         .ok()?;
     let date = String::from_utf8(out.stdout).ok()?.trim().to_string();
     (out.status.success() && !date.is_empty()).then_some(date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_database_is_a_folder_with_crates_in_it() {
+        let home = std::env::temp_dir().join(format!("xtask-deny-test-{}", std::process::id()));
+        let dbs = home.join("advisory-dbs");
+        std::fs::create_dir_all(dbs.join("advisory-db-0123")).unwrap();
+        std::fs::write(dbs.join("db.lock"), "").unwrap();
+        // What a failed clone leaves behind is not a database.
+        assert_eq!(cached_database_in(&home), None);
+
+        std::fs::create_dir_all(dbs.join("advisory-db-0123/crates")).unwrap();
+        assert_eq!(
+            cached_database_in(&home),
+            Some(dbs.join("advisory-db-0123"))
+        );
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    #[test]
+    fn no_advisory_folder_means_no_database() {
+        assert_eq!(
+            cached_database_in(Path::new("/nonexistent/cargo-home")),
+            None
+        );
+    }
 }
