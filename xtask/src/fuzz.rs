@@ -91,6 +91,13 @@ fn nightly_cargo(nightly: bool, args: &[&str]) -> Command {
     }
 }
 
+/// The largest single allocation a target may make, in MiB; libFuzzer
+/// reports a larger one as a crash. Inputs are at most 4 KiB, and decoders
+/// must never allocate more than their input justifies (a record batch may
+/// decompress to at most 64 MiB), so anything near this is a bug: typically
+/// a count taken from the input and trusted.
+const MALLOC_LIMIT_MB: u32 = 256;
+
 /// Real inputs each target starts from, besides its own corpus: folders of
 /// the repository whose files are inputs in the target's format. libFuzzer
 /// reads them and writes what it finds only to the target's corpus.
@@ -112,9 +119,10 @@ fn run_target(nightly: bool, target: &str, seconds: u64) -> Result<(), String> {
         dirs.push(root.join(seed).to_string_lossy().into_owned());
     }
     let max_time = format!("-max_total_time={seconds}");
+    let malloc_limit = format!("-malloc_limit_mb={MALLOC_LIMIT_MB}");
     let mut args = vec!["fuzz", "run", target];
     args.extend(dirs.iter().map(String::as_str));
-    args.extend(["--", &max_time]);
+    args.extend(["--", &max_time, &malloc_limit]);
     process::run(&mut nightly_cargo(nightly, &args))
 }
 
