@@ -26,6 +26,7 @@ Produce request has disconnected.
 
 Usage:
     capture_broker.py --port 19092 --out DIR [--partitions 2] [--api-table FILE]
+                      [--cap API=MAX ...] [--exit-after-produce]
 """
 
 from __future__ import annotations
@@ -457,6 +458,9 @@ def main() -> int:
     p.add_argument("--partitions", type=int, default=2, help="partitions of every topic")
     p.add_argument("--api-table", type=Path, default=DEFAULT_API_TABLE,
                    help="kproducer-protocol's api_key.rs, source of the advertised versions")
+    p.add_argument("--cap", action="append", default=[], metavar="API=MAX",
+                   help="advertise at most version MAX of API (e.g. Produce=8), to capture "
+                        "older, non-flexible encodings; repeatable")
     p.add_argument("--exit-after-produce", action="store_true",
                    help="stop once a client that sent Produce has disconnected")
     args = p.parse_args()
@@ -465,6 +469,12 @@ def main() -> int:
     for old in list(args.out.glob("*.bin")):
         old.unlink()
     apis = load_api_table(args.api_table)
+    for cap in args.cap:
+        name, _, top = cap.partition("=")
+        api = next((a for a in apis.values() if a.name == name), None)
+        if api is None or not top.isdigit() or not api.lo <= int(top) <= api.hi:
+            raise SystemExit(f"capture_broker: --cap {cap}: want API=MAX with MAX in the API's range")
+        api.hi = int(top)
     state = CaptureState(args.out, args.port, args.partitions, apis, args.exit_after_produce)
     server = CaptureServer(args.port, state)
     state.port = server.server_address[1]
