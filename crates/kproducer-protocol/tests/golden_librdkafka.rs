@@ -15,6 +15,13 @@ use kproducer_protocol::{ApiKey, Message, RequestHeader, ensure_consumed};
 /// The codec directories, as librdkafka's `compression.codec` spells them.
 const CODECS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
 
+/// The uncompressed capture made while the broker advertised only older,
+/// non-flexible versions.
+const CLASSIC: &str = "classic";
+
+/// Every capture directory.
+const CAPTURES: [&str; 6] = ["none", "gzip", "snappy", "lz4", "zstd", CLASSIC];
+
 /// librdkafka's default `client.id`.
 const CLIENT_ID: &str = "rdkafka";
 
@@ -107,7 +114,7 @@ fn frames(codec: &str) -> Vec<Frame> {
 }
 
 fn all_frames() -> Vec<Frame> {
-    CODECS.iter().flat_map(|c| frames(c)).collect()
+    CAPTURES.iter().flat_map(|c| frames(c)).collect()
 }
 
 fn frames_of(api: ApiKey) -> Vec<Frame> {
@@ -121,16 +128,19 @@ fn frames_of(api: ApiKey) -> Vec<Frame> {
 
 #[test]
 fn every_capture_holds_the_expected_requests_at_the_expected_versions() {
-    for codec in CODECS {
-        let mut seen: Vec<(ApiKey, i16)> = frames(codec)
+    let versions = |capture: &str| {
+        let mut seen: Vec<(ApiKey, i16)> = frames(capture)
             .iter()
             .map(|f| (f.api(), f.header.api_version))
             .collect();
         seen.sort();
         seen.dedup();
+        seen
+    };
+    for codec in CODECS {
         // What librdkafka 2.16 picks when offered exactly this crate's ranges.
         assert_eq!(
-            seen,
+            versions(codec),
             vec![
                 (ApiKey::Produce, 10),
                 (ApiKey::Metadata, 12),
@@ -140,6 +150,18 @@ fn every_capture_holds_the_expected_requests_at_the_expected_versions() {
             "{codec}"
         );
     }
+    // Offered ApiVersions 0-2, librdkafka's v3 is refused and it retries
+    // with v0 (not 2); the rest follow the capped ranges.
+    assert_eq!(
+        versions(CLASSIC),
+        vec![
+            (ApiKey::Produce, 8),
+            (ApiKey::Metadata, 8),
+            (ApiKey::ApiVersions, 0),
+            (ApiKey::ApiVersions, 3),
+            (ApiKey::InitProducerId, 1),
+        ]
+    );
 }
 
 #[test]
@@ -147,10 +169,19 @@ fn headers_carry_librdkafkas_client_id_and_no_tagged_fields() {
     for f in all_frames() {
         assert_eq!(f.header.client_id.as_deref(), Some(CLIENT_ID), "{}", f.name);
         assert!(f.header.tagged_fields.is_empty(), "{}", f.name);
+        let api = f.api();
+        let expected = if api.is_flexible(f.header.api_version) {
+            2
+        } else {
+            1
+        };
+        assert_eq!(f.header.header_version(), expected, "{}", f.name);
+        let classic = f.name.starts_with(CLASSIC);
+        let ours_refused = api == ApiKey::ApiVersions && f.header.api_version == 3;
         assert_eq!(
-            f.header.header_version(),
-            2,
-            "{}: every version librdkafka picked is flexible",
+            expected == 1,
+            classic && !ours_refused,
+            "{}: flexible everywhere except the classic capture",
             f.name
         );
     }
@@ -160,8 +191,13 @@ fn headers_carry_librdkafkas_client_id_and_no_tagged_fields() {
 fn api_versions_request_names_librdkafka_2_16() {
     for f in frames_of(ApiKey::ApiVersions) {
         let req: ApiVersionsRequest = f.decode();
-        assert_eq!(req.client_software_name, "librdkafka", "{}", f.name);
-        assert_eq!(req.client_software_version, "2.16.0", "{}", f.name);
+        if f.header.api_version >= 3 {
+            assert_eq!(req.client_software_name, "librdkafka", "{}", f.name);
+            assert_eq!(req.client_software_version, "2.16.0", "{}", f.name);
+        } else {
+            // v0-v2 bodies are empty.
+            assert!(f.body.is_empty(), "{}", f.name);
+        }
         assert!(req.tagged_fields.is_empty(), "{}", f.name);
     }
 }
