@@ -9,7 +9,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
-use kproducer_protocol::messages::ApiVersionsRequest;
+use kproducer_protocol::messages::{
+    ApiVersionsRequest, InitProducerIdRequest, MetadataRequest, ProduceRequest,
+};
 use kproducer_protocol::{ApiKey, Message, RequestHeader, ensure_consumed};
 
 /// The codec directories, as librdkafka's `compression.codec` spells them.
@@ -24,6 +26,25 @@ const CAPTURES: [&str; 6] = ["none", "gzip", "snappy", "lz4", "zstd", CLASSIC];
 
 /// librdkafka's default `client.id`.
 const CLIENT_ID: &str = "rdkafka";
+
+/// The topic the captures produced to (2 partitions).
+const TOPIC: &str = "golden";
+
+/// The producer id and epoch the capture broker granted.
+const PRODUCER_ID: i64 = 1000;
+const PRODUCER_EPOCH: i16 = 0;
+
+/// Where the fields of a v2 record batch header sit.
+mod at {
+    pub(crate) const BATCH_LENGTH: usize = 8;
+    pub(crate) const MAGIC: usize = 16;
+    pub(crate) const CRC: usize = 17;
+    pub(crate) const ATTRIBUTES: usize = 21;
+    pub(crate) const PRODUCER_ID: usize = 43;
+    pub(crate) const PRODUCER_EPOCH: usize = 51;
+    pub(crate) const BASE_SEQUENCE: usize = 53;
+    pub(crate) const RECORDS: usize = 61;
+}
 
 /// One captured request frame.
 #[derive(Debug)]
@@ -199,5 +220,162 @@ fn api_versions_request_names_librdkafka_2_16() {
             assert!(f.body.is_empty(), "{}", f.name);
         }
         assert!(req.tagged_fields.is_empty(), "{}", f.name);
+    }
+}
+
+#[test]
+fn metadata_request_asks_for_the_topic_by_name_and_allows_auto_creation() {
+    for f in frames_of(ApiKey::Metadata) {
+        let req: MetadataRequest = f.decode();
+        let topics = req
+            .topics
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: asked for all topics", f.name));
+        assert_eq!(topics.len(), 1, "{}", f.name);
+        assert_eq!(topics[0].name.as_deref(), Some(TOPIC), "{}", f.name);
+        assert_eq!(topics[0].topic_id, [0; 16], "{}: no topic id", f.name);
+        assert!(req.allow_auto_topic_creation, "{}", f.name);
+        assert!(!req.include_topic_authorized_operations, "{}", f.name);
+        assert!(!req.include_cluster_authorized_operations, "{}", f.name);
+    }
+}
+
+#[test]
+fn init_producer_id_request_is_idempotent_not_transactional() {
+    for f in frames_of(ApiKey::InitProducerId) {
+        let req: InitProducerIdRequest = f.decode();
+        assert_eq!(req.transactional_id, None, "{}", f.name);
+        assert_eq!(req.transaction_timeout_ms, -1, "{}", f.name);
+        // -1 on the wire from v3, and the default below it.
+        assert_eq!(req.producer_id, -1, "{}: no id to bump yet", f.name);
+        assert_eq!(req.producer_epoch, -1, "{}", f.name);
+    }
+}
+
+/// One partition's record batch from a captured Produce request.
+#[derive(Debug)]
+struct ProducedBatch {
+    /// `<capture>/<file> partition <n>`, for messages.
+    name: String,
+    /// The RECORDS field, exactly as sent.
+    records: Bytes,
+}
+
+/// Decodes a capture's Produce requests, checks their request-level fields,
+/// and returns one entry per partition. librdkafka sends one request per
+/// partition, and each partition exactly once here.
+fn produced_batches(capture: &str) -> Vec<ProducedBatch> {
+    let mut out = Vec::new();
+    let mut partitions = Vec::new();
+    for f in frames(capture)
+        .into_iter()
+        .filter(|f| f.api() == ApiKey::Produce)
+    {
+        let req: ProduceRequest = f.decode();
+        let name = &f.name;
+        assert_eq!(req.transactional_id, None, "{name}");
+        assert_eq!(req.acks, -1, "{name}: idempotence forces acks=all");
+        assert_eq!(req.timeout_ms, 30_000, "{name}: request.timeout.ms default");
+        assert_eq!(req.topic_data.len(), 1, "{name}");
+        let topic = &req.topic_data[0];
+        assert_eq!(topic.name, TOPIC, "{name}");
+        assert_eq!(
+            topic.partition_data.len(),
+            1,
+            "{name}: one partition per request"
+        );
+        for p in &topic.partition_data {
+            assert!(
+                !partitions.contains(&p.index),
+                "{name}: partition {} twice",
+                p.index
+            );
+            partitions.push(p.index);
+            out.push(ProducedBatch {
+                name: format!("{name} partition {}", p.index),
+                records: p
+                    .records
+                    .clone()
+                    .unwrap_or_else(|| panic!("{name}: null records")),
+            });
+        }
+    }
+    partitions.sort();
+    assert_eq!(
+        partitions,
+        vec![0, 1],
+        "{capture}: both partitions got records"
+    );
+    out
+}
+
+/// The compression id (attribute bits 0-2) each capture used.
+fn compression_id(capture: &str) -> i16 {
+    match capture {
+        "none" | CLASSIC => 0,
+        "gzip" => 1,
+        "snappy" => 2,
+        "lz4" => 3,
+        "zstd" => 4,
+        other => panic!("unknown capture {other}"),
+    }
+}
+
+#[test]
+fn produce_batches_are_idempotent_v2_batches_with_a_valid_crc_read_by_hand() {
+    // Read without this crate's record reader, so that a reader that skipped
+    // a check could not make this pass.
+    let i16_at = |b: &[u8], at: usize| i16::from_be_bytes([b[at], b[at + 1]]);
+    let i32_at = |b: &[u8], at: usize| i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    for capture in CAPTURES {
+        for pb in produced_batches(capture) {
+            let (b, name) = (&pb.records[..], &pb.name);
+            assert!(b.len() > at::RECORDS, "{name}: shorter than a batch header");
+            assert_eq!(
+                i32_at(b, at::BATCH_LENGTH) as usize,
+                b.len() - 12,
+                "{name}: one batch, length"
+            );
+            assert_eq!(b[at::MAGIC], 2, "{name}: magic");
+            let crc =
+                u32::from_be_bytes([b[at::CRC], b[at::CRC + 1], b[at::CRC + 2], b[at::CRC + 3]]);
+            assert_eq!(crc32c::crc32c(&b[at::ATTRIBUTES..]), crc, "{name}: CRC-32C");
+            let attributes = i16_at(b, at::ATTRIBUTES);
+            assert_eq!(attributes & 0x7, compression_id(capture), "{name}: codec");
+            assert_eq!(
+                attributes & !0x7,
+                0,
+                "{name}: not transactional, not control"
+            );
+            let pid =
+                i64::from_be_bytes(b[at::PRODUCER_ID..at::PRODUCER_ID + 8].try_into().unwrap());
+            assert_eq!(pid, PRODUCER_ID, "{name}");
+            assert_eq!(i16_at(b, at::PRODUCER_EPOCH), PRODUCER_EPOCH, "{name}");
+            assert_eq!(
+                i32_at(b, at::BASE_SEQUENCE),
+                0,
+                "{name}: first batch of the partition"
+            );
+        }
+    }
+}
+
+#[test]
+fn compressed_sections_use_the_framing_librdkafka_chose() {
+    // The first bytes after the batch header: a gzip member, an LZ4 *frame*,
+    // a zstd frame, and for snappy a raw block (a varint length), not Java's
+    // xerial framing. Readers must accept all of these.
+    let xerial: &[u8] = b"\x82SNAPPY\0";
+    for capture in ["gzip", "snappy", "lz4", "zstd"] {
+        for pb in produced_batches(capture) {
+            let section = &pb.records[at::RECORDS..];
+            let framed = match capture {
+                "gzip" => section.starts_with(&[0x1f, 0x8b]),
+                "lz4" => section.starts_with(&[0x04, 0x22, 0x4d, 0x18]),
+                "zstd" => section.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]),
+                _ => !section.starts_with(xerial),
+            };
+            assert!(framed, "{}: {capture} framing", pb.name);
+        }
     }
 }
