@@ -146,4 +146,10 @@ pub enum EncodeError {
     /// The requested codec is not compiled into this build.
     #[error("compression codec {0} is not available in this build (enable its cargo feature)")]
     UnsupportedCompression(&'static str),
+    /// A field that Kafka defines as a string is not valid UTF-8.
+    #[error("{what} is not valid UTF-8; Kafka requires it to be a string")]
+    InvalidUtf8 {
+        /// The field being written.
+        what: &'static str,
+    },
 }

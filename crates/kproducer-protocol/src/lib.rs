@@ -9,6 +9,7 @@
 //!   versions are derived from it.
 //! - [`messages`]: one module per API, each with a request and a response
 //!   type that encode and decode in both directions.
+//! - [`records`]: the record batch v2 builder and reader, with compression.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -31,6 +32,7 @@ mod header;
 mod message;
 pub mod messages;
 pub mod primitives;
+pub mod records;
 mod tagged;
 
 pub use api_key::{ApiKey, VersionRange};
