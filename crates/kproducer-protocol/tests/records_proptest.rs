@@ -57,7 +57,12 @@ fn params() -> impl Strategy<Value = BatchParams> {
 fn build(codec: Compression, rows: &[Row], params: &BatchParams) -> Bytes {
     let mut b = RecordBatchBuilder::new(codec);
     for r in rows {
-        let added = b.append(r.timestamp, r.key.as_deref(), r.value.as_deref(), &r.headers);
+        let added = b.append(
+            r.timestamp,
+            r.key.as_deref(),
+            r.value.as_deref(),
+            &r.headers,
+        );
         assert!(added > 0);
     }
     b.seal(params).unwrap()

@@ -30,11 +30,7 @@ fn decode_one(bytes: Bytes) -> (RecordBatch, Vec<Record>) {
 #[test]
 fn every_codec_round_trips_keys_values_nulls_headers_and_timestamps() {
     type Header<'a> = (&'a str, Option<&'a [u8]>);
-    let headers: [Header<'_>; 3] = [
-        ("dup", Some(b"one")),
-        ("dup", None),
-        ("dup", Some(b"")),
-    ];
+    let headers: [Header<'_>; 3] = [("dup", Some(b"one")), ("dup", None), ("dup", Some(b""))];
     for codec in Compression::ALL {
         let mut b = RecordBatchBuilder::new(codec);
         // Out-of-order timestamps: deltas may be negative.
@@ -64,7 +60,12 @@ fn every_codec_round_trips_keys_values_nulls_headers_and_timestamps() {
             assert_eq!(r.value.as_deref(), v.as_deref());
             let want: Vec<_> = hs
                 .iter()
-                .map(|(k, v)| (Bytes::copy_from_slice(k.as_bytes()), v.map(Bytes::copy_from_slice)))
+                .map(|(k, v)| {
+                    (
+                        Bytes::copy_from_slice(k.as_bytes()),
+                        v.map(Bytes::copy_from_slice),
+                    )
+                })
                 .collect();
             assert_eq!(r.headers, want);
         }
@@ -83,7 +84,11 @@ fn compression_shrinks_repetitive_records() {
         if codec == Compression::None {
             assert_eq!(sealed.len(), uncompressed);
         } else {
-            assert!(sealed.len() * 5 < uncompressed, "{codec}: {} of {uncompressed}", sealed.len());
+            assert!(
+                sealed.len() * 5 < uncompressed,
+                "{codec}: {} of {uncompressed}",
+                sealed.len()
+            );
         }
         assert_eq!(decode_one(sealed).1.len(), 1000);
     }
@@ -105,7 +110,11 @@ fn the_builder_is_reusable_and_keeps_its_capacity() {
         let (batch, records) = decode_one(sealed);
         assert_eq!(batch.header().base_timestamp, round * 100);
         assert_eq!(records.len(), 30);
-        assert!(records.iter().all(|r| r.value.as_deref() == Some(&[round as u8; 100][..])));
+        assert!(
+            records
+                .iter()
+                .all(|r| r.value.as_deref() == Some(&[round as u8; 100][..]))
+        );
     }
 }
 
@@ -115,8 +124,18 @@ fn append_reports_the_bytes_it_added() {
     let mut total = 61;
     for i in 0..50 {
         let key = format!("key-{i}");
-        let predicted = b.encoded_size(i * 1000, Some(key.as_bytes()), Some(b"v"), &[("h", Some("x"))]);
-        let added = b.append(i * 1000, Some(key.as_bytes()), Some(b"v"), &[("h", Some("x"))]);
+        let predicted = b.encoded_size(
+            i * 1000,
+            Some(key.as_bytes()),
+            Some(b"v"),
+            &[("h", Some("x"))],
+        );
+        let added = b.append(
+            i * 1000,
+            Some(key.as_bytes()),
+            Some(b"v"),
+            &[("h", Some("x"))],
+        );
         assert_eq!(added, predicted);
         total += added;
         assert_eq!(b.size_estimate(), total);
@@ -129,16 +148,24 @@ fn invalid_header_keys_are_refused() {
     let bad: &[(&[u8], Option<&[u8]>)] = &[(&[0xff, 0xfe], None)];
     assert_eq!(
         b.try_append(0, None, None, bad),
-        Err(EncodeError::InvalidUtf8 { what: "record header key" })
+        Err(EncodeError::InvalidUtf8 {
+            what: "record header key"
+        })
     );
     assert!(b.is_empty(), "a refused record leaves the batch unchanged");
     // `append` defers the error to `seal`, which then resets the builder.
     b.append(0, None, Some(b"fine"), NO_HEADERS);
     assert_eq!(b.append(0, None, None, bad), 0);
-    assert!(matches!(b.seal(&BatchParams::default()), Err(EncodeError::InvalidUtf8 { .. })));
+    assert!(matches!(
+        b.seal(&BatchParams::default()),
+        Err(EncodeError::InvalidUtf8 { .. })
+    ));
     assert!(b.is_empty());
     b.append(0, None, Some(b"next"), NO_HEADERS);
-    assert_eq!(decode_one(b.seal(&BatchParams::default()).unwrap()).1.len(), 1);
+    assert_eq!(
+        decode_one(b.seal(&BatchParams::default()).unwrap()).1.len(),
+        1
+    );
 }
 
 #[test]
@@ -153,7 +180,10 @@ fn rewrite_producer_state_keeps_the_crc_valid() {
         rewrite_producer_state(&mut patched, 9, 4, i32::MAX - 3).unwrap();
         let (batch, records) = decode_one(Bytes::from(patched.clone()));
         let h = batch.header();
-        assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (9, 4, i32::MAX - 3));
+        assert_eq!(
+            (h.producer_id, h.producer_epoch, h.base_sequence),
+            (9, 4, i32::MAX - 3)
+        );
         // Sequences wrap from i32::MAX to 0: MAX-3 + 9 → 5.
         assert_eq!(h.last_sequence(), 5);
         assert_eq!(records.len(), 10);
@@ -186,14 +216,20 @@ fn control_batches_carry_one_marker() {
         let h = batch.header();
         assert!(h.is_control() && h.is_transactional());
         assert_eq!(h.attributes, 0x30);
-        assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (77, 2, -1));
+        assert_eq!(
+            (h.producer_id, h.producer_epoch, h.base_sequence),
+            (77, 2, -1)
+        );
         assert_eq!((h.records_count, h.base_timestamp), (1, 123_456));
         let r = &records[0];
         assert_eq!(r.key.as_deref(), Some(&[0, 0, 0, kind.id() as u8][..]));
         assert_eq!(r.value.as_deref(), Some(&[0, 0, 0, 0, 0, 9][..]));
         assert_eq!(
             ControlRecord::parse(r).unwrap(),
-            ControlRecord { kind, coordinator_epoch: 9 }
+            ControlRecord {
+                kind,
+                coordinator_epoch: 9
+            }
         );
     }
 }
@@ -202,7 +238,13 @@ fn control_batches_carry_one_marker() {
 fn transactional_flag_is_written() {
     let mut b = RecordBatchBuilder::new(Compression::Zstd);
     b.append(0, None, Some(b"v"), NO_HEADERS);
-    let (batch, _) = decode_one(b.seal(&BatchParams { transactional: true, ..PARAMS }).unwrap());
+    let (batch, _) = decode_one(
+        b.seal(&BatchParams {
+            transactional: true,
+            ..PARAMS
+        })
+        .unwrap(),
+    );
     assert!(batch.header().is_transactional());
     assert!(!batch.header().is_control());
     assert_eq!(batch.header().attributes, 0x14);
