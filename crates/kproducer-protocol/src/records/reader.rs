@@ -2,7 +2,7 @@
 //! are checked before anything else, and records are yielded as zero-copy
 //! slices.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::error::DecodeError;
 use crate::records::codec::{self, DEFAULT_MAX_DECOMPRESSED};
@@ -97,6 +97,10 @@ impl RecordBatch {
 
     /// Iterates over every batch in a `RECORDS` blob, in order. The
     /// iterator yields an error for the first bad batch and then stops.
+    ///
+    /// A fetch response may end with a partial batch (the broker cuts at
+    /// `max_bytes`); that shows up as a final [`DecodeError::Truncated`],
+    /// which a consumer treats as the end of the data.
     pub fn decode_all(blob: Bytes) -> RecordBatches {
         RecordBatches {
             rest: blob,
@@ -119,6 +123,21 @@ impl RecordBatch {
         self.raw
     }
 
+    /// A copy of this batch with its base offset set, as a broker stores a
+    /// batch once it has assigned offsets. The CRC does not cover the base
+    /// offset, so it stays valid.
+    pub fn with_base_offset(&self, base_offset: i64) -> RecordBatch {
+        let mut raw = BytesMut::from(&self.raw[..]);
+        raw[..8].copy_from_slice(&base_offset.to_be_bytes());
+        RecordBatch {
+            header: BatchHeader {
+                base_offset,
+                ..self.header
+            },
+            raw: raw.freeze(),
+        }
+    }
+
     /// Decompresses the records section (once, into one buffer) and returns
     /// an iterator over its records, allowing at most
     /// [`DEFAULT_MAX_DECOMPRESSED`] bytes of decompressed output.
@@ -131,6 +150,11 @@ impl RecordBatch {
 
     /// Like [`records`](Self::records) with an explicit cap on decompressed
     /// bytes (uncompressed batches are not copied and ignore it).
+    ///
+    /// The decompression buffer never exceeds `max_decompressed + 1` bytes.
+    /// zstd frames whose declared window is larger than
+    /// `min(max_decompressed, 8 MiB)` are refused, since the decoder reserves
+    /// the window up front (Kafka's default zstd level 3 uses at most 2 MiB).
     ///
     /// # Errors
     /// [`DecodeError::InvalidBatch`] for a negative record count or a
