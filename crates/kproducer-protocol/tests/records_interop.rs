@@ -1,6 +1,7 @@
 //! Compressed records sections written by the reference C implementations
 //! (GNU gzip 1.x, the zstd 1.x CLI at level 3, the lz4 1.x CLI) decode to
-//! the same records as the uncompressed section they were made from.
+//! the same records as the uncompressed section they were made from, and a
+//! hand-assembled multi-block xerial snappy stream decodes too.
 //!
 //! The vectors were produced from `SECTION` with
 //! `gzip -9n`, `zstd -3`, `lz4 -B4 --no-frame-crc` (the frame settings
@@ -31,15 +32,21 @@ const LZ4_CHECKSUMS: &str = "04224d187440bd32000000af6a000000066b657950610100149
 
 /// A three-record batch of codec `codec` around `section`, with a valid CRC.
 fn batch(codec: Compression, section: &[u8]) -> RecordBatch {
+    batch_of(codec, section, 3)
+}
+
+/// A `count`-record batch of codec `codec` around `section`, with a valid
+/// CRC and base timestamp 1700000000000.
+fn batch_of(codec: Compression, section: &[u8], count: i32) -> RecordBatch {
     let mut empty = RecordBatchBuilder::new(Compression::None);
     let mut raw = empty.seal(&BatchParams::default()).unwrap().to_vec();
     raw.extend_from_slice(section);
     let batch_length = (raw.len() - 12) as i32;
     raw[8..12].copy_from_slice(&batch_length.to_be_bytes());
     raw[22] = codec.id();
-    raw[23..27].copy_from_slice(&2i32.to_be_bytes()); // lastOffsetDelta
+    raw[23..27].copy_from_slice(&(count - 1).to_be_bytes()); // lastOffsetDelta
     raw[27..35].copy_from_slice(&1_700_000_000_000i64.to_be_bytes()); // baseTimestamp
-    raw[57..61].copy_from_slice(&3i32.to_be_bytes()); // records count
+    raw[57..61].copy_from_slice(&count.to_be_bytes()); // records count
     rewrite_producer_state(&mut raw, -1, -1, -1).unwrap();
     RecordBatch::decode(&mut Bytes::from(raw)).unwrap()
 }
@@ -112,4 +119,56 @@ fn our_lz4_frame_header_is_byte_identical_to_the_reference() {
         let sealed = b.seal(&BatchParams::default()).unwrap();
         assert_eq!(&sealed[61..68], &hex(LZ4_KAFKA_FLAGS)[..7]);
     }
+}
+
+/// A raw snappy block for `word` × 50 (300 bytes), assembled by hand:
+/// length varint 300, a 6-byte literal, four 64-byte copies and one 38-byte
+/// copy at offset 6.
+#[cfg(feature = "snappy")]
+fn snappy_block(word: &[u8; 6]) -> Vec<u8> {
+    let mut b = vec![0xac, 0x02, 0x14];
+    b.extend_from_slice(word);
+    for _ in 0..4 {
+        b.extend_from_slice(&[0xfe, 0x06, 0x00]);
+    }
+    b.extend_from_slice(&[0x96, 0x06, 0x00]);
+    b
+}
+
+#[cfg(feature = "snappy")]
+#[test]
+fn xerial_stream_as_snappy_java_frames_it() {
+    // One record whose value is SNAPPY×50 + XERIAL×50 (600 bytes).
+    let mut value = b"SNAPPY".repeat(50);
+    value.extend_from_slice(&b"XERIAL".repeat(50));
+    let mut b = RecordBatchBuilder::new(Compression::None);
+    b.append(1_700_000_000_000, None, Some(&value), NO_HEADERS);
+    let sealed = b.seal(&BatchParams::default()).unwrap();
+    let section = &sealed[61..];
+    let (prefix, rest) = section.split_at(section.len() - value.len() - 1);
+    assert_eq!(rest, [&value[..], &[0]].concat()); // value, then 0 headers
+
+    // The xerial header, then four length-prefixed raw blocks: the record
+    // prefix, the two hand-assembled blocks, and the header count.
+    let mut encoder = snap::raw::Encoder::new();
+    let blocks = [
+        encoder.compress_vec(prefix).unwrap(),
+        snappy_block(b"SNAPPY"),
+        snappy_block(b"XERIAL"),
+        encoder.compress_vec(&[0]).unwrap(),
+    ];
+    let mut stream = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01".to_vec();
+    for block in &blocks {
+        stream.extend_from_slice(&(block.len() as i32).to_be_bytes());
+        stream.extend_from_slice(block);
+    }
+    assert_eq!(blocks[1].len(), 24);
+
+    let records: Vec<_> = batch_of(Compression::Snappy, &stream, 1)
+        .records()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].value.as_deref(), Some(&value[..]));
 }
