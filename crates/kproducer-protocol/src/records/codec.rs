@@ -31,7 +31,12 @@ pub(crate) fn too_large(codec: &'static str, limit: usize) -> DecodeError {
 /// Makes room for `additional` more bytes in `out`, growing geometrically
 /// (so appending block by block stays linear) but never reserving beyond
 /// `max_total` bytes in all, unless `additional` itself needs it.
-#[cfg(any(feature = "gzip", feature = "snappy", feature = "lz4", feature = "zstd"))]
+#[cfg(any(
+    feature = "gzip",
+    feature = "snappy",
+    feature = "lz4",
+    feature = "zstd"
+))]
 pub(crate) fn reserve_bounded(out: &mut Vec<u8>, additional: usize, max_total: usize) {
     let needed = out.len().saturating_add(additional);
     if needed <= out.capacity() {

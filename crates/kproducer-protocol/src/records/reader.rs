@@ -36,10 +36,20 @@ use crate::records::record::Record;
 /// assert_eq!(record.value.as_deref(), Some(&[2u8][..]));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RecordBatch {
     header: BatchHeader,
     raw: Bytes,
+}
+
+impl std::fmt::Debug for RecordBatch {
+    /// The header and the size only: the bytes hold record contents.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordBatch")
+            .field("header", &self.header)
+            .field("len", &self.raw.len())
+            .finish()
+    }
 }
 
 impl RecordBatch {
@@ -191,10 +201,19 @@ impl RecordBatch {
 }
 
 /// The batches of a `RECORDS` blob; see [`RecordBatch::decode_all`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RecordBatches {
     rest: Bytes,
     failed: bool,
+}
+
+impl std::fmt::Debug for RecordBatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordBatches")
+            .field("bytes_left", &self.rest.len())
+            .field("failed", &self.failed)
+            .finish()
+    }
 }
 
 impl Iterator for RecordBatches {
@@ -214,12 +233,23 @@ impl Iterator for RecordBatches {
 ///
 /// Yields exactly `records_count` records, then fails if bytes remain. After
 /// the first error it yields nothing more.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Records {
     data: Bytes,
     count: i32,
     next: i32,
     done: bool,
+}
+
+impl std::fmt::Debug for Records {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Records")
+            .field("count", &self.count)
+            .field("next", &self.next)
+            .field("bytes_left", &self.data.len())
+            .field("done", &self.done)
+            .finish()
+    }
 }
 
 impl Iterator for Records {
