@@ -389,6 +389,8 @@ impl RecordBatchBuilder {
     }
 
     /// Writes `header` into the first 61 bytes of `batch` and stamps the CRC.
+    /// Callers pass buffers that start with the 61 placeholder header bytes,
+    /// so the slicing below is in bounds.
     fn finish(batch: &mut [u8], header: &BatchHeader) {
         let mut fixed = [0u8; BATCH_HEADER_LEN];
         header.write(&mut fixed);
