@@ -2,7 +2,7 @@
 //!
 //! Follows Kafka's Java client: the delay before attempt `n + 1` after `n`
 //! consecutive failures is `initial * 2^(n-1)`, multiplied by a random factor
-//! in `[1 - jitter, 1 + jitter]`, then capped at `max`
+//! in `[1 - jitter, 1 + jitter]`, then capped at `max` and rounded to whole milliseconds
 //! (`reconnect.backoff.ms`, `reconnect.backoff.max.ms`). A successful
 //! connection resets the count.
 
@@ -71,8 +71,11 @@ impl Backoff {
         let factor = self
             .rng
             .random_range((1.0 - RECONNECT_JITTER)..=(1.0 + RECONNECT_JITTER));
-        let secs = (base * factor).min(self.max.as_secs_f64());
-        self.current = Duration::try_from_secs_f64(secs).unwrap_or(self.max);
+        // Whole milliseconds, like the Kafka settings (and tokio's timer).
+        let ms = (base * factor * 1000.0)
+            .round()
+            .min(self.max.as_millis() as f64);
+        self.current = Duration::from_millis(ms as u64);
     }
 
     /// Clears the failure count after a successful connection.

@@ -211,6 +211,7 @@ pub struct ScriptedTransport {
 struct TransportScript {
     refuse: VecDeque<bool>,
     refuse_all: bool,
+    hang_next: bool,
     attempts: Vec<Instant>,
 }
 
@@ -239,6 +240,11 @@ impl ScriptedTransport {
         self.inner.lock().unwrap().refuse_all = refuse;
     }
 
+    /// The next attempt never completes (a black-holed SYN).
+    pub fn hang_next(&self) {
+        self.inner.lock().unwrap().hang_next = true;
+    }
+
     pub fn attempts(&self) -> Vec<Instant> {
         self.inner.lock().unwrap().attempts.clone()
     }
@@ -247,11 +253,15 @@ impl ScriptedTransport {
 #[async_trait::async_trait]
 impl Transport for ScriptedTransport {
     async fn connect(&self, addr: &BrokerAddress) -> Result<BoxStream, TransportError> {
-        let refuse = {
+        let (refuse, hang) = {
             let mut s = self.inner.lock().unwrap();
             s.attempts.push(Instant::now());
-            s.refuse.pop_front().unwrap_or(s.refuse_all)
+            let hang = std::mem::take(&mut s.hang_next);
+            (s.refuse.pop_front().unwrap_or(s.refuse_all), hang)
         };
+        if hang {
+            std::future::pending::<()>().await;
+        }
         if refuse {
             return Err(TransportError::Connect {
                 addr: addr.clone(),
