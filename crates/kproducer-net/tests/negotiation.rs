@@ -155,5 +155,8 @@ async fn undecodable_response_closes_the_connection() {
     assert!(matches!(err, ConnectionError::Decode { .. }), "{err}");
     assert!(err.is_possibly_persisted());
     b.expect_eof().await;
-    assert!(conn.is_closed());
+    assert!(matches!(
+        conn.close_reason(),
+        Some(kproducer_net::CloseReason::UndecodableResponse(_))
+    ));
 }

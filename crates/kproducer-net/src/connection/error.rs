@@ -59,6 +59,10 @@ pub enum CloseReason {
     /// response header).
     #[error("corrupt response frame: {0}")]
     CorruptFrame(DecodeError),
+    /// A response body could not be decoded; the stream can no longer be
+    /// trusted.
+    #[error("a response could not be decoded: {0}")]
+    UndecodableResponse(DecodeError),
     /// A response's correlation id is not the one of the oldest outstanding
     /// request. Kafka answers one connection's requests in order, so this
     /// means the stream is out of sync.

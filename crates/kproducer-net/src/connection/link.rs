@@ -34,7 +34,9 @@ pub(crate) struct Shared {
     /// Set by a graceful close: new requests are refused at once.
     pub(crate) closing: AtomicBool,
     /// Wakes the task for an immediate close.
-    pub(crate) abort: Notify,
+    abort: Notify,
+    /// Why the immediate close was asked for (first reason wins).
+    abort_reason: OnceLock<CloseReason>,
 }
 
 impl Shared {
@@ -47,7 +49,24 @@ impl Shared {
             closed: OnceLock::new(),
             closing: AtomicBool::new(false),
             abort: Notify::new(),
+            abort_reason: OnceLock::new(),
         }
+    }
+
+    /// Asks the task to close now, failing everything pending with `reason`.
+    pub(crate) fn abort(&self, reason: CloseReason) {
+        self.closing.store(true, Ordering::Release);
+        let _ = self.abort_reason.set(reason);
+        self.abort.notify_one();
+    }
+
+    /// Resolves when [`abort`](Self::abort) is called; yields its reason.
+    pub(crate) async fn aborted(&self) -> CloseReason {
+        self.abort.notified().await;
+        self.abort_reason
+            .get()
+            .cloned()
+            .unwrap_or(CloseReason::ClosedByClient)
     }
 
     pub(crate) fn mark_closed(&self, reason: CloseReason) {

@@ -205,7 +205,9 @@ impl Connection {
         R::Response::decode(&mut answer, version)
             .and_then(|r| ensure_consumed(&answer, R::API_KEY.name()).map(|()| r))
             .map_err(|source| {
-                self.link.shared.abort.notify_one();
+                self.link
+                    .shared
+                    .abort(CloseReason::UndecodableResponse(source.clone()));
                 ConnectionError::Decode {
                     broker: self.broker().clone(),
                     api: R::API_KEY,
@@ -272,8 +274,7 @@ impl Connection {
     /// Closes now: every request not yet answered fails (`MaybeSent` if it
     /// was written, `NotSent` otherwise).
     pub fn close(&self) {
-        self.link.shared.closing.store(true, Ordering::Release);
-        self.link.shared.abort.notify_one();
+        self.link.shared.abort(CloseReason::ClosedByClient);
     }
 
     /// Refuses new requests and closes once every request already accepted

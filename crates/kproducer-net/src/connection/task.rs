@@ -131,7 +131,7 @@ pub(crate) async fn run(
     let reason = tokio::select! {
         r = write_loop(&mut writer, &mut commands, &written_tx, &mut unflushed, &shared) => r,
         r = read_loop(&mut reader, &mut written_rx, &mut outstanding, &shared, idle_timeout) => r,
-        () = shared.abort.notified() => CloseReason::ClosedByClient,
+        r = shared.aborted() => r,
     };
     match reason {
         CloseReason::ClosedByClient | CloseReason::Idle(_) => {

@@ -139,7 +139,10 @@ fn decode_failure(
 ) -> ConnectionError {
     // A response we cannot read means the stream is not what we think it
     // is: close the connection rather than keep using it.
-    link.shared.abort.notify_one();
+    link.shared
+        .abort(super::error::CloseReason::UndecodableResponse(
+            source.clone(),
+        ));
     ConnectionError::Decode {
         broker: link.shared.broker.clone(),
         api: ApiKey::ApiVersions,
