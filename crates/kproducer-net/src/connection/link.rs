@@ -5,12 +5,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use kproducer_protocol::{ApiKey, RequestHeader};
+use bytes::Bytes;
+use kproducer_protocol::ApiKey;
 use tokio::sync::{Notify, Semaphore, TryAcquireError, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::error::{CloseReason, ConnectionError, SendState};
+use super::headers::EncodedHeaders;
 use super::stats::ConnectionStats;
 use super::task::{Command, InFlightSlot, Outgoing};
 use crate::transport::BrokerAddress;
@@ -147,7 +148,7 @@ impl RawRequest {
 pub(crate) struct Link {
     pub(crate) commands: mpsc::UnboundedSender<Command>,
     pub(crate) shared: Arc<Shared>,
-    pub(crate) client_id: Option<String>,
+    pub(crate) headers: EncodedHeaders,
     pub(crate) request_timeout: Duration,
 }
 
@@ -165,16 +166,19 @@ impl Link {
             source,
         };
         req.api_key.check_encode(req.version).map_err(encode_err)?;
-        let mut header = BytesMut::with_capacity(32);
-        RequestHeader {
-            api_key: req.api_key.as_i16(),
-            api_version: req.version,
-            correlation_id: 0, // assigned by the connection's task
-            client_id: self.client_id.clone(),
-            tagged_fields: Default::default(),
-        }
-        .encode(&mut header)
-        .map_err(encode_err)?;
+        let Some(header) = self.headers.get(req.api_key, req.version) else {
+            // `check_encode` passed, so the cache holds this version; this
+            // branch only guards against the two disagreeing.
+            let r = req.api_key.versions();
+            return Err(encode_err(
+                kproducer_protocol::EncodeError::UnsupportedVersion {
+                    api: req.api_key.name(),
+                    version: req.version,
+                    min: r.min,
+                    max: r.max,
+                },
+            ));
+        };
         let len = header.len() + req.body.len();
         if i32::try_from(len).is_err() {
             return Err(encode_err(kproducer_protocol::EncodeError::TooLong {
@@ -203,7 +207,7 @@ impl Link {
         let cmd = Command::Send(Outgoing {
             api_key: req.api_key,
             version: req.version,
-            header: header.freeze(),
+            header,
             body: req.body,
             expects_response: req.expects_response,
             timeout,

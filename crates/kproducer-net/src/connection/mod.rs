@@ -10,6 +10,7 @@
 mod codec;
 mod config;
 mod error;
+mod headers;
 mod link;
 mod stats;
 mod task;
@@ -131,6 +132,13 @@ impl Connection {
         config: ConnectionConfig,
         slot: Option<usize>,
     ) -> Result<Self, ConnectionError> {
+        let headers = headers::EncodedHeaders::new(config.client_id.as_deref()).map_err(
+            |(api, version, source)| ConnectionError::Encode {
+                api,
+                version,
+                source,
+            },
+        )?;
         let shared = Arc::new(Shared::new(broker, config.max_in_flight, slot));
         let (commands, rx) = mpsc::unbounded_channel();
         tokio::spawn(task::run(
@@ -143,7 +151,7 @@ impl Connection {
         let link = Arc::new(Link {
             commands,
             shared,
-            client_id: config.client_id,
+            headers,
             request_timeout: config.request_timeout,
         });
         let versions = if config.negotiate_versions {
