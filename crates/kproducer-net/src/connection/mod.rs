@@ -6,6 +6,22 @@
 //! id in order. When the connection dies, every request not yet answered
 //! fails with a [`ConnectionError`] saying whether it may have reached the
 //! broker ([`ConnectionError::is_possibly_persisted`]).
+//!
+//! # When does a request fail, and what does the error promise?
+//!
+//! | what happened | error | [`SendState`] |
+//! |---|---|---|
+//! | encoding failed, API/version unsupported | `Encode`, `UnsupportedApi` | `NotSent` |
+//! | connection already closed or closing; waiting for a slot when it died; still queued behind a stalled write | `Closed` | `NotSent` |
+//! | handed to the writer, then the connection died (EOF, read/write error, oversized/corrupt/out-of-order frame, another request's timeout, `close()`) | `Closed` | `MaybeSent` |
+//! | no response within the request timeout (the connection is closed too) | `TimedOut` | `MaybeSent` |
+//! | a response arrived but its body did not decode (the connection is closed too) | `Decode` | `MaybeSent` |
+//!
+//! `NotSent` is a guarantee: no byte of the request reached the socket.
+//! `MaybeSent` is conservative: a request still in the write buffer counts.
+//! Requests are answered in the order they were written (Kafka processes one
+//! connection's requests one at a time), so a response for any request other
+//! than the oldest one outstanding closes the connection.
 
 mod codec;
 mod config;

@@ -34,6 +34,34 @@ pub struct ConnectionMetrics {
     pub busy: Duration,
 }
 
+impl ConnectionMetrics {
+    /// What happened between `earlier` and `self` (two snapshots of the same
+    /// connection): what the scaler is fed each evaluation. `in_flight` is
+    /// the current value, not a difference.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kproducer_net::ConnectionMetrics;
+    /// let a = ConnectionMetrics { requests_sent: 3, busy: Duration::from_millis(10), ..Default::default() };
+    /// let b = ConnectionMetrics { requests_sent: 5, busy: Duration::from_millis(25), ..Default::default() };
+    /// let d = b.delta_since(&a);
+    /// assert_eq!((d.requests_sent, d.busy), (2, Duration::from_millis(15)));
+    /// ```
+    pub fn delta_since(&self, earlier: &ConnectionMetrics) -> ConnectionMetrics {
+        ConnectionMetrics {
+            requests_sent: self.requests_sent.saturating_sub(earlier.requests_sent),
+            responses_received: self
+                .responses_received
+                .saturating_sub(earlier.responses_received),
+            bytes_sent: self.bytes_sent.saturating_sub(earlier.bytes_sent),
+            bytes_received: self.bytes_received.saturating_sub(earlier.bytes_received),
+            in_flight: self.in_flight,
+            permit_wait: self.permit_wait.saturating_sub(earlier.permit_wait),
+            busy: self.busy.saturating_sub(earlier.busy),
+        }
+    }
+}
+
 /// The live counters behind [`ConnectionMetrics`].
 #[derive(Debug)]
 pub(crate) struct ConnectionStats {

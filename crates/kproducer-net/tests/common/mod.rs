@@ -41,13 +41,13 @@ impl Received {
 
 /// The broker side of one connection.
 pub struct ScriptedBroker {
-    framed: Framed<DuplexStream, LengthDelimitedCodec>,
+    framed: Framed<BoxStream, LengthDelimitedCodec>,
 }
 
 impl ScriptedBroker {
-    pub fn new(stream: DuplexStream) -> Self {
+    pub fn new(stream: impl kproducer_net::Stream) -> Self {
         Self {
-            framed: Framed::new(stream, LengthDelimitedCodec::new()),
+            framed: Framed::new(Box::new(stream), LengthDelimitedCodec::new()),
         }
     }
 
