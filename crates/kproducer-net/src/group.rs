@@ -235,6 +235,13 @@ impl ConnectionGroup {
             .collect()
     }
 
+    /// The live connection of `slot`, without connecting or waiting: the
+    /// hot path's check before it falls back to [`connection`](Self::connection).
+    pub fn try_connection(&self, slot: usize) -> Option<Connection> {
+        let s = lock(&self.slots).get(slot).cloned()?;
+        s.live()
+    }
+
     /// The connection of `slot`, connecting first if it has none (or lost
     /// it). After a failure or an unexpected disconnect, waits out the
     /// slot's reconnect backoff before trying again.

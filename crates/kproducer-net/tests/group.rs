@@ -46,10 +46,13 @@ async fn slots_connect_lazily_and_once() {
     g.set_width(2);
     assert!(t.attempts().is_empty());
     assert_eq!(g.metrics(), vec![None, None]);
+    assert!(g.try_connection(0).is_none());
     let a = g.connection(0).await.unwrap();
     let again = g.connection(0).await.unwrap();
     assert_eq!(t.attempts().len(), 1);
     assert_eq!(a.metrics(), again.metrics());
+    assert!(g.try_connection(0).is_some());
+    assert!(g.try_connection(1).is_none());
     g.connection(1).await.unwrap();
     assert_eq!(t.attempts().len(), 2);
     assert!(matches!(
