@@ -17,7 +17,8 @@ pub use backoff::{
 pub use connection::{
     CloseReason, Connection, ConnectionConfig, ConnectionError, ConnectionMetrics,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RESPONSE_FRAME_BYTES,
-    DEFAULT_REQUEST_TIMEOUT, NegotiatedVersions, RawRequest, SendState,
+    DEFAULT_REQUEST_TIMEOUT, NegotiatedVersions, PendingResponse, RawRequest, Reservation,
+    SendState,
 };
 pub use group::{ConnectionGroup, GroupConfig, GroupError};
 pub use tcp::{DEFAULT_CONNECT_TIMEOUT, TcpConfig, TcpTransport};

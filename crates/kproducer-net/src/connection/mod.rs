@@ -28,6 +28,7 @@ mod config;
 mod error;
 mod headers;
 mod link;
+mod reservation;
 mod stats;
 mod task;
 mod versions;
@@ -45,7 +46,8 @@ pub use config::{
     DEFAULT_MAX_RESPONSE_FRAME_BYTES, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use error::{CloseReason, ConnectionError, SendState};
-pub use link::RawRequest;
+pub use link::{PendingResponse, RawRequest};
+pub use reservation::Reservation;
 pub use stats::ConnectionMetrics;
 pub use versions::NegotiatedVersions;
 
@@ -273,6 +275,20 @@ impl Connection {
     /// request that expects no response.
     pub async fn submit(&self, request: RawRequest) -> Result<Option<Bytes>, ConnectionError> {
         self.link.submit(request).await
+    }
+
+    /// Waits for a free in-flight slot and reserves it, so a request can be
+    /// built knowing it will be written at once (see [`Reservation`]).
+    /// Requests queued through reservations from one task are written in
+    /// the order [`Reservation::send`] is called.
+    ///
+    /// Fails with `Closed` / `NotSent` when the connection closes first.
+    pub async fn reserve(&self) -> Result<Reservation, ConnectionError> {
+        let slot = self.link.reserve().await?;
+        Ok(Reservation {
+            link: self.link.clone(),
+            slot,
+        })
     }
 
     /// Counters for this connection (metrics and the scaler's signals).
