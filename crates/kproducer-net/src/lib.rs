@@ -4,11 +4,20 @@
 //! - [`Transport`] opens byte streams ([`TcpTransport`] in production).
 //! - [`Connection`] multiplexes pipelined requests over one stream.
 //! - [`ConnectionGroup`] keeps `0..width` connections to one broker.
+//! - [`Scaler`] decides the width from the connections' signals
+//!   ([`ConnectionMetrics::delta_since`] gives them per evaluation).
+//! - [`Router`] maps each topic-partition to a slot and fences moves.
 
 mod backoff;
+mod balance;
 mod connection;
+mod fence;
 mod group;
+mod router;
+mod scaler;
+mod scaler_config;
 mod tcp;
+mod topic_partition;
 mod transport;
 
 pub use backoff::{
@@ -20,6 +29,16 @@ pub use connection::{
     DEFAULT_REQUEST_TIMEOUT, NegotiatedVersions, PendingResponse, RawRequest, Reservation,
     SendState,
 };
+pub use fence::Route;
 pub use group::{ConnectionGroup, GroupConfig, GroupError};
+pub use router::{Router, RouterCounters, RouterError, RouterEvent};
+pub use scaler::{Decision, Reason, ScaleUpTrigger, Scaler, Signals};
+pub use scaler_config::{
+    DEFAULT_COOLDOWN, DEFAULT_MAX_STEP, DEFAULT_MAX_WIDTH, DEFAULT_MIN_WIDTH, DEFAULT_MIN_WINDOW,
+    DEFAULT_SUSTAINED_LOW, MIN_HYSTERESIS_RATIO, SCALE_DOWN_BUFFER_FILL, SCALE_DOWN_PROJECTED_BUSY,
+    SCALE_DOWN_WAIT_FRACTION, SCALE_UP_BUFFER_FILL, SCALE_UP_BUSY_FRACTION, SCALE_UP_WAIT_FRACTION,
+    ScalerConfig, ScalerConfigError,
+};
 pub use tcp::{DEFAULT_CONNECT_TIMEOUT, TcpConfig, TcpTransport};
+pub use topic_partition::{SlotId, TopicPartition};
 pub use transport::{BoxStream, BrokerAddress, Stream, Transport, TransportError};
