@@ -91,10 +91,25 @@ struct Dialer {
     last_failure: Option<Instant>,
 }
 
+/// What one slot's connection did since the previous
+/// [`ConnectionGroup::take_observations`]: the inputs of
+/// `Scaler::observe(slot, waited, busy)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotObservation {
+    /// The slot.
+    pub slot: usize,
+    /// Time callers spent waiting for an in-flight permit.
+    pub waited: Duration,
+    /// Time the connection had a request in flight.
+    pub busy: Duration,
+}
+
 #[derive(Debug)]
 struct Slot {
     index: usize,
     current: Mutex<Option<Connection>>,
+    /// The counters at the previous observation, and whose they were.
+    observed: Mutex<Option<(u64, ConnectionMetrics)>>,
     dialer: tokio::sync::Mutex<Dialer>,
     retired: AtomicBool,
 }
@@ -192,6 +207,7 @@ impl ConnectionGroup {
                 slots.push(Arc::new(Slot {
                     index,
                     current: Mutex::new(None),
+                    observed: Mutex::new(None),
                     dialer: tokio::sync::Mutex::new(Dialer {
                         backoff: Backoff::new(
                             self.config.reconnect_backoff,
@@ -232,6 +248,31 @@ impl ConnectionGroup {
         slots
             .iter()
             .map(|s| lock(&s.current).as_ref().map(Connection::metrics))
+            .collect()
+    }
+
+    /// Per active slot with a connection, what it did since the previous
+    /// call: feed each to the scaler's `observe`. After a reconnect the new
+    /// connection is counted from zero.
+    pub fn take_observations(&self) -> Vec<SlotObservation> {
+        let slots: Vec<Arc<Slot>> = lock(&self.slots).clone();
+        slots
+            .iter()
+            .filter_map(|s| {
+                let conn = lock(&s.current).clone()?;
+                let now = conn.metrics();
+                let mut observed = lock(&s.observed);
+                let delta = match *observed {
+                    Some((id, before)) if id == conn.id() => now.delta_since(&before),
+                    _ => now,
+                };
+                *observed = Some((conn.id(), now));
+                Some(SlotObservation {
+                    slot: s.index,
+                    waited: delta.permit_wait,
+                    busy: delta.busy,
+                })
+            })
             .collect()
     }
 

@@ -30,7 +30,7 @@ pub use connection::{
     SendState,
 };
 pub use fence::Route;
-pub use group::{ConnectionGroup, GroupConfig, GroupError};
+pub use group::{ConnectionGroup, GroupConfig, GroupError, SlotObservation};
 pub use router::{Router, RouterCounters, RouterError, RouterEvent};
 pub use scaler::{Decision, Reason, ScaleUpTrigger, Scaler, Signals};
 pub use scaler_config::{

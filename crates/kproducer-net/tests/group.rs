@@ -185,3 +185,63 @@ async fn a_hanging_connect_blocks_only_its_own_slot() {
     assert!(!stuck.is_finished());
     stuck.abort();
 }
+
+#[tokio::test(start_paused = true)]
+async fn observations_are_per_window_and_restart_after_reconnect() {
+    let mut cfg = group_config();
+    cfg.connection.max_in_flight = 1;
+    let (g, _t, mut accepted) = group(cfg);
+    let g = Arc::new(g);
+    let conn = g.connection(0).await.unwrap();
+    let mut b = accepted.recv().await.unwrap().0;
+    let send = |body: &'static [u8]| {
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            conn.send_raw(ApiKey::Metadata, 0, Bytes::from_static(body))
+                .await
+        })
+    };
+    let first = send(b"1");
+    let req = b.next_request().await.unwrap();
+    let second = send(b"2"); // waits for the only permit
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.respond_raw(&req, b"a").await;
+    first.await.unwrap().unwrap();
+    let req = b.next_request().await.unwrap();
+    b.respond_raw(&req, b"b").await;
+    second.await.unwrap().unwrap();
+    let obs = g.take_observations();
+    assert_eq!(obs.len(), 1);
+    assert_eq!(obs[0].slot, 0);
+    assert_eq!(obs[0].waited, Duration::from_millis(300));
+    assert_eq!(obs[0].busy, Duration::from_millis(300));
+    // Nothing happened since: the next window is empty.
+    let obs = g.take_observations();
+    assert_eq!(
+        (obs[0].waited, obs[0].busy),
+        (Duration::ZERO, Duration::ZERO)
+    );
+
+    // A new connection after a loss starts from zero, not from a negative
+    // difference against the old one's totals.
+    drop(b);
+    while !conn.is_closed() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let again = g.connection(0).await.unwrap();
+    let mut b = accepted.recv().await.unwrap().0;
+    let call = {
+        let again = again.clone();
+        tokio::spawn(async move {
+            again
+                .send_raw(ApiKey::Metadata, 0, Bytes::from_static(b"3"))
+                .await
+        })
+    };
+    let req = b.next_request().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    b.respond_raw(&req, b"c").await;
+    call.await.unwrap().unwrap();
+    let obs = g.take_observations();
+    assert_eq!(obs[0].busy, Duration::from_millis(20));
+}

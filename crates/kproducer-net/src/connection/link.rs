@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -32,6 +32,9 @@ pub(crate) struct Shared {
     pub(crate) broker: BrokerAddress,
     /// The group slot, for tracing.
     pub(crate) slot: Option<usize>,
+    /// Process-unique id, so observers can tell a reconnect from the
+    /// connection they saw before.
+    pub(crate) id: u64,
     pub(crate) permits: Arc<Semaphore>,
     pub(crate) stats: ConnectionStats,
     pub(crate) closed: OnceLock<Closed>,
@@ -45,9 +48,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(broker: BrokerAddress, max_in_flight: usize, slot: Option<usize>) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Self {
             broker,
             slot,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
             stats: ConnectionStats::new(),
             closed: OnceLock::new(),

@@ -291,6 +291,11 @@ impl Connection {
         })
     }
 
+    /// A process-unique id for this connection (a reconnect gets a new one).
+    pub(crate) fn id(&self) -> u64 {
+        self.link.shared.id
+    }
+
     /// Counters for this connection (metrics and the scaler's signals).
     pub fn metrics(&self) -> ConnectionMetrics {
         self.link.shared.stats.snapshot()
