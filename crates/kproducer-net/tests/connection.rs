@@ -401,3 +401,30 @@ async fn reservations_bound_in_flight_and_keep_send_order() {
     assert_eq!(conn.metrics().in_flight, 0);
     assert_eq!(conn.metrics().permit_wait, Duration::from_secs(1));
 }
+
+#[tokio::test(start_paused = true)]
+async fn try_reserve_never_waits_but_the_pressure_is_measured() {
+    use kproducer_net::RawRequest;
+    let (conn, mut b) = connected(config(1)).await;
+    let r = conn.try_reserve().unwrap().expect("a free slot");
+    let pending = r
+        .send(RawRequest::new(
+            ApiKey::Metadata,
+            0,
+            Bytes::from_static(b"x"),
+        ))
+        .unwrap();
+    let req = b.next_request().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Full: refused at once; the clock starts at the first refusal.
+    assert!(conn.try_reserve().unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(70)).await;
+    assert!(conn.try_reserve().unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    b.respond_raw(&req, b"y").await;
+    pending.await.unwrap();
+    assert_eq!(conn.metrics().permit_wait, Duration::from_millis(100));
+    assert!(conn.try_reserve().unwrap().is_some());
+    conn.close();
+    assert!(conn.try_reserve().is_err());
+}

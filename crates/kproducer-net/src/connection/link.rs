@@ -220,6 +220,22 @@ impl Link {
         Ok(InFlightSlot::new(permit, self.shared.clone()))
     }
 
+    /// Takes a free in-flight slot without waiting: `Ok(None)` when the
+    /// window is full (the refusal starts the permit-wait clock).
+    pub(crate) fn try_reserve(&self) -> Result<Option<InFlightSlot>, ConnectionError> {
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(self.refused());
+        }
+        match self.shared.permits.clone().try_acquire_owned() {
+            Ok(p) => Ok(Some(InFlightSlot::new(p, self.shared.clone()))),
+            Err(TryAcquireError::Closed) => Err(self.refused()),
+            Err(TryAcquireError::NoPermits) => {
+                self.shared.stats.reservation_refused();
+                Ok(None)
+            }
+        }
+    }
+
     /// Queues `req` on a reserved slot. Synchronous, so requests queued
     /// from one task reach the wire in the order of these calls.
     pub(crate) fn enqueue(

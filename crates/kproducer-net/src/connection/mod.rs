@@ -304,6 +304,20 @@ impl Connection {
         self.link.shared.id
     }
 
+    /// Reserves a free in-flight slot without waiting, for callers that
+    /// never block (the producer's core): `Ok(None)` when the window is
+    /// full. The time from a refusal until a slot frees up counts as permit
+    /// wait, so the scaler sees the pressure all the same.
+    ///
+    /// Fails with `Closed` / `NotSent` when the connection is closed or
+    /// closing.
+    pub fn try_reserve(&self) -> Result<Option<Reservation>, ConnectionError> {
+        Ok(self.link.try_reserve()?.map(|slot| Reservation {
+            link: self.link.clone(),
+            slot,
+        }))
+    }
+
     /// Counters for this connection (metrics and the scaler's signals).
     pub fn metrics(&self) -> ConnectionMetrics {
         self.link.shared.stats.snapshot()
