@@ -286,6 +286,11 @@ impl ConnectionGroup {
     /// The connection of `slot`, connecting first if it has none (or lost
     /// it). After a failure or an unexpected disconnect, waits out the
     /// slot's reconnect backoff before trying again.
+    ///
+    /// This can take as long as the backoff plus the connect and handshake:
+    /// a caller that must never wait spawns it (concurrent callers for one
+    /// slot share one attempt) and uses [`try_connection`](Self::try_connection)
+    /// meanwhile.
     pub async fn connection(&self, slot: usize) -> Result<Connection, GroupError> {
         let s = {
             let slots = lock(&self.slots);

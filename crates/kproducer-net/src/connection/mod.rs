@@ -17,6 +17,12 @@
 //! | no response within the request timeout (the connection is closed too) | `TimedOut` | `MaybeSent` |
 //! | a response arrived but its body did not decode (the connection is closed too) | `Decode` | `MaybeSent` |
 //!
+//! `NotSent` is a guarantee: no byte of the request reached the socket.
+//! `MaybeSent` is conservative: a request still in the write buffer counts.
+//! Requests are answered in the order they were written (Kafka processes one
+//! connection's requests one at a time), so a response for any request other
+//! than the oldest one outstanding closes the connection.
+//!
 //! # Ordering
 //!
 //! Requests are written in the order they are queued: the order of
@@ -24,12 +30,6 @@
 //! which they obtain their in-flight slot. A task that must keep several
 //! pipelined requests in order (Produce batches carrying sequence numbers)
 //! reserves slots and queues through [`Connection::reserve`].
-//!
-//! `NotSent` is a guarantee: no byte of the request reached the socket.
-//! `MaybeSent` is conservative: a request still in the write buffer counts.
-//! Requests are answered in the order they were written (Kafka processes one
-//! connection's requests one at a time), so a response for any request other
-//! than the oldest one outstanding closes the connection.
 
 mod codec;
 mod config;
