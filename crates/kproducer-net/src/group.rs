@@ -108,6 +108,11 @@ pub struct SlotObservation {
 struct Slot {
     index: usize,
     current: Mutex<Option<Connection>>,
+    /// A retired connection of the same index still draining when this
+    /// slot was created: this slot connects only once it has closed, so a
+    /// slot index never has two connections at once (the router treats a
+    /// slot index as one ordered pipe).
+    predecessor: Option<Connection>,
     /// The counters at the previous observation, and whose they were.
     observed: Mutex<Option<(u64, ConnectionMetrics)>>,
     dialer: tokio::sync::Mutex<Dialer>,
@@ -162,7 +167,8 @@ pub struct ConnectionGroup {
     config: GroupConfig,
     seed: u64,
     slots: Mutex<Vec<Arc<Slot>>>,
-    retiring: Mutex<Vec<Connection>>,
+    /// Retired slots' connections still draining, by slot index.
+    retiring: Mutex<Vec<(usize, Connection)>>,
 }
 
 impl ConnectionGroup {
@@ -199,14 +205,21 @@ impl ConnectionGroup {
     /// on them has completed.
     pub fn set_width(&self, width: usize) {
         let width = width.max(1);
-        let retired: Vec<Connection> = {
+        let mut retiring = lock(&self.retiring);
+        retiring.retain(|(_, c)| !c.is_closed());
+        let retired: Vec<(usize, Connection)> = {
             let mut slots = lock(&self.slots);
             while slots.len() < width {
                 let index = slots.len();
+                let predecessor = retiring
+                    .iter()
+                    .find(|(i, _)| *i == index)
+                    .map(|(_, c)| c.clone());
                 let seed = self.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
                 slots.push(Arc::new(Slot {
                     index,
                     current: Mutex::new(None),
+                    predecessor,
                     observed: Mutex::new(None),
                     dialer: tokio::sync::Mutex::new(Dialer {
                         backoff: Backoff::new(
@@ -225,19 +238,17 @@ impl ConnectionGroup {
                 .filter_map(|s| {
                     tracing::debug!(broker = %self.broker, slot = s.index,
                         "slot retired; its connection closes once drained");
-                    s.retire()
+                    s.retire().map(|c| (s.index, c))
                 })
                 .collect()
         };
-        let mut retiring = lock(&self.retiring);
-        retiring.retain(|c| !c.is_closed());
         retiring.extend(retired);
     }
 
     /// Connections of retired slots that still have requests to finish.
     pub fn retiring(&self) -> usize {
         let mut retiring = lock(&self.retiring);
-        retiring.retain(|c| !c.is_closed());
+        retiring.retain(|(_, c)| !c.is_closed());
         retiring.len()
     }
 
@@ -326,6 +337,11 @@ impl ConnectionGroup {
                     dialer.last_failure = Some(dead.closed_at().unwrap_or_else(Instant::now));
                 }
             }
+        }
+        if let Some(previous) = &s.predecessor {
+            // Same index, retired and re-added before it drained: its
+            // requests must finish before this slot carries any.
+            previous.closed().await;
         }
         if let (Some(at), true) = (dialer.last_failure, dialer.backoff.failures() > 0) {
             tokio::time::sleep_until(at + dialer.backoff.delay()).await;

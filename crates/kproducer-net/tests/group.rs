@@ -245,3 +245,42 @@ async fn observations_are_per_window_and_restart_after_reconnect() {
     let obs = g.take_observations();
     assert_eq!(obs[0].busy, Duration::from_millis(20));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_slot_re_added_before_its_old_connection_drained_waits_for_it() {
+    let (g, t, mut accepted) = group(group_config());
+    let g = Arc::new(g);
+    g.set_width(2);
+    let old = g.connection(1).await.unwrap();
+    let mut b = accepted.recv().await.unwrap().0;
+    let call = {
+        let old = old.clone();
+        tokio::spawn(async move {
+            old.send_raw(ApiKey::Metadata, 0, Bytes::from_static(b"old"))
+                .await
+        })
+    };
+    let req = b.next_request().await.unwrap();
+    g.set_width(1);
+    g.set_width(2);
+    assert_eq!(g.retiring(), 1);
+    let reconnect = {
+        let g = g.clone();
+        tokio::spawn(async move { g.connection(1).await })
+    };
+    // Slot 1 must not get a second connection while the old one carries a
+    // request: the router sees one slot index as one ordered pipe.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(t.attempts().len(), 1); // slot 1's old connection, nothing new
+    assert!(!reconnect.is_finished());
+    b.respond_raw(&req, b"done").await;
+    call.await.unwrap().unwrap();
+    assert!(matches!(
+        old.closed().await,
+        kproducer_net::CloseReason::ClosedByClient
+    ));
+    let new = reconnect.await.unwrap().unwrap();
+    assert!(!new.is_closed());
+    assert_eq!(t.attempts().len(), 2);
+    assert_eq!(g.retiring(), 0);
+}

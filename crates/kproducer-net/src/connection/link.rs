@@ -44,6 +44,9 @@ pub(crate) struct Shared {
     abort: Notify,
     /// Why the immediate close was asked for (first reason wins).
     abort_reason: OnceLock<CloseReason>,
+    /// Set when the task has completed every request and dropped the socket.
+    finished: AtomicBool,
+    finished_notify: Notify,
 }
 
 impl Shared {
@@ -59,6 +62,28 @@ impl Shared {
             closing: AtomicBool::new(false),
             abort: Notify::new(),
             abort_reason: OnceLock::new(),
+            finished: AtomicBool::new(false),
+            finished_notify: Notify::new(),
+        }
+    }
+
+    /// Called by the task once it has failed or completed every request.
+    pub(crate) fn mark_finished(&self) {
+        self.finished.store(true, Ordering::Release);
+        self.finished_notify.notify_waiters();
+    }
+
+    /// Resolves once the task has finished (see [`Self::mark_finished`]).
+    pub(crate) async fn wait_finished(&self) {
+        loop {
+            let notified = self.finished_notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a wake-up in between is kept.
+            notified.as_mut().enable();
+            if self.finished.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
         }
     }
 

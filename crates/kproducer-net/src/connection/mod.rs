@@ -333,6 +333,13 @@ impl Connection {
         self.link.shared.closed.get().map(|c| c.reason.clone())
     }
 
+    /// Resolves once the connection has closed, every request on it has
+    /// completed and its socket is dropped; yields why it closed.
+    pub async fn closed(&self) -> CloseReason {
+        self.link.shared.wait_finished().await;
+        self.close_reason().unwrap_or(CloseReason::ClosedByClient)
+    }
+
     /// When the connection closed, once it has.
     pub(crate) fn closed_at(&self) -> Option<Instant> {
         self.link.shared.closed.get().map(|c| c.at)
