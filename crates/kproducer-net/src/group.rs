@@ -4,7 +4,10 @@
 //! exponential backoff and jitter, and lets its connection close when idle
 //! (the next use reconnects). [`ConnectionGroup::set_width`] adds slots or
 //! retires the highest ones; a retired slot's connection refuses new
-//! requests and closes only after everything in flight on it has completed.
+//! requests and closes only after everything in flight on it has completed;
+//! if the width grows back over that index before then, the new slot
+//! connects only once the old connection has closed (one connection per slot
+//! index at a time, the router's model).
 //!
 //! Locking: the slot list sits behind a `std` mutex held only to look a slot
 //! up or resize the list (never across an `await`); connecting waits on a
