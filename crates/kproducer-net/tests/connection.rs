@@ -428,3 +428,17 @@ async fn try_reserve_never_waits_but_the_pressure_is_measured() {
     conn.close();
     assert!(conn.try_reserve().is_err());
 }
+
+#[test]
+fn opening_outside_a_runtime_is_an_error_not_a_panic() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let (client, _server) = tokio::io::duplex(64);
+    let fut = Connection::from_stream(Box::new(client), broker(), config(1));
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(Err(ConnectionError::NoRuntime)) => {}
+        other => panic!("expected NoRuntime, got {:?}", other.map(|r| r.map(|_| ()))),
+    }
+}

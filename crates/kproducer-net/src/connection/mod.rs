@@ -143,7 +143,8 @@ impl Connection {
     }
 
     /// Sets a connection up on an already open stream. Spawns the
-    /// connection's task on the current tokio runtime.
+    /// connection's task on the current tokio runtime (outside one, fails
+    /// with [`ConnectionError::NoRuntime`]).
     pub async fn from_stream(
         stream: BoxStream,
         broker: BrokerAddress,
@@ -167,7 +168,9 @@ impl Connection {
         )?;
         let shared = Arc::new(Shared::new(broker, config.max_in_flight, slot));
         let (commands, rx) = mpsc::unbounded_channel();
-        tokio::spawn(task::run(
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| ConnectionError::NoRuntime)?;
+        runtime.spawn(task::run(
             stream,
             rx,
             shared.clone(),
