@@ -5,6 +5,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::tagged_section;
 use crate::api_key::ApiKey;
 use crate::error::{DecodeError, EncodeError};
 use crate::message::{Message, Request};
@@ -104,40 +105,32 @@ impl ApiVersionsResponse {
 impl Message for ApiVersionsResponse {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         ApiKey::ApiVersions.check_encode(version)?;
-        let flexible = version >= 3;
+        let flexible = ApiKey::ApiVersions.is_flexible(version);
         buf.put_i16(self.error_code);
         put_array(buf, &self.api_keys, flexible, "api_keys", |buf, a| {
             buf.put_i16(a.api_key);
             buf.put_i16(a.min_version);
             buf.put_i16(a.max_version);
-            if flexible {
-                a.tagged_fields.encode(buf)?;
-            }
+            tagged_section::write(buf, &a.tagged_fields, flexible)?;
             Ok(())
         })?;
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
         }
-        if flexible {
-            self.tagged_fields.encode(buf)?;
-        }
+        tagged_section::write(buf, &self.tagged_fields, flexible)?;
         Ok(())
     }
 
     fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError> {
         ApiKey::ApiVersions.check_decode(version)?;
-        let flexible = version >= 3;
+        let flexible = ApiKey::ApiVersions.is_flexible(version);
         let error_code = get_i16(buf, "error_code")?;
         let api_keys = get_array(buf, flexible, "api_keys", |buf| {
             Ok(ApiVersion {
                 api_key: get_i16(buf, "api_key")?,
                 min_version: get_i16(buf, "min_version")?,
                 max_version: get_i16(buf, "max_version")?,
-                tagged_fields: if flexible {
-                    TaggedFields::decode(buf)?
-                } else {
-                    TaggedFields::new()
-                },
+                tagged_fields: tagged_section::read(buf, flexible)?,
             })
         })?;
         let throttle_time_ms = if version >= 1 {
@@ -145,11 +138,7 @@ impl Message for ApiVersionsResponse {
         } else {
             0
         };
-        let tagged_fields = if flexible {
-            TaggedFields::decode(buf)?
-        } else {
-            TaggedFields::new()
-        };
+        let tagged_fields = tagged_section::read(buf, flexible)?;
         Ok(Self {
             error_code,
             api_keys,
