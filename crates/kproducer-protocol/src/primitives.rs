@@ -213,7 +213,10 @@ fn get_len(
         return Ok(None);
     }
     let remaining = buf.remaining();
-    if raw < 0 || (raw as u64).saturating_mul(unit as u64) > remaining as u64 {
+    // Strings are at most `i16::MAX` bytes in their compact form too: Kafka
+    // rejects longer ones whatever the encoding.
+    let too_long_string = !wide && raw > i64::from(i16::MAX);
+    if raw < 0 || too_long_string || (raw as u64).saturating_mul(unit as u64) > remaining as u64 {
         return Err(DecodeError::InvalidLength {
             what,
             length: raw,
@@ -234,6 +237,9 @@ fn put_len(
         (None, true) => put_uvarint(buf, 0),
         (None, false) if wide => buf.put_i32(-1),
         (None, false) => buf.put_i16(-1),
+        (Some(n), true) if !wide && n > i16::MAX as usize => {
+            return Err(EncodeError::TooLong { what, length: n });
+        }
         (Some(n), true) => {
             let v = u32::try_from(n)
                 .ok()
@@ -503,6 +509,38 @@ mod tests {
             get_string(&mut b, false, "t"),
             Err(DecodeError::InvalidLength { .. })
         ));
+    }
+
+    #[test]
+    fn strings_are_at_most_i16_max_bytes_in_every_encoding() {
+        let long = "x".repeat(i16::MAX as usize + 1);
+        for flexible in [false, true] {
+            let mut b = BytesMut::new();
+            assert!(matches!(
+                put_string(&mut b, &long, flexible, "t"),
+                Err(EncodeError::TooLong { .. })
+            ));
+            put_string(&mut b, &long[1..], flexible, "t").unwrap();
+            assert_eq!(
+                get_string(&mut b.freeze(), flexible, "t").unwrap(),
+                long[1..]
+            );
+        }
+        // A compact length of 32768 with the bytes present is still refused.
+        let mut w = BytesMut::new();
+        put_uvarint(&mut w, i16::MAX as u32 + 2);
+        w.put_slice(long.as_bytes());
+        assert!(matches!(
+            get_string(&mut w.freeze(), true, "t"),
+            Err(DecodeError::InvalidLength { length: 32768, .. })
+        ));
+        // Bytes have no such limit.
+        let mut b = BytesMut::new();
+        put_bytes(&mut b, long.as_bytes(), true, "t").unwrap();
+        assert_eq!(
+            get_bytes(&mut b.freeze(), true, "t").unwrap().len(),
+            long.len()
+        );
     }
 
     #[test]
