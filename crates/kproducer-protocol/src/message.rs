@@ -28,6 +28,18 @@ pub trait Request: Message {
     const VERSIONS: VersionRange = Self::API_KEY.versions();
     /// The matching response body.
     type Response: Message;
+
+    /// Reads the response body to a request sent at `version` from the rest
+    /// of a response frame, and checks that nothing is left over.
+    ///
+    /// The default decodes at `version`. An API whose brokers may answer in
+    /// another version overrides it: ApiVersions (see
+    /// [`ApiVersionsRequest`](crate::messages::ApiVersionsRequest)).
+    fn decode_response_body(buf: &mut Bytes, version: i16) -> Result<Self::Response, DecodeError> {
+        let body = Self::Response::decode(buf, version)?;
+        ensure_consumed(buf, Self::API_KEY.name())?;
+        Ok(body)
+    }
 }
 
 /// Writes a request header and body (without the 4-byte size prefix that the
@@ -77,15 +89,15 @@ pub fn encode_response<M: Message>(
 }
 
 /// Reads a whole response frame for request type `R` at `version`: the header,
-/// then the body, and checks that nothing is left over.
+/// then the body ([`Request::decode_response_body`]), and checks that nothing
+/// is left over.
 pub fn decode_response<R: Request>(
     mut frame: Bytes,
     version: i16,
 ) -> Result<(ResponseHeader, R::Response), DecodeError> {
     R::API_KEY.check_decode(version)?;
     let header = ResponseHeader::decode(&mut frame, R::API_KEY.response_header_version(version))?;
-    let body = R::Response::decode(&mut frame, version)?;
-    ensure_consumed(&frame, R::API_KEY.name())?;
+    let body = R::decode_response_body(&mut frame, version)?;
     Ok((header, body))
 }
 

@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::tagged_section;
 use crate::api_key::ApiKey;
 use crate::error::{DecodeError, EncodeError};
-use crate::message::{Message, Request};
+use crate::message::{Message, Request, ensure_consumed};
 use crate::primitives::{get_array, get_i16, get_i32, get_string, put_array, put_string};
 use crate::tagged::TaggedFields;
 
@@ -59,6 +59,48 @@ impl Message for ApiVersionsRequest {
 impl Request for ApiVersionsRequest {
     const API_KEY: ApiKey = ApiKey::ApiVersions;
     type Response = ApiVersionsResponse;
+
+    /// A broker that does not support the request's version answers in v0
+    /// with `UNSUPPORTED_VERSION` (35) and the versions it does support, so a
+    /// body that does not decode at `version` is read again as v0, as Kafka's
+    /// Java client does (`ApiVersionsResponse.parse`). When neither reads,
+    /// the error is the one at `version`.
+    ///
+    /// ```
+    /// use bytes::{BufMut, BytesMut};
+    /// use kproducer_protocol::{Message, decode_response, messages::{ApiVersionsRequest, ApiVersionsResponse}};
+    ///
+    /// // An old broker's answer to a v3 request: header v0, then a v0 body.
+    /// let mut frame = BytesMut::new();
+    /// frame.put_i32(7); // correlation id
+    /// ApiVersionsResponse { error_code: 35, ..Default::default() }.encode(&mut frame, 0).unwrap();
+    /// let (_, resp) = decode_response::<ApiVersionsRequest>(frame.freeze(), 3).unwrap();
+    /// assert_eq!(resp.error_code, 35);
+    /// ```
+    fn decode_response_body(
+        buf: &mut Bytes,
+        version: i16,
+    ) -> Result<ApiVersionsResponse, DecodeError> {
+        let whole = |buf: &mut Bytes, version| {
+            let body = ApiVersionsResponse::decode(buf, version)?;
+            ensure_consumed(buf, ApiKey::ApiVersions.name())?;
+            Ok(body)
+        };
+        let mut at_version = buf.clone();
+        match whole(&mut at_version, version) {
+            Ok(body) => {
+                *buf = at_version;
+                Ok(body)
+            }
+            Err(e) if version > 0 => {
+                let mut at_v0 = buf.clone();
+                let body = whole(&mut at_v0, 0).map_err(|_| e)?;
+                *buf = at_v0;
+                Ok(body)
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// One API's supported version range, as the broker reports it.
