@@ -53,6 +53,26 @@ pub fn check_no_panic<M: Message>(data: &[u8], version: i16) {
     let _ = M::decode(&mut Bytes::copy_from_slice(data), version);
 }
 
+/// `s` when the version has the field, else the field's default.
+pub fn gated<T: Clone + std::fmt::Debug + 'static>(
+    present: bool,
+    s: impl Strategy<Value = T> + 'static,
+    default: T,
+) -> BoxedStrategy<T> {
+    if present {
+        s.boxed()
+    } else {
+        Just(default).boxed()
+    }
+}
+
+/// `m` encoded at `v` (test helper: panics when it does not encode).
+pub fn encode<M: Message>(m: &M, v: i16) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    m.encode(&mut buf, v).expect("encodes");
+    buf.to_vec()
+}
+
 /// Every version in `range`.
 pub fn versions(range: VersionRange) -> impl Strategy<Value = i16> {
     range.min..=range.max
