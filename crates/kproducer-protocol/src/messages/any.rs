@@ -34,7 +34,13 @@ macro_rules! any_message {
         }
 
         impl AnyRequest {
-            /// Decodes the body of a request for `api_key` at `version`.
+            /// Decodes the body of a request for `api_key` at `version` from
+            /// the front of `buf`.
+            ///
+            /// Bytes after the body are left in `buf`, not rejected: a broker
+            /// decides ([`ensure_consumed`](crate::ensure_consumed) rejects
+            /// them). librdkafka 2.16 pads its all-topics Metadata request
+            /// (v9+) with zero bytes that Kafka brokers ignore.
             pub fn decode(api_key: ApiKey, version: i16, buf: &mut Bytes) -> Result<Self, DecodeError> {
                 match api_key {
                     $( ApiKey::$variant => <$req as Message>::decode(buf, version).map(Self::$variant), )*
@@ -64,7 +70,8 @@ macro_rules! any_message {
         }
 
         impl AnyResponse {
-            /// Decodes the body of a response to `api_key` at `version`.
+            /// Decodes the body of a response to `api_key` at `version` from
+            /// the front of `buf`, leaving any bytes after it in `buf`.
             pub fn decode(api_key: ApiKey, version: i16, buf: &mut Bytes) -> Result<Self, DecodeError> {
                 match api_key {
                     $( ApiKey::$variant => <$resp as Message>::decode(buf, version).map(Self::$variant), )*
