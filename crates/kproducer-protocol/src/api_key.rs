@@ -202,6 +202,31 @@ mod tests {
     }
 
     #[test]
+    fn flexible_boundaries_match_kafkas_message_definitions() {
+        // `flexibleVersions` in Kafka's clients/src/main/resources/common/
+        // message/<Api>Request.json (checked against apache/kafka trunk,
+        // October 2024). A wrong boundary breaks every message of the API
+        // symmetrically, which round trips cannot see.
+        let kafka: &[(ApiKey, Option<i16>)] = &[
+            (ApiKey::Produce, Some(9)),
+            (ApiKey::Fetch, Some(12)),
+            (ApiKey::ListOffsets, Some(6)),
+            (ApiKey::Metadata, Some(9)),
+            (ApiKey::FindCoordinator, Some(3)),
+            (ApiKey::SaslHandshake, None),
+            (ApiKey::ApiVersions, Some(3)),
+            (ApiKey::InitProducerId, Some(2)),
+            (ApiKey::AddPartitionsToTxn, Some(3)),
+            (ApiKey::EndTxn, Some(3)),
+            (ApiKey::SaslAuthenticate, Some(2)),
+        ];
+        assert_eq!(kafka.len(), ApiKey::ALL.len());
+        for &(key, flexible) in kafka {
+            assert_eq!(key.flexible_since(), flexible, "{key}");
+        }
+    }
+
+    #[test]
     fn header_versions_follow_flexible_boundary() {
         assert_eq!(ApiKey::Produce.request_header_version(8), 1);
         assert_eq!(ApiKey::Produce.request_header_version(9), 2);
