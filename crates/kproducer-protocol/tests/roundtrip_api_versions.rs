@@ -112,3 +112,25 @@ fn an_unsupported_version_answer_in_v0_is_read_at_every_version() {
         Err(DecodeError::UnexpectedNull { .. })
     ));
 }
+
+/// Hand-computed sizes at every version, from Kafka's
+/// `ApiVersionsRequest.json` and `ApiVersionsResponse.json`.
+#[test]
+fn encoded_size_at_every_version() {
+    let req = ApiVersionsRequest {
+        client_software_name: "k".into(),
+        client_software_version: "1".into(),
+        ..Default::default()
+    };
+    let resp = ApiVersionsResponse {
+        api_keys: vec![ApiVersion::default()],
+        ..Default::default()
+    };
+    // Request: empty before v3; v3 two compact strings and tagged fields.
+    // Response: error_code 2 + array (4 + 6) = 12 at v0; v1 throttle +4;
+    // v3 compact, with tagged sections.
+    for (v, req_size, resp_size) in [(0, 0, 12), (1, 0, 16), (2, 0, 16), (3, 5, 15)] {
+        assert_eq!(common::encode(&req, v).len(), req_size, "request v{v}");
+        assert_eq!(common::encode(&resp, v).len(), resp_size, "response v{v}");
+    }
+}
