@@ -45,6 +45,17 @@ impl VersionRange {
 macro_rules! api_keys {
     ($( $(#[$doc:meta])* $name:ident = $key:literal, $min:literal..=$max:literal, flexible $flex:expr; )*) => {
         /// A Kafka API this crate implements.
+        ///
+        /// ```
+        /// use kproducer_protocol::ApiKey;
+        ///
+        /// let key = ApiKey::from_i16(0).unwrap();
+        /// assert_eq!(key, ApiKey::Produce);
+        /// assert_eq!(key.to_string(), "Produce(0)");
+        /// assert!(!key.is_flexible(8) && key.is_flexible(9));
+        /// assert_eq!(key.request_header_version(9), 2);
+        /// assert_eq!(ApiKey::from_i16(1000), None);
+        /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[repr(i16)]
         #[non_exhaustive]

@@ -4,6 +4,15 @@
 ///
 /// Every variant says what was wrong; none carries the offending payload, so a
 /// decode error can be logged without leaking record contents.
+///
+/// ```
+/// use bytes::Bytes;
+/// use kproducer_protocol::{DecodeError, Message, messages::InitProducerIdResponse};
+///
+/// let err = InitProducerIdResponse::decode(&mut Bytes::from_static(&[0, 0]), 4).unwrap_err();
+/// assert!(matches!(err, DecodeError::Truncated { what: "throttle_time_ms", .. }));
+/// assert_eq!(err.to_string(), "truncated input: needed 4 more bytes for throttle_time_ms, 2 left");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {

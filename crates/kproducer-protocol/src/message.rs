@@ -12,6 +12,18 @@ use crate::header::{RequestHeader, ResponseHeader};
 /// `decode(encode(x, v), v) == x` holds for every value valid at `v`; fields
 /// a version does not carry are ignored on encode and left at their default
 /// on decode.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use kproducer_protocol::{Message, messages::EndTxnRequest};
+///
+/// let req = EndTxnRequest { transactional_id: "t".into(), committed: true, ..Default::default() };
+/// let mut buf = BytesMut::new();
+/// req.encode(&mut buf, 3).unwrap();
+/// assert_eq!(EndTxnRequest::decode(&mut buf.freeze(), 3).unwrap(), req);
+/// // Versions outside the supported range are refused both ways.
+/// assert!(req.encode(&mut BytesMut::new(), 4).is_err());
+/// ```
 pub trait Message: Sized {
     /// Appends the body, encoded at `version`, to `buf`.
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError>;
@@ -21,6 +33,13 @@ pub trait Message: Sized {
 }
 
 /// A request body, tied to its API and response type.
+///
+/// ```
+/// use kproducer_protocol::{ApiKey, Request, messages::ProduceRequest};
+///
+/// assert_eq!(ProduceRequest::API_KEY, ApiKey::Produce);
+/// assert_eq!((ProduceRequest::VERSIONS.min, ProduceRequest::VERSIONS.max), (3, 11));
+/// ```
 pub trait Request: Message {
     /// The API this request belongs to.
     const API_KEY: ApiKey;

@@ -12,6 +12,19 @@ use crate::message::Message;
 macro_rules! any_message {
     ($( $variant:ident => $req:ty, $resp:ty; )*) => {
         /// A request body of any API this crate implements.
+        ///
+        /// ```
+        /// use bytes::BytesMut;
+        /// use kproducer_protocol::ApiKey;
+        /// use kproducer_protocol::messages::{AnyRequest, EndTxnRequest};
+        ///
+        /// let req = AnyRequest::EndTxn(EndTxnRequest { committed: true, ..Default::default() });
+        /// let mut buf = BytesMut::new();
+        /// req.encode(&mut buf, 3).unwrap();
+        /// let back = AnyRequest::decode(req.api_key(), 3, &mut buf.freeze()).unwrap();
+        /// assert_eq!(back, req);
+        /// assert!(AnyRequest::decode(ApiKey::EndTxn, 9, &mut bytes::Bytes::new()).is_err());
+        /// ```
         #[derive(Debug, Clone, PartialEq, Eq)]
         #[non_exhaustive]
         #[allow(clippy::large_enum_variant)]
@@ -23,6 +36,17 @@ macro_rules! any_message {
         }
 
         /// A response body of any API this crate implements.
+        ///
+        /// ```
+        /// use bytes::BytesMut;
+        /// use kproducer_protocol::ApiKey;
+        /// use kproducer_protocol::messages::AnyResponse;
+        ///
+        /// let resp = AnyResponse::default_for(ApiKey::Metadata);
+        /// let mut buf = BytesMut::new();
+        /// resp.encode(&mut buf, 12).unwrap();
+        /// assert_eq!(AnyResponse::decode(ApiKey::Metadata, 12, &mut buf.freeze()).unwrap(), resp);
+        /// ```
         #[derive(Debug, Clone, PartialEq, Eq)]
         #[non_exhaustive]
         #[allow(clippy::large_enum_variant)]

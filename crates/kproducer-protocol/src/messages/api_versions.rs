@@ -117,6 +117,19 @@ pub struct ApiVersion {
 }
 
 /// The broker's supported API versions.
+///
+/// ```
+/// use kproducer_protocol::{ApiKey, VersionRange};
+/// use kproducer_protocol::messages::{ApiVersion, ApiVersionsResponse};
+///
+/// let resp = ApiVersionsResponse {
+///     api_keys: vec![ApiVersion { api_key: 0, min_version: 0, max_version: 9, ..Default::default() }],
+///     ..Default::default()
+/// };
+/// let broker = resp.range_for(ApiKey::Produce).unwrap();
+/// assert_eq!(ApiKey::Produce.versions().highest_common(broker), Some(9));
+/// assert_eq!(resp.range_for(ApiKey::Fetch), None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ApiVersionsResponse {
     /// 0, or 35 `UNSUPPORTED_VERSION` when the request's version is too new
