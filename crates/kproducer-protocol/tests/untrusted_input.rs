@@ -13,7 +13,8 @@
 //! above it.
 //!
 //! Deterministic: the proptest seed is fixed ([`SEED`]); a failure prints the
-//! shrunk frame, and `PROPTEST_CASES` raises the case count for a longer run.
+//! shrunk frame. For a longer or different run, `PROPTEST_CASES` sets the
+//! number of cases and `PROPTEST_RNG_SEED` (a decimal `u64`) the seed.
 
 // The counting allocator below needs `unsafe impl GlobalAlloc`; it only
 // forwards to `System` (see the SAFETY comments).
@@ -327,8 +328,16 @@ fn start() -> impl Strategy<Value = (ApiKey, i16, Vec<u8>)> {
 
 fn config() -> Config {
     Config {
-        cases: CASES,
-        rng_seed: RngSeed::Fixed(SEED),
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(CASES),
+        rng_seed: RngSeed::Fixed(
+            std::env::var("PROPTEST_RNG_SEED")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(SEED),
+        ),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
             "proptest-regressions",
         ))),
