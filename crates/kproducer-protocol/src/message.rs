@@ -26,6 +26,10 @@ use crate::header::{RequestHeader, ResponseHeader};
 /// ```
 pub trait Message: Sized {
     /// Appends the body, encoded at `version`, to `buf`.
+    ///
+    /// On error `buf` may hold part of the body; [`encode_request`] and
+    /// [`encode_response`] remove it, so that a buffer shared by several
+    /// frames never carries a broken one.
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError>;
 
     /// Reads a body encoded at `version` from the front of `buf`.
@@ -62,7 +66,7 @@ pub trait Request: Message {
 }
 
 /// Writes a request header and body (without the 4-byte size prefix that the
-/// transport's framing adds).
+/// transport's framing adds). On error nothing is appended to `buf`.
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -80,6 +84,7 @@ pub fn encode_request<R: Request>(
     body: &R,
 ) -> Result<(), EncodeError> {
     R::API_KEY.check_encode(version)?;
+    let start = buf.len();
     RequestHeader {
         api_key: R::API_KEY.as_i16(),
         api_version: version,
@@ -87,11 +92,13 @@ pub fn encode_request<R: Request>(
         client_id: client_id.map(str::to_owned),
         tagged_fields: Default::default(),
     }
-    .encode(buf)?;
-    body.encode(buf, version)
+    .encode(buf)
+    .and_then(|()| body.encode(buf, version))
+    .inspect_err(|_| buf.truncate(start))
 }
 
 /// Writes a response header and body for a request of `api_key` at `version`.
+/// On error nothing is appended to `buf`.
 pub fn encode_response<M: Message>(
     buf: &mut BytesMut,
     api_key: ApiKey,
@@ -99,12 +106,14 @@ pub fn encode_response<M: Message>(
     correlation_id: i32,
     body: &M,
 ) -> Result<(), EncodeError> {
+    let start = buf.len();
     ResponseHeader {
         correlation_id,
         tagged_fields: Default::default(),
     }
-    .encode(buf, api_key.response_header_version(version))?;
-    body.encode(buf, version)
+    .encode(buf, api_key.response_header_version(version))
+    .and_then(|()| body.encode(buf, version))
+    .inspect_err(|_| buf.truncate(start))
 }
 
 /// Reads a whole response frame for request type `R` at `version`: the header,
@@ -130,5 +139,28 @@ pub fn ensure_consumed(buf: &Bytes, what: &'static str) -> Result<(), DecodeErro
         })
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{EndTxnRequest, EndTxnResponse};
+
+    #[test]
+    fn a_failed_encode_leaves_the_buffer_as_it_was() {
+        let mut buf = BytesMut::from(&b"earlier frame"[..]);
+        let too_long = EndTxnRequest {
+            transactional_id: "x".repeat(40_000),
+            ..Default::default()
+        };
+        assert!(encode_request(&mut buf, 1, Some("c"), 3, &too_long).is_err());
+        assert_eq!(&buf[..], b"earlier frame");
+        // Refused versions append nothing either.
+        assert!(encode_request(&mut buf, 1, None, 9, &EndTxnRequest::default()).is_err());
+        assert!(
+            encode_response(&mut buf, ApiKey::EndTxn, 9, 1, &EndTxnResponse::default()).is_err()
+        );
+        assert_eq!(&buf[..], b"earlier frame");
     }
 }
