@@ -94,11 +94,17 @@ pub fn bytes() -> impl Strategy<Value = Bytes> {
 }
 
 /// Unknown tagged fields for a flexible version, or none otherwise. Tags are
-/// drawn from 100..110 so they never collide with the typed tags (0..10)
-/// that some messages know.
+/// drawn from 100 up so they never collide with the typed tags (0..10) that
+/// some messages know; some tags and values are long enough to need
+/// multi-byte varints.
 pub fn tagged(flexible: bool) -> BoxedStrategy<TaggedFields> {
     if flexible {
-        proptest::collection::btree_map(100u32..110, bytes(), 0..3)
+        let tag = prop_oneof![4 => 100u32..110, 1 => 128u32..20_000, 1 => Just(u32::MAX)];
+        let value = prop_oneof![
+            4 => bytes(),
+            1 => proptest::collection::vec(any::<u8>(), 128..160).prop_map(Bytes::from),
+        ];
+        proptest::collection::btree_map(tag, value, 0..3)
             .prop_map(|m| m.into_iter().collect())
             .boxed()
     } else {
