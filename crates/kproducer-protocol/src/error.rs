@@ -26,8 +26,9 @@ pub enum DecodeError {
         /// Bytes that were left.
         remaining: usize,
     },
-    /// A length or count is negative (where null is not allowed) or larger than
-    /// the bytes left could possibly hold.
+    /// A length or count is negative (where null is not allowed), larger than
+    /// the bytes left could possibly hold, or longer than its type allows
+    /// (a string is at most 32767 bytes).
     #[error("invalid length {length} for {what} ({remaining} bytes left)")]
     InvalidLength {
         /// The field being read.
