@@ -16,14 +16,8 @@
 //! shrunk frame. For a longer or different run, `PROPTEST_CASES` sets the
 //! number of cases and `PROPTEST_RNG_SEED` (a decimal `u64`) the seed.
 
-// The counting allocator below needs `unsafe impl GlobalAlloc`; it only
-// forwards to `System` (see the SAFETY comments).
-#![allow(unsafe_code)]
-
+mod peak_allocation;
 mod samples;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use bytes::{Bytes, BytesMut};
 use kproducer_protocol::TaggedFields;
@@ -32,6 +26,7 @@ use kproducer_protocol::messages::{
     MetadataRequestTopic, ProduceRequest, TopicProduceData,
 };
 use kproducer_protocol::{ApiKey, RequestHeader, ResponseHeader};
+use peak_allocation::peak_allocation;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, RngSeed};
 
@@ -49,76 +44,6 @@ const ALLOC_PER_INPUT_BYTE: usize = 64;
 
 /// Allocation allowed whatever the input size (first `Vec` capacities).
 const ALLOC_SLACK: usize = 16 * 1024;
-
-// --- a per-thread counting allocator ---------------------------------------
-
-thread_local! {
-    static LIVE: Cell<usize> = const { Cell::new(0) };
-    static PEAK: Cell<usize> = const { Cell::new(0) };
-}
-
-fn grew(n: usize) {
-    // `try_with` because the allocator also runs while thread-locals are
-    // being torn down; nothing is counted then.
-    let _ = LIVE.try_with(|live| {
-        let now = live.get().saturating_add(n);
-        live.set(now);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
-    });
-}
-
-fn shrank(n: usize) {
-    let _ = LIVE.try_with(|live| live.set(live.get().saturating_sub(n)));
-}
-
-/// Counts the bytes each thread has live, then forwards to [`System`].
-struct CountingAllocator;
-
-// SAFETY: every method forwards its arguments unchanged to `System`, which
-// upholds `GlobalAlloc`'s contract; the bookkeeping touches only
-// const-initialised thread-locals of `Cell<usize>`, which never allocate.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size());
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size());
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        shrank(layout.size());
-        // SAFETY: `ptr` came from `System` with this layout (every allocation
-        // in this binary goes through this forwarding allocator).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if new_size >= layout.size() {
-            grew(new_size - layout.size());
-        } else {
-            shrank(layout.size() - new_size);
-        }
-        // SAFETY: as for `dealloc`; the caller upholds `realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// Runs `f` and returns the most bytes it had allocated at any one time on
-/// this thread (beyond what was live before it started).
-fn peak_allocation(f: impl FnOnce()) -> usize {
-    let base = LIVE.with(Cell::get);
-    PEAK.with(|p| p.set(base));
-    f();
-    PEAK.with(Cell::get).saturating_sub(base)
-}
 
 // --- the decode paths ------------------------------------------------------
 
