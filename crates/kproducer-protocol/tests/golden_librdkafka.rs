@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use kproducer_protocol::messages::{
     ApiVersionsRequest, InitProducerIdRequest, MetadataRequest, ProduceRequest,
 };
+use kproducer_protocol::records::{Compression, Record, RecordBatch};
 use kproducer_protocol::{ApiKey, Message, RequestHeader, ensure_consumed};
 
 /// The codec directories, as librdkafka's `compression.codec` spells them.
@@ -33,6 +34,22 @@ const TOPIC: &str = "golden";
 /// The producer id and epoch the capture broker granted.
 const PRODUCER_ID: i64 = 1000;
 const PRODUCER_EPOCH: i16 = 0;
+
+/// The records `capture-all.sh` has kcat produce, as (key, value); kcat sends
+/// the line without a `:` with a null key, and `golf:` with an empty value.
+const RECORDS: [(Option<&str>, &str); 8] = [
+    (Some("alpha"), "first value, first value, first value"),
+    (Some("bravo"), "second value, second value, second value"),
+    (Some("charlie"), "third value, third value, third value"),
+    (Some("delta"), "fourth value, fourth value, fourth value"),
+    (Some("echo"), "fifth value, fifth value, fifth value"),
+    (Some("foxtrot"), "sixth value, sixth value, sixth value"),
+    (Some("golf"), ""),
+    (None, "a record without a key"),
+];
+
+/// The headers on every record, in order: `dup` twice on purpose.
+const HEADERS: [(&str, &str); 3] = [("trace", "golden-1"), ("dup", "first"), ("dup", "second")];
 
 /// Where the fields of a v2 record batch header sit.
 mod at {
@@ -378,4 +395,109 @@ fn compressed_sections_use_the_framing_librdkafka_chose() {
             assert!(framed, "{}: {capture} framing", pb.name);
         }
     }
+}
+
+/// A record's key and value, owned, for comparing sets.
+type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// The codec a capture used, as this crate names it.
+fn capture_compression(capture: &str) -> Compression {
+    match capture {
+        CLASSIC => Compression::None,
+        codec => codec.parse().unwrap_or_else(|e| panic!("{codec}: {e}")),
+    }
+}
+
+/// Reads every batch of a capture with [`RecordBatch`], checks its header
+/// and records, and returns all (key, value) pairs, sorted.
+fn decoded_records(capture: &str) -> Vec<KeyValue> {
+    let expected_compression = capture_compression(capture);
+    let expected_headers: Vec<(&[u8], Option<&[u8]>)> = HEADERS
+        .iter()
+        .map(|(k, v)| (k.as_bytes(), Some(v.as_bytes())))
+        .collect();
+    let mut all = Vec::new();
+    for pb in produced_batches(capture) {
+        let name = &pb.name;
+        let mut blob = pb.records.clone();
+        let batch = RecordBatch::decode(&mut blob).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(blob.is_empty(), "{name}: one batch");
+        assert_eq!(
+            batch.raw(),
+            &pb.records,
+            "{name}: raw() is the batch as sent"
+        );
+        let h = batch.header();
+        assert_eq!(h.magic, 2, "{name}");
+        assert_eq!(h.base_offset, 0, "{name}: producers send base offset 0");
+        // librdkafka writes 0 here where Java's producer writes -1; a broker
+        // overwrites it, so readers must accept both.
+        assert_eq!(h.partition_leader_epoch, 0, "{name}");
+        assert_eq!(h.producer_id, PRODUCER_ID, "{name}");
+        assert_eq!(h.producer_epoch, PRODUCER_EPOCH, "{name}");
+        assert_eq!(h.base_sequence, 0, "{name}");
+        assert_eq!(h.compression(), expected_compression, "{name}");
+        assert!(!h.is_transactional() && !h.is_control(), "{name}");
+        assert!(!h.is_log_append_time(), "{name}");
+        assert_eq!(h.records_count, h.last_offset_delta + 1, "{name}");
+        assert_eq!(h.last_sequence(), h.last_offset_delta, "{name}");
+        let records: Vec<Record> = batch
+            .records()
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(records.len(), h.records_count as usize, "{name}");
+        let mut max_timestamp = i64::MIN;
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(r.offset_delta as usize, i, "{name}: record {i}");
+            assert_eq!(r.offset(h), i as i64, "{name}: record {i}");
+            assert_eq!(r.attributes, 0, "{name}: record {i}");
+            let ts = r.timestamp(h);
+            assert!(ts >= h.base_timestamp, "{name}: record {i} before the base");
+            max_timestamp = max_timestamp.max(ts);
+            let headers: Vec<(&[u8], Option<&[u8]>)> = r
+                .headers
+                .iter()
+                .map(|(k, v)| (&k[..], v.as_deref()))
+                .collect();
+            assert_eq!(headers, expected_headers, "{name}: record {i} headers");
+            all.push((
+                r.key.as_deref().map(<[u8]>::to_vec),
+                r.value.as_deref().map(<[u8]>::to_vec),
+            ));
+        }
+        assert_eq!(h.max_timestamp, max_timestamp, "{name}: max timestamp");
+    }
+    all.sort();
+    all
+}
+
+#[test]
+fn every_capture_decodes_to_the_records_kcat_sent() {
+    let mut expected: Vec<KeyValue> = RECORDS
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.map(|k| k.as_bytes().to_vec()),
+                Some(v.as_bytes().to_vec()),
+            )
+        })
+        .collect();
+    expected.sort();
+    let mut checked = 0;
+    for capture in CAPTURES {
+        let compression = capture_compression(capture);
+        if !compression.is_available() {
+            eprintln!(
+                "skipping the {capture} capture: the {compression} feature is off in this build"
+            );
+            continue;
+        }
+        assert_eq!(decoded_records(capture), expected, "{capture}");
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "at least the uncompressed captures are always checked"
+    );
 }
