@@ -36,13 +36,25 @@ mkdir -p "$out"
 LD_LIBRARY_PATH="$libdir" kcat -V 2>&1 | sed -n 's/^Version /kcat /p' > "$out/VERSIONS.txt"
 python3 --version >> "$out/VERSIONS.txt"
 
+# The running capture broker, stopped on any exit so a failed kcat run never
+# leaves it listening.
+broker_pid=""
+stop_broker() {
+    if [ -n "$broker_pid" ]; then
+        kill -TERM "$broker_pid" 2>/dev/null || true
+        wait "$broker_pid" 2>/dev/null || true
+        broker_pid=""
+    fi
+}
+trap stop_broker EXIT
+
 # capture DIR CODEC [BROKER_ARGS...]: one kcat run against a fresh capture broker.
 capture() {
     local dir=$1 codec=$2
     shift 2
     rm -rf "$dir"
     mkdir -p "$dir"
-    local fifo port broker_pid
+    local fifo port
     fifo=$(mktemp -u)
     mkfifo "$fifo"
     python3 "$broker" --port 0 --out "$dir" --partitions 2 "$@" >"$fifo" 2>"$dir.broker.log" &
@@ -59,8 +71,7 @@ capture() {
         -X compression.codec="$codec" \
         -X linger.ms=100
 
-    kill -TERM "$broker_pid"
-    wait "$broker_pid"
+    stop_broker
     exec 3<&-
     rm -f "$dir.broker.log"
     echo "capture-all: $(basename "$dir"): $(wc -l <"$dir/manifest.txt") frames" >&2
