@@ -1,6 +1,19 @@
 //! An in-memory Kafka cluster with Kafka's real idempotence rules, fault
-//! plans and a loopback listener.
+//! plans and an in-memory [`Transport`](kproducer_net::Transport).
 //!
-//! Not built yet: see the project's issue "`kproducer-fake-broker`: …". This
-//! crate is a placeholder in the workspace so that the dependency graph is
-//! fixed from the start.
+//! - [`ProducerStates`]: the idempotence rules as a pure state machine.
+//! - [`FakeCluster`]: brokers, topics, partitions, leaders and logs, with
+//!   operations a test can apply at any moment (move a leader, take a broker
+//!   down, expire a producer, advance a log start offset, create a topic).
+//! - [`FaultPlan`] rules: match requests and act on them (error codes,
+//!   delays, dropped responses, closed connections, holds).
+//! - [`FakeTransport`]: connects a client to the cluster through in-memory
+//!   duplex streams; each connection's requests are served one at a time, in
+//!   arrival order, with a configurable service time.
+
+mod producer_state;
+
+pub use producer_state::{
+    BATCHES_RETAINED, BehaviourMode, CachedBatch, IdempotenceRules, IncomingBatch, NO_PRODUCER_ID,
+    ProducerEntry, ProducerStates, RejectReason, SequenceDecision, add_sequence, next_sequence,
+};
