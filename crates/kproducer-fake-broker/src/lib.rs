@@ -1,19 +1,63 @@
 //! An in-memory Kafka cluster with Kafka's real idempotence rules, fault
 //! plans and an in-memory [`Transport`](kproducer_net::Transport).
 //!
-//! - [`ProducerStates`]: the idempotence rules as a pure state machine.
+//! - [`ProducerStates`]: the idempotence rules as a pure state machine (the
+//!   rules and their sources are listed there).
 //! - [`FakeCluster`]: brokers, topics, partitions, leaders and logs, with
 //!   operations a test can apply at any moment (move a leader, take a broker
 //!   down, expire a producer, advance a log start offset, create a topic).
-//! - [`FaultPlan`] rules: match requests and act on them (error codes,
-//!   delays, dropped responses, closed connections, holds).
+//! - [`FaultRule`]: match requests (API, broker, connection, partition, n-th
+//!   occurrence) and act on them (error codes, delays, dropped responses,
+//!   closed connections, [`Hold`]s).
 //! - [`FakeTransport`]: connects a client to the cluster through in-memory
 //!   duplex streams; each connection's requests are served one at a time, in
-//!   arrival order, with a configurable service time.
+//!   arrival order, with a configurable [`ServiceTime`].
+//! - Inspection: [`FakeCluster::partition`], [`FakeCluster::requests`],
+//!   [`FakeCluster::counters`].
+//!
+//! ```
+//! use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule};
+//! use kproducer_protocol::ApiKey;
+//!
+//! let cluster = FakeCluster::builder().brokers(3).topic("orders", 6).build().unwrap();
+//! // The first Produce to orders-2 is answered NOT_LEADER_OR_FOLLOWER.
+//! cluster.add_fault(
+//!     FaultRule::new(FaultAction::Error { code: 6, scope: ErrorScope::Partition })
+//!         .api(ApiKey::Produce)
+//!         .partition("orders", 2),
+//! );
+//! let transport = cluster.transport(); // hand this to the producer
+//! # let _ = transport;
+//! ```
 
+mod builder;
+mod cluster;
+mod cluster_state;
+mod config;
+mod error;
+mod fault_plan;
+mod handlers;
+mod hold;
+mod inspect;
+mod partition_log;
 mod producer_state;
+mod server;
+mod topic_partition;
+mod transport;
 
+pub use builder::{FAKE_BROKER_PORT, FakeClusterBuilder, fake_broker_address};
+pub use cluster::FakeCluster;
+pub use config::{ClusterConfig, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, ServiceTime};
+pub use error::ClusterError;
+pub use fault_plan::{ErrorScope, FaultAction, FaultId, FaultPlan, FaultRule};
+pub use hold::Hold;
+pub use inspect::{
+    BatchSummary, Counters, Disposition, PartitionSnapshot, ProducedBatch, RequestRecord,
+};
+pub use partition_log::{AbortedTxn, AppendOutcome, BatchMeta, PartitionLog, StoredBatch};
 pub use producer_state::{
     BATCHES_RETAINED, BehaviourMode, CachedBatch, IdempotenceRules, IncomingBatch, NO_PRODUCER_ID,
     ProducerEntry, ProducerStates, RejectReason, SequenceDecision, add_sequence, next_sequence,
 };
+pub use topic_partition::{ConnectionId, TopicPartition};
+pub use transport::{DEFAULT_PIPE_BYTES, FakeTransport};
