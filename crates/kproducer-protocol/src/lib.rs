@@ -7,6 +7,7 @@
 //! - [`primitives`] and [`TaggedFields`]: Kafka's wire types.
 //! - [`ApiKey`]: the table of APIs and versions this crate speaks; header
 //!   versions are derived from it.
+//! - [`ErrorCode`]: every Kafka error code, with `is_retriable()`.
 //! - [`messages`]: one module per API, each with a request and a response
 //!   type that encode and decode in both directions.
 //!
@@ -27,6 +28,7 @@
 
 mod api_key;
 mod error;
+mod error_code;
 mod header;
 mod message;
 pub mod messages;
@@ -35,6 +37,7 @@ mod tagged;
 
 pub use api_key::{ApiKey, VersionRange};
 pub use error::{DecodeError, EncodeError};
+pub use error_code::ErrorCode;
 pub use header::{RequestHeader, ResponseHeader};
 pub use message::{
     Message, Request, decode_response, encode_request, encode_response, ensure_consumed,
