@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use kproducer_protocol::ApiKey;
+use kproducer_protocol::{ApiKey, ErrorCode};
 
 use crate::hold::Hold;
 use crate::topic_partition::{ConnectionId, TopicPartition};
@@ -21,7 +21,7 @@ pub enum FaultAction {
     /// Produce, the affected partitions are not appended.
     Error {
         /// The Kafka error code.
-        code: i16,
+        code: ErrorCode,
         /// Which part of the request gets it.
         scope: ErrorScope,
     },
@@ -56,11 +56,11 @@ pub enum ErrorScope {
 ///
 /// ```
 /// use std::time::Duration;
-/// use kproducer_protocol::ApiKey;
+/// use kproducer_protocol::{ApiKey, ErrorCode};
 /// use kproducer_fake_broker::{ErrorScope, FaultAction, FaultRule};
 ///
 /// // The second Produce for orders-0 on broker 1 gets NOT_LEADER_OR_FOLLOWER.
-/// let rule = FaultRule::new(FaultAction::Error { code: 6, scope: ErrorScope::Partition })
+/// let rule = FaultRule::new(FaultAction::Error { code: ErrorCode::NOT_LEADER_OR_FOLLOWER, scope: ErrorScope::Partition })
 ///     .api(ApiKey::Produce)
 ///     .broker(1)
 ///     .partition("orders", 0)
@@ -255,7 +255,7 @@ mod tests {
 
     fn error(code: i16) -> FaultAction {
         FaultAction::Error {
-            code,
+            code: ErrorCode::from_i16(code),
             scope: ErrorScope::Partition,
         }
     }
@@ -264,7 +264,7 @@ mod tests {
         plan.evaluate(req)
             .into_iter()
             .filter_map(|f| match f.action {
-                FaultAction::Error { code, .. } => Some(code),
+                FaultAction::Error { code, .. } => Some(code.as_i16()),
                 _ => None,
             })
             .collect()

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use kproducer_protocol::ErrorCode;
+
 use crate::partition_log::{BatchMeta, PartitionLog};
 use crate::topic_partition::{ConnectionId, TopicPartition};
 
@@ -30,7 +32,7 @@ pub struct ProducedBatch {
     /// The last sequence (wrapped).
     pub last_sequence: i32,
     /// The error code the partition was answered with.
-    pub error_code: i16,
+    pub error_code: ErrorCode,
     /// The base offset answered (-1 when refused).
     pub base_offset: i64,
 }
@@ -70,7 +72,7 @@ pub struct Counters {
     /// Batches answered as duplicates (success with the original offset).
     pub duplicate_batches: u64,
     /// Batches refused, by error code.
-    pub rejected_batches: BTreeMap<i16, u64>,
+    pub rejected_batches: BTreeMap<ErrorCode, u64>,
 }
 
 /// A batch in a partition's log, without its records.

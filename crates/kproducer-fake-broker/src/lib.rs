@@ -17,12 +17,12 @@
 //!
 //! ```
 //! use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule};
-//! use kproducer_protocol::ApiKey;
+//! use kproducer_protocol::{ApiKey, ErrorCode};
 //!
 //! let cluster = FakeCluster::builder().brokers(3).topic("orders", 6).build().unwrap();
 //! // The first Produce to orders-2 is answered NOT_LEADER_OR_FOLLOWER.
 //! cluster.add_fault(
-//!     FaultRule::new(FaultAction::Error { code: 6, scope: ErrorScope::Partition })
+//!     FaultRule::new(FaultAction::Error { code: ErrorCode::NOT_LEADER_OR_FOLLOWER, scope: ErrorScope::Partition })
 //!         .api(ApiKey::Produce)
 //!         .partition("orders", 2),
 //! );

@@ -54,6 +54,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
+use kproducer_protocol::ErrorCode;
+
 /// How many of a producer's most recent batches a partition remembers for
 /// duplicate detection (Kafka's `ProducerStateEntry.NUM_BATCHES_TO_RETAIN`).
 pub const BATCHES_RETAINED: usize = 5;
@@ -185,13 +187,13 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// The Kafka error code this refusal is answered with.
-    pub fn error_code(&self) -> i16 {
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            RejectReason::LegacyDuplicate { .. } => 46,
-            RejectReason::StaleEpoch { .. } => 47,
+            RejectReason::LegacyDuplicate { .. } => ErrorCode::DUPLICATE_SEQUENCE_NUMBER,
+            RejectReason::StaleEpoch { .. } => ErrorCode::INVALID_PRODUCER_EPOCH,
             RejectReason::NewEpochNotAtZero { .. }
             | RejectReason::OutOfOrder { .. }
-            | RejectReason::FirstBatchNotAtZero { .. } => 45,
+            | RejectReason::FirstBatchNotAtZero { .. } => ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
         }
     }
 }
@@ -294,7 +296,7 @@ impl ProducerStates {
     /// );
     /// // Skipping ahead is refused with 45.
     /// let gap = IncomingBatch::new(1, 0, 5, 1);
-    /// assert!(matches!(states.check(&gap, rules, true), SequenceDecision::Reject(r) if r.error_code() == 45));
+    /// assert!(matches!(states.check(&gap, rules, true), SequenceDecision::Reject(r) if r.error_code().as_i16() == 45));
     /// ```
     pub fn check(
         &self,

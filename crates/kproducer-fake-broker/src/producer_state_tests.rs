@@ -287,7 +287,8 @@ fn error_codes_match_kafka() {
         RejectReason::LegacyDuplicate {
             original_base_offset: 0
         }
-        .error_code(),
+        .error_code()
+        .as_i16(),
         46
     );
     assert_eq!(
@@ -295,11 +296,14 @@ fn error_codes_match_kafka() {
             incoming: 0,
             current: 1
         }
-        .error_code(),
+        .error_code()
+        .as_i16(),
         47
     );
     assert_eq!(
-        RejectReason::NewEpochNotAtZero { base_sequence: 1 }.error_code(),
+        RejectReason::NewEpochNotAtZero { base_sequence: 1 }
+            .error_code()
+            .as_i16(),
         45
     );
     assert_eq!(
@@ -307,11 +311,14 @@ fn error_codes_match_kafka() {
             expected: 1,
             base_sequence: 2
         }
-        .error_code(),
+        .error_code()
+        .as_i16(),
         45
     );
     assert_eq!(
-        RejectReason::FirstBatchNotAtZero { base_sequence: 1 }.error_code(),
+        RejectReason::FirstBatchNotAtZero { base_sequence: 1 }
+            .error_code()
+            .as_i16(),
         45
     );
 }

@@ -2,15 +2,10 @@
 
 use bytes::BytesMut;
 use kproducer_protocol::messages::{ApiVersion, ApiVersionsRequest, ApiVersionsResponse};
-use kproducer_protocol::{ApiKey, EncodeError, RequestHeader};
+use kproducer_protocol::{ApiKey, EncodeError, ErrorCode, RequestHeader};
 
 use super::{Handled, InjectedErrors, SERVED};
 use crate::server::response_frame;
-
-/// Kafka's 35 `UNSUPPORTED_VERSION`.
-const UNSUPPORTED_VERSION: i16 = 35;
-/// Kafka's 42 `INVALID_REQUEST`.
-const INVALID_REQUEST: i16 = 42;
 
 /// Kafka's rule for the v3+ client software name and version (KIP-511):
 /// non-empty, `[a-zA-Z0-9.-]`, starting and ending with a letter or digit.
@@ -54,8 +49,8 @@ pub(crate) fn handle(
         && !(is_valid_software_field(&request.client_software_name)
             && is_valid_software_field(&request.client_software_version));
     let error_code = match errors.top_level() {
-        Some(code) => code,
-        None if invalid => INVALID_REQUEST,
+        Some(code) => code.as_i16(),
+        None if invalid => ErrorCode::INVALID_REQUEST.as_i16(),
         None => 0,
     };
     let body = ApiVersionsResponse {
@@ -79,7 +74,7 @@ pub(crate) fn handle(
 /// a version both sides speak (KIP-511).
 pub(crate) fn unsupported_version_frame(correlation_id: i32) -> Result<BytesMut, EncodeError> {
     let body = ApiVersionsResponse {
-        error_code: UNSUPPORTED_VERSION,
+        error_code: ErrorCode::UNSUPPORTED_VERSION.as_i16(),
         api_keys: supported(),
         ..Default::default()
     };

@@ -5,8 +5,8 @@ pub(crate) mod api_versions;
 
 use bytes::{Bytes, BytesMut};
 use kproducer_protocol::{
-    ApiKey, DecodeError, EncodeError, Message, RequestHeader, VersionRange, ensure_consumed,
-    messages::ApiVersionsRequest,
+    ApiKey, DecodeError, EncodeError, ErrorCode, Message, RequestHeader, VersionRange,
+    ensure_consumed, messages::ApiVersionsRequest,
 };
 
 use crate::cluster::FakeCluster;
@@ -89,24 +89,29 @@ pub(crate) fn execute(
 /// Error codes a fault plan injected into one request.
 #[derive(Debug, Default)]
 pub(crate) struct InjectedErrors {
-    entries: Vec<(i16, ErrorScope, Option<TopicPartition>)>,
+    entries: Vec<(ErrorCode, ErrorScope, Option<TopicPartition>)>,
 }
 
 impl InjectedErrors {
-    pub(crate) fn push(&mut self, code: i16, scope: ErrorScope, partition: Option<TopicPartition>) {
+    pub(crate) fn push(
+        &mut self,
+        code: ErrorCode,
+        scope: ErrorScope,
+        partition: Option<TopicPartition>,
+    ) {
         self.entries.push((code, scope, partition));
     }
 
     /// The code for an API with a single top-level error: the first
     /// injected, whatever its scope.
-    pub(crate) fn top_level(&self) -> Option<i16> {
+    pub(crate) fn top_level(&self) -> Option<ErrorCode> {
         self.entries.first().map(|e| e.0)
     }
 
     /// The code for one partition: the first rule that covers it.
     // Used by the partition-level handlers (Produce and friends).
     #[allow(dead_code)]
-    pub(crate) fn for_partition(&self, tp: &TopicPartition) -> Option<i16> {
+    pub(crate) fn for_partition(&self, tp: &TopicPartition) -> Option<ErrorCode> {
         self.entries
             .iter()
             .find(|(_, scope, p)| {
