@@ -43,6 +43,7 @@ mod partition_log;
 mod producer_state;
 mod server;
 mod topic_partition;
+mod transactions;
 mod transport;
 
 pub use builder::{FAKE_BROKER_PORT, FakeClusterBuilder, fake_broker_address};
@@ -60,4 +61,7 @@ pub use producer_state::{
     ProducerEntry, ProducerStates, RejectReason, SequenceDecision, add_sequence, next_sequence,
 };
 pub use topic_partition::{ConnectionId, TopicPartition};
+pub use transactions::{
+    EndedTxn, FIRST_PRODUCER_ID, InitOutcome, TransactionCoordinator, TxnEntry, TxnState,
+};
 pub use transport::{DEFAULT_PIPE_BYTES, FakeTransport};

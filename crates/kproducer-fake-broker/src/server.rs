@@ -174,8 +174,9 @@ async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Byt
         .config
         .service_time
         .for_payload(payload_bytes);
-    if !service.is_zero() {
-        tokio::time::sleep(service).await;
+    let wait = service + handled.linger;
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
     }
 
     let (served, disposition) = if faults.close_after {

@@ -58,15 +58,12 @@ pub(crate) fn handle(
         api_keys: supported(),
         ..Default::default()
     };
-    Handled {
-        frame: Some(response_frame(
-            ApiKey::ApiVersions,
-            header.api_version,
-            header.correlation_id,
-            &body,
-        )),
-        batches: Vec::new(),
-    }
+    Handled::answer(response_frame(
+        ApiKey::ApiVersions,
+        header.api_version,
+        header.correlation_id,
+        &body,
+    ))
 }
 
 /// What Kafka answers to an ApiVersions version it does not know: a v0

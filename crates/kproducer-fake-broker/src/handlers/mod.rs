@@ -2,11 +2,17 @@
 //! into the right type and dispatches it.
 
 pub(crate) mod api_versions;
+mod fetch;
+mod leader;
+mod list_offsets;
+
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kproducer_protocol::{
     ApiKey, DecodeError, EncodeError, ErrorCode, Message, RequestHeader, VersionRange,
-    ensure_consumed, messages::ApiVersionsRequest,
+    ensure_consumed,
+    messages::{ApiVersionsRequest, FetchRequest, ListOffsetsRequest},
 };
 
 use crate::cluster::FakeCluster;
@@ -16,7 +22,7 @@ use crate::topic_partition::{ConnectionId, TopicPartition};
 
 /// The APIs this broker serves, each at every version the protocol crate
 /// speaks.
-pub(crate) const SERVED: &[ApiKey] = &[ApiKey::ApiVersions];
+pub(crate) const SERVED: &[ApiKey] = &[ApiKey::ApiVersions, ApiKey::Fetch, ApiKey::ListOffsets];
 
 /// The versions the broker serves for `api`, if it serves it.
 pub(crate) fn served_versions(api: ApiKey) -> Option<VersionRange> {
@@ -27,6 +33,8 @@ pub(crate) fn served_versions(api: ApiKey) -> Option<VersionRange> {
 #[derive(Debug)]
 pub(crate) enum Decoded {
     ApiVersions(ApiVersionsRequest),
+    Fetch(FetchRequest),
+    ListOffsets(ListOffsetsRequest),
 }
 
 /// Why a body could not be decoded.
@@ -51,6 +59,8 @@ pub(crate) fn decode(api: ApiKey, version: i16, buf: Bytes) -> Result<Decoded, D
     }
     match api {
         ApiKey::ApiVersions => Ok(Decoded::ApiVersions(body(buf, version, "ApiVersions")?)),
+        ApiKey::Fetch => Ok(Decoded::Fetch(body(buf, version, "Fetch")?)),
+        ApiKey::ListOffsets => Ok(Decoded::ListOffsets(body(buf, version, "ListOffsets")?)),
         _ => Err(DecodeFailure::UnsupportedVersion),
     }
 }
@@ -60,6 +70,24 @@ impl Decoded {
     pub(crate) fn partitions(&self) -> Vec<TopicPartition> {
         match self {
             Decoded::ApiVersions(_) => Vec::new(),
+            Decoded::Fetch(r) => r
+                .topics
+                .iter()
+                .flat_map(|t| {
+                    t.partitions
+                        .iter()
+                        .map(|p| TopicPartition::new(t.topic.clone(), p.partition))
+                })
+                .collect(),
+            Decoded::ListOffsets(r) => r
+                .topics
+                .iter()
+                .flat_map(|t| {
+                    t.partitions
+                        .iter()
+                        .map(|p| TopicPartition::new(t.name.clone(), p.partition_index))
+                })
+                .collect(),
         }
     }
 }
@@ -71,18 +99,34 @@ pub(crate) struct Handled {
     pub(crate) frame: Option<Result<BytesMut, EncodeError>>,
     /// For Produce: what happened to each batch.
     pub(crate) batches: Vec<ProducedBatch>,
+    /// How long to wait before answering (a Fetch with nothing to return
+    /// waits its `max_wait_ms`).
+    pub(crate) linger: Duration,
+}
+
+impl Handled {
+    /// A response and nothing else.
+    pub(crate) fn answer(frame: Result<BytesMut, EncodeError>) -> Self {
+        Self {
+            frame: Some(frame),
+            batches: Vec::new(),
+            linger: Duration::ZERO,
+        }
+    }
 }
 
 /// Handles a decoded request.
 pub(crate) fn execute(
-    _cluster: &FakeCluster,
-    _conn: ConnectionId,
+    cluster: &FakeCluster,
+    conn: ConnectionId,
     header: &RequestHeader,
     request: Decoded,
     errors: &InjectedErrors,
 ) -> Handled {
     match request {
         Decoded::ApiVersions(r) => api_versions::handle(header, &r, errors),
+        Decoded::Fetch(r) => fetch::handle(cluster, conn, header, &r, errors),
+        Decoded::ListOffsets(r) => list_offsets::handle(cluster, conn, header, &r, errors),
     }
 }
 
@@ -109,8 +153,6 @@ impl InjectedErrors {
     }
 
     /// The code for one partition: the first rule that covers it.
-    // Used by the partition-level handlers (Produce and friends).
-    #[allow(dead_code)]
     pub(crate) fn for_partition(&self, tp: &TopicPartition) -> Option<ErrorCode> {
         self.entries
             .iter()
