@@ -136,6 +136,13 @@ impl FakeClusterBuilder {
         self
     }
 
+    /// Decode every produced batch's records to check them (default on;
+    /// benchmarks turn it off).
+    pub fn validate_records(mut self, on: bool) -> Self {
+        self.config.validate_records = on;
+        self
+    }
+
     /// Builds the cluster. Fails when there are no brokers, ids repeat, or a
     /// topic is invalid.
     pub fn build(self) -> Result<FakeCluster, ClusterError> {

@@ -12,6 +12,7 @@ use crate::error::ClusterError;
 use crate::fault_plan::{FaultId, FaultRule};
 use crate::inspect::{Counters, PartitionSnapshot, RequestRecord};
 use crate::topic_partition::TopicPartition;
+use crate::transactions::TxnEntry;
 use crate::transport::FakeTransport;
 
 /// An in-memory Kafka cluster. Cheap to clone: clones share the cluster.
@@ -175,6 +176,26 @@ impl FakeCluster {
             .partition_mut(topic, partition)?
             .log
             .advance_log_start_offset(offset))
+    }
+
+    /// Makes `broker` the group and transaction coordinator (by default the
+    /// lowest broker id). Coordinator requests to other brokers get 16
+    /// `NOT_COORDINATOR`.
+    pub fn set_coordinator(&self, broker: i32) -> Result<(), ClusterError> {
+        let mut s = self.lock();
+        s.broker(broker)?;
+        s.coordinator = Some(broker);
+        Ok(())
+    }
+
+    /// The broker coordinating groups and transactions.
+    pub fn coordinator(&self) -> i32 {
+        self.lock().coordinator_id().unwrap_or(-1)
+    }
+
+    /// The transaction coordinator's record of a transactional id.
+    pub fn transaction(&self, transactional_id: &str) -> Option<TxnEntry> {
+        self.lock().txn.entry(transactional_id).cloned()
     }
 
     /// Creates a topic now (leaders spread over the brokers).

@@ -16,6 +16,7 @@ use crate::fault_plan::FaultPlan;
 use crate::inspect::{Counters, RequestRecord};
 use crate::partition_log::PartitionLog;
 use crate::topic_partition::ConnectionId;
+use crate::transactions::TransactionCoordinator;
 
 /// One broker.
 #[derive(Debug)]
@@ -55,6 +56,9 @@ pub(crate) struct ClusterState {
     pub(crate) next_request_seq: u64,
     pub(crate) counters: Counters,
     pub(crate) topics_created: u64,
+    pub(crate) txn: TransactionCoordinator,
+    /// The coordinator a test chose; the lowest broker id otherwise.
+    pub(crate) coordinator: Option<i32>,
 }
 
 /// Kafka's rule for topic names: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
@@ -79,7 +83,15 @@ impl ClusterState {
             next_request_seq: 0,
             counters: Counters::default(),
             topics_created: 0,
+            txn: TransactionCoordinator::default(),
+            coordinator: None,
         }
+    }
+
+    /// The broker that coordinates groups and transactions.
+    pub(crate) fn coordinator_id(&self) -> Option<i32> {
+        self.coordinator
+            .or_else(|| self.brokers.keys().next().copied())
     }
 
     pub(crate) fn broker(&self, id: i32) -> Result<&BrokerState, ClusterError> {

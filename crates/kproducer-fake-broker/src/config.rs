@@ -72,6 +72,9 @@ pub struct ClusterConfig {
     pub max_frame_bytes: usize,
     /// Keep a log of every request (turn off for long benchmarks).
     pub record_requests: bool,
+    /// Decode every produced batch's records to check them (turn off for
+    /// benchmarks; header, length and CRC checks always run).
+    pub validate_records: bool,
 }
 
 impl ClusterConfig {
@@ -96,6 +99,7 @@ impl Default for ClusterConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             record_requests: true,
+            validate_records: true,
         }
     }
 }
