@@ -35,6 +35,19 @@ pub enum ClusterError {
         "topic name {0:?} is invalid: use 1 to 249 characters from [a-zA-Z0-9._-], not \".\" or \"..\""
     )]
     InvalidTopicName(String),
+    /// A stored batch could not be read back (only possible when record
+    /// validation was turned off and a client wrote a bad batch).
+    #[error("the batch at offset {offset} of {topic}-{partition} cannot be decoded: {reason}")]
+    UndecodableBatch {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The batch's base offset.
+        offset: i64,
+        /// What the decoder said.
+        reason: String,
+    },
     /// A partition count below 1.
     #[error("topic {topic:?} needs at least one partition, got {count}")]
     InvalidPartitionCount {

@@ -179,7 +179,7 @@ async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Byt
         tokio::time::sleep(wait).await;
     }
 
-    let (served, disposition) = if faults.close_after {
+    let (served, disposition) = if faults.close_after || handled.close_connection {
         (Served::Close, Disposition::ConnectionClosed)
     } else if faults.drop_response {
         (Served::Silent, Disposition::ResponseDropped)

@@ -102,6 +102,9 @@ pub(crate) struct Handled {
     /// How long to wait before answering (a Fetch with nothing to return
     /// waits its `max_wait_ms`).
     pub(crate) linger: Duration,
+    /// Close the connection instead of answering (Kafka's way of telling
+    /// an acks=0 producer that a partition failed).
+    pub(crate) close_connection: bool,
 }
 
 impl Handled {
@@ -111,6 +114,7 @@ impl Handled {
             frame: Some(frame),
             batches: Vec::new(),
             linger: Duration::ZERO,
+            close_connection: false,
         }
     }
 }

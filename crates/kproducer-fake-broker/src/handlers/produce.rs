@@ -167,6 +167,7 @@ pub(crate) fn handle(
         })
         .collect();
     drop(state);
+    let failed = batches.iter().any(|b| !b.error_code.is_ok());
     let frame = (request.acks != 0).then(|| {
         let body = ProduceResponse {
             responses,
@@ -178,5 +179,8 @@ pub(crate) fn handle(
         frame,
         batches,
         linger: std::time::Duration::ZERO,
+        // acks=0 has no response to carry an error: Kafka closes the
+        // connection instead.
+        close_connection: request.acks == 0 && failed,
     }
 }
