@@ -146,4 +146,15 @@ pub enum EncodeError {
     /// The requested codec is not compiled into this build.
     #[error("compression codec {0} is not available in this build (enable its cargo feature)")]
     UnsupportedCompression(&'static str),
+    /// A value has no encoding at this version (for example, asking Metadata
+    /// v0 for "no topics": there an empty list means every topic).
+    #[error("{what} cannot be expressed in version {version}: {reason}")]
+    NotRepresentable {
+        /// The field being written.
+        what: &'static str,
+        /// The version being encoded.
+        version: i16,
+        /// Why, and what to use instead.
+        reason: &'static str,
+    },
 }

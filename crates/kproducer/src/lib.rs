@@ -10,4 +10,6 @@
 //! assert_eq!(ApiKey::Produce.versions().max, 11);
 //! ```
 
+pub mod partitioner;
+
 pub use kproducer_protocol as protocol;
