@@ -143,7 +143,7 @@ async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Byt
         }
     };
 
-    let partitions = request.partitions();
+    let partitions = handlers::partitions(&request);
     let firings = cluster.lock().faults.evaluate(&RequestFacts {
         api_key: header.api_key,
         connection: conn,

@@ -25,7 +25,11 @@ pub(crate) fn handle(
     let partitions: Vec<TopicPartition> = request
         .topics
         .iter()
-        .flat_map(|t| t.partitions.iter().map(|&p| TopicPartition::new(t.name.clone(), p)))
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|&p| TopicPartition::new(t.name.clone(), p))
+        })
         .collect();
     let mut state = cluster.lock();
     let missing = partitions

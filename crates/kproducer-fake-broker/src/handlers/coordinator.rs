@@ -35,12 +35,23 @@ pub(crate) fn handle(
         Some(code) => Err(code),
         None => state
             .coordinator_id()
-            .and_then(|id| state.brokers.get(&id).filter(|b| b.up).map(|b| (id, b.address.clone())))
+            .and_then(|id| {
+                state
+                    .brokers
+                    .get(&id)
+                    .filter(|b| b.up)
+                    .map(|b| (id, b.address.clone()))
+            })
             .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE),
     };
     drop(state);
     let (error_code, node_id, host, port) = match &found {
-        Ok((id, addr)) => (ErrorCode::NONE, *id, addr.host.clone(), i32::from(addr.port)),
+        Ok((id, addr)) => (
+            ErrorCode::NONE,
+            *id,
+            addr.host.clone(),
+            i32::from(addr.port),
+        ),
         Err(code) => (*code, -1, String::new(), -1),
     };
     let message = (!error_code.is_ok()).then(|| error_code.name().to_owned());
@@ -78,4 +89,3 @@ pub(crate) fn handle(
         &body,
     ))
 }
-

@@ -38,8 +38,16 @@ fn describe(state: &ClusterState, name: &str, topic: &TopicState) -> MetadataRes
                 leader_id: if leader_up { p.leader } else { -1 },
                 leader_epoch: p.leader_epoch,
                 replica_nodes: vec![p.leader],
-                isr_nodes: if leader_up { vec![p.leader] } else { Vec::new() },
-                offline_replicas: if leader_up { Vec::new() } else { vec![p.leader] },
+                isr_nodes: if leader_up {
+                    vec![p.leader]
+                } else {
+                    Vec::new()
+                },
+                offline_replicas: if leader_up {
+                    Vec::new()
+                } else {
+                    vec![p.leader]
+                },
                 tagged_fields: Default::default(),
             }
         })
@@ -89,7 +97,10 @@ pub(crate) fn handle(
                 if !is_valid_topic_name(&name) {
                     return error_topic(Some(name), [0; 16], ErrorCode::INVALID_TOPIC_EXCEPTION);
                 }
-                if !state.topics.contains_key(&name) && may_create && state.config.auto_create_topics {
+                if !state.topics.contains_key(&name)
+                    && may_create
+                    && state.config.auto_create_topics
+                {
                     let partitions = state.config.auto_create_partitions;
                     // The name was checked above, so only a bad partition
                     // count can fail, and then the topic reads as unknown.

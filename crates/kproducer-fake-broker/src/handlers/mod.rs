@@ -1,18 +1,20 @@
 //! One module per API the broker serves; this file decodes a request body
 //! into the right type and dispatches it.
 
+mod add_partitions_to_txn;
 pub(crate) mod api_versions;
+mod coordinator;
 mod fetch;
 mod leader;
 mod list_offsets;
+mod metadata;
 
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use kproducer_protocol::messages::AnyRequest;
 use kproducer_protocol::{
-    ApiKey, DecodeError, EncodeError, ErrorCode, Message, RequestHeader, VersionRange,
-    ensure_consumed,
-    messages::{ApiVersionsRequest, FetchRequest, ListOffsetsRequest},
+    ApiKey, DecodeError, EncodeError, ErrorCode, RequestHeader, VersionRange, ensure_consumed,
 };
 
 use crate::cluster::FakeCluster;
@@ -22,19 +24,18 @@ use crate::topic_partition::{ConnectionId, TopicPartition};
 
 /// The APIs this broker serves, each at every version the protocol crate
 /// speaks.
-pub(crate) const SERVED: &[ApiKey] = &[ApiKey::ApiVersions, ApiKey::Fetch, ApiKey::ListOffsets];
+pub(crate) const SERVED: &[ApiKey] = &[
+    ApiKey::ApiVersions,
+    ApiKey::Metadata,
+    ApiKey::FindCoordinator,
+    ApiKey::AddPartitionsToTxn,
+    ApiKey::Fetch,
+    ApiKey::ListOffsets,
+];
 
 /// The versions the broker serves for `api`, if it serves it.
 pub(crate) fn served_versions(api: ApiKey) -> Option<VersionRange> {
     SERVED.contains(&api).then(|| api.versions())
-}
-
-/// A decoded request body.
-#[derive(Debug)]
-pub(crate) enum Decoded {
-    ApiVersions(ApiVersionsRequest),
-    Fetch(FetchRequest),
-    ListOffsets(ListOffsetsRequest),
 }
 
 /// Why a body could not be decoded.
@@ -46,49 +47,47 @@ pub(crate) enum DecodeFailure {
     Malformed(#[allow(dead_code)] DecodeError),
 }
 
-fn body<M: Message>(mut buf: Bytes, version: i16, what: &'static str) -> Result<M, DecodeFailure> {
-    let m = M::decode(&mut buf, version).map_err(DecodeFailure::Malformed)?;
-    ensure_consumed(&buf, what).map_err(DecodeFailure::Malformed)?;
-    Ok(m)
-}
-
-/// Decodes the body of a request for `api` at `version`.
-pub(crate) fn decode(api: ApiKey, version: i16, buf: Bytes) -> Result<Decoded, DecodeFailure> {
+/// Decodes the body of a request for `api` at `version`; the whole body
+/// must be consumed.
+pub(crate) fn decode(
+    api: ApiKey,
+    version: i16,
+    mut buf: Bytes,
+) -> Result<AnyRequest, DecodeFailure> {
     if !served_versions(api).is_some_and(|r| r.contains(version)) {
         return Err(DecodeFailure::UnsupportedVersion);
     }
-    match api {
-        ApiKey::ApiVersions => Ok(Decoded::ApiVersions(body(buf, version, "ApiVersions")?)),
-        ApiKey::Fetch => Ok(Decoded::Fetch(body(buf, version, "Fetch")?)),
-        ApiKey::ListOffsets => Ok(Decoded::ListOffsets(body(buf, version, "ListOffsets")?)),
-        _ => Err(DecodeFailure::UnsupportedVersion),
-    }
+    let request = AnyRequest::decode(api, version, &mut buf).map_err(DecodeFailure::Malformed)?;
+    ensure_consumed(&buf, api.name()).map_err(DecodeFailure::Malformed)?;
+    Ok(request)
 }
 
-impl Decoded {
-    /// The topic-partitions the request names (for fault matching).
-    pub(crate) fn partitions(&self) -> Vec<TopicPartition> {
-        match self {
-            Decoded::ApiVersions(_) => Vec::new(),
-            Decoded::Fetch(r) => r
-                .topics
-                .iter()
-                .flat_map(|t| {
-                    t.partitions
-                        .iter()
-                        .map(|p| TopicPartition::new(t.topic.clone(), p.partition))
-                })
-                .collect(),
-            Decoded::ListOffsets(r) => r
-                .topics
-                .iter()
-                .flat_map(|t| {
-                    t.partitions
-                        .iter()
-                        .map(|p| TopicPartition::new(t.name.clone(), p.partition_index))
-                })
-                .collect(),
-        }
+/// The topic-partitions a request names (for fault matching). Metadata,
+/// which names topics only, matches no partition rule.
+pub(crate) fn partitions(request: &AnyRequest) -> Vec<TopicPartition> {
+    let tp = |t: &str, p: i32| TopicPartition::new(t, p);
+    match request {
+        AnyRequest::Produce(r) => r
+            .topic_data
+            .iter()
+            .flat_map(|t| t.partition_data.iter().map(|p| tp(&t.name, p.index)))
+            .collect(),
+        AnyRequest::Fetch(r) => r
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| tp(&t.topic, p.partition)))
+            .collect(),
+        AnyRequest::ListOffsets(r) => r
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| tp(&t.name, p.partition_index)))
+            .collect(),
+        AnyRequest::AddPartitionsToTxn(r) => r
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|&p| tp(&t.name, p)))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -124,13 +123,26 @@ pub(crate) fn execute(
     cluster: &FakeCluster,
     conn: ConnectionId,
     header: &RequestHeader,
-    request: Decoded,
+    request: AnyRequest,
     errors: &InjectedErrors,
 ) -> Handled {
     match request {
-        Decoded::ApiVersions(r) => api_versions::handle(header, &r, errors),
-        Decoded::Fetch(r) => fetch::handle(cluster, conn, header, &r, errors),
-        Decoded::ListOffsets(r) => list_offsets::handle(cluster, conn, header, &r, errors),
+        AnyRequest::ApiVersions(r) => api_versions::handle(header, &r, errors),
+        AnyRequest::Metadata(r) => metadata::handle(cluster, header, &r, errors),
+        AnyRequest::FindCoordinator(r) => coordinator::handle(cluster, header, &r, errors),
+        AnyRequest::AddPartitionsToTxn(r) => {
+            add_partitions_to_txn::handle(cluster, conn, header, &r, errors)
+        }
+        AnyRequest::Fetch(r) => fetch::handle(cluster, conn, header, &r, errors),
+        AnyRequest::ListOffsets(r) => list_offsets::handle(cluster, conn, header, &r, errors),
+        // `decode` lets only served APIs through; were one missed here, the
+        // client sees the connection close, as for any unsupported request.
+        _ => Handled {
+            frame: None,
+            batches: Vec::new(),
+            linger: Duration::ZERO,
+            close_connection: true,
+        },
     }
 }
 
