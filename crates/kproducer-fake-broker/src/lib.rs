@@ -15,6 +15,30 @@
 //! - Inspection: [`FakeCluster::partition`], [`FakeCluster::requests`],
 //!   [`FakeCluster::counters`].
 //!
+//! # What it serves
+//!
+//! ApiVersions, Metadata, Produce, InitProducerId, FindCoordinator,
+//! AddPartitionsToTxn, EndTxn, Fetch and ListOffsets, at every version the
+//! protocol crate speaks. Per-API rules and the error codes used are in
+//! each handler's documentation; the idempotence rules are in
+//! [`ProducerStates`].
+//!
+//! # Where it differs from Apache Kafka, on purpose
+//!
+//! - One replica per partition: acks=1 and acks=all are the same, the high
+//!   watermark is the log end offset, and a leader move carries the whole
+//!   log and producer state with it (as a clean, in-sync election would).
+//! - No leader election on its own: a partition whose leader is down stays
+//!   unavailable until the test moves it.
+//! - Transactions (protocol v1): state changes are instant (no `Prepare*`
+//!   states, no 51 `CONCURRENT_TRANSACTIONS`); one broker coordinates all
+//!   groups and transactional ids.
+//! - Fetch: no sessions; an empty fetch waits `max_wait_ms` without waking
+//!   early. ListOffsets by timestamp works at batch granularity.
+//! - Requests the broker cannot serve (unknown API, unsupported version
+//!   other than ApiVersions, malformed header or body, oversized frame)
+//!   close the connection, as Kafka does.
+//!
 //! ```
 //! use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule};
 //! use kproducer_protocol::{ApiKey, ErrorCode};
