@@ -127,6 +127,14 @@ impl ClusterState {
         if self.topics.contains_key(name) {
             return Err(ClusterError::TopicExists(name.to_owned()));
         }
+        // With explicit leaders the partition count is their number.
+        let count = leaders.map_or(partitions, |l| i32::try_from(l.len()).unwrap_or(i32::MAX));
+        if count < 1 {
+            return Err(ClusterError::InvalidPartitionCount {
+                topic: name.to_owned(),
+                count,
+            });
+        }
         let leaders: Vec<i32> = match leaders {
             Some(l) => {
                 if let Some(&bad) = l.iter().find(|id| !self.brokers.contains_key(id)) {
@@ -139,17 +147,13 @@ impl ClusterState {
                 if ids.is_empty() {
                     return Err(ClusterError::NoBrokers);
                 }
-                let count = usize::try_from(partitions).unwrap_or(0);
                 let start = usize::try_from(self.topics_created).unwrap_or(0);
-                (0..count).map(|p| ids[(start + p) % ids.len()]).collect()
+                // `count` is at least 1 here, so the conversion cannot fail.
+                (0..usize::try_from(count).unwrap_or(0))
+                    .map(|p| ids[(start + p) % ids.len()])
+                    .collect()
             }
         };
-        if leaders.is_empty() || partitions < 1 {
-            return Err(ClusterError::InvalidPartitionCount {
-                topic: name.to_owned(),
-                count: partitions.min(i32::try_from(leaders.len()).unwrap_or(i32::MAX)),
-            });
-        }
         self.topics_created += 1;
         let mut id = [0u8; 16];
         id[8..].copy_from_slice(&self.topics_created.to_be_bytes());

@@ -54,6 +54,7 @@
 //! # let _ = transport;
 //! ```
 
+mod batch_check;
 mod builder;
 mod cluster;
 mod cluster_state;
@@ -63,22 +64,25 @@ mod fault_plan;
 mod handlers;
 mod hold;
 mod inspect;
+mod log_records;
 mod partition_log;
 mod producer_state;
 mod server;
 mod topic_partition;
 mod transactions;
 mod transport;
+mod txn_markers;
 
 pub use builder::{FAKE_BROKER_PORT, FakeClusterBuilder, fake_broker_address};
 pub use cluster::FakeCluster;
 pub use config::{ClusterConfig, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, ServiceTime};
 pub use error::ClusterError;
-pub use fault_plan::{ErrorScope, FaultAction, FaultId, FaultPlan, FaultRule};
+pub use fault_plan::{ErrorScope, FaultAction, FaultId, FaultPlan, FaultRule, ResponseCorruption};
 pub use hold::Hold;
 pub use inspect::{
     BatchSummary, Counters, Disposition, PartitionSnapshot, ProducedBatch, RequestRecord,
 };
+pub use log_records::LogRecord;
 pub use partition_log::{AbortedTxn, AppendOutcome, BatchMeta, PartitionLog, StoredBatch};
 pub use producer_state::{
     BATCHES_RETAINED, BehaviourMode, CachedBatch, IdempotenceRules, IncomingBatch, NO_PRODUCER_ID,

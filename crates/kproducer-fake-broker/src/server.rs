@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 use crate::cluster::FakeCluster;
-use crate::fault_plan::{FaultAction, RequestFacts};
+use crate::fault_plan::{FaultAction, RequestFacts, ResponseCorruption};
 use crate::handlers::{self, DecodeFailure, InjectedErrors};
 use crate::inspect::{Disposition, ProducedBatch, RequestRecord};
 use crate::topic_partition::ConnectionId;
@@ -78,6 +78,7 @@ struct Faults {
     close_before: bool,
     close_after: bool,
     drop_response: bool,
+    corrupt: Option<ResponseCorruption>,
     errors: InjectedErrors,
 }
 
@@ -85,7 +86,13 @@ fn sort_faults(firings: Vec<crate::fault_plan::Firing>) -> Faults {
     let mut f = Faults::default();
     for firing in firings {
         match firing.action {
-            FaultAction::Error { code, scope } => f.errors.push(code, scope, firing.partition),
+            FaultAction::Error { code, scope } => {
+                f.errors.push(code, scope, firing.partition, false);
+            }
+            FaultAction::ErrorAfterAppend { code, scope } => {
+                f.errors.push(code, scope, firing.partition, true);
+            }
+            FaultAction::CorruptResponse(how) => f.corrupt = Some(how),
             FaultAction::Delay(d) => f.delay += d,
             FaultAction::DropResponse => f.drop_response = true,
             FaultAction::CloseBeforeHandling => f.close_before = true,
@@ -185,7 +192,19 @@ async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Byt
         (Served::Silent, Disposition::ResponseDropped)
     } else {
         match handled.frame {
-            Some(Ok(frame)) => (Served::Respond(frame.freeze()), Disposition::Answered),
+            Some(Ok(mut frame)) => {
+                if let Some(how) = faults.corrupt {
+                    // A response header is the correlation id, plus an empty
+                    // tagged-field section (1 byte) in header v1.
+                    let header_len = if api.response_header_version(header.api_version) >= 1 {
+                        5
+                    } else {
+                        4
+                    };
+                    corrupt(&mut frame, how, header_len);
+                }
+                (Served::Respond(frame.freeze()), Disposition::Answered)
+            }
             None => (Served::Silent, Disposition::NoResponseExpected),
             // The broker could not encode its own answer: a bug in this
             // crate, surfaced to the client as a closed connection.
@@ -215,6 +234,26 @@ fn log(
         batches,
         disposition,
     });
+}
+
+/// Breaks a response frame the way a fault plan asked. `header_len` is the
+/// size of the response header at the front of `frame`.
+fn corrupt(frame: &mut BytesMut, how: ResponseCorruption, header_len: usize) {
+    match how {
+        ResponseCorruption::Truncate => frame.truncate(frame.len() / 2),
+        ResponseCorruption::WrongCorrelationId => {
+            if let Some(id) = frame.get_mut(..4) {
+                let wrong =
+                    i32::from_be_bytes([id[0], id[1], id[2], id[3]]).wrapping_add(1_000_000);
+                id.copy_from_slice(&wrong.to_be_bytes());
+            }
+        }
+        ResponseCorruption::Garbage => {
+            for b in frame.iter_mut().skip(header_len) {
+                *b = !*b;
+            }
+        }
+    }
 }
 
 /// A response frame body (without the length prefix) for `api` at `version`.

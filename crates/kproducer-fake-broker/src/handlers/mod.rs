@@ -4,10 +4,13 @@
 mod add_partitions_to_txn;
 pub(crate) mod api_versions;
 mod coordinator;
+mod end_txn;
 mod fetch;
+mod init_producer_id;
 mod leader;
 mod list_offsets;
 mod metadata;
+mod produce;
 
 use std::time::Duration;
 
@@ -27,8 +30,11 @@ use crate::topic_partition::{ConnectionId, TopicPartition};
 pub(crate) const SERVED: &[ApiKey] = &[
     ApiKey::ApiVersions,
     ApiKey::Metadata,
+    ApiKey::Produce,
+    ApiKey::InitProducerId,
     ApiKey::FindCoordinator,
     ApiKey::AddPartitionsToTxn,
+    ApiKey::EndTxn,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
 ];
@@ -129,6 +135,11 @@ pub(crate) fn execute(
     match request {
         AnyRequest::ApiVersions(r) => api_versions::handle(header, &r, errors),
         AnyRequest::Metadata(r) => metadata::handle(cluster, header, &r, errors),
+        AnyRequest::Produce(r) => produce::handle(cluster, conn, header, &r, errors),
+        AnyRequest::InitProducerId(r) => {
+            init_producer_id::handle(cluster, conn, header, &r, errors)
+        }
+        AnyRequest::EndTxn(r) => end_txn::handle(cluster, conn, header, &r, errors),
         AnyRequest::FindCoordinator(r) => coordinator::handle(cluster, header, &r, errors),
         AnyRequest::AddPartitionsToTxn(r) => {
             add_partitions_to_txn::handle(cluster, conn, header, &r, errors)
@@ -149,32 +160,64 @@ pub(crate) fn execute(
 /// Error codes a fault plan injected into one request.
 #[derive(Debug, Default)]
 pub(crate) struct InjectedErrors {
-    entries: Vec<(ErrorCode, ErrorScope, Option<TopicPartition>)>,
+    entries: Vec<Injected>,
+}
+
+#[derive(Debug)]
+struct Injected {
+    code: ErrorCode,
+    scope: ErrorScope,
+    partition: Option<TopicPartition>,
+    after_append: bool,
 }
 
 impl InjectedErrors {
+    /// Adds an error; `after_append` errors let a Produce append first.
     pub(crate) fn push(
         &mut self,
         code: ErrorCode,
         scope: ErrorScope,
         partition: Option<TopicPartition>,
+        after_append: bool,
     ) {
-        self.entries.push((code, scope, partition));
+        self.entries.push(Injected {
+            code,
+            scope,
+            partition,
+            after_append,
+        });
     }
 
     /// The code for an API with a single top-level error: the first
-    /// injected, whatever its scope.
+    /// injected, whatever its scope or timing.
     pub(crate) fn top_level(&self) -> Option<ErrorCode> {
-        self.entries.first().map(|e| e.0)
+        self.entries.first().map(|e| e.code)
     }
 
-    /// The code for one partition: the first rule that covers it.
-    pub(crate) fn for_partition(&self, tp: &TopicPartition) -> Option<ErrorCode> {
+    fn covering(&self, tp: &TopicPartition, after_append: bool) -> Option<ErrorCode> {
         self.entries
             .iter()
-            .find(|(_, scope, p)| {
-                *scope == ErrorScope::Request || p.as_ref().is_none_or(|p| p == tp)
+            .find(|e| {
+                e.after_append == after_append
+                    && (e.scope == ErrorScope::Request
+                        || e.partition.as_ref().is_none_or(|p| p == tp))
             })
-            .map(|e| e.0)
+            .map(|e| e.code)
+    }
+
+    /// The code that replaces handling one partition: the first rule that
+    /// covers it. For APIs other than Produce, after-append errors count too.
+    pub(crate) fn for_partition(&self, tp: &TopicPartition) -> Option<ErrorCode> {
+        self.covering(tp, false).or_else(|| self.covering(tp, true))
+    }
+
+    /// Produce: the code that replaces handling a partition.
+    pub(crate) fn before_append(&self, tp: &TopicPartition) -> Option<ErrorCode> {
+        self.covering(tp, false)
+    }
+
+    /// Produce: the code answered after appending a partition's batch.
+    pub(crate) fn after_append(&self, tp: &TopicPartition) -> Option<ErrorCode> {
+        self.covering(tp, true)
     }
 }

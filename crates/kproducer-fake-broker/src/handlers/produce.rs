@@ -62,6 +62,7 @@ fn produce_one(
     tp: &TopicPartition,
     records: Option<&bytes::Bytes>,
     injected: Option<ErrorCode>,
+    after_append: Option<ErrorCode>,
 ) -> PartitionResult {
     let config = &state.config;
     let rules = config.idempotence_rules();
@@ -93,7 +94,7 @@ fn produce_one(
     let outcome = partition.log.append(meta, raw, rules);
     let log_start_offset = partition.log.log_start_offset();
     let counters = &mut state.counters;
-    match outcome {
+    let result = match outcome {
         AppendOutcome::Appended { base_offset } => {
             counters.batches_appended += 1;
             counters.records_appended += u64::try_from(meta.record_count).unwrap_or(0);
@@ -120,6 +121,10 @@ fn produce_one(
             *counters.rejected_batches.entry(code).or_default() += 1;
             PartitionResult::error(code, meta, Some(reason.to_string()))
         }
+    };
+    match after_append {
+        Some(code) => PartitionResult::error(code, meta, None),
+        None => result,
     }
 }
 
@@ -143,12 +148,22 @@ pub(crate) fn handle(
                 .iter()
                 .map(|p| {
                     let tp = TopicPartition::new(t.name.clone(), p.index);
-                    let injected = errors.for_partition(&tp);
-                    let r = produce_one(&mut state, conn, acks_valid, &tp, p.records.as_ref(), injected);
+                    let r = produce_one(
+                        &mut state,
+                        conn,
+                        acks_valid,
+                        &tp,
+                        p.records.as_ref(),
+                        errors.before_append(&tp),
+                        errors.after_append(&tp),
+                    );
                     batches.push(ProducedBatch {
                         topic_partition: tp,
                         meta: r.meta,
-                        last_sequence: add_sequence(r.meta.base_sequence, r.meta.record_count.max(1) - 1),
+                        last_sequence: add_sequence(
+                            r.meta.base_sequence,
+                            r.meta.record_count.max(1) - 1,
+                        ),
                         error_code: r.code,
                         base_offset: r.base_offset,
                     });
@@ -173,7 +188,12 @@ pub(crate) fn handle(
             responses,
             ..Default::default()
         };
-        response_frame(ApiKey::Produce, header.api_version, header.correlation_id, &body)
+        response_frame(
+            ApiKey::Produce,
+            header.api_version,
+            header.correlation_id,
+            &body,
+        )
     });
     Handled {
         frame,
