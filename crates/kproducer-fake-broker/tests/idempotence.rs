@@ -188,7 +188,28 @@ async fn expired_or_truncated_producer_state_accepts_the_next_batch() {
     );
     let r = c.produce(T, 0, batch(PID, 0, 11, &["d"])).await;
     assert_eq!(r.error_code, 45, "state is back after the last append");
-    assert_eq!(r.log_start_offset, -1);
+    assert_eq!(
+        r.log_start_offset, 2,
+        "refusals report the log start offset"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn kafka_2_0_answers_59_when_the_producers_records_were_removed() {
+    let cluster = cluster_with(BehaviourMode::Pre2_5, false);
+    let mut c = WireClient::connect(&cluster, 0).await;
+    c.produce(T, 0, batch(PID, 0, 0, &["a", "b"])).await;
+    assert_eq!(
+        cluster.advance_log_start_offset(T, 0, 2).expect("exists"),
+        2
+    );
+    let r = c.produce(T, 0, batch(PID, 0, 2, &["c"])).await;
+    assert_eq!((r.error_code, r.log_start_offset), (59, 2));
+    assert_eq!(
+        c.produce(T, 0, batch(PID, 1, 0, &["c"])).await.error_code,
+        0,
+        "after a bump, 0 is fine"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -53,6 +53,14 @@ impl PartitionResult {
             meta,
         }
     }
+
+    /// The same refusal, reporting the partition's log start offset.
+    fn at(self, log_start_offset: i64) -> Self {
+        Self {
+            log_start_offset,
+            ..self
+        }
+    }
 }
 
 fn produce_one(
@@ -85,14 +93,17 @@ fn produce_one(
         Ok(p) => p,
         Err(code) => return PartitionResult::error(code, meta, None),
     };
+    // Past this point Kafka reports the partition's log start offset with
+    // errors too (`unknownLogAppendInfoWithLogStartOffset`): a client tells
+    // a 59 after truncation from one after a lost response by it.
+    let log_start_offset = partition.log.log_start_offset();
     let (meta, raw) = match checked {
         Ok(ok) => ok,
         Err(BatchRefusal { code, message }) => {
-            return PartitionResult::error(code, meta, Some(message));
+            return PartitionResult::error(code, meta, Some(message)).at(log_start_offset);
         }
     };
     let outcome = partition.log.append(meta, raw, rules);
-    let log_start_offset = partition.log.log_start_offset();
     let counters = &mut state.counters;
     let result = match outcome {
         AppendOutcome::Appended { base_offset } => {
@@ -119,11 +130,11 @@ fn produce_one(
         AppendOutcome::Rejected(reason) => {
             let code = reason.error_code();
             *counters.rejected_batches.entry(code).or_default() += 1;
-            PartitionResult::error(code, meta, Some(reason.to_string()))
+            PartitionResult::error(code, meta, Some(reason.to_string())).at(log_start_offset)
         }
     };
     match after_append {
-        Some(code) => PartitionResult::error(code, meta, None),
+        Some(code) => PartitionResult::error(code, meta, None).at(log_start_offset),
         None => result,
     }
 }
