@@ -106,24 +106,10 @@ fn sort_faults(firings: Vec<crate::fault_plan::Firing>) -> Faults {
 async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Bytes) -> Served {
     let payload_bytes = frame.len();
     let Ok(header) = RequestHeader::decode(&mut frame) else {
-        log(
-            cluster,
-            conn,
-            None,
-            Vec::new(),
-            Disposition::ConnectionClosed,
-        );
-        return Served::Close;
+        return close(cluster, conn, None);
     };
     let Some(api) = ApiKey::from_i16(header.api_key) else {
-        log(
-            cluster,
-            conn,
-            Some(&header),
-            Vec::new(),
-            Disposition::ConnectionClosed,
-        );
-        return Served::Close;
+        return close(cluster, conn, Some(&header));
     };
     let request = match handlers::decode(api, header.api_version, frame) {
         Ok(r) => r,
@@ -138,15 +124,13 @@ async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Byt
             );
             return out.map_or(Served::Close, |b| Served::Respond(b.freeze()));
         }
-        Err(_) => {
-            log(
-                cluster,
-                conn,
-                Some(&header),
-                Vec::new(),
-                Disposition::ConnectionClosed,
-            );
-            return Served::Close;
+        Err(DecodeFailure::UnsupportedVersion) => {
+            tracing::debug!(%conn, api = %api, version = header.api_version, "unsupported version; closing");
+            return close(cluster, conn, Some(&header));
+        }
+        Err(DecodeFailure::Malformed(e)) => {
+            tracing::debug!(%conn, api = %api, error = %e, "malformed request; closing");
+            return close(cluster, conn, Some(&header));
         }
     };
 
@@ -164,14 +148,7 @@ async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Byt
         tokio::time::sleep(faults.delay).await;
     }
     if faults.close_before {
-        log(
-            cluster,
-            conn,
-            Some(&header),
-            Vec::new(),
-            Disposition::ConnectionClosed,
-        );
-        return Served::Close;
+        return close(cluster, conn, Some(&header));
     }
 
     let handled = handlers::execute(cluster, conn, &header, request, &faults.errors);
@@ -216,6 +193,18 @@ async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Byt
     };
     log(cluster, conn, Some(&header), handled.batches, disposition);
     served
+}
+
+/// Logs a request the broker answers by closing the connection.
+fn close(cluster: &FakeCluster, conn: ConnectionId, header: Option<&RequestHeader>) -> Served {
+    log(
+        cluster,
+        conn,
+        header,
+        Vec::new(),
+        Disposition::ConnectionClosed,
+    );
+    Served::Close
 }
 
 fn log(

@@ -50,7 +50,7 @@ pub(crate) enum DecodeFailure {
     /// The API or version is not served.
     UnsupportedVersion,
     /// The bytes are not a valid body.
-    Malformed(#[allow(dead_code)] DecodeError),
+    Malformed(DecodeError),
 }
 
 /// Decodes the body of a request for `api` at `version`; the whole body
