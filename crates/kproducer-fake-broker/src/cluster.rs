@@ -11,9 +11,9 @@ use crate::config::ClusterConfig;
 use crate::error::ClusterError;
 use crate::fault_plan::{FaultId, FaultRule};
 use crate::inspect::{Counters, PartitionSnapshot, RequestRecord};
-use crate::topic_partition::TopicPartition;
 use crate::transactions::TxnEntry;
 use crate::transport::FakeTransport;
+use kproducer_net::TopicPartition;
 
 /// An in-memory Kafka cluster. Cheap to clone: clones share the cluster.
 ///

@@ -25,7 +25,9 @@ use std::time::Duration;
 use kproducer_protocol::{ApiKey, ErrorCode};
 
 use crate::hold::Hold;
-use crate::topic_partition::{ConnectionId, TopicPartition};
+use kproducer_net::TopicPartition;
+
+use crate::topic_partition::ConnectionId;
 
 /// What a matching rule does to a request.
 #[derive(Debug, Clone)]
@@ -156,7 +158,7 @@ impl FaultRule {
     }
 
     /// Only requests that carry this topic-partition.
-    pub fn partition(mut self, topic: impl Into<String>, partition: i32) -> Self {
+    pub fn partition(mut self, topic: impl Into<std::sync::Arc<str>>, partition: i32) -> Self {
         self.partition = Some(TopicPartition::new(topic, partition));
         self
     }

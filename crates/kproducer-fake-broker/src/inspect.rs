@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use kproducer_protocol::ErrorCode;
 
 use crate::partition_log::{BatchMeta, PartitionLog};
-use crate::topic_partition::{ConnectionId, TopicPartition};
+use kproducer_net::TopicPartition;
+
+use crate::topic_partition::ConnectionId;
 
 /// How the broker finished with a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

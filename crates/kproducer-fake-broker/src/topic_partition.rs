@@ -1,37 +1,6 @@
-//! Naming a partition: topic plus partition index.
+//! Naming a connection: the broker that accepted it and its ordinal.
 
 use std::fmt;
-
-/// A partition of a topic.
-///
-/// ```
-/// use kproducer_fake_broker::TopicPartition;
-/// let tp = TopicPartition::new("orders", 3);
-/// assert_eq!(tp.to_string(), "orders-3");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    /// Topic name.
-    pub topic: String,
-    /// Partition index.
-    pub partition: i32,
-}
-
-impl TopicPartition {
-    /// A topic-partition from its parts.
-    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        Self {
-            topic: topic.into(),
-            partition,
-        }
-    }
-}
-
-impl fmt::Display for TopicPartition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
-    }
-}
 
 /// One client connection to one broker: the broker's id and the ordinal of
 /// the connection among those that broker accepted (0 for the first).

@@ -17,7 +17,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use kproducer_protocol::ErrorCode;
 
-use crate::topic_partition::TopicPartition;
+use kproducer_net::TopicPartition;
 
 /// The first producer id the cluster hands out.
 pub const FIRST_PRODUCER_ID: i64 = 1000;

@@ -13,7 +13,9 @@ use super::coordinator::ensure_coordinator;
 use super::{Handled, InjectedErrors};
 use crate::cluster::FakeCluster;
 use crate::server::response_frame;
-use crate::topic_partition::{ConnectionId, TopicPartition};
+use kproducer_net::TopicPartition;
+
+use crate::topic_partition::ConnectionId;
 
 pub(crate) fn handle(
     cluster: &FakeCluster,

@@ -20,7 +20,9 @@ use super::{Handled, InjectedErrors};
 use crate::cluster::FakeCluster;
 use crate::partition_log::PartitionLog;
 use crate::server::response_frame;
-use crate::topic_partition::{ConnectionId, TopicPartition};
+use kproducer_net::TopicPartition;
+
+use crate::topic_partition::ConnectionId;
 
 /// Reads one partition from `fetch_offset`, at most `max_bytes` (but always
 /// at least one batch, as Kafka does so that a large batch cannot block a

@@ -14,7 +14,9 @@ use super::{Handled, InjectedErrors};
 use crate::cluster::FakeCluster;
 use crate::partition_log::PartitionLog;
 use crate::server::response_frame;
-use crate::topic_partition::{ConnectionId, TopicPartition};
+use kproducer_net::TopicPartition;
+
+use crate::topic_partition::ConnectionId;
 
 /// The special timestamps of the ListOffsets API.
 const LATEST: i64 = -1;

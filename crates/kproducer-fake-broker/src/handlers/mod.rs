@@ -23,7 +23,9 @@ use kproducer_protocol::{
 use crate::cluster::FakeCluster;
 use crate::fault_plan::ErrorScope;
 use crate::inspect::ProducedBatch;
-use crate::topic_partition::{ConnectionId, TopicPartition};
+use kproducer_net::TopicPartition;
+
+use crate::topic_partition::ConnectionId;
 
 /// The APIs this broker serves, each at every version the protocol crate
 /// speaks.

@@ -22,7 +22,9 @@ use crate::inspect::ProducedBatch;
 use crate::partition_log::{AppendOutcome, BatchMeta};
 use crate::producer_state::add_sequence;
 use crate::server::response_frame;
-use crate::topic_partition::{ConnectionId, TopicPartition};
+use kproducer_net::TopicPartition;
+
+use crate::topic_partition::ConnectionId;
 
 /// No batch could be read: what the request log shows for it.
 const UNREADABLE: BatchMeta = BatchMeta {
@@ -84,7 +86,7 @@ fn produce_one(
     if !acks_valid {
         return PartitionResult::error(ErrorCode::INVALID_REQUIRED_ACKS, meta, None);
     }
-    if !state.topics.contains_key(&tp.topic) && state.config.auto_create_topics {
+    if !state.topics.contains_key(&*tp.topic) && state.config.auto_create_topics {
         let partitions = state.config.auto_create_partitions;
         // Fails only for an invalid name, which then reads as unknown below.
         let _ = state.create_topic(&tp.topic, partitions, None);
