@@ -65,6 +65,7 @@ mod handlers;
 mod hold;
 mod inspect;
 mod log_records;
+mod pacer;
 mod partition_log;
 mod producer_state;
 mod server;

@@ -22,6 +22,7 @@ use crate::cluster::FakeCluster;
 use crate::fault_plan::{FaultAction, RequestFacts, ResponseCorruption};
 use crate::handlers::{self, DecodeFailure, InjectedErrors};
 use crate::inspect::{Disposition, ProducedBatch, RequestRecord};
+use crate::pacer::Pacer;
 use crate::topic_partition::ConnectionId;
 
 /// What to do after a request.
@@ -43,6 +44,7 @@ pub(crate) async fn serve_connection(
         .max_frame_length(max_frame)
         .new_codec();
     let mut framed = Framed::new(stream, codec);
+    let mut pacer = Pacer::default();
     loop {
         let frame = tokio::select! {
             biased;
@@ -56,7 +58,7 @@ pub(crate) async fn serve_connection(
         let served = tokio::select! {
             biased;
             _ = down.changed() => return,
-            s = serve_request(&cluster, conn, frame) => s,
+            s = serve_request(&cluster, conn, frame, &mut pacer) => s,
         };
         match served {
             Served::Respond(bytes) => {
@@ -103,7 +105,12 @@ fn sort_faults(firings: Vec<crate::fault_plan::Firing>) -> Faults {
     f
 }
 
-async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Bytes) -> Served {
+async fn serve_request(
+    cluster: &FakeCluster,
+    conn: ConnectionId,
+    mut frame: Bytes,
+    pacer: &mut Pacer,
+) -> Served {
     let payload_bytes = frame.len();
     let Ok(header) = RequestHeader::decode(&mut frame) else {
         return close(cluster, conn, None);
@@ -158,9 +165,9 @@ async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Byt
         .config
         .service_time
         .for_payload(payload_bytes);
-    let wait = service + handled.linger;
-    if !wait.is_zero() {
-        tokio::time::sleep(wait).await;
+    pacer.charge(service).await;
+    if !handled.linger.is_zero() {
+        tokio::time::sleep(handled.linger).await;
     }
 
     let (served, disposition) = if faults.close_after || handled.close_connection {
