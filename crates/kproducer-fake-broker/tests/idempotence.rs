@@ -379,3 +379,23 @@ async fn an_error_after_append_persists_the_batch_and_the_retry_is_a_duplicate()
     );
     cluster.assert_values(T, 0, &[b"a"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn not_leader_names_the_new_leader_from_v10() {
+    let cluster = cluster();
+    cluster.move_leader(T, 0, 1).expect("valid move");
+    let mut old = WireClient::connect(&cluster, 0).await;
+    let req = common::produce_request(T, 0, batch(PID, 0, 0, &["a"]), -1);
+    let r = old.call(10, &req).await;
+    let p = &r.responses[0].partition_responses[0];
+    assert_eq!(p.error_code, 6);
+    let leader = p.current_leader.as_ref().expect("KIP-951 current leader");
+    assert_eq!((leader.leader_id, leader.leader_epoch), (1, 1));
+    let endpoints: Vec<(i32, String)> = r
+        .node_endpoints
+        .iter()
+        .flatten()
+        .map(|e| (e.node_id, e.host.clone()))
+        .collect();
+    assert_eq!(endpoints, vec![(1, "fake-broker-1".to_owned())]);
+}

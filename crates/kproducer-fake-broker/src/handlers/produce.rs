@@ -8,8 +8,11 @@
 //! offset). With one replica per partition, acks=1 and acks=all behave the
 //! same; acks other than -1, 0 or 1 is 21 `INVALID_REQUIRED_ACKS`.
 
+use std::collections::BTreeSet;
+
 use kproducer_protocol::messages::{
-    PartitionProduceResponse, ProduceRequest, ProduceResponse, TopicProduceResponse,
+    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, ProduceRequest, ProduceResponse,
+    TopicProduceResponse,
 };
 use kproducer_protocol::{ApiKey, ErrorCode, RequestHeader};
 
@@ -43,6 +46,8 @@ struct PartitionResult {
     log_start_offset: i64,
     message: Option<String>,
     meta: BatchMeta,
+    /// With 6: the partition's live leader and its epoch (KIP-951).
+    current_leader: Option<(i32, i32)>,
 }
 
 impl PartitionResult {
@@ -53,6 +58,7 @@ impl PartitionResult {
             log_start_offset: -1,
             message,
             meta,
+            current_leader: None,
         }
     }
 
@@ -93,7 +99,17 @@ fn produce_one(
     }
     let partition = match led_partition_mut(state, conn.broker, &tp.topic, tp.partition, -1) {
         Ok(p) => p,
-        Err(code) => return PartitionResult::error(code, meta, None),
+        Err(code) => {
+            let mut refused = PartitionResult::error(code, meta, None);
+            if code == ErrorCode::NOT_LEADER_OR_FOLLOWER {
+                refused.current_leader = state
+                    .partition(&tp.topic, tp.partition)
+                    .ok()
+                    .filter(|p| state.brokers.get(&p.leader).is_some_and(|b| b.up))
+                    .map(|p| (p.leader, p.leader_epoch));
+            }
+            return refused;
+        }
     };
     // Past this point Kafka reports the partition's log start offset with
     // errors too (`unknownLogAppendInfoWithLogStartOffset`): a client tells
@@ -117,6 +133,7 @@ fn produce_one(
                 log_start_offset,
                 message: None,
                 meta,
+                current_leader: None,
             }
         }
         AppendOutcome::Duplicate { base_offset } => {
@@ -127,6 +144,7 @@ fn produce_one(
                 log_start_offset,
                 message: None,
                 meta,
+                current_leader: None,
             }
         }
         AppendOutcome::Rejected(reason) => {
@@ -150,6 +168,7 @@ pub(crate) fn handle(
 ) -> Handled {
     let acks_valid = matches!(request.acks, -1..=1);
     let mut batches = Vec::new();
+    let mut leaders = BTreeSet::new();
     let mut state = cluster.lock();
     let responses = request
         .topic_data
@@ -187,6 +206,14 @@ pub(crate) fn handle(
                         log_append_time_ms: -1,
                         log_start_offset: r.log_start_offset,
                         error_message: r.message,
+                        current_leader: r.current_leader.map(|(leader_id, leader_epoch)| {
+                            leaders.insert(leader_id);
+                            LeaderIdAndEpoch {
+                                leader_id,
+                                leader_epoch,
+                                ..Default::default()
+                            }
+                        }),
                         ..Default::default()
                     }
                 })
@@ -194,11 +221,26 @@ pub(crate) fn handle(
             ..Default::default()
         })
         .collect();
+    // KIP-951: name the endpoints of the leaders pointed to above.
+    let node_endpoints = (!leaders.is_empty()).then(|| {
+        leaders
+            .iter()
+            .filter_map(|id| state.brokers.get(id).map(|b| (id, b)))
+            .map(|(&node_id, b)| NodeEndpoint {
+                node_id,
+                host: b.address.host.clone(),
+                port: i32::from(b.address.port),
+                rack: None,
+                ..Default::default()
+            })
+            .collect()
+    });
     drop(state);
     let failed = batches.iter().any(|b| !b.error_code.is_ok());
     let frame = (request.acks != 0).then(|| {
         let body = ProduceResponse {
             responses,
+            node_endpoints,
             ..Default::default()
         };
         response_frame(
