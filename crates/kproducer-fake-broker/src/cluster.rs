@@ -262,6 +262,21 @@ impl FakeCluster {
         self.lock().requests.clone()
     }
 
+    /// How many requests the brokers have finished with (answered, dropped
+    /// or closed the connection on), whether or not the request log is kept.
+    pub fn requests_finished(&self) -> u64 {
+        *self.lock().finished.borrow()
+    }
+
+    /// Waits until the brokers have finished with `n` requests in total:
+    /// a way for a test to let the broker catch up without sleeping.
+    pub async fn wait_for_requests(&self, n: u64) {
+        let mut rx = self.lock().finished.subscribe();
+        // The sender lives as long as the cluster state, which `self` keeps
+        // alive; an error would mean nothing more can arrive anyway.
+        let _ = rx.wait_for(|&done| done >= n).await;
+    }
+
     /// Running totals.
     pub fn counters(&self) -> Counters {
         self.lock().counters.clone()

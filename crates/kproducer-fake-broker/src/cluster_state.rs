@@ -54,6 +54,9 @@ pub(crate) struct ClusterState {
     pub(crate) faults: FaultPlan,
     pub(crate) requests: Vec<RequestRecord>,
     pub(crate) next_request_seq: u64,
+    /// How many requests were finished (answered, dropped or closed on);
+    /// watched by [`FakeCluster::wait_for_requests`](crate::FakeCluster::wait_for_requests).
+    pub(crate) finished: watch::Sender<u64>,
     pub(crate) counters: Counters,
     pub(crate) topics_created: u64,
     pub(crate) txn: TransactionCoordinator,
@@ -81,6 +84,7 @@ impl ClusterState {
             faults: FaultPlan::default(),
             requests: Vec::new(),
             next_request_seq: 0,
+            finished: watch::Sender::new(0),
             counters: Counters::default(),
             topics_created: 0,
             txn: TransactionCoordinator::default(),
@@ -214,6 +218,7 @@ impl ClusterState {
             self.requests.push(record);
         }
         self.next_request_seq += 1;
+        self.finished.send_replace(self.next_request_seq);
     }
 
     /// Registers a new connection to `broker`, or `None` when the broker is

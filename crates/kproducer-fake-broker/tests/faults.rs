@@ -115,6 +115,9 @@ async fn a_dropped_response_leaves_the_connection_open() {
     cluster.add_fault(FaultRule::new(FaultAction::DropResponse));
     let mut c = WireClient::connect(&cluster, 0).await;
     let dropped = c.send(3, &req()).await;
+    cluster.wait_for_requests(1).await;
+    assert_eq!(cluster.requests_finished(), 1);
+    assert_eq!(cluster.requests()[0].disposition, Disposition::ResponseDropped);
     let answered = c.send(3, &req()).await;
     let (h, _) = c
         .recv::<ApiVersionsRequest>(3)
