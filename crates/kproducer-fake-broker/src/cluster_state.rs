@@ -152,7 +152,8 @@ impl ClusterState {
                     return Err(ClusterError::NoBrokers);
                 }
                 let start = usize::try_from(self.topics_created).unwrap_or(0);
-                // `count` is at least 1 here, so the conversion cannot fail.
+                // `count` is at least 1 here, so the conversion cannot fail;
+                // `ids` is not empty, so the index is in bounds.
                 (0..usize::try_from(count).unwrap_or(0))
                     .map(|p| ids[(start + p) % ids.len()])
                     .collect()

@@ -30,7 +30,7 @@ impl Pacer {
             self.credit -= d;
             return;
         }
-        self.owed += d - self.credit;
+        self.owed = self.owed.saturating_add(d - self.credit);
         self.credit = Duration::ZERO;
         if self.owed < PACING_STEP {
             return;

@@ -95,7 +95,7 @@ fn sort_faults(firings: Vec<crate::fault_plan::Firing>) -> Faults {
                 f.errors.push(code, scope, firing.partition, true);
             }
             FaultAction::CorruptResponse(how) => f.corrupt = Some(how),
-            FaultAction::Delay(d) => f.delay += d,
+            FaultAction::Delay(d) => f.delay = f.delay.saturating_add(d),
             FaultAction::DropResponse => f.drop_response = true,
             FaultAction::CloseBeforeHandling => f.close_before = true,
             FaultAction::CloseAfterHandling => f.close_after = true,

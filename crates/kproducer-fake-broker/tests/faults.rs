@@ -117,7 +117,10 @@ async fn a_dropped_response_leaves_the_connection_open() {
     let dropped = c.send(3, &req()).await;
     cluster.wait_for_requests(1).await;
     assert_eq!(cluster.requests_finished(), 1);
-    assert_eq!(cluster.requests()[0].disposition, Disposition::ResponseDropped);
+    assert_eq!(
+        cluster.requests()[0].disposition,
+        Disposition::ResponseDropped
+    );
     let answered = c.send(3, &req()).await;
     let (h, _) = c
         .recv::<ApiVersionsRequest>(3)
