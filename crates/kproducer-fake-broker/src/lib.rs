@@ -12,8 +12,13 @@
 //! - [`FakeTransport`]: connects a client to the cluster through in-memory
 //!   duplex streams; each connection's requests are served one at a time, in
 //!   arrival order, with a configurable [`ServiceTime`].
-//! - Inspection: [`FakeCluster::partition`], [`FakeCluster::requests`],
-//!   [`FakeCluster::counters`].
+//! - Inspection: [`FakeCluster::partition`], [`FakeCluster::records`],
+//!   [`FakeCluster::requests`], [`FakeCluster::counters`], and the test
+//!   assertions [`FakeCluster::assert_values`] and
+//!   [`FakeCluster::assert_no_duplicates`].
+//! - [`BehaviourMode`]: Kafka 2.0–2.4 (59 on lost producer state), 2.5–4.4
+//!   (the default) or 4.5 (KAFKA-15591) rules for producers without state;
+//!   `legacy_duplicate_error` for pre-2.0 duplicate answers.
 //!
 //! # What it serves
 //!
@@ -37,7 +42,10 @@
 //!   early. ListOffsets by timestamp works at batch granularity.
 //! - Requests the broker cannot serve (unknown API, unsupported version
 //!   other than ApiVersions, malformed header or body, oversized frame)
-//!   close the connection, as Kafka does.
+//!   close the connection, as Kafka does; bytes after a valid body are
+//!   ignored, as Kafka ignores them (librdkafka sends some).
+//! - Transactional batches are not checked against AddPartitionsToTxn
+//!   (Kafka 3.6+ verifies them, KIP-890).
 //!
 //! ```
 //! use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule};
