@@ -399,3 +399,34 @@ async fn not_leader_names_the_new_leader_from_v10() {
         .collect();
     assert_eq!(endpoints, vec![(1, "fake-broker-1".to_owned())]);
 }
+
+/// Scenario 2's script: five requests in flight, the first k appended with
+/// their responses lost, then the connection resets.
+#[tokio::test(start_paused = true)]
+async fn a_reset_after_k_of_five_appended() {
+    for k in 0..=5u32 {
+        let cluster = cluster();
+        cluster.add_fault(
+            FaultRule::new(FaultAction::DropResponse)
+                .api(ApiKey::Produce)
+                .sticky(),
+        );
+        cluster.add_fault(
+            FaultRule::new(FaultAction::CloseBeforeHandling)
+                .api(ApiKey::Produce)
+                .nth(k + 1),
+        );
+        let mut c = WireClient::connect(&cluster, 0).await;
+        for seq in 0..5 {
+            c.send_produce(T, 0, batch(PID, 0, seq, &[&format!("s{seq}")]))
+                .await;
+        }
+        if k < 5 {
+            assert!(c.is_closed().await, "k={k}");
+        }
+        cluster.wait_for_requests(u64::from(k.min(4) + 1)).await;
+        let want: Vec<String> = (0..k).map(|s| format!("s{s}")).collect();
+        let want: Vec<&[u8]> = want.iter().map(|s| s.as_bytes()).collect();
+        cluster.assert_values(T, 0, &want);
+    }
+}
