@@ -430,3 +430,24 @@ async fn a_reset_after_k_of_five_appended() {
         cluster.assert_values(T, 0, &want);
     }
 }
+
+/// Scenario 5's script: the leader moves while three batches are in flight
+/// on the old leader's connection; the old leader answers all three with 6.
+#[tokio::test(start_paused = true)]
+async fn a_leader_move_with_batches_in_flight_answers_them_6() {
+    let cluster = cluster();
+    let hold = Hold::new();
+    cluster.add_fault(FaultRule::new(FaultAction::Hold(hold.clone())).api(ApiKey::Produce));
+    let mut old = WireClient::connect(&cluster, 0).await;
+    for seq in 0..3 {
+        old.send_produce(T, 0, batch(PID, 0, seq, &["x"])).await;
+    }
+    hold.reached(1).await;
+    cluster.move_leader(T, 0, 1).expect("valid move");
+    hold.release();
+    for _ in 0..3 {
+        let (_, r) = old.recv_produce().await.expect("answered");
+        assert_eq!(r.error_code, 6);
+    }
+    cluster.assert_values(T, 0, &[]);
+}
