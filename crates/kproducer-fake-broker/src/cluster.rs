@@ -3,17 +3,19 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use kproducer_net::BrokerAddress;
+use bytes::Bytes;
+use kproducer_net::{BrokerAddress, TopicPartition};
 
+use crate::batch_check::check_batch;
 use crate::builder::FakeClusterBuilder;
 use crate::cluster_state::ClusterState;
 use crate::config::ClusterConfig;
 use crate::error::ClusterError;
 use crate::fault_plan::{FaultId, FaultRule};
 use crate::inspect::{Counters, PartitionSnapshot, RequestRecord};
+use crate::partition_log::AppendOutcome;
 use crate::transactions::TxnEntry;
 use crate::transport::FakeTransport;
-use kproducer_net::TopicPartition;
 
 /// An in-memory Kafka cluster. Cheap to clone: clones share the cluster.
 ///
@@ -196,6 +198,43 @@ impl FakeCluster {
     /// The transaction coordinator's record of a transactional id.
     pub fn transaction(&self, transactional_id: &str) -> Option<TxnEntry> {
         self.lock().txn.entry(transactional_id).cloned()
+    }
+
+    /// Appends a record batch straight into a partition's log, as a Produce
+    /// to its leader would (same batch checks and idempotence rules), but
+    /// without a connection, leadership check or fault plan: for seeding
+    /// logs before a test.
+    ///
+    /// ```
+    /// use kproducer_fake_broker::{AppendOutcome, FakeCluster};
+    /// use kproducer_protocol::records::{BatchParams, Compression, NO_HEADERS, RecordBatchBuilder};
+    ///
+    /// let cluster = FakeCluster::builder().brokers(1).topic("t", 1).build().unwrap();
+    /// let mut b = RecordBatchBuilder::new(Compression::None);
+    /// b.append(0, None, Some(b"hello"), NO_HEADERS);
+    /// let batch = b.seal(&BatchParams::default()).unwrap();
+    /// assert_eq!(cluster.append("t", 0, batch).unwrap(), AppendOutcome::Appended { base_offset: 0 });
+    /// cluster.assert_values("t", 0, &[b"hello"]);
+    /// ```
+    pub fn append(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: Bytes,
+    ) -> Result<AppendOutcome, ClusterError> {
+        let mut s = self.lock();
+        let (max, validate, rules) = (
+            s.config.max_message_bytes,
+            s.config.validate_records,
+            s.config.idempotence_rules(),
+        );
+        let p = s.partition_mut(topic, partition)?;
+        let (meta, raw) =
+            check_batch(Some(&records), max, validate).map_err(|r| ClusterError::BatchRefused {
+                code: r.code,
+                reason: r.message,
+            })?;
+        Ok(p.log.append(meta, raw, rules))
     }
 
     /// Creates a topic now (leaders spread over the brokers).

@@ -22,11 +22,10 @@
 
 use std::time::Duration;
 
+use kproducer_net::TopicPartition;
 use kproducer_protocol::{ApiKey, ErrorCode};
 
 use crate::hold::Hold;
-use kproducer_net::TopicPartition;
-
 use crate::topic_partition::ConnectionId;
 
 /// What a matching rule does to a request.

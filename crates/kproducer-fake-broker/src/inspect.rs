@@ -3,11 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use kproducer_net::TopicPartition;
 use kproducer_protocol::ErrorCode;
 
 use crate::partition_log::{BatchMeta, PartitionLog};
-use kproducer_net::TopicPartition;
-
 use crate::topic_partition::ConnectionId;
 
 /// How the broker finished with a request.

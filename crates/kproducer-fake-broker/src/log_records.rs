@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use kproducer_net::TopicPartition;
 use kproducer_protocol::records::RecordBatch;
 
 use crate::cluster::FakeCluster;
 use crate::error::ClusterError;
 use crate::partition_log::PartitionLog;
 use crate::producer_state::add_sequence;
-use kproducer_net::TopicPartition;
 
 /// A record in a partition's log.
 #[derive(Debug, Clone, PartialEq, Eq)]

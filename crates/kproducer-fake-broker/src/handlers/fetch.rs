@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
+use kproducer_net::TopicPartition;
 use kproducer_protocol::messages::{
     AbortedTransaction, FetchRequest, FetchResponse, FetchResponsePartition, FetchResponseTopic,
 };
@@ -20,7 +21,6 @@ use super::{Handled, InjectedErrors};
 use crate::cluster::FakeCluster;
 use crate::partition_log::PartitionLog;
 use crate::server::response_frame;
-use kproducer_net::TopicPartition;
 
 use crate::topic_partition::ConnectionId;
 

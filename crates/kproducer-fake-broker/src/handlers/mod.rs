@@ -15,6 +15,7 @@ mod produce;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use kproducer_net::TopicPartition;
 use kproducer_protocol::messages::AnyRequest;
 use kproducer_protocol::{
     ApiKey, DecodeError, EncodeError, ErrorCode, RequestHeader, VersionRange,
@@ -23,7 +24,6 @@ use kproducer_protocol::{
 use crate::cluster::FakeCluster;
 use crate::fault_plan::ErrorScope;
 use crate::inspect::ProducedBatch;
-use kproducer_net::TopicPartition;
 
 use crate::topic_partition::ConnectionId;
 

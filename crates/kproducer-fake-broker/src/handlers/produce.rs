@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 
+use kproducer_net::TopicPartition;
 use kproducer_protocol::messages::{
     LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, ProduceRequest, ProduceResponse,
     TopicProduceResponse,
@@ -25,7 +26,6 @@ use crate::inspect::ProducedBatch;
 use crate::partition_log::{AppendOutcome, BatchMeta};
 use crate::producer_state::add_sequence;
 use crate::server::response_frame;
-use kproducer_net::TopicPartition;
 
 use crate::topic_partition::ConnectionId;
 
