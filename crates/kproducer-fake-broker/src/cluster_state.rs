@@ -11,11 +11,11 @@ use kproducer_net::BrokerAddress;
 use tokio::sync::watch;
 
 use crate::config::ClusterConfig;
+use crate::connection_id::ConnectionId;
 use crate::error::ClusterError;
 use crate::fault_plan::FaultPlan;
 use crate::inspect::{Counters, RequestRecord};
 use crate::partition_log::PartitionLog;
-use crate::topic_partition::ConnectionId;
 use crate::transactions::TransactionCoordinator;
 
 /// One broker.

@@ -25,8 +25,8 @@ use std::time::Duration;
 use kproducer_net::TopicPartition;
 use kproducer_protocol::{ApiKey, ErrorCode};
 
+use crate::connection_id::ConnectionId;
 use crate::hold::Hold;
-use crate::topic_partition::ConnectionId;
 
 /// What a matching rule does to a request.
 #[derive(Debug, Clone)]

@@ -67,6 +67,7 @@ mod builder;
 mod cluster;
 mod cluster_state;
 mod config;
+mod connection_id;
 mod error;
 mod fault_plan;
 mod handlers;
@@ -77,7 +78,6 @@ mod pacer;
 mod partition_log;
 mod producer_state;
 mod server;
-mod topic_partition;
 mod transactions;
 mod transport;
 mod txn_markers;
@@ -85,6 +85,7 @@ mod txn_markers;
 pub use builder::{FAKE_BROKER_PORT, FakeClusterBuilder, fake_broker_address};
 pub use cluster::FakeCluster;
 pub use config::{ClusterConfig, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, ServiceTime};
+pub use connection_id::ConnectionId;
 pub use error::ClusterError;
 pub use fault_plan::{ErrorScope, FaultAction, FaultId, FaultPlan, FaultRule, ResponseCorruption};
 pub use hold::Hold;
@@ -98,7 +99,6 @@ pub use producer_state::{
     BATCHES_RETAINED, BehaviourMode, CachedBatch, IdempotenceRules, IncomingBatch, NO_PRODUCER_ID,
     ProducerEntry, ProducerStates, RejectReason, SequenceDecision, add_sequence, next_sequence,
 };
-pub use topic_partition::ConnectionId;
 pub use transactions::{
     EndedTxn, FIRST_PRODUCER_ID, InitOutcome, TransactionCoordinator, TxnEntry, TxnState,
 };

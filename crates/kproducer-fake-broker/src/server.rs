@@ -19,11 +19,11 @@ use tokio::sync::watch;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 use crate::cluster::FakeCluster;
+use crate::connection_id::ConnectionId;
 use crate::fault_plan::{FaultAction, RequestFacts, ResponseCorruption};
 use crate::handlers::{self, DecodeFailure, InjectedErrors};
 use crate::inspect::{Disposition, ProducedBatch, RequestRecord};
 use crate::pacer::Pacer;
-use crate::topic_partition::ConnectionId;
 
 /// What to do after a request.
 enum Served {

@@ -15,7 +15,7 @@ use super::{Handled, InjectedErrors};
 use crate::cluster::FakeCluster;
 use crate::server::response_frame;
 
-use crate::topic_partition::ConnectionId;
+use crate::connection_id::ConnectionId;
 
 pub(crate) fn handle(
     cluster: &FakeCluster,

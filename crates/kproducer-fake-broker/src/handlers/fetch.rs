@@ -22,7 +22,7 @@ use crate::cluster::FakeCluster;
 use crate::partition_log::PartitionLog;
 use crate::server::response_frame;
 
-use crate::topic_partition::ConnectionId;
+use crate::connection_id::ConnectionId;
 
 /// Reads one partition from `fetch_offset`, at most `max_bytes` (but always
 /// at least one batch, as Kafka does so that a large batch cannot block a

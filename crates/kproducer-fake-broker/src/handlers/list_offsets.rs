@@ -16,7 +16,7 @@ use crate::cluster::FakeCluster;
 use crate::partition_log::PartitionLog;
 use crate::server::response_frame;
 
-use crate::topic_partition::ConnectionId;
+use crate::connection_id::ConnectionId;
 
 /// The special timestamps of the ListOffsets API.
 const LATEST: i64 = -1;

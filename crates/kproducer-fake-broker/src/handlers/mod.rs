@@ -25,7 +25,7 @@ use crate::cluster::FakeCluster;
 use crate::fault_plan::ErrorScope;
 use crate::inspect::ProducedBatch;
 
-use crate::topic_partition::ConnectionId;
+use crate::connection_id::ConnectionId;
 
 /// The APIs this broker serves, each at every version the protocol crate
 /// speaks.

@@ -27,7 +27,7 @@ use crate::partition_log::{AppendOutcome, BatchMeta};
 use crate::producer_state::add_sequence;
 use crate::server::response_frame;
 
-use crate::topic_partition::ConnectionId;
+use crate::connection_id::ConnectionId;
 
 /// No batch could be read: what the request log shows for it.
 const UNREADABLE: BatchMeta = BatchMeta {
