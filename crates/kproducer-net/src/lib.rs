@@ -1,19 +1,36 @@
 //! Transports, multiplexed connections, per-broker connection groups, the
 //! adaptive `Scaler` and the fenced `Router`.
 //!
-//! Today this crate holds the [`Transport`] seam; connections, groups, the
-//! scaler and the router are being built (see the project's issue
-//! "`kproducer-net`: transports, multiplexed connections, …").
+//! - [`Transport`] opens byte streams ([`TcpTransport`] in production).
+//! - [`Connection`] multiplexes pipelined requests over one stream.
+//! - [`ConnectionGroup`] keeps `0..width` connections to one broker.
+//! - [`Scaler`] decides the width from the connections' signals
+//!   ([`ConnectionMetrics::delta_since`] gives them per evaluation).
+//! - [`Router`] maps each topic-partition to a slot and fences moves.
 
+mod backoff;
 mod balance;
+mod connection;
 mod fence;
+mod group;
 mod router;
 mod scaler;
 mod scaler_config;
+mod tcp;
 mod topic_partition;
 mod transport;
 
+pub use backoff::{
+    Backoff, DEFAULT_RECONNECT_BACKOFF, DEFAULT_RECONNECT_BACKOFF_MAX, RECONNECT_JITTER,
+};
+pub use connection::{
+    CloseReason, Connection, ConnectionConfig, ConnectionError, ConnectionMetrics,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RESPONSE_FRAME_BYTES,
+    DEFAULT_REQUEST_TIMEOUT, NegotiatedVersions, PendingResponse, RawRequest, Reservation,
+    SendState,
+};
 pub use fence::Route;
+pub use group::{ConnectionGroup, GroupConfig, GroupError, SlotObservation};
 pub use router::{Router, RouterCounters, RouterError, RouterEvent};
 pub use scaler::{Decision, Reason, ScaleUpTrigger, Scaler, Signals};
 pub use scaler_config::{
@@ -22,5 +39,6 @@ pub use scaler_config::{
     SCALE_DOWN_WAIT_FRACTION, SCALE_UP_BUFFER_FILL, SCALE_UP_BUSY_FRACTION, SCALE_UP_WAIT_FRACTION,
     ScalerConfig, ScalerConfigError,
 };
+pub use tcp::{DEFAULT_CONNECT_TIMEOUT, TcpConfig, TcpTransport};
 pub use topic_partition::{SlotId, TopicPartition};
 pub use transport::{BoxStream, BrokerAddress, Stream, Transport, TransportError};
