@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask COMMAND` (an alias in
 //! `.cargo/config.toml`).
 //!
-//! - `ci`: every check CI runs (format, lints, tests, docs, cargo-deny).
+//! - `ci`: every check CI runs (format, lints, tests, docs, fuzz targets
+//!   build, cargo-deny).
 //! - `fuzz`: the libFuzzer targets under `fuzz/`, each for a bounded time.
 //!
 //! Dependency-free on purpose: it must build on a fresh machine before
@@ -19,7 +20,7 @@ const USAGE: &str = "\
 usage: cargo xtask COMMAND [ARGS]
 
 commands:
-  ci     every check CI runs: fmt, clippy, tests, docs, cargo-deny
+  ci     every check CI runs: fmt, clippy, tests, docs, fuzz-build, cargo-deny
   fuzz   run the fuzz targets for a bounded time (needs nightly; not in CI)
 
 `cargo xtask COMMAND --help` describes a command.";
