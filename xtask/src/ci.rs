@@ -37,75 +37,69 @@ impl Outcome {
 #[derive(Debug)]
 struct Step {
     name: &'static str,
-    run: fn() -> Outcome,
+    action: Action,
+}
+
+/// What a step does.
+#[derive(Debug)]
+enum Action {
+    /// One cargo command, with extra environment variables.
+    Cargo(
+        &'static [&'static str],
+        &'static [(&'static str, &'static str)],
+    ),
+    /// Anything else.
+    Custom(fn() -> Outcome),
+}
+
+impl Step {
+    const fn cargo(name: &'static str, args: &'static [&'static str]) -> Self {
+        Self::cargo_env(name, args, &[])
+    }
+
+    const fn cargo_env(
+        name: &'static str,
+        args: &'static [&'static str],
+        envs: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        Self {
+            name,
+            action: Action::Cargo(args, envs),
+        }
+    }
+
+    const fn custom(name: &'static str, run: fn() -> Outcome) -> Self {
+        Self {
+            name,
+            action: Action::Custom(run),
+        }
+    }
+
+    fn run(&self) -> Outcome {
+        match self.action {
+            Action::Cargo(args, envs) => {
+                let mut cmd = cargo(args);
+                cmd.envs(envs.iter().copied());
+                Outcome::from_result(process::run(&mut cmd))
+            }
+            Action::Custom(run) => run(),
+        }
+    }
 }
 
 /// The steps, in order. Adding a check is adding a line.
+#[rustfmt::skip]
 const STEPS: &[Step] = &[
-    Step {
-        name: "fmt",
-        run: formatting,
-    },
-    Step {
-        name: "clippy",
-        run: || {
-            cargo_step(
-                &[
-                    "clippy",
-                    "--workspace",
-                    "--all-targets",
-                    "--",
-                    "-D",
-                    "warnings",
-                ],
-                &[],
-            )
-        },
-    },
-    Step {
-        name: "test",
-        run: tests,
-    },
-    Step {
-        name: "doc",
-        run: || {
-            cargo_step(
-                &["doc", "--workspace", "--no-deps"],
-                &[("RUSTDOCFLAGS", "-D warnings")],
-            )
-        },
-    },
-    // The fuzz targets live outside the workspace, so the clippy step above
-    // does not see them; this keeps them compiling as the decoders change.
-    // (Fuzzing itself is `cargo xtask fuzz`, not part of CI.)
-    Step {
-        name: "fuzz-build",
-        run: || {
-            cargo_step(
-                &[
-                    "clippy",
-                    "--manifest-path",
-                    "fuzz/Cargo.toml",
-                    "--bins",
-                    "--",
-                    "-D",
-                    "warnings",
-                ],
-                &[],
-            )
-        },
-    },
-    Step {
-        name: "deny",
-        run: deny::check,
-    },
+    Step::custom("fmt", formatting),
+    Step::cargo("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+    Step::custom("test", tests),
+    Step::cargo_env("doc", &["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")]),
+    // The fuzz targets sit outside the workspace, so clippy above does not
+    // see them; this keeps them compiling as the decoders change. Fuzzing
+    // itself is `cargo xtask fuzz`, not part of CI.
+    Step::cargo("fuzz-build", &["clippy", "--manifest-path", "fuzz/Cargo.toml", "--bins", "--", "-D", "warnings"]),
+    Step::custom("deny", deny::check),
 ];
-
-fn cargo_step(args: &[&str], envs: &[(&str, &str)]) -> Outcome {
-    let mut cmd = cargo(args);
-    cmd.envs(envs.iter().copied());
-    Outcome::from_result(process::run(&mut cmd))
-}
 
 /// The workspace's formatting, and the fuzz project's, which `--all` does
 /// not reach because it is outside the workspace.
@@ -219,7 +213,7 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
         }
         println!("\n==> {}", step.name);
         let step_start = Instant::now();
-        let outcome = (step.run)();
+        let outcome = step.run();
         let line = summary_line(step.name, &outcome, step_start.elapsed());
         println!("{line}");
         failed += usize::from(outcome.result.is_err());
