@@ -73,6 +73,7 @@ mod fault_plan;
 mod handlers;
 mod hold;
 mod inspect;
+mod listener;
 mod log_records;
 mod pacer;
 mod partition_log;
@@ -86,13 +87,14 @@ pub use builder::{FAKE_BROKER_PORT, FakeClusterBuilder, fake_broker_address};
 pub use cluster::FakeCluster;
 pub use config::{ClusterConfig, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, ServiceTime};
 pub use connection_id::ConnectionId;
-pub use error::ClusterError;
+pub use error::{ClusterError, ListenError};
 pub use fault_plan::{ErrorScope, FaultAction, FaultId, FaultPlan, FaultRule, ResponseCorruption};
 pub use hold::Hold;
 pub use inspect::{
     BatchSummary, Counters, Disposition, PartitionSnapshot, ProducedBatch, RequestRecord,
 };
 pub use kproducer_net::TopicPartition;
+pub use listener::LoopbackListener;
 pub use log_records::LogRecord;
 pub use partition_log::{AbortedTxn, AppendOutcome, BatchMeta, PartitionLog, StoredBatch};
 pub use producer_state::{
