@@ -1,5 +1,6 @@
 //! An in-memory Kafka cluster with Kafka's real idempotence rules, fault
-//! plans and an in-memory [`Transport`](kproducer_net::Transport).
+//! plans, an in-memory [`Transport`](kproducer_net::Transport), and a
+//! loopback TCP listener for external clients.
 //!
 //! - [`ProducerStates`]: the idempotence rules as a pure state machine (the
 //!   rules and their sources are listed there).
@@ -12,6 +13,14 @@
 //! - [`FakeTransport`]: connects a client to the cluster through in-memory
 //!   duplex streams; each connection's requests are served one at a time, in
 //!   arrival order, with a configurable [`ServiceTime`].
+//! - [`FakeCluster::listen`]: serves the same cluster on 127.0.0.1, one
+//!   port per broker, advertised in Metadata so that external clients
+//!   (librdkafka, kcat, benchmark peers) route to partition leaders; the
+//!   [`LoopbackListener`] it returns stops serving when dropped. The
+//!   `kproducer-fake-broker` binary starts a cluster from flags and prints
+//!   its bootstrap address (`kproducer-fake-broker --help`). The crate's
+//!   `librdkafka_peer` test has kcat (librdkafka 2.16) produce and consume
+//!   100,000 records per codec through it.
 //! - Inspection: [`FakeCluster::partition`], [`FakeCluster::records`],
 //!   [`FakeCluster::requests`], [`FakeCluster::counters`], and the test
 //!   assertions [`FakeCluster::assert_values`] and
@@ -46,6 +55,9 @@
 //!   ignored, as Kafka ignores them (librdkafka sends some).
 //! - Transactional batches are not checked against AddPartitionsToTxn
 //!   (Kafka 3.6+ verifies them, KIP-890).
+//! - A broker that is down keeps its TCP port bound and closes each new
+//!   connection as soon as it is accepted (a real broker's port would
+//!   refuse it); clients see the connection end either way.
 //!
 //! ```
 //! use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule};
