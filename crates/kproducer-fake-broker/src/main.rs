@@ -122,30 +122,46 @@ fn build(args: &Args) -> Result<FakeCluster, String> {
     builder.build().map_err(|e| e.to_string())
 }
 
-/// Resolves when the process should stop: SIGINT, SIGTERM, or (when asked)
-/// end-of-file on stdin.
-async fn stop_requested(stop_on_stdin_eof: bool) -> Result<&'static str, String> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term =
-        signal(SignalKind::terminate()).map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
-    let stdin_eof = async {
-        if stop_on_stdin_eof {
-            let mut stdin = tokio::io::stdin();
-            let mut buf = [0u8; 1024];
-            loop {
-                match tokio::io::AsyncReadExt::read(&mut stdin, &mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
+/// The signals that stop the broker, registered before the bootstrap line is
+/// printed so that a parent reacting to that line cannot signal too early.
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn register() -> Result<Self, String> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())
+                .map_err(|e| format!("cannot watch for SIGINT: {e}"))?,
+            terminate: signal(SignalKind::terminate())
+                .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?,
+        })
+    }
+
+    /// Resolves when the process should stop: SIGINT, SIGTERM, or (when
+    /// asked) end-of-file on stdin. Says which.
+    async fn wait(mut self, stop_on_stdin_eof: bool) -> &'static str {
+        let stdin_eof = async {
+            if stop_on_stdin_eof {
+                let mut stdin = tokio::io::stdin();
+                let mut buf = [0u8; 1024];
+                loop {
+                    match tokio::io::AsyncReadExt::read(&mut stdin, &mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
                 }
+            } else {
+                std::future::pending::<()>().await;
             }
-        } else {
-            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+            () = stdin_eof => "end of stdin",
         }
-    };
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.map(|()| "SIGINT").map_err(|e| format!("cannot watch for SIGINT: {e}")),
-        _ = term.recv() => Ok("SIGTERM"),
-        () = stdin_eof => Ok("end of stdin"),
     }
 }
 
@@ -155,12 +171,13 @@ async fn run(args: Args) -> Result<(), String> {
         .listen(&format!("127.0.0.1:{}", args.port))
         .await
         .map_err(|e| e.to_string())?;
+    let signals = StopSignals::register()?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", listener.bootstrap_servers())
         .and_then(|()| stdout.flush())
         .map_err(|e| format!("cannot write the bootstrap address to stdout: {e}"))?;
     drop(stdout);
-    let why = stop_requested(args.stop_on_stdin_eof).await?;
+    let why = signals.wait(args.stop_on_stdin_eof).await;
     tracing::info!(reason = why, "stopping");
     listener.shutdown().await;
     Ok(())
