@@ -15,6 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::broker_state::{self, BrokerState};
+use crate::peer::Peer;
 use crate::{roundtrip, tansu};
 
 const USAGE: &str = "\
@@ -160,6 +161,12 @@ fn free_port() -> Result<u16, String> {
 /// file. The broker outlives xtask; `stop` ends it.
 pub(crate) fn start(options: &StartOptions) -> Result<BrokerState, String> {
     let tansu = tansu::ensure_installed()?;
+    // The tests need the peer too; without it the broker is still useful
+    // (the kproducer CLI, benchmarks), so its absence is a warning here and
+    // an error where kcat is run.
+    let peer = Peer::ensure_installed()
+        .inspect_err(|why| eprintln!("warning: no librdkafka 2.16 peer: {why}"))
+        .ok();
     let dir = broker_state::state_dir();
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     if let Some(old) = broker_state::load(&dir)? {
@@ -199,6 +206,9 @@ pub(crate) fn start(options: &StartOptions) -> Result<BrokerState, String> {
         &url,
     ])
     .args(["--storage-engine", "memory://tansu/"])
+    // tansu logs through RUST_LOG; a RUST_LOG meant for our own tests
+    // would make it log every request. KPRODUCER_TANSU_LOG chooses.
+    .env("RUST_LOG", tansu_log_filter())
     // tansu loads a `.env` file from its working directory; run it
     // where none can be, so the repository cannot change its settings.
     .current_dir(&dir)
@@ -217,6 +227,7 @@ pub(crate) fn start(options: &StartOptions) -> Result<BrokerState, String> {
         pid: child.id(),
         port,
         log: log.clone(),
+        librdkafka_lib: peer.map(|peer| peer.lib_dir().to_path_buf()),
     };
     // Recorded before waiting, so `stop` can clean up whatever happens next.
     broker_state::save(&dir, &state)?;
@@ -258,6 +269,14 @@ pub(crate) fn start(options: &StartOptions) -> Result<BrokerState, String> {
         }
     }
     Ok(state)
+}
+
+/// tansu's log filter: `$KPRODUCER_TANSU_LOG`, else `warn`.
+fn tansu_log_filter() -> String {
+    std::env::var("KPRODUCER_TANSU_LOG")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "warn".to_string())
 }
 
 /// Creates `topic` on the broker at `bootstrap` (`HOST:PORT`) with tansu's

@@ -6,7 +6,11 @@
 //! port=40123
 //! bootstrap=127.0.0.1:40123
 //! log=/path/to/target/tansu/broker.log
+//! librdkafka_lib=/home/me/.cache/kproducer/librdkafka-2.16/lib
 //! ```
+//!
+//! `librdkafka_lib` is the `LD_LIBRARY_PATH` that makes kcat use librdkafka
+//! 2.16; it is absent when the peer could not be installed.
 //!
 //! It lives in the checkout's target directory, not in the tool cache, so two
 //! clones on one machine each manage their own broker.
@@ -23,6 +27,8 @@ pub(crate) struct BrokerState {
     pub(crate) port: u16,
     /// Where its stdout and stderr go.
     pub(crate) log: PathBuf,
+    /// The directory holding librdkafka 2.16, for kcat's `LD_LIBRARY_PATH`.
+    pub(crate) librdkafka_lib: Option<PathBuf>,
 }
 
 impl BrokerState {
@@ -34,13 +40,17 @@ impl BrokerState {
     /// The file's text. `bootstrap` is written for readers (tests, shell
     /// scripts) and ignored when parsing: it follows from `port`.
     fn to_text(&self) -> String {
-        format!(
+        let mut text = format!(
             "pid={}\nport={}\nbootstrap={}\nlog={}\n",
             self.pid,
             self.port,
             self.bootstrap(),
             self.log.display()
-        )
+        );
+        if let Some(lib) = &self.librdkafka_lib {
+            text.push_str(&format!("librdkafka_lib={}\n", lib.display()));
+        }
+        text
     }
 
     /// Parses [`Self::to_text`]; unknown keys are ignored so the format can
@@ -49,6 +59,7 @@ impl BrokerState {
         let mut pid = None;
         let mut port = None;
         let mut log = None;
+        let mut librdkafka_lib = None;
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let Some((key, value)) = line.split_once('=') else {
                 return Err(format!("line `{line}` is not key=value"));
@@ -69,11 +80,17 @@ impl BrokerState {
                     );
                 }
                 "log" => log = Some(PathBuf::from(value)),
+                "librdkafka_lib" => librdkafka_lib = Some(PathBuf::from(value)),
                 _ => {}
             }
         }
         match (pid, port, log) {
-            (Some(pid), Some(port), Some(log)) => Ok(Self { pid, port, log }),
+            (Some(pid), Some(port), Some(log)) => Ok(Self {
+                pid,
+                port,
+                log,
+                librdkafka_lib,
+            }),
             _ => Err("pid, port or log is missing".to_string()),
         }
     }
@@ -166,6 +183,7 @@ mod tests {
             pid: 4242,
             port: 40123,
             log: PathBuf::from("/tmp/x/broker.log"),
+            librdkafka_lib: Some(PathBuf::from("/c/librdkafka-2.16/lib")),
         }
     }
 
@@ -174,6 +192,14 @@ mod tests {
         let text = example().to_text();
         assert!(text.contains("bootstrap=127.0.0.1:40123\n"));
         assert_eq!(BrokerState::parse(&text), Ok(example()));
+        let without_peer = BrokerState {
+            librdkafka_lib: None,
+            ..example()
+        };
+        assert_eq!(
+            BrokerState::parse(&without_peer.to_text()),
+            Ok(without_peer)
+        );
     }
 
     #[test]

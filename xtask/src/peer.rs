@@ -7,7 +7,7 @@
 //! commands with the right `LD_LIBRARY_PATH`.
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::broker_state::repo_root;
@@ -62,6 +62,19 @@ impl Peer {
             }),
             _ => Err(format!("{} printed no library directory", script.display())),
         }
+    }
+
+    /// The peer whose librdkafka 2.16 is in `lib_dir` (as recorded by
+    /// `broker start`).
+    pub(crate) fn at(lib_dir: &Path) -> Self {
+        Self {
+            lib_dir: lib_dir.to_path_buf(),
+        }
+    }
+
+    /// The directory to put on `LD_LIBRARY_PATH` for kcat.
+    pub(crate) fn lib_dir(&self) -> &Path {
+        &self.lib_dir
     }
 
     /// `kcat ARGS` running against librdkafka 2.16.

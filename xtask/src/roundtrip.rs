@@ -18,7 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::broker::{self, StartOptions, TopicSpec};
-use crate::broker_state;
+use crate::broker_state::{self, BrokerState};
 use crate::peer::Peer;
 use crate::tansu;
 
@@ -178,10 +178,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
     Ok(options)
 }
 
-/// Entry point for `cargo xtask broker roundtrip ARGS`.
+/// Entry point for `cargo xtask broker roundtrip ARGS`. The broker is, in
+/// order of preference: `--bootstrap`, the one `broker start` left running,
+/// or a fresh one started (and stopped) for this round trip alone.
 pub(crate) fn main(args: &[String]) -> Result<ExitCode, String> {
     let options = parse(args)?;
-    let peer = Peer::ensure_installed()?;
     let tansu = tansu::ensure_installed()?;
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -192,20 +193,39 @@ pub(crate) fn main(args: &[String]) -> Result<ExitCode, String> {
     };
     let dir = broker_state::state_dir();
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let result = match &options.bootstrap {
-        Some(bootstrap) => broker::create_topic(&tansu, bootstrap, &topic)
-            .and_then(|()| run(&peer, bootstrap, &topic.name, options.records)),
-        None => {
+    let running = broker_state::load(&dir)?.filter(|s| broker_state::is_running_tansu(s.pid));
+    let result = match (&options.bootstrap, running) {
+        (Some(bootstrap), _) => {
+            let peer = Peer::ensure_installed()?;
+            broker::create_topic(&tansu, bootstrap, &topic)
+                .and_then(|()| run(&peer, bootstrap, &topic.name, options.records))
+        }
+        (None, Some(state)) => {
+            println!("using the running tansu {}", state.bootstrap());
+            let peer = peer_of(&state)?;
+            broker::create_topic(&tansu, &state.bootstrap(), &topic)
+                .and_then(|()| run(&peer, &state.bootstrap(), &topic.name, options.records))
+        }
+        (None, None) => {
             let state = broker::start(&StartOptions {
                 port: None,
                 topics: vec![topic.clone()],
             })?;
-            let result = run(&peer, &state.bootstrap(), &topic.name, options.records);
+            let result = peer_of(&state)
+                .and_then(|peer| run(&peer, &state.bootstrap(), &topic.name, options.records));
             broker::stop_recorded(&dir, &state)?;
             result
         }
     };
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// The peer `broker start` found, or a fresh attempt to install it.
+fn peer_of(state: &BrokerState) -> Result<Peer, String> {
+    match &state.librdkafka_lib {
+        Some(lib) => Ok(Peer::at(lib)),
+        None => Peer::ensure_installed(),
+    }
 }
 
 /// Produces, consumes and verifies; prints timings and the distribution.
