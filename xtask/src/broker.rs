@@ -29,12 +29,14 @@ commands:
           the bootstrap address 127.0.0.1:P as the last line
   stop    stop the tansu this checkout started (SIGTERM, then wait)
   status  say whether it runs (exit 0) or not (exit 1)
-  install build tansu into the tool cache if it is not there yet
+  install build tansu into the tool cache and install the librdkafka 2.16
+          peer (kcat) if they are not there yet
   roundtrip [--records N] [--partitions N] [--bootstrap HOST:PORT]
           produce N numbered records (default 10000) idempotently with kcat
           (librdkafka 2.16) to a new topic, consume them back, check that
-          every record arrived once and in order per partition; without
-          --bootstrap it starts and stops its own fresh tansu";
+          every record arrived once and in order per partition; the broker
+          is --bootstrap's, else the one `start` left running, else a fresh
+          one started and stopped for the round trip";
 
 /// How long tansu may take to open its port. It takes ~20 ms when idle; the
 /// margin is for a machine busy with builds.
@@ -60,7 +62,15 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
         }),
         Some("stop") => stop().map(|()| ExitCode::SUCCESS),
         Some("status") => status(),
-        Some("install") => tansu::ensure_installed().map(|_| ExitCode::SUCCESS),
+        Some("install") => tansu::ensure_installed()
+            .and_then(|_| Peer::ensure_installed())
+            .map(|peer| {
+                println!(
+                    "librdkafka 2.16 for kcat: LD_LIBRARY_PATH={}",
+                    peer.lib_dir().display()
+                );
+                ExitCode::SUCCESS
+            }),
         Some("roundtrip") => roundtrip::main(&args[1..]),
         Some("--help" | "-h" | "help") => {
             println!("{USAGE}");
