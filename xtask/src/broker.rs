@@ -219,6 +219,12 @@ pub(crate) fn start(options: &StartOptions) -> Result<BrokerState, String> {
     // tansu logs through RUST_LOG; a RUST_LOG meant for our own tests
     // would make it log every request. KPRODUCER_TANSU_LOG chooses.
     .env("RUST_LOG", tansu_log_filter())
+    // Settings tansu takes from the environment that we do not pass as
+    // flags: an OTLP endpoint or schema registry meant for something else
+    // must not change the broker under test.
+    .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+    .env_remove("SCHEMA_REGISTRY")
+    .env_remove("CLUSTER_ID")
     // tansu loads a `.env` file from its working directory; run it
     // where none can be, so the repository cannot change its settings.
     .current_dir(&dir)
