@@ -36,6 +36,24 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// [`FakeCluster::listen`]. Dropping it stops serving: the ports close, the
 /// open connections close, and the brokers advertise their in-memory
 /// addresses again.
+///
+/// ```
+/// use kproducer_fake_broker::FakeCluster;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let cluster = FakeCluster::builder().brokers(3).topic("t", 6).build().unwrap();
+/// let listener = cluster.listen("127.0.0.1:0").await.unwrap();
+/// let addr = listener.address(2).unwrap();
+/// assert!(addr.ip().is_loopback());
+/// // Metadata now advertises the TCP address of each broker.
+/// assert_eq!(cluster.address(2).unwrap().to_string(), addr.to_string());
+/// let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+/// # drop(stream);
+/// drop(listener); // stops serving
+/// assert_eq!(cluster.address(2).unwrap().to_string(), "fake-broker-2:9092");
+/// # }
+/// ```
 pub struct LoopbackListener {
     cluster: FakeCluster,
     addresses: BTreeMap<i32, SocketAddr>,

@@ -111,7 +111,9 @@ async fn serves_the_cluster_its_flags_describe_and_stops_on_stdin_eof() {
 
 #[tokio::test]
 async fn auto_creates_topics_when_asked_and_stops_on_sigterm() {
-    let (mut child, addrs) = start(&["--auto-create", "--partitions", "3"]).await;
+    // Stdin stays open (and is being read): SIGTERM alone must stop it.
+    let (mut child, addrs) =
+        start(&["--auto-create", "--partitions", "3", "--stop-on-stdin-eof"]).await;
     let mut client = within("connect", WireClient::connect_tcp(addrs[0])).await;
     let r = within(
         "metadata",
