@@ -219,6 +219,14 @@ async fn kcat_produces_idempotently_with_every_codec_and_reads_everything_back()
     let Some(libdir) = kcat_libdir() else {
         return;
     };
+    // The peer really is librdkafka 2.16 (kcat -V names the library it
+    // loaded).
+    let version = kcat(&libdir, &["-V".to_owned()], None).await;
+    assert!(
+        version.contains("librdkafka 2.16."),
+        "KPRODUCER_KCAT_LIBDIR={} does not give kcat librdkafka 2.16:\n{version}",
+        libdir.display()
+    );
     let mut builder = FakeCluster::builder()
         .brokers(BROKERS)
         .record_requests(false);
