@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::deny;
+use crate::peer::Peer;
 use crate::process::{self, cargo, secs};
 
 /// What a step concluded.
@@ -93,6 +94,7 @@ const STEPS: &[Step] = &[
     Step::custom("fmt", formatting),
     Step::cargo("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
     Step::custom("test", tests),
+    Step::custom("librdkafka-peer", librdkafka_peer_vs_fake_broker),
     Step::cargo_env("doc", &["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")]),
     // The fuzz targets sit outside the workspace, so clippy above does not
     // see them; this keeps them compiling as the decoders change. Fuzzing
@@ -115,23 +117,50 @@ fn formatting() -> Outcome {
     Outcome::from_result(result)
 }
 
+/// Set for the workspace test run: the fake broker's librdkafka peer test
+/// then says it runs in its own step instead of failing for want of kcat.
+const PEER_TEST_IN_OWN_STEP: (&str, &str) = ("KPRODUCER_PEER_TEST_IN_OWN_STEP", "1");
+
+/// librdkafka peer vs fake broker: installs kcat with librdkafka 2.16
+/// (`tools/install-librdkafka-peer.sh`) and runs the fake broker's
+/// `librdkafka_peer` test with `KPRODUCER_KCAT_LIBDIR` pointing at it:
+/// 100,000 records produced per codec and with acks=1 over loopback TCP,
+/// then consumed back and checked.
+fn librdkafka_peer_vs_fake_broker() -> Outcome {
+    let result = Peer::ensure_installed().and_then(|peer| {
+        let mut cmd = cargo(&[
+            "test",
+            "-p",
+            "kproducer-fake-broker",
+            "--test",
+            "librdkafka_peer",
+            "--",
+            "--nocapture",
+        ]);
+        cmd.env("KPRODUCER_KCAT_LIBDIR", peer.lib_dir());
+        process::run(&mut cmd)
+    });
+    Outcome::from_result(result)
+}
+
 /// Unit and integration tests with nextest when it is installed (faster,
 /// clearer output), then doctests, which nextest does not run. Without
 /// nextest, `cargo test` runs both. Like the steps, every test runs even
 /// after one fails.
 fn tests() -> Outcome {
     if process::succeeds_quietly(&mut cargo(&["nextest", "--version"])) {
-        let result = process::run(&mut cargo(&[
-            "nextest",
-            "run",
-            "--workspace",
-            "--no-fail-fast",
-        ]))
+        let result = process::run(
+            cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
+                .env(PEER_TEST_IN_OWN_STEP.0, PEER_TEST_IN_OWN_STEP.1),
+        )
         .and_then(|()| process::run(&mut cargo(&["test", "--workspace", "--doc"])));
         Outcome::from_result(result)
     } else {
         Outcome {
-            result: process::run(&mut cargo(&["test", "--workspace", "--no-fail-fast"])),
+            result: process::run(
+                cargo(&["test", "--workspace", "--no-fail-fast"])
+                    .env(PEER_TEST_IN_OWN_STEP.0, PEER_TEST_IN_OWN_STEP.1),
+            ),
             note: Some("cargo-nextest not found; ran `cargo test`".to_string()),
         }
     }
@@ -207,7 +236,7 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
     let mut skipped = 0;
     for step in STEPS {
         if options.skip.iter().any(|s| s == step.name) {
-            lines.push(format!("{:<10} SKIPPED  (--skip)", step.name));
+            lines.push(format!("{:<15} SKIPPED  (--skip)", step.name));
             skipped += 1;
             continue;
         }
@@ -240,8 +269,8 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
 
 fn summary_line(name: &str, outcome: &Outcome, took: Duration) -> String {
     let mut line = match &outcome.result {
-        Ok(()) => format!("{name:<10} ok       {:>8}", secs(took)),
-        Err(why) => format!("{name:<10} FAILED   {:>8}  {why}", secs(took)),
+        Ok(()) => format!("{name:<15} ok       {:>8}", secs(took)),
+        Err(why) => format!("{name:<15} FAILED   {:>8}  {why}", secs(took)),
     };
     if let Some(note) = &outcome.note {
         line.push_str(&format!("  [{note}]"));
@@ -291,7 +320,7 @@ mod tests {
             note: Some("n".into()),
         };
         let line = summary_line("fmt", &outcome, Duration::from_millis(1500));
-        assert!(line.starts_with("fmt        FAILED"), "{line}");
+        assert!(line.starts_with("fmt             FAILED"), "{line}");
         assert!(line.contains("1.5 s"), "{line}");
         assert!(line.ends_with("[n]"), "{line}");
     }
