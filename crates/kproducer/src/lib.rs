@@ -1,15 +1,20 @@
 //! kproducer: a pure-Rust, tokio-based Apache Kafka producer.
 //!
-//! Not built yet: the producer lands with the project's issue "The
-//! `kproducer` producer: API, batching, …". Today the workspace ships the
-//! wire-protocol crate, [`kproducer_protocol`], re-exported here as
-//! [`protocol`].
-//!
 //! ```
 //! use kproducer::protocol::ApiKey;
 //! assert_eq!(ApiKey::Produce.versions().max, 11);
 //! ```
 
+mod config;
+mod core;
+mod delivery;
+mod error;
 pub mod partitioner;
+mod record;
+
+pub use config::{Acks, MAX_IN_FLIGHT_IDEMPOTENT, PartitionerKind, ProducerConfig, Settings};
+pub use delivery::{DeliveryFuture, DeliveryResult};
+pub use error::{Error, TrySendError};
+pub use record::{Header, Record, RecordMetadata, Topic};
 
 pub use kproducer_protocol as protocol;
