@@ -1,0 +1,365 @@
+//! How many connections a broker's group should have: signals in, a target
+//! width out.
+//!
+//! [`Scaler`] is a pure state machine. It owns no clock and does no I/O: the
+//! connection group feeds it what it measured ([`Scaler::observe`],
+//! [`Scaler::observe_buffer`]) and asks for a decision at an instant it
+//! passes in ([`Scaler::evaluate`]). Every signal is divided by the time it
+//! was gathered over, so an hour of mild pressure weighs exactly as much as a
+//! second of it, and replaying the same inputs gives the same decisions.
+//!
+//! See `docs/scaling.md` for the reasoning behind every threshold.
+
+use std::time::{Duration, Instant};
+
+use crate::scaler_config::{ScalerConfig, ScalerConfigError};
+
+/// What one evaluation window measured, each signal normalised by the
+/// window's length.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Signals {
+    /// How long the window lasted (time since the previous evaluation that
+    /// consumed a window).
+    pub window: Duration,
+    /// The width the signals were measured at.
+    pub width: usize,
+    /// Mean over the group's slots of `time requests waited for an in-flight
+    /// permit / window`, each slot's share capped at 1. A request that waits
+    /// for a permit is direct evidence that the in-flight window, not the
+    /// broker or the network, is the bottleneck.
+    pub wait_fraction: f64,
+    /// Mean over the group's slots of `time the connection had a request
+    /// in flight / window`, each slot capped at 1.
+    pub busy_fraction: f64,
+    /// Time-weighted mean of `buffered bytes / buffer memory` over the window.
+    pub buffer_fill: f64,
+}
+
+impl Signals {
+    /// The busy fraction the remaining connections would have if the same
+    /// work were carried by `width - removed` connections.
+    ///
+    /// Returns `f64::INFINITY` when nothing would remain.
+    pub fn projected_busy(&self, removed: usize) -> f64 {
+        let remaining = self.width.saturating_sub(removed);
+        if remaining == 0 {
+            return f64::INFINITY;
+        }
+        self.busy_fraction * self.width as f64 / remaining as f64
+    }
+}
+
+/// Why the pressure was high enough to add connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleUpTrigger {
+    /// Requests waited for an in-flight permit at least
+    /// [`ScalerConfig::scale_up_wait`] of the time.
+    WaitingForInFlightPermit,
+    /// The buffer was at least [`ScalerConfig::scale_up_buffer`] full while
+    /// the connections were at least [`ScalerConfig::scale_up_busy`] busy.
+    BufferBackedUp,
+}
+
+/// Why [`Scaler::evaluate`] decided what it decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// Less than [`ScalerConfig::min_window`] passed since the last window
+    /// closed; observations keep accumulating and nothing was decided.
+    WindowTooShort,
+    /// Pressure is high: the width grows.
+    ScaleUp(ScaleUpTrigger),
+    /// Pressure is high but the width is already at the maximum.
+    AtMaximum,
+    /// Load has been low for at least [`ScalerConfig::sustained_low`]: the
+    /// width shrinks.
+    SustainedLow,
+    /// Load is low, but not yet for long enough.
+    LowNotYetSustained {
+        /// How long it has been low so far.
+        low_for: Duration,
+    },
+    /// Load is low but the width is already at the minimum.
+    AtMinimum,
+    /// A change is wanted, but the last change was less than
+    /// [`ScalerConfig::cooldown`] ago: its effect is not measurable yet.
+    CoolingDown,
+    /// Pressure is between the scale-down and scale-up thresholds
+    /// (the hysteresis band): nothing to do.
+    Steady,
+}
+
+/// The result of one [`Scaler::evaluate`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision {
+    /// The width before this decision.
+    pub previous_width: usize,
+    /// The width the group should have now. Equal to `previous_width` unless
+    /// the reason is [`Reason::ScaleUp`] or [`Reason::SustainedLow`].
+    pub target_width: usize,
+    /// Why.
+    pub reason: Reason,
+    /// What the window measured; `None` when the window was too short.
+    pub signals: Option<Signals>,
+}
+
+impl Decision {
+    /// Whether the width changes.
+    pub fn is_change(&self) -> bool {
+        self.target_width != self.previous_width
+    }
+}
+
+/// Per-slot sums since the window opened.
+#[derive(Debug, Clone, Copy, Default)]
+struct SlotTotals {
+    waited: Duration,
+    busy: Duration,
+}
+
+/// Decides the connection count of one broker's group.
+///
+/// Feed it, per slot, how long requests waited for an in-flight permit and how
+/// long the connection was busy ([`observe`](Self::observe)); feed it the
+/// buffer level whenever it changes or periodically
+/// ([`observe_buffer`](Self::observe_buffer)); call
+/// [`evaluate`](Self::evaluate) periodically (every few hundred milliseconds is
+/// plenty) and apply the target width it returns.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use kproducer_net::{Reason, Scaler, ScalerConfig};
+///
+/// let t0 = Instant::now();
+/// let mut scaler = Scaler::new(ScalerConfig::default(), t0)?;
+/// assert_eq!(scaler.width(), 1);
+///
+/// // Over one second, requests on slot 0 waited 400 ms for a permit.
+/// scaler.observe(0, Duration::from_millis(400), Duration::from_secs(1));
+/// let decision = scaler.evaluate(t0 + Duration::from_secs(1));
+/// assert!(decision.is_change());
+/// assert!(matches!(decision.reason, Reason::ScaleUp(_)));
+/// assert_eq!(scaler.width(), decision.target_width);
+/// # Ok::<(), kproducer_net::ScalerConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Scaler {
+    config: ScalerConfig,
+    width: usize,
+    window_start: Instant,
+    slots: Vec<SlotTotals>,
+    /// Integral of the buffer fill over the open window, in fill·seconds.
+    buffer_integral: f64,
+    /// The last buffer sample: when, and how full.
+    buffer_level: Option<(Instant, f64)>,
+    last_change: Option<Instant>,
+    low_since: Option<Instant>,
+}
+
+impl Scaler {
+    /// A scaler at `config.initial_width`, its first window opening at `now`.
+    ///
+    /// # Errors
+    /// The configuration's validation error, see [`ScalerConfig::validate`].
+    pub fn new(config: ScalerConfig, now: Instant) -> Result<Self, ScalerConfigError> {
+        config.validate()?;
+        Ok(Self {
+            width: config.initial_width,
+            slots: vec![SlotTotals::default(); config.initial_width],
+            config,
+            window_start: now,
+            buffer_integral: 0.0,
+            buffer_level: None,
+            last_change: None,
+            low_since: None,
+        })
+    }
+
+    /// The current width (what the last change decided).
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ScalerConfig {
+        &self.config
+    }
+
+    /// Adds what slot `slot` measured since its previous report: `waited`,
+    /// the total time requests spent waiting for one of its in-flight permits
+    /// (summed over requests, so it can exceed wall time when several wait
+    /// at once), and `busy`, the time it had at least one request in flight.
+    ///
+    /// Reports for slots at or beyond the current width are ignored: those
+    /// connections are retiring and take no new work.
+    pub fn observe(&mut self, slot: usize, waited: Duration, busy: Duration) {
+        if let Some(totals) = self.slots.get_mut(slot) {
+            totals.waited = totals.waited.saturating_add(waited);
+            totals.busy = totals.busy.saturating_add(busy);
+        }
+    }
+
+    /// Records that, from `now` on, `buffered_bytes` of the producer's
+    /// `buffer_memory` bytes hold records waiting to be sent. The level is
+    /// held until the next sample, and averaged over time.
+    ///
+    /// A `buffer_memory` of 0 is ignored (there is no fraction to take).
+    pub fn observe_buffer(&mut self, now: Instant, buffered_bytes: u64, buffer_memory: u64) {
+        if buffer_memory == 0 {
+            return;
+        }
+        let fill = (buffered_bytes as f64 / buffer_memory as f64).clamp(0.0, 1.0);
+        self.integrate_buffer(now);
+        self.buffer_level = Some((now, fill));
+    }
+
+    /// Adds the held buffer level from the last sample (or the window start,
+    /// whichever is later) up to `now`.
+    fn integrate_buffer(&mut self, now: Instant) {
+        if let Some((at, fill)) = self.buffer_level {
+            let from = at.max(self.window_start);
+            let held = now.saturating_duration_since(from).as_secs_f64();
+            self.buffer_integral += fill * held;
+            self.buffer_level = Some((now.max(at), fill));
+        }
+    }
+
+    /// Closes the window at `now` (if it is at least
+    /// [`ScalerConfig::min_window`] long) and decides the width.
+    ///
+    /// Instants earlier than the window start count as no time passing; they
+    /// never panic.
+    pub fn evaluate(&mut self, now: Instant) -> Decision {
+        let elapsed = now.saturating_duration_since(self.window_start);
+        let previous_width = self.width;
+        if elapsed < self.config.min_window {
+            return Decision {
+                previous_width,
+                target_width: previous_width,
+                reason: Reason::WindowTooShort,
+                signals: None,
+            };
+        }
+        let signals = self.close_window(now, elapsed);
+        let (target_width, reason) = self.decide(now, &signals);
+        if target_width != previous_width {
+            self.width = target_width;
+            self.slots.resize(target_width, SlotTotals::default());
+            self.last_change = Some(now);
+            self.low_since = None;
+            tracing::info!(
+                from = previous_width,
+                to = target_width,
+                ?reason,
+                wait_fraction = signals.wait_fraction,
+                busy_fraction = signals.busy_fraction,
+                buffer_fill = signals.buffer_fill,
+                window_ms = signals.window.as_millis() as u64,
+                "connection group width changes"
+            );
+        } else {
+            tracing::debug!(
+                width = previous_width,
+                ?reason,
+                wait_fraction = signals.wait_fraction,
+                busy_fraction = signals.busy_fraction,
+                buffer_fill = signals.buffer_fill,
+                "connection group width holds"
+            );
+        }
+        Decision {
+            previous_width,
+            target_width,
+            reason,
+            signals: Some(signals),
+        }
+    }
+
+    /// Turns the window's sums into fractions and opens the next window.
+    fn close_window(&mut self, now: Instant, elapsed: Duration) -> Signals {
+        let window = elapsed.as_secs_f64();
+        let width = self.width;
+        let share = |d: Duration| (d.as_secs_f64() / window).clamp(0.0, 1.0);
+        let (mut wait, mut busy) = (0.0, 0.0);
+        for totals in &self.slots {
+            wait += share(totals.waited);
+            busy += share(totals.busy);
+        }
+        self.integrate_buffer(now);
+        let buffer_fill = (self.buffer_integral / window).clamp(0.0, 1.0);
+        let signals = Signals {
+            window: elapsed,
+            width,
+            wait_fraction: wait / width as f64,
+            busy_fraction: busy / width as f64,
+            buffer_fill,
+        };
+        self.slots.fill(SlotTotals::default());
+        self.buffer_integral = 0.0;
+        self.window_start = now;
+        signals
+    }
+
+    /// The decision for one closed window. Updates the low-load timer.
+    fn decide(&mut self, now: Instant, s: &Signals) -> (usize, Reason) {
+        let c = &self.config;
+        let w = self.width;
+        let window_opened = now.checked_sub(s.window).unwrap_or(now);
+        let cooling = self
+            .last_change
+            .is_some_and(|at| now.saturating_duration_since(at) < c.cooldown);
+
+        let by_wait = s.wait_fraction >= c.scale_up_wait;
+        let by_buffer = s.buffer_fill >= c.scale_up_buffer && s.busy_fraction >= c.scale_up_busy;
+        if by_wait || by_buffer {
+            self.low_since = None;
+            if w >= c.max_width {
+                return (w, Reason::AtMaximum);
+            }
+            if cooling {
+                return (w, Reason::CoolingDown);
+            }
+            // Waiting for a fraction f of the time on each of w connections
+            // suggests roughly w·f more connections' worth of demand.
+            let wanted = if by_wait {
+                (w as f64 * s.wait_fraction).ceil() as usize
+            } else {
+                1
+            };
+            let step = wanted.clamp(1, c.max_step);
+            let target = w.saturating_add(step).min(c.max_width);
+            let trigger = if by_wait {
+                ScaleUpTrigger::WaitingForInFlightPermit
+            } else {
+                ScaleUpTrigger::BufferBackedUp
+            };
+            return (target, Reason::ScaleUp(trigger));
+        }
+
+        let quiet = s.wait_fraction <= c.scale_down_wait && s.buffer_fill <= c.scale_down_buffer;
+        if quiet && w <= c.min_width {
+            self.low_since = None;
+            return (w, Reason::AtMinimum);
+        }
+        if !quiet || s.projected_busy(1) > c.scale_down_busy {
+            self.low_since = None;
+            return (w, Reason::Steady);
+        }
+        let since = *self.low_since.get_or_insert(window_opened);
+        let low_for = now.saturating_duration_since(since);
+        if low_for < c.sustained_low {
+            return (w, Reason::LowNotYetSustained { low_for });
+        }
+        if cooling {
+            return (w, Reason::CoolingDown);
+        }
+        // The largest bounded step after which the remaining connections
+        // would still be at most `scale_down_busy` busy. At least 1: the
+        // check above proved one removal fits.
+        let room = (w - c.min_width).min(c.max_step);
+        let step = (1..=room)
+            .rev()
+            .find(|&k| s.projected_busy(k) <= c.scale_down_busy)
+            .unwrap_or(1);
+        (w - step, Reason::SustainedLow)
+    }
+}

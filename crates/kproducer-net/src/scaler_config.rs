@@ -1,0 +1,276 @@
+//! The [`Scaler`](crate::Scaler)'s bounds, thresholds and timings, their
+//! defaults and the reasoning behind each, and validation.
+
+use std::time::Duration;
+
+/// Default fewest connections per broker: one connection is what every Kafka
+/// client uses, and it is enough for any load that fits one in-flight window.
+pub const DEFAULT_MIN_WIDTH: usize = 1;
+
+/// Default most connections per broker. Dekaf's measurement (an idempotent
+/// producer capped at `5 in flight / RTT` per connection) got 1.7× from 3
+/// connections; a broker serves a connection's requests one at a time but
+/// spreads connections over its network and I/O threads (3 and 8 by default),
+/// so returns fall quickly beyond a handful. 4 leaves headroom without letting
+/// one producer hog a broker's threads.
+pub const DEFAULT_MAX_WIDTH: usize = 4;
+
+/// Default largest change per decision. A bounded step keeps one noisy window
+/// from jumping straight to the maximum; 2 still reaches 4 from 1 in two
+/// decisions.
+pub const DEFAULT_MAX_STEP: usize = 2;
+
+/// Default shortest window worth deciding on. A produce round trip takes
+/// milliseconds; below ~100 ms a window holds so few requests that the
+/// fractions are dominated by where request boundaries happen to fall.
+pub const DEFAULT_MIN_WINDOW: Duration = Duration::from_millis(100);
+
+/// Default quiet time after a change. A new connection must connect,
+/// negotiate versions (and authenticate), and its partitions' fences must
+/// lift (one round trip) before the change shows in the signals; 2 s covers
+/// that with a wide margin on a healthy network.
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(2);
+
+/// Default time load must stay low before a connection is closed. Closing is
+/// cheap, re-opening costs a TCP (+TLS, +SASL) handshake and a fence per
+/// moving partition; bursty load must not make the group flap. 30 s is 15
+/// cooldowns: scale up fast, scale down slowly.
+pub const DEFAULT_SUSTAINED_LOW: Duration = Duration::from_secs(30);
+
+/// Default wait fraction at or above which the group grows: requests spent at
+/// least 10% of each connection's time waiting for an in-flight permit. Any
+/// waiting means the window is the bottleneck; 10% is well clear of the
+/// occasional wait that a burst causes.
+pub const SCALE_UP_WAIT_FRACTION: f64 = 0.10;
+
+/// Default wait fraction at or below which the group may shrink: 1%, a tenth
+/// of the scale-up threshold (the hysteresis band is between them).
+pub const SCALE_DOWN_WAIT_FRACTION: f64 = 0.01;
+
+/// Default buffer fill at or above which, together with
+/// [`SCALE_UP_BUSY_FRACTION`], the group grows: records pile up in the
+/// accumulator while the connections are saturated.
+pub const SCALE_UP_BUFFER_FILL: f64 = 0.5;
+
+/// Default busy fraction the connections must reach for a full buffer to count
+/// as connection pressure. A full buffer with idle connections means something
+/// else is slow (linger, metadata, a stalled partition); more connections
+/// would not help.
+pub const SCALE_UP_BUSY_FRACTION: f64 = 0.9;
+
+/// Default buffer fill at or below which the group may shrink.
+pub const SCALE_DOWN_BUFFER_FILL: f64 = 0.1;
+
+/// Default busy fraction the remaining connections may have after a shrink:
+/// the group shrinks only if the current work would keep `width - k`
+/// connections at most half busy. Half leaves room for bursts and keeps the
+/// shrunk group far from the scale-up side, so shrink-then-grow does not
+/// oscillate.
+pub const SCALE_DOWN_PROJECTED_BUSY: f64 = 0.5;
+
+/// How far apart the scale-up and scale-down thresholds of one signal must be
+/// at least: `up >= down * MIN_HYSTERESIS_RATIO`. Without a band between them
+/// a load sitting at the threshold would flip the width every cooldown.
+pub const MIN_HYSTERESIS_RATIO: f64 = 2.0;
+
+/// Bounds, thresholds and timings of a [`Scaler`](crate::Scaler).
+///
+/// ```
+/// use std::time::Duration;
+/// use kproducer_net::ScalerConfig;
+///
+/// let config = ScalerConfig { max_width: 8, cooldown: Duration::from_secs(5), ..Default::default() };
+/// assert!(config.validate().is_ok());
+///
+/// let bad = ScalerConfig { min_width: 3, max_width: 2, ..Default::default() };
+/// assert!(bad.validate().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalerConfig {
+    /// Fewest connections (≥ 1). Default [`DEFAULT_MIN_WIDTH`].
+    pub min_width: usize,
+    /// Most connections (≥ `min_width`). Default [`DEFAULT_MAX_WIDTH`].
+    pub max_width: usize,
+    /// Width at start (within the bounds). Default [`DEFAULT_MIN_WIDTH`].
+    pub initial_width: usize,
+    /// Largest change per decision (≥ 1). Default [`DEFAULT_MAX_STEP`].
+    pub max_step: usize,
+    /// Shortest window evaluated (> 0). Default [`DEFAULT_MIN_WINDOW`].
+    pub min_window: Duration,
+    /// No change within this long after a change. Default [`DEFAULT_COOLDOWN`].
+    pub cooldown: Duration,
+    /// Low load must last this long before a shrink. Default
+    /// [`DEFAULT_SUSTAINED_LOW`].
+    pub sustained_low: Duration,
+    /// Grow at or above this wait fraction. Default [`SCALE_UP_WAIT_FRACTION`].
+    pub scale_up_wait: f64,
+    /// Shrink only at or below this wait fraction. Default
+    /// [`SCALE_DOWN_WAIT_FRACTION`].
+    pub scale_down_wait: f64,
+    /// Grow at or above this buffer fill (with `scale_up_busy`). Default
+    /// [`SCALE_UP_BUFFER_FILL`].
+    pub scale_up_buffer: f64,
+    /// Shrink only at or below this buffer fill. Default
+    /// [`SCALE_DOWN_BUFFER_FILL`].
+    pub scale_down_buffer: f64,
+    /// Busy fraction that makes a full buffer count. Default
+    /// [`SCALE_UP_BUSY_FRACTION`].
+    pub scale_up_busy: f64,
+    /// Busy fraction the remaining connections may have after a shrink.
+    /// Default [`SCALE_DOWN_PROJECTED_BUSY`].
+    pub scale_down_busy: f64,
+}
+
+impl Default for ScalerConfig {
+    fn default() -> Self {
+        Self {
+            min_width: DEFAULT_MIN_WIDTH,
+            max_width: DEFAULT_MAX_WIDTH,
+            initial_width: DEFAULT_MIN_WIDTH,
+            max_step: DEFAULT_MAX_STEP,
+            min_window: DEFAULT_MIN_WINDOW,
+            cooldown: DEFAULT_COOLDOWN,
+            sustained_low: DEFAULT_SUSTAINED_LOW,
+            scale_up_wait: SCALE_UP_WAIT_FRACTION,
+            scale_down_wait: SCALE_DOWN_WAIT_FRACTION,
+            scale_up_buffer: SCALE_UP_BUFFER_FILL,
+            scale_down_buffer: SCALE_DOWN_BUFFER_FILL,
+            scale_up_busy: SCALE_UP_BUSY_FRACTION,
+            scale_down_busy: SCALE_DOWN_PROJECTED_BUSY,
+        }
+    }
+}
+
+/// Why a [`ScalerConfig`] was rejected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScalerConfigError {
+    /// `min_width` was 0.
+    #[error("scaler min_width is 0: a broker needs at least one connection; set it to 1 or more")]
+    MinWidthZero,
+    /// `min_width > max_width`.
+    #[error("scaler min_width {min} is above max_width {max}: raise max_width or lower min_width")]
+    MinAboveMax {
+        /// The configured minimum.
+        min: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// `initial_width` outside `[min_width, max_width]`.
+    #[error(
+        "scaler initial_width {initial} is outside [{min}, {max}]: pick a width within the bounds"
+    )]
+    InitialOutOfBounds {
+        /// The configured initial width.
+        initial: usize,
+        /// The configured minimum.
+        min: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// `max_step` was 0.
+    #[error("scaler max_step is 0: the width could never change; set it to 1 or more")]
+    MaxStepZero,
+    /// `min_window` was zero.
+    #[error(
+        "scaler min_window is zero: signals are fractions of the window, which must be positive"
+    )]
+    MinWindowZero,
+    /// A threshold was not a number in `[0, 1]`.
+    #[error("scaler threshold {name} is {value}: thresholds are fractions, use a value in [0, 1]")]
+    ThresholdOutOfRange {
+        /// The field name.
+        name: &'static str,
+        /// The rejected value.
+        value: f64,
+    },
+    /// A scale-up threshold was not far enough above its scale-down
+    /// counterpart.
+    #[error(
+        "scaler thresholds for {signal} leave no hysteresis band: scale-up {up} must be at least \
+         {ratio} × scale-down {down} (and above it); widen the gap or the width will flap"
+    )]
+    NoHysteresis {
+        /// Which signal.
+        signal: &'static str,
+        /// The scale-up threshold.
+        up: f64,
+        /// The scale-down threshold.
+        down: f64,
+        /// The ratio required.
+        ratio: f64,
+    },
+}
+
+impl ScalerConfig {
+    /// Checks bounds (`1 ≤ min ≤ initial ≤ max`), `max_step ≥ 1`,
+    /// `min_window > 0`, every threshold in `[0, 1]`, and a hysteresis band:
+    /// each scale-up threshold above, and at least [`MIN_HYSTERESIS_RATIO`]
+    /// times, its scale-down counterpart (for busy, simply above it).
+    ///
+    /// # Errors
+    /// The first violation found, as a [`ScalerConfigError`] naming the field.
+    pub fn validate(&self) -> Result<(), ScalerConfigError> {
+        if self.min_width == 0 {
+            return Err(ScalerConfigError::MinWidthZero);
+        }
+        if self.min_width > self.max_width {
+            return Err(ScalerConfigError::MinAboveMax {
+                min: self.min_width,
+                max: self.max_width,
+            });
+        }
+        if !(self.min_width..=self.max_width).contains(&self.initial_width) {
+            return Err(ScalerConfigError::InitialOutOfBounds {
+                initial: self.initial_width,
+                min: self.min_width,
+                max: self.max_width,
+            });
+        }
+        if self.max_step == 0 {
+            return Err(ScalerConfigError::MaxStepZero);
+        }
+        if self.min_window.is_zero() {
+            return Err(ScalerConfigError::MinWindowZero);
+        }
+        let thresholds = [
+            ("scale_up_wait", self.scale_up_wait),
+            ("scale_down_wait", self.scale_down_wait),
+            ("scale_up_buffer", self.scale_up_buffer),
+            ("scale_down_buffer", self.scale_down_buffer),
+            ("scale_up_busy", self.scale_up_busy),
+            ("scale_down_busy", self.scale_down_busy),
+        ];
+        for (name, value) in thresholds {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(ScalerConfigError::ThresholdOutOfRange { name, value });
+            }
+        }
+        let bands = [
+            (
+                "wait",
+                self.scale_up_wait,
+                self.scale_down_wait,
+                MIN_HYSTERESIS_RATIO,
+            ),
+            (
+                "buffer",
+                self.scale_up_buffer,
+                self.scale_down_buffer,
+                MIN_HYSTERESIS_RATIO,
+            ),
+            ("busy", self.scale_up_busy, self.scale_down_busy, 1.0),
+        ];
+        for (signal, up, down, ratio) in bands {
+            if up <= down || up < down * ratio {
+                return Err(ScalerConfigError::NoHysteresis {
+                    signal,
+                    up,
+                    down,
+                    ratio,
+                });
+            }
+        }
+        Ok(())
+    }
+}
