@@ -1,18 +1,32 @@
 //! Transports, multiplexed connections, per-broker connection groups, the
 //! adaptive `Scaler` and the fenced `Router`.
 //!
-//! Today this crate holds the [`Transport`] seam; connections, groups, the
-//! scaler and the router are being built (see the project's issue
-//! "`kproducer-net`: transports, multiplexed connections, …").
+//! - [`Transport`] opens byte streams ([`TcpTransport`] in production).
+//! - [`Connection`] multiplexes pipelined requests over one stream.
+//! - [`ConnectionGroup`] keeps `0..width` connections to one broker.
 
+mod backoff;
 mod balance;
+mod connection;
 mod fence;
+mod group;
 mod router;
 mod scaler;
 mod scaler_config;
+mod tcp;
 mod topic_partition;
 mod transport;
 
+pub use backoff::{
+    Backoff, DEFAULT_RECONNECT_BACKOFF, DEFAULT_RECONNECT_BACKOFF_MAX, RECONNECT_JITTER,
+};
+pub use connection::{
+    CloseReason, Connection, ConnectionConfig, ConnectionError, ConnectionMetrics,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RESPONSE_FRAME_BYTES,
+    DEFAULT_REQUEST_TIMEOUT, NegotiatedVersions, RawRequest, SendState,
+};
+pub use group::{ConnectionGroup, GroupConfig, GroupError};
+pub use tcp::{DEFAULT_CONNECT_TIMEOUT, TcpConfig, TcpTransport};
 pub use fence::Route;
 pub use router::{Router, RouterCounters, RouterError, RouterEvent};
 pub use scaler::{Decision, Reason, ScaleUpTrigger, Scaler, Signals};
