@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use kproducer_net::{ScalerConfig, ScalerConfigError};
 use kproducer_protocol::records::Compression;
 
 use crate::error::Error;
@@ -124,7 +125,7 @@ pub struct ProducerConfig {
     /// `partitioner.class`, as a choice of the built-ins. Default
     /// [`PartitionerKind::Default`]. A custom partitioner is set with
     /// [`ProducerBuilder::partitioner`](crate::ProducerBuilder::partitioner).
-    pub partitioner: PartitionerKind,
+    pub partitioner_kind: PartitionerKind,
     /// `partitioner.ignore.keys`: place keyed records like keyless ones.
     /// Default false.
     pub partitioner_ignore_keys: bool,
@@ -136,12 +137,12 @@ pub struct ProducerConfig {
     /// them when load falls. Default true (forced off for transactional
     /// producers).
     pub adaptive_connections: bool,
-    /// `kproducer.connections.min`: connections per broker, at least.
-    /// Default 1.
-    pub connections_min: usize,
-    /// `kproducer.connections.max`: connections per broker, at most, when
-    /// adaptive. Default 4.
-    pub connections_max: usize,
+    /// The adaptive scaler's bounds and thresholds
+    /// (`kproducer.connections.min`, `kproducer.connections.max` and the
+    /// `kproducer.scaler.*` knobs); defaults from `kproducer-net`
+    /// (see [`ScalerConfig`]). With `adaptive_connections` off, each broker
+    /// keeps `scaler.min_width` connections.
+    pub scaler: ScalerConfig,
     /// `kproducer.connections.scale.interval.ms`: how often the scaler
     /// looks at each broker. Default 100 ms.
     pub scale_interval: Duration,
@@ -167,12 +168,11 @@ impl Default for ProducerConfig {
             max_request_size: 1_048_576,
             metadata_max_age: Duration::from_secs(300),
             allow_auto_create_topics: true,
-            partitioner: PartitionerKind::Default,
+            partitioner_kind: PartitionerKind::Default,
             partitioner_ignore_keys: false,
             seed: None,
             adaptive_connections: true,
-            connections_min: 1,
-            connections_max: 4,
+            scaler: ScalerConfig::default(),
             scale_interval: Duration::from_millis(100),
         }
     }
@@ -248,14 +248,13 @@ impl ProducerConfig {
                 "must be at least retry.backoff.ms",
             ));
         }
-        if self.connections_min == 0 {
-            return Err(Error::config("kproducer.connections.min", "must be at least 1"));
-        }
-        if self.connections_max < self.connections_min {
-            return Err(Error::config(
-                "kproducer.connections.max",
-                "must be at least kproducer.connections.min",
-            ));
+        if let Err(e) = self.scaler.validate() {
+            let key = match e {
+                ScalerConfigError::MinWidthZero => "kproducer.connections.min",
+                ScalerConfigError::MinAboveMax { .. } => "kproducer.connections.max",
+                _ => "kproducer.scaler",
+            };
+            return Err(Error::config(key, e.to_string()));
         }
         if self.scale_interval.is_zero() {
             return Err(Error::config(
@@ -369,7 +368,7 @@ mod tests {
             (ProducerConfig { bootstrap_servers: vec!["h:99999".into()], ..base() }, "bootstrap.servers"),
             (ProducerConfig { max_in_flight: 0, ..base() }, "max.in.flight.requests.per.connection"),
             (ProducerConfig { delivery_timeout: Duration::from_secs(1), ..base() }, "delivery.timeout.ms"),
-            (ProducerConfig { connections_max: 0, ..base() }, "kproducer.connections.max"),
+            (ProducerConfig { scaler: ScalerConfig { min_width: 0, ..ScalerConfig::default() }, ..base() }, "kproducer.connections.min"),
             (ProducerConfig { buffer_memory: 0, ..base() }, "buffer.memory"),
         ];
         for (c, key) in cases {

@@ -238,6 +238,7 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
     }
 
     /// Whether a bump is waiting to be applied.
+    #[cfg(test)]
     pub(crate) fn bump_requested(&self) -> bool {
         self.bump_requested
     }

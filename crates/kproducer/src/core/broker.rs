@@ -1,0 +1,58 @@
+//! One broker as the core sees it: its connection group, the connection of
+//! each slot once established, what each slot has in flight, and its scaler.
+
+use std::sync::Arc;
+
+use kproducer_net::{Connection, ConnectionGroup, ConnectionMetrics, Scaler};
+
+/// One slot of a broker's group.
+#[derive(Debug, Default)]
+pub(crate) struct SlotState {
+    /// The live connection, once connected.
+    pub(crate) connection: Option<Connection>,
+    /// A connect attempt is under way.
+    pub(crate) connecting: bool,
+    /// Produce requests submitted on this slot and not yet answered.
+    pub(crate) in_flight: usize,
+    /// The connection's counters at the scaler's last look.
+    pub(crate) last_metrics: Option<ConnectionMetrics>,
+}
+
+/// A broker's connections.
+#[derive(Debug)]
+pub(crate) struct BrokerLink {
+    pub(crate) group: Arc<ConnectionGroup>,
+    pub(crate) slots: Vec<SlotState>,
+    /// `None` when connections are not adaptive.
+    pub(crate) scaler: Option<Scaler>,
+}
+
+impl BrokerLink {
+    pub(crate) fn new(group: Arc<ConnectionGroup>, width: usize, scaler: Option<Scaler>) -> Self {
+        group.set_width(width);
+        let mut slots = Vec::with_capacity(width);
+        slots.resize_with(width, SlotState::default);
+        BrokerLink {
+            group,
+            slots,
+            scaler,
+        }
+    }
+
+    /// The slot's state, growing the list if the slot is new.
+    pub(crate) fn slot(&mut self, slot: usize) -> &mut SlotState {
+        if self.slots.len() <= slot {
+            self.slots.resize_with(slot + 1, SlotState::default);
+        }
+        &mut self.slots[slot]
+    }
+
+    /// The usable connection of `slot`, dropping a closed one.
+    pub(crate) fn live(&mut self, slot: usize) -> Option<Connection> {
+        let s = self.slot(slot);
+        if s.connection.as_ref().is_some_and(Connection::is_closed) {
+            s.connection = None;
+        }
+        s.connection.clone()
+    }
+}

@@ -1,0 +1,294 @@
+//! Draining: ready batches → Produce requests, one per connection slot,
+//! one batch per partition, within every limit (router fences, the
+//! idempotence rules, in-flight windows, `max.request.size`).
+
+use std::collections::HashMap;
+
+use bytes::{Bytes, BytesMut};
+use kproducer_net::{RawRequest, Route, SlotId, TopicPartition};
+use kproducer_protocol::messages::{PartitionProduceData, ProduceRequest, TopicProduceData};
+use kproducer_protocol::records::rewrite_producer_state;
+use kproducer_protocol::{ApiKey, Message};
+use tokio::time::Instant;
+
+use super::accumulator::Batch;
+use super::idempotence::{BatchSequence, SendCheck};
+use super::{Core, Event, EventFuture, InFlightRequest, poll_once};
+use crate::config::Acks;
+use crate::error::Error;
+use crate::metrics;
+
+/// Stamps the producer id, epoch and base sequence into a sealed batch.
+fn stamp(data: &mut Bytes, seq: BatchSequence) {
+    let bytes = std::mem::take(data);
+    let mut owned = bytes
+        .try_into_mut()
+        .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+    // A batch we sealed ourselves is one complete v2 batch, so the rewrite
+    // cannot fail; if it ever did the broker would reject the batch
+    // (CORRUPT_MESSAGE) and the record would fail, not vanish.
+    if let Err(e) = rewrite_producer_state(&mut owned, seq.producer.id, seq.producer.epoch, seq.base) {
+        tracing::error!(error = %e, "could not stamp the producer state into a batch");
+    }
+    *data = owned.freeze();
+}
+
+impl Core {
+    /// One drain pass over every partition with a ready batch.
+    pub(super) async fn drain(&mut self, now: Instant) {
+        if self.fatal.is_some() {
+            return;
+        }
+        let c = &self.settings.config;
+        let max_request = c.max_request_size;
+        let max_in_flight = c.max_in_flight;
+        let idempotent = self.idempotence.is_some();
+        let mut keys = std::mem::take(&mut self.scratch_keys);
+        keys.clear();
+        keys.extend(
+            self.partitions
+                .iter()
+                .filter(|(_, q)| q.ready.front().is_some_and(|b| b.retry_at.is_none_or(|t| t <= now)))
+                .map(|(k, _)| k.clone()),
+        );
+        // Deterministic order (tests replay the same decisions).
+        keys.sort_unstable();
+        let mut requests: HashMap<SlotId, (usize, Vec<Batch>)> = HashMap::new();
+        for tp in &keys {
+            // Unsealable batches (compression failed) fail here.
+            if let Some(q) = self.partitions.get_mut(tp)
+                && q.ready.front().is_some_and(|b| b.data.is_empty())
+                && let Some(bad) = q.ready.pop_front()
+            {
+                let reason = bad.last_error.clone().unwrap_or_default();
+                let error = Error::InvalidRecord {
+                    topic: bad.topic.clone(),
+                    reason,
+                };
+                self.fail_batch(bad, &error);
+                continue;
+            }
+            let Some(leader) = self.metadata.leader(&tp.topic, tp.partition) else {
+                self.metadata.refresh_requested = true;
+                continue;
+            };
+            if self.router.assigned_slot(tp).is_none() {
+                let _ = self.router.set_leader(tp.clone(), leader.broker);
+            }
+            if self.router.is_fenced(tp) {
+                continue;
+            }
+            let Some(slot) = self.router.assigned_slot(tp) else {
+                continue;
+            };
+            let Some(q) = self.partitions.get_mut(tp) else {
+                continue;
+            };
+            // Ordering and window rules for this partition.
+            match &mut self.idempotence {
+                Some(idem) => {
+                    let head = q.ready.front().and_then(|b| b.seq);
+                    match idem.check_send(tp, head) {
+                        SendCheck::Send => {}
+                        SendCheck::Wait => continue,
+                        SendCheck::Reset => {
+                            for b in &mut q.ready {
+                                b.seq = None;
+                            }
+                            idem.reset_partition(tp);
+                            if idem.check_send(tp, None) != SendCheck::Send {
+                                continue;
+                            }
+                        }
+                    }
+                }
+                None => {
+                    if q.in_flight >= max_in_flight {
+                        continue;
+                    }
+                }
+            }
+            // A connection with room: its window plus one request waiting
+            // for a permit (which is what the scaler measures).
+            let building = requests.contains_key(&slot);
+            let Some(link) = self.link(slot.broker) else {
+                self.metadata.refresh_requested = true;
+                continue;
+            };
+            let connection = link.live(slot.slot);
+            if connection.is_none() {
+                self.connect(slot.broker, slot.slot);
+                continue;
+            }
+            let Some(link) = self.brokers.get_mut(&slot.broker) else {
+                continue;
+            };
+            if !building && link.slot(slot.slot).in_flight > max_in_flight {
+                continue;
+            }
+            let Some(q) = self.partitions.get_mut(tp) else {
+                continue;
+            };
+            let Some(head_len) = q.ready.front().map(|b| b.data.len()) else {
+                continue;
+            };
+            let entry = requests.entry(slot).or_insert_with(|| (0, Vec::new()));
+            if !entry.1.is_empty() && entry.0 + head_len > max_request {
+                continue;
+            }
+            let Some(mut batch) = q.ready.pop_front() else {
+                continue;
+            };
+            if let Some(idem) = &mut self.idempotence {
+                if batch.seq.is_none()
+                    && let Some(seq) = idem.assign(tp, batch.count)
+                {
+                    stamp(&mut batch.data, seq);
+                    batch.seq = Some(seq);
+                }
+                idem.on_sent(tp);
+            }
+            if batch.attempts > 0 {
+                metrics::add(&self.shared.metrics.retries, 1);
+            }
+            match self.router.on_send(tp) {
+                Ok(Route::Send(s)) if s == slot => {}
+                other => {
+                    // The checks above make this unreachable; say so loudly
+                    // in debug builds and keep going in release.
+                    debug_assert!(false, "router disagreed after checks: {other:?}");
+                    tracing::error!(partition = %tp, ?other, "router refused a checked send");
+                }
+            }
+            q.in_flight += 1;
+            entry.0 += head_len;
+            entry.1.push(batch);
+            let _ = idempotent;
+        }
+        self.scratch_keys = keys;
+        let mut immediate = Vec::new();
+        let mut slots: Vec<SlotId> = requests.keys().copied().collect();
+        slots.sort_unstable();
+        for slot in slots {
+            if let Some((_, batches)) = requests.remove(&slot)
+                && let Some(event) = self.submit(slot, batches).await
+            {
+                immediate.push(event);
+            }
+        }
+        for event in immediate {
+            self.on_event(event);
+        }
+    }
+
+    /// Encodes and submits one Produce request on `slot`. Returns the event
+    /// at once if the connection answered on the first poll (a refusal).
+    async fn submit(&mut self, slot: SlotId, batches: Vec<Batch>) -> Option<Event> {
+        let acks = self.settings.config.acks;
+        let timeout_ms = i32::try_from(self.settings.config.request_timeout.as_millis()).unwrap_or(i32::MAX);
+        let connection = self
+            .brokers
+            .get_mut(&slot.broker)
+            .and_then(|l| l.live(slot.slot));
+        let Some(connection) = connection else {
+            // Closed between the check and now: nothing was sent.
+            for b in batches {
+                self.unsend(b, slot);
+            }
+            return None;
+        };
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        let version = connection.versions().version(ApiKey::Produce).unwrap_or(3);
+        let mut topics: Vec<TopicProduceData> = Vec::new();
+        for b in &batches {
+            let part = PartitionProduceData {
+                index: b.tp.partition,
+                records: Some(b.data.clone()),
+                tagged_fields: Default::default(),
+            };
+            match topics.iter_mut().find(|t| *t.name == *b.tp.topic) {
+                Some(t) => t.partition_data.push(part),
+                None => topics.push(TopicProduceData {
+                    name: b.tp.topic.to_string(),
+                    partition_data: vec![part],
+                    tagged_fields: Default::default(),
+                }),
+            }
+        }
+        let request = ProduceRequest {
+            transactional_id: None,
+            acks: acks.as_i16(),
+            timeout_ms,
+            topic_data: topics,
+            tagged_fields: Default::default(),
+        };
+        let mut body = BytesMut::with_capacity(batches.iter().map(|b| b.data.len() + 16).sum::<usize>() + 64);
+        if let Err(e) = request.encode(&mut body, version) {
+            let error = Error::InvalidRecord {
+                topic: batches[0].topic.clone(),
+                reason: format!("the produce request could not be encoded: {e}"),
+            };
+            for b in batches {
+                self.undo_send(&b, slot);
+                self.fail_batch(b, &error);
+            }
+            return None;
+        }
+        let mut raw = RawRequest::new(ApiKey::Produce, version, body.freeze());
+        raw.expects_response = acks != Acks::None;
+        let n = batches.len() as u64;
+        self.requests.insert(
+            id,
+            InFlightRequest {
+                broker: slot.broker,
+                slot: slot.slot,
+                version,
+                connection: connection.clone(),
+                batches,
+            },
+        );
+        if let Some(link) = self.brokers.get_mut(&slot.broker) {
+            link.slot(slot.slot).in_flight += 1;
+        }
+        metrics::add(&self.shared.metrics.requests_sent, 1);
+        metrics::add(&self.shared.metrics.in_flight_batches, n);
+        let mut fut: EventFuture = Box::pin(async move {
+            let result = connection.submit(raw).await;
+            Event::Produce { id, result }
+        });
+        match poll_once(&mut fut).await {
+            Some(event) => Some(event),
+            None => {
+                self.events.push(fut);
+                None
+            }
+        }
+    }
+
+    /// Reverses the bookkeeping of a batch taken for sending.
+    fn undo_send(&mut self, batch: &Batch, slot: SlotId) {
+        let _ = self.router.on_complete(&batch.tp, slot);
+        if let Some(q) = self.partitions.get_mut(&batch.tp) {
+            q.in_flight = q.in_flight.saturating_sub(1);
+        }
+        if let (Some(idem), Some(seq)) = (&mut self.idempotence, batch.seq) {
+            let _ = idem.on_outcome(
+                &batch.tp,
+                seq,
+                &super::idempotence::Outcome::Lost {
+                    maybe_persisted: false,
+                },
+            );
+        }
+    }
+
+    /// Puts a batch that was taken but never sent back in its queue.
+    fn unsend(&mut self, batch: Batch, slot: SlotId) {
+        self.undo_send(&batch, slot);
+        let tp: TopicPartition = batch.tp.clone();
+        if let Some(q) = self.partitions.get_mut(&tp) {
+            q.requeue(batch);
+        }
+    }
+}
