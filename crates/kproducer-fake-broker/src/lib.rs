@@ -1,6 +1,91 @@
 //! An in-memory Kafka cluster with Kafka's real idempotence rules, fault
-//! plans and a loopback listener.
+//! plans and an in-memory [`Transport`](kproducer_net::Transport).
 //!
-//! Not built yet: see the project's issue "`kproducer-fake-broker`: …". This
-//! crate is a placeholder in the workspace so that the dependency graph is
-//! fixed from the start.
+//! - [`ProducerStates`]: the idempotence rules as a pure state machine (the
+//!   rules and their sources are listed there).
+//! - [`FakeCluster`]: brokers, topics, partitions, leaders and logs, with
+//!   operations a test can apply at any moment (move a leader, take a broker
+//!   down, expire a producer, advance a log start offset, create a topic).
+//! - [`FaultRule`]: match requests (API, broker, connection, partition, n-th
+//!   occurrence) and act on them (error codes, delays, dropped responses,
+//!   closed connections, [`Hold`]s).
+//! - [`FakeTransport`]: connects a client to the cluster through in-memory
+//!   duplex streams; each connection's requests are served one at a time, in
+//!   arrival order, with a configurable [`ServiceTime`].
+//! - Inspection: [`FakeCluster::partition`], [`FakeCluster::requests`],
+//!   [`FakeCluster::counters`].
+//!
+//! # What it serves
+//!
+//! ApiVersions, Metadata, Produce, InitProducerId, FindCoordinator,
+//! AddPartitionsToTxn, EndTxn, Fetch and ListOffsets, at every version the
+//! protocol crate speaks. Per-API rules and the error codes used are in
+//! each handler's documentation; the idempotence rules are in
+//! [`ProducerStates`].
+//!
+//! # Where it differs from Apache Kafka, on purpose
+//!
+//! - One replica per partition: acks=1 and acks=all are the same, the high
+//!   watermark is the log end offset, and a leader move carries the whole
+//!   log and producer state with it (as a clean, in-sync election would).
+//! - No leader election on its own: a partition whose leader is down stays
+//!   unavailable until the test moves it.
+//! - Transactions (protocol v1): state changes are instant (no `Prepare*`
+//!   states, no 51 `CONCURRENT_TRANSACTIONS`); one broker coordinates all
+//!   groups and transactional ids.
+//! - Fetch: no sessions; an empty fetch waits `max_wait_ms` without waking
+//!   early. ListOffsets by timestamp works at batch granularity.
+//! - Requests the broker cannot serve (unknown API, unsupported version
+//!   other than ApiVersions, malformed header or body, oversized frame)
+//!   close the connection, as Kafka does.
+//!
+//! ```
+//! use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule};
+//! use kproducer_protocol::{ApiKey, ErrorCode};
+//!
+//! let cluster = FakeCluster::builder().brokers(3).topic("orders", 6).build().unwrap();
+//! // The first Produce to orders-2 is answered NOT_LEADER_OR_FOLLOWER.
+//! cluster.add_fault(
+//!     FaultRule::new(FaultAction::Error { code: ErrorCode::NOT_LEADER_OR_FOLLOWER, scope: ErrorScope::Partition })
+//!         .api(ApiKey::Produce)
+//!         .partition("orders", 2),
+//! );
+//! let transport = cluster.transport(); // hand this to the producer
+//! # let _ = transport;
+//! ```
+
+mod builder;
+mod cluster;
+mod cluster_state;
+mod config;
+mod error;
+mod fault_plan;
+mod handlers;
+mod hold;
+mod inspect;
+mod partition_log;
+mod producer_state;
+mod server;
+mod topic_partition;
+mod transactions;
+mod transport;
+
+pub use builder::{FAKE_BROKER_PORT, FakeClusterBuilder, fake_broker_address};
+pub use cluster::FakeCluster;
+pub use config::{ClusterConfig, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, ServiceTime};
+pub use error::ClusterError;
+pub use fault_plan::{ErrorScope, FaultAction, FaultId, FaultPlan, FaultRule};
+pub use hold::Hold;
+pub use inspect::{
+    BatchSummary, Counters, Disposition, PartitionSnapshot, ProducedBatch, RequestRecord,
+};
+pub use partition_log::{AbortedTxn, AppendOutcome, BatchMeta, PartitionLog, StoredBatch};
+pub use producer_state::{
+    BATCHES_RETAINED, BehaviourMode, CachedBatch, IdempotenceRules, IncomingBatch, NO_PRODUCER_ID,
+    ProducerEntry, ProducerStates, RejectReason, SequenceDecision, add_sequence, next_sequence,
+};
+pub use topic_partition::{ConnectionId, TopicPartition};
+pub use transactions::{
+    EndedTxn, FIRST_PRODUCER_ID, InitOutcome, TransactionCoordinator, TxnEntry, TxnState,
+};
+pub use transport::{DEFAULT_PIPE_BYTES, FakeTransport};

@@ -1,0 +1,269 @@
+//! [`FakeCluster`]: the handle tests hold, and the operations they can apply
+//! at any moment.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use kproducer_net::BrokerAddress;
+
+use crate::builder::FakeClusterBuilder;
+use crate::cluster_state::ClusterState;
+use crate::config::ClusterConfig;
+use crate::error::ClusterError;
+use crate::fault_plan::{FaultId, FaultRule};
+use crate::inspect::{Counters, PartitionSnapshot, RequestRecord};
+use crate::topic_partition::TopicPartition;
+use crate::transactions::TxnEntry;
+use crate::transport::FakeTransport;
+
+/// An in-memory Kafka cluster. Cheap to clone: clones share the cluster.
+///
+/// ```
+/// use kproducer_fake_broker::FakeCluster;
+///
+/// let cluster = FakeCluster::builder().brokers(2).topic("t", 2).build().unwrap();
+/// cluster.move_leader("t", 0, 1).unwrap();
+/// assert_eq!(cluster.leader("t", 0).unwrap(), 1);
+/// cluster.broker_down(1).unwrap();
+/// assert!(!cluster.is_up(1).unwrap());
+/// let snapshot = cluster.partition("t", 0).unwrap();
+/// assert_eq!(snapshot.leader_epoch, 1);
+/// assert!(snapshot.batches.is_empty());
+/// ```
+#[derive(Debug, Clone)]
+pub struct FakeCluster {
+    state: Arc<Mutex<ClusterState>>,
+}
+
+impl FakeCluster {
+    /// Starts describing a cluster.
+    pub fn builder() -> FakeClusterBuilder {
+        FakeClusterBuilder::default()
+    }
+
+    pub(crate) fn from_state(state: ClusterState) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    /// Locks the state. A panic while the lock was held (only possible in a
+    /// test's own code) does not make the cluster unusable: the state is
+    /// taken as it was left.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ClusterState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A transport whose connections reach this cluster's brokers.
+    pub fn transport(&self) -> FakeTransport {
+        FakeTransport::new(self.clone())
+    }
+
+    /// The settings the cluster was built with.
+    pub fn config(&self) -> ClusterConfig {
+        self.lock().config.clone()
+    }
+
+    /// Broker ids, ascending.
+    pub fn broker_ids(&self) -> Vec<i32> {
+        self.lock().brokers.keys().copied().collect()
+    }
+
+    /// The address broker `id` advertises.
+    pub fn address(&self, id: i32) -> Result<BrokerAddress, ClusterError> {
+        Ok(self.lock().broker(id)?.address.clone())
+    }
+
+    /// Every broker's address, comma-separated, as `bootstrap.servers` wants.
+    pub fn bootstrap_servers(&self) -> String {
+        let s = self.lock();
+        let all: Vec<String> = s.brokers.values().map(|b| b.address.to_string()).collect();
+        all.join(",")
+    }
+
+    /// The topic's id (Metadata v10+ reports it).
+    pub fn topic_id(&self, topic: &str) -> Result<[u8; 16], ClusterError> {
+        let s = self.lock();
+        s.topics
+            .get(topic)
+            .map(|t| t.id)
+            .ok_or_else(|| ClusterError::UnknownTopic(topic.to_owned()))
+    }
+
+    /// The partition's current leader.
+    pub fn leader(&self, topic: &str, partition: i32) -> Result<i32, ClusterError> {
+        Ok(self.lock().partition(topic, partition)?.leader)
+    }
+
+    /// Makes `new_leader` the partition's leader and bumps its leader epoch.
+    /// The log moves with it (one replica, always in sync), so the new
+    /// leader's duplicate cache answers retries of batches the old leader
+    /// appended. The old leader answers 6 `NOT_LEADER_OR_FOLLOWER` from now on.
+    pub fn move_leader(
+        &self,
+        topic: &str,
+        partition: i32,
+        new_leader: i32,
+    ) -> Result<(), ClusterError> {
+        let mut s = self.lock();
+        s.broker(new_leader)?;
+        let p = s.partition_mut(topic, partition)?;
+        p.leader = new_leader;
+        p.leader_epoch += 1;
+        Ok(())
+    }
+
+    /// Takes a broker down: its open connections close and new ones are
+    /// refused until [`FakeCluster::broker_up`].
+    pub fn broker_down(&self, id: i32) -> Result<(), ClusterError> {
+        let mut s = self.lock();
+        let b = s.broker_mut(id)?;
+        b.up = false;
+        b.generation.send_modify(|g| *g += 1);
+        Ok(())
+    }
+
+    /// Brings a broker back; it accepts connections again.
+    pub fn broker_up(&self, id: i32) -> Result<(), ClusterError> {
+        self.lock().broker_mut(id)?.up = true;
+        Ok(())
+    }
+
+    /// Whether the broker accepts connections.
+    pub fn is_up(&self, id: i32) -> Result<bool, ClusterError> {
+        Ok(self.lock().broker(id)?.up)
+    }
+
+    /// Forgets a producer's state on one partition, as Kafka does when
+    /// `producer.id.expiration.ms` passes. Returns whether there was state.
+    pub fn expire_producer(
+        &self,
+        topic: &str,
+        partition: i32,
+        producer_id: i64,
+    ) -> Result<bool, ClusterError> {
+        Ok(self
+            .lock()
+            .partition_mut(topic, partition)?
+            .log
+            .expire_producer(producer_id))
+    }
+
+    /// Forgets a producer's state on every partition. Returns on how many
+    /// partitions there was state.
+    pub fn expire_producer_everywhere(&self, producer_id: i64) -> usize {
+        let mut s = self.lock();
+        s.topics
+            .values_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+            .map(|p| p.log.expire_producer(producer_id))
+            .filter(|&had_state| had_state)
+            .count()
+    }
+
+    /// Moves the partition's log start offset forward (retention or
+    /// DeleteRecords), dropping older batches and the state of producers
+    /// whose last batch lies before it. Returns the new log start offset.
+    pub fn advance_log_start_offset(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<i64, ClusterError> {
+        Ok(self
+            .lock()
+            .partition_mut(topic, partition)?
+            .log
+            .advance_log_start_offset(offset))
+    }
+
+    /// Makes `broker` the group and transaction coordinator (by default the
+    /// lowest broker id). Coordinator requests to other brokers get 16
+    /// `NOT_COORDINATOR`.
+    pub fn set_coordinator(&self, broker: i32) -> Result<(), ClusterError> {
+        let mut s = self.lock();
+        s.broker(broker)?;
+        s.coordinator = Some(broker);
+        Ok(())
+    }
+
+    /// The broker coordinating groups and transactions.
+    pub fn coordinator(&self) -> i32 {
+        self.lock().coordinator_id().unwrap_or(-1)
+    }
+
+    /// The transaction coordinator's record of a transactional id.
+    pub fn transaction(&self, transactional_id: &str) -> Option<TxnEntry> {
+        self.lock().txn.entry(transactional_id).cloned()
+    }
+
+    /// Creates a topic now (leaders spread over the brokers).
+    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<(), ClusterError> {
+        self.lock().create_topic(name, partitions, None)
+    }
+
+    /// Adds a fault rule; it applies to requests that arrive from now on.
+    pub fn add_fault(&self, rule: FaultRule) -> FaultId {
+        self.lock().faults.add(rule)
+    }
+
+    /// Removes a fault rule. Returns whether it was there.
+    pub fn remove_fault(&self, id: FaultId) -> bool {
+        self.lock().faults.remove(id)
+    }
+
+    /// Whether a one-shot rule has fired.
+    pub fn fault_fired(&self, id: FaultId) -> bool {
+        self.lock().faults.is_spent(id)
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// A partition's state and batches now.
+    pub fn partition(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<PartitionSnapshot, ClusterError> {
+        let s = self.lock();
+        let p = s.partition(topic, partition)?;
+        Ok(PartitionSnapshot::of(
+            TopicPartition::new(topic, partition),
+            p.leader,
+            p.leader_epoch,
+            &p.log,
+        ))
+    }
+
+    /// Every partition's state now, ordered by topic then partition.
+    pub fn partitions(&self) -> Vec<PartitionSnapshot> {
+        let s = self.lock();
+        s.topics
+            .iter()
+            .flat_map(|(name, t)| {
+                t.partitions.iter().zip(0..).map(move |(p, i)| {
+                    PartitionSnapshot::of(
+                        TopicPartition::new(name.clone(), i),
+                        p.leader,
+                        p.leader_epoch,
+                        &p.log,
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Every request so far (empty when the request log is turned off).
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.lock().requests.clone()
+    }
+
+    /// Running totals.
+    pub fn counters(&self) -> Counters {
+        self.lock().counters.clone()
+    }
+}

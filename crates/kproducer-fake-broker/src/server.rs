@@ -1,0 +1,230 @@
+//! Serving one connection: read a frame, decode the header, consult the fault
+//! plan, dispatch, charge the service time, write the response — strictly
+//! one request at a time, in arrival order, as a Kafka broker does per
+//! connection.
+//!
+//! What Kafka does with requests it cannot serve, reproduced here:
+//! - an unknown API key, an unparsable header or body: the connection is
+//!   closed;
+//! - ApiVersions at a version the broker does not know: a v0 response with
+//!   35 `UNSUPPORTED_VERSION` and the supported ranges (KIP-511);
+//! - any other API at a version the broker does not support: the connection
+//!   is closed.
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+use kproducer_protocol::{ApiKey, RequestHeader};
+use tokio::io::DuplexStream;
+use tokio::sync::watch;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+use crate::cluster::FakeCluster;
+use crate::fault_plan::{FaultAction, RequestFacts};
+use crate::handlers::{self, DecodeFailure, InjectedErrors};
+use crate::inspect::{Disposition, ProducedBatch, RequestRecord};
+use crate::topic_partition::ConnectionId;
+
+/// What to do after a request.
+enum Served {
+    Respond(Bytes),
+    Silent,
+    Close,
+}
+
+pub(crate) async fn serve_connection(
+    cluster: FakeCluster,
+    conn: ConnectionId,
+    stream: DuplexStream,
+    mut down: watch::Receiver<u64>,
+) {
+    let max_frame = cluster.lock().config.max_frame_bytes;
+    let codec = LengthDelimitedCodec::builder()
+        .length_field_length(4)
+        .max_frame_length(max_frame)
+        .new_codec();
+    let mut framed = Framed::new(stream, codec);
+    loop {
+        let frame = tokio::select! {
+            biased;
+            _ = down.changed() => return,
+            f = framed.next() => match f {
+                Some(Ok(f)) => f.freeze(),
+                // Closed by the client, or a frame over the limit.
+                _ => return,
+            },
+        };
+        let served = tokio::select! {
+            biased;
+            _ = down.changed() => return,
+            s = serve_request(&cluster, conn, frame) => s,
+        };
+        match served {
+            Served::Respond(bytes) => {
+                if framed.send(bytes).await.is_err() {
+                    return;
+                }
+            }
+            Served::Silent => {}
+            Served::Close => return,
+        }
+    }
+}
+
+/// The fault actions that fired on one request, sorted by kind.
+#[derive(Default)]
+struct Faults {
+    holds: Vec<crate::hold::Hold>,
+    delay: std::time::Duration,
+    close_before: bool,
+    close_after: bool,
+    drop_response: bool,
+    errors: InjectedErrors,
+}
+
+fn sort_faults(firings: Vec<crate::fault_plan::Firing>) -> Faults {
+    let mut f = Faults::default();
+    for firing in firings {
+        match firing.action {
+            FaultAction::Error { code, scope } => f.errors.push(code, scope, firing.partition),
+            FaultAction::Delay(d) => f.delay += d,
+            FaultAction::DropResponse => f.drop_response = true,
+            FaultAction::CloseBeforeHandling => f.close_before = true,
+            FaultAction::CloseAfterHandling => f.close_after = true,
+            FaultAction::Hold(h) => f.holds.push(h),
+        }
+    }
+    f
+}
+
+async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Bytes) -> Served {
+    let payload_bytes = frame.len();
+    let Ok(header) = RequestHeader::decode(&mut frame) else {
+        log(
+            cluster,
+            conn,
+            None,
+            Vec::new(),
+            Disposition::ConnectionClosed,
+        );
+        return Served::Close;
+    };
+    let Some(api) = ApiKey::from_i16(header.api_key) else {
+        log(
+            cluster,
+            conn,
+            Some(&header),
+            Vec::new(),
+            Disposition::ConnectionClosed,
+        );
+        return Served::Close;
+    };
+    let request = match handlers::decode(api, header.api_version, frame) {
+        Ok(r) => r,
+        Err(DecodeFailure::UnsupportedVersion) if api == ApiKey::ApiVersions => {
+            let out = handlers::api_versions::unsupported_version_frame(header.correlation_id);
+            log(
+                cluster,
+                conn,
+                Some(&header),
+                Vec::new(),
+                Disposition::Answered,
+            );
+            return out.map_or(Served::Close, |b| Served::Respond(b.freeze()));
+        }
+        Err(_) => {
+            log(
+                cluster,
+                conn,
+                Some(&header),
+                Vec::new(),
+                Disposition::ConnectionClosed,
+            );
+            return Served::Close;
+        }
+    };
+
+    let partitions = handlers::partitions(&request);
+    let firings = cluster.lock().faults.evaluate(&RequestFacts {
+        api_key: header.api_key,
+        connection: conn,
+        partitions: &partitions,
+    });
+    let faults = sort_faults(firings);
+    for hold in &faults.holds {
+        hold.pass().await;
+    }
+    if !faults.delay.is_zero() {
+        tokio::time::sleep(faults.delay).await;
+    }
+    if faults.close_before {
+        log(
+            cluster,
+            conn,
+            Some(&header),
+            Vec::new(),
+            Disposition::ConnectionClosed,
+        );
+        return Served::Close;
+    }
+
+    let handled = handlers::execute(cluster, conn, &header, request, &faults.errors);
+
+    let service = cluster
+        .lock()
+        .config
+        .service_time
+        .for_payload(payload_bytes);
+    let wait = service + handled.linger;
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+
+    let (served, disposition) = if faults.close_after || handled.close_connection {
+        (Served::Close, Disposition::ConnectionClosed)
+    } else if faults.drop_response {
+        (Served::Silent, Disposition::ResponseDropped)
+    } else {
+        match handled.frame {
+            Some(Ok(frame)) => (Served::Respond(frame.freeze()), Disposition::Answered),
+            None => (Served::Silent, Disposition::NoResponseExpected),
+            // The broker could not encode its own answer: a bug in this
+            // crate, surfaced to the client as a closed connection.
+            Some(Err(e)) => {
+                tracing::error!(%conn, error = %e, "fake broker could not encode a response");
+                (Served::Close, Disposition::ConnectionClosed)
+            }
+        }
+    };
+    log(cluster, conn, Some(&header), handled.batches, disposition);
+    served
+}
+
+fn log(
+    cluster: &FakeCluster,
+    conn: ConnectionId,
+    header: Option<&RequestHeader>,
+    batches: Vec<ProducedBatch>,
+    disposition: Disposition,
+) {
+    cluster.lock().log_request(RequestRecord {
+        seq: 0,
+        connection: conn,
+        api_key: header.map_or(-1, |h| h.api_key),
+        api_version: header.map_or(-1, |h| h.api_version),
+        correlation_id: header.map_or(-1, |h| h.correlation_id),
+        batches,
+        disposition,
+    });
+}
+
+/// A response frame body (without the length prefix) for `api` at `version`.
+pub(crate) fn response_frame<M: kproducer_protocol::Message>(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &M,
+) -> Result<BytesMut, kproducer_protocol::EncodeError> {
+    let mut buf = BytesMut::new();
+    kproducer_protocol::encode_response(&mut buf, api, version, correlation_id, body)?;
+    Ok(buf)
+}

@@ -1,0 +1,81 @@
+//! [`FakeTransport`]: connects a client to the fake cluster through in-memory
+//! duplex streams.
+
+use std::io;
+
+use kproducer_net::{BoxStream, BrokerAddress, Transport, TransportError};
+
+use crate::cluster::FakeCluster;
+use crate::server::serve_connection;
+
+/// Bytes buffered in each direction of a connection by default.
+pub const DEFAULT_PIPE_BYTES: usize = 256 * 1024;
+
+/// A [`Transport`] whose `connect` reaches the fake broker advertising that
+/// address. Each connection is served by its own task, one request at a time
+/// in arrival order. A broker that is down refuses connections.
+///
+/// Needs a tokio runtime (connections are served by spawned tasks).
+///
+/// ```
+/// use kproducer_fake_broker::FakeCluster;
+/// use kproducer_net::Transport;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let cluster = FakeCluster::builder().brokers(1).build().unwrap();
+/// let transport = cluster.transport();
+/// let addr = cluster.address(0).unwrap();
+/// let stream = transport.connect(&addr).await.unwrap();
+/// # drop(stream);
+/// cluster.broker_down(0).unwrap();
+/// assert!(transport.connect(&addr).await.is_err());
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct FakeTransport {
+    cluster: FakeCluster,
+    pipe_bytes: usize,
+}
+
+impl FakeTransport {
+    /// A transport into `cluster` (same as [`FakeCluster::transport`]).
+    pub fn new(cluster: FakeCluster) -> Self {
+        Self {
+            cluster,
+            pipe_bytes: DEFAULT_PIPE_BYTES,
+        }
+    }
+
+    /// Sets how many bytes each direction of a connection buffers.
+    pub fn with_pipe_bytes(mut self, bytes: usize) -> Self {
+        self.pipe_bytes = bytes.max(1);
+        self
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for FakeTransport {
+    async fn connect(&self, addr: &BrokerAddress) -> Result<BoxStream, TransportError> {
+        let accepted = {
+            let mut s = self.cluster.lock();
+            let Some(broker) = s.broker_at(addr) else {
+                return Err(TransportError::Resolve {
+                    addr: addr.clone(),
+                    reason: "no fake broker advertises this address".to_owned(),
+                });
+            };
+            s.accept(broker).ok_or_else(|| TransportError::Connect {
+                addr: addr.clone(),
+                source: io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    format!("fake broker {broker} is down"),
+                ),
+            })?
+        };
+        let (conn, down) = accepted;
+        let (client, server) = tokio::io::duplex(self.pipe_bytes);
+        tokio::spawn(serve_connection(self.cluster.clone(), conn, server, down));
+        Ok(Box::new(client))
+    }
+}
