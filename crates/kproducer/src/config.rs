@@ -343,17 +343,31 @@ mod tests {
 
     #[test]
     fn kip_679_implicit_idempotence_yields_to_conflicts() {
-        let c = ProducerConfig { acks: Acks::Leader, ..base() };
+        let c = ProducerConfig {
+            acks: Acks::Leader,
+            ..base()
+        };
         assert!(!c.validate().unwrap().idempotent);
-        let c = ProducerConfig { max_in_flight: 6, ..base() };
+        let c = ProducerConfig {
+            max_in_flight: 6,
+            ..base()
+        };
         assert!(!c.validate().unwrap().idempotent);
     }
 
     #[test]
     fn explicit_idempotence_conflicts_name_the_key() {
-        let c = ProducerConfig { acks: Acks::None, enable_idempotence: Some(true), ..base() };
+        let c = ProducerConfig {
+            acks: Acks::None,
+            enable_idempotence: Some(true),
+            ..base()
+        };
         assert_eq!(key_of(c.validate().unwrap_err()), "acks");
-        let c = ProducerConfig { max_in_flight: 6, enable_idempotence: Some(true), ..base() };
+        let c = ProducerConfig {
+            max_in_flight: 6,
+            enable_idempotence: Some(true),
+            ..base()
+        };
         assert_eq!(
             key_of(c.validate().unwrap_err()),
             "max.in.flight.requests.per.connection"
@@ -364,12 +378,51 @@ mod tests {
     fn bad_values_name_their_key() {
         let cases: Vec<(ProducerConfig, &str)> = vec![
             (ProducerConfig::default(), "bootstrap.servers"),
-            (ProducerConfig { bootstrap_servers: vec!["nohost".into()], ..base() }, "bootstrap.servers"),
-            (ProducerConfig { bootstrap_servers: vec!["h:99999".into()], ..base() }, "bootstrap.servers"),
-            (ProducerConfig { max_in_flight: 0, ..base() }, "max.in.flight.requests.per.connection"),
-            (ProducerConfig { delivery_timeout: Duration::from_secs(1), ..base() }, "delivery.timeout.ms"),
-            (ProducerConfig { scaler: ScalerConfig { min_width: 0, ..ScalerConfig::default() }, ..base() }, "kproducer.connections.min"),
-            (ProducerConfig { buffer_memory: 0, ..base() }, "buffer.memory"),
+            (
+                ProducerConfig {
+                    bootstrap_servers: vec!["nohost".into()],
+                    ..base()
+                },
+                "bootstrap.servers",
+            ),
+            (
+                ProducerConfig {
+                    bootstrap_servers: vec!["h:99999".into()],
+                    ..base()
+                },
+                "bootstrap.servers",
+            ),
+            (
+                ProducerConfig {
+                    max_in_flight: 0,
+                    ..base()
+                },
+                "max.in.flight.requests.per.connection",
+            ),
+            (
+                ProducerConfig {
+                    delivery_timeout: Duration::from_secs(1),
+                    ..base()
+                },
+                "delivery.timeout.ms",
+            ),
+            (
+                ProducerConfig {
+                    scaler: ScalerConfig {
+                        min_width: 0,
+                        ..ScalerConfig::default()
+                    },
+                    ..base()
+                },
+                "kproducer.connections.min",
+            ),
+            (
+                ProducerConfig {
+                    buffer_memory: 0,
+                    ..base()
+                },
+                "buffer.memory",
+            ),
         ];
         for (c, key) in cases {
             assert_eq!(key_of(c.validate().unwrap_err()), key);

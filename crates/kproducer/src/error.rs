@@ -45,7 +45,9 @@ pub enum Error {
         buffer_memory: usize,
     },
     /// A record is larger than a limit; other records are unaffected.
-    #[error("record of {size} bytes is larger than {setting} ({limit} bytes); raise {setting} or send a smaller record")]
+    #[error(
+        "record of {size} bytes is larger than {setting} ({limit} bytes); raise {setting} or send a smaller record"
+    )]
     RecordTooLarge {
         /// The record's size bound.
         size: usize,
@@ -79,7 +81,9 @@ pub enum Error {
     /// `delivery.timeout.ms` passed before the record was acknowledged.
     /// With idempotence on, the record may still have been written (then it
     /// is not written twice).
-    #[error("delivery.timeout.ms ({timeout:?}) passed before the record was acknowledged by {topic}-{partition}; last problem: {last_problem}")]
+    #[error(
+        "delivery.timeout.ms ({timeout:?}) passed before the record was acknowledged by {topic}-{partition}; last problem: {last_problem}"
+    )]
     DeliveryTimeout {
         /// The topic.
         topic: Topic,
@@ -106,7 +110,9 @@ pub enum Error {
     Closed,
     /// The producer was dropped (or its task ended) before the record was
     /// acknowledged. The record may or may not have been written.
-    #[error("the producer was dropped before this record was acknowledged; call close() or flush() before dropping it")]
+    #[error(
+        "the producer was dropped before this record was acknowledged; call close() or flush() before dropping it"
+    )]
     Dropped,
 }
 
@@ -166,7 +172,9 @@ impl TrySendError {
     /// The record that was not sent.
     pub fn into_record(self) -> Record {
         match self {
-            TrySendError::QueueFull(r) | TrySendError::Closed(r, _) | TrySendError::Invalid(r, _) => r,
+            TrySendError::QueueFull(r)
+            | TrySendError::Closed(r, _)
+            | TrySendError::Invalid(r, _) => r,
         }
     }
 }

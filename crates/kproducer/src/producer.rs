@@ -120,7 +120,9 @@ impl Producer {
         match self.inner.shared.buffer.try_acquire_many(permits) {
             Ok(p) => p.forget(),
             Err(TryAcquireError::NoPermits) => return Err(TrySendError::QueueFull(record)),
-            Err(TryAcquireError::Closed) => return Err(TrySendError::Closed(record, Error::Closed)),
+            Err(TryAcquireError::Closed) => {
+                return Err(TrySendError::Closed(record, Error::Closed));
+            }
         }
         self.enqueue(record, size)
             .map_err(|(record, e)| TrySendError::Closed(record, e))
@@ -427,9 +429,9 @@ impl ProducerBuilder {
             )
         })?;
         let c = &settings.config;
-        let seed = c
-            .seed
-            .unwrap_or_else(|| std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8));
+        let seed = c.seed.unwrap_or_else(|| {
+            std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8)
+        });
         let partitioner: Box<dyn Partitioner> = match (self.partitioner, c.partitioner_kind) {
             (Some(p), _) => p,
             (None, PartitionerKind::Default) => Box::new(DefaultPartitioner::new(

@@ -82,7 +82,12 @@ pub(crate) struct Rejected {
 }
 
 impl PartitionQueue {
-    pub(crate) fn new(topic: Topic, partition: i32, compression: Compression, batch_size: usize) -> Self {
+    pub(crate) fn new(
+        topic: Topic,
+        partition: i32,
+        compression: Compression,
+        batch_size: usize,
+    ) -> Self {
         let tp = TopicPartition::new(topic.shared().clone(), partition);
         PartitionQueue {
             topic,
@@ -154,7 +159,13 @@ impl PartitionQueue {
     }
 
     /// Seals the open batch if its linger has passed (or `force`).
-    pub(crate) fn seal_if_due(&mut self, now: Instant, linger: std::time::Duration, force: bool, next_order: &mut u64) {
+    pub(crate) fn seal_if_due(
+        &mut self,
+        now: Instant,
+        linger: std::time::Duration,
+        force: bool,
+        next_order: &mut u64,
+    ) {
         if let Some(o) = &self.open
             && (force || o.created + linger <= now)
         {

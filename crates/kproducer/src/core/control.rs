@@ -42,9 +42,10 @@ impl Core {
             } else {
                 None
             };
-            let _ = self
-                .router
-                .set_width(broker, NonZeroUsize::new(width).unwrap_or(NonZeroUsize::MIN));
+            let _ = self.router.set_width(
+                broker,
+                NonZeroUsize::new(width).unwrap_or(NonZeroUsize::MIN),
+            );
             self.shared.metrics.connections(broker, width);
             self.brokers
                 .insert(broker, BrokerLink::new(group, width, scaler));
@@ -86,9 +87,9 @@ impl Core {
             self.bootstrap_next = self.bootstrap_next.wrapping_add(1);
             if let Some(link) = self.link(id) {
                 let group = link.group.clone();
-                return Box::pin(async move {
-                    group.connection(0).await.map_err(|e| e.to_string())
-                });
+                return Box::pin(
+                    async move { group.connection(0).await.map_err(|e| e.to_string()) },
+                );
             }
         }
         let servers = &self.settings.bootstrap;
@@ -168,6 +169,9 @@ impl Core {
         match result {
             Ok(response) => {
                 let changes = self.metadata.update(&response, now);
+                // Never more than one refresh per retry.backoff.ms, so a
+                // partition without a leader cannot spin the loop.
+                self.metadata.next_attempt = Some(now + retry_backoff);
                 for (topic, partition, broker) in changes.leaders {
                     let tp = kproducer_net::TopicPartition::new(topic, partition);
                     let _ = self.router.set_leader(tp, broker);
@@ -210,9 +214,8 @@ impl Core {
             Err(e) => {
                 tracing::warn!(error = %e, "metadata request failed");
                 self.metadata.failures = self.metadata.failures.saturating_add(1);
-                self.metadata.next_attempt = Some(
-                    now + backoff(retry_backoff, retry_backoff_max, self.metadata.failures),
-                );
+                self.metadata.next_attempt =
+                    Some(now + backoff(retry_backoff, retry_backoff_max, self.metadata.failures));
                 self.metadata.last_error = Some(e);
                 self.metadata.refresh_requested = true;
             }
@@ -243,7 +246,8 @@ impl Core {
         let now = Instant::now();
         self.init_in_flight = false;
         let c = &self.settings.config;
-        let retry_at = |failures: u32| now + backoff(c.retry_backoff, c.retry_backoff_max, failures);
+        let retry_at =
+            |failures: u32| now + backoff(c.retry_backoff, c.retry_backoff_max, failures);
         match result {
             Ok(r) if r.error_code == 0 => {
                 self.init_failures = 0;
@@ -334,9 +338,10 @@ impl Core {
                     s.connection = None;
                     s.last_metrics = None;
                 }
-                let _ = self
-                    .router
-                    .set_width(broker, NonZeroUsize::new(width).unwrap_or(NonZeroUsize::MIN));
+                let _ = self.router.set_width(
+                    broker,
+                    NonZeroUsize::new(width).unwrap_or(NonZeroUsize::MIN),
+                );
                 metrics::add(&self.shared.metrics.scale_events, 1);
                 self.shared.metrics.connections(broker, width);
             }

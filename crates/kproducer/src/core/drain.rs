@@ -27,7 +27,9 @@ fn stamp(data: &mut Bytes, seq: BatchSequence) {
     // A batch we sealed ourselves is one complete v2 batch, so the rewrite
     // cannot fail; if it ever did the broker would reject the batch
     // (CORRUPT_MESSAGE) and the record would fail, not vanish.
-    if let Err(e) = rewrite_producer_state(&mut owned, seq.producer.id, seq.producer.epoch, seq.base) {
+    if let Err(e) =
+        rewrite_producer_state(&mut owned, seq.producer.id, seq.producer.epoch, seq.base)
+    {
         tracing::error!(error = %e, "could not stamp the producer state into a batch");
     }
     *data = owned.freeze();
@@ -48,7 +50,11 @@ impl Core {
         keys.extend(
             self.partitions
                 .iter()
-                .filter(|(_, q)| q.ready.front().is_some_and(|b| b.retry_at.is_none_or(|t| t <= now)))
+                .filter(|(_, q)| {
+                    q.ready
+                        .front()
+                        .is_some_and(|b| b.retry_at.is_none_or(|t| t <= now))
+                })
                 .map(|(k, _)| k.clone()),
         );
         // Deterministic order (tests replay the same decisions).
@@ -185,7 +191,8 @@ impl Core {
     /// at once if the connection answered on the first poll (a refusal).
     async fn submit(&mut self, slot: SlotId, batches: Vec<Batch>) -> Option<Event> {
         let acks = self.settings.config.acks;
-        let timeout_ms = i32::try_from(self.settings.config.request_timeout.as_millis()).unwrap_or(i32::MAX);
+        let timeout_ms =
+            i32::try_from(self.settings.config.request_timeout.as_millis()).unwrap_or(i32::MAX);
         let connection = self
             .brokers
             .get_mut(&slot.broker)
@@ -223,7 +230,8 @@ impl Core {
             topic_data: topics,
             tagged_fields: Default::default(),
         };
-        let mut body = BytesMut::with_capacity(batches.iter().map(|b| b.data.len() + 16).sum::<usize>() + 64);
+        let mut body =
+            BytesMut::with_capacity(batches.iter().map(|b| b.data.len() + 16).sum::<usize>() + 64);
         if let Err(e) = request.encode(&mut body, version) {
             let error = Error::InvalidRecord {
                 topic: batches[0].topic.clone(),

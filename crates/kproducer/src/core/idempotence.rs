@@ -329,7 +329,12 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
     }
 
     /// Classifies the outcome of a sent batch and updates the partition.
-    pub(crate) fn on_outcome(&mut self, tp: &K, batch: BatchSequence, outcome: &Outcome) -> Verdict {
+    pub(crate) fn on_outcome(
+        &mut self,
+        tp: &K,
+        batch: BatchSequence,
+        outcome: &Outcome,
+    ) -> Verdict {
         let transactional = self.transactional;
         let Some(p) = self.partitions.get_mut(tp) else {
             return Verdict::Fail;
@@ -565,12 +570,20 @@ mod tests {
     fn only_one_in_flight_until_first_ack_then_five() {
         let mut s = started();
         let a = send(&mut s, 1);
-        assert_eq!(s.check_send(&"t-0", None), SendCheck::Wait, "S4: one until acked");
+        assert_eq!(
+            s.check_send(&"t-0", None),
+            SendCheck::Wait,
+            "S4: one until acked"
+        );
         s.on_outcome(&"t-0", a, &ok(0));
         for _ in 0..5 {
             send(&mut s, 1);
         }
-        assert_eq!(s.check_send(&"t-0", None), SendCheck::Wait, "five in flight");
+        assert_eq!(
+            s.check_send(&"t-0", None),
+            SendCheck::Wait,
+            "five in flight"
+        );
         assert_eq!(s.outstanding(&"t-0"), 5);
     }
 
@@ -594,15 +607,25 @@ mod tests {
         let v = s.on_outcome(&"t-0", b, &err(ErrorCode::NOT_LEADER_OR_FOLLOWER));
         assert_eq!(
             v,
-            Verdict::Retry { maybe_persisted: false, refresh_metadata: true }
+            Verdict::Retry {
+                maybe_persisted: false,
+                refresh_metadata: true
+            }
         );
         // c comes back with 45 (collateral: not the next expected) → retry, no bump.
         assert_eq!(
             s.on_outcome(&"t-0", c, &err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)),
-            Verdict::Retry { maybe_persisted: false, refresh_metadata: false }
+            Verdict::Retry {
+                maybe_persisted: false,
+                refresh_metadata: false
+            }
         );
         assert!(!s.bump_requested(), "S3/S8: collateral 45 needs no bump");
-        assert_eq!(s.check_send(&"t-0", Some(c)), SendCheck::Wait, "c is not first");
+        assert_eq!(
+            s.check_send(&"t-0", Some(c)),
+            SendCheck::Wait,
+            "c is not first"
+        );
         assert_eq!(s.check_send(&"t-0", Some(b)), SendCheck::Send);
     }
 
@@ -614,7 +637,10 @@ mod tests {
         let b = send(&mut s, 2);
         assert_eq!(
             s.on_outcome(&"t-0", b, &err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)),
-            Verdict::Retry { maybe_persisted: false, refresh_metadata: false }
+            Verdict::Retry {
+                maybe_persisted: false,
+                refresh_metadata: false
+            }
         );
         assert!(s.bump_requested());
         assert_eq!(
@@ -650,7 +676,11 @@ mod tests {
         // Another partition forces a bump.
         s.request_bump(&"u-0");
         s.apply_bump();
-        assert_eq!(s.check_send(&"t-0", None), SendCheck::Wait, "b still in flight");
+        assert_eq!(
+            s.check_send(&"t-0", None),
+            SendCheck::Wait,
+            "b still in flight"
+        );
         s.on_outcome(&"t-0", b, &ok(1));
         assert_eq!(s.check_send(&"t-0", None), SendCheck::Reset);
     }
@@ -658,7 +688,10 @@ mod tests {
     #[test]
     fn epoch_exhaustion_asks_for_a_new_producer_id() {
         let mut s: Idempotence<&str> = Idempotence::new(5, false);
-        s.set_producer(ProducerIdentity { id: 7, epoch: i16::MAX });
+        s.set_producer(ProducerIdentity {
+            id: 7,
+            epoch: i16::MAX,
+        });
         s.request_bump(&"t-0");
         assert_eq!(s.apply_bump(), IdentityAction::NewProducerId);
         assert_eq!(s.producer(), None);
@@ -670,7 +703,11 @@ mod tests {
         // log start -1: plain retry.
         let mut s = started();
         let a = send(&mut s, 1);
-        let o = Outcome::Answer { code: ErrorCode::UNKNOWN_PRODUCER_ID, log_start_offset: -1, base_offset: -1 };
+        let o = Outcome::Answer {
+            code: ErrorCode::UNKNOWN_PRODUCER_ID,
+            log_start_offset: -1,
+            base_offset: -1,
+        };
         assert!(matches!(s.on_outcome(&"t-0", a, &o), Verdict::Retry { .. }));
         assert!(!s.bump_requested());
         // log start past the last acked offset: silent bump and retry.
@@ -678,7 +715,11 @@ mod tests {
         let a = send(&mut s, 1);
         s.on_outcome(&"t-0", a, &ok(10));
         let b = send(&mut s, 1);
-        let o = Outcome::Answer { code: ErrorCode::UNKNOWN_PRODUCER_ID, log_start_offset: 11, base_offset: -1 };
+        let o = Outcome::Answer {
+            code: ErrorCode::UNKNOWN_PRODUCER_ID,
+            log_start_offset: 11,
+            base_offset: -1,
+        };
         assert!(matches!(s.on_outcome(&"t-0", b, &o), Verdict::Retry { .. }));
         assert!(s.bump_requested());
     }
@@ -687,17 +728,29 @@ mod tests {
     fn fatal_and_permanent_codes() {
         let mut s = started();
         let a = send(&mut s, 1);
-        assert_eq!(s.on_outcome(&"t-0", a, &err(ErrorCode::INVALID_PRODUCER_EPOCH)), Verdict::Fatal);
+        assert_eq!(
+            s.on_outcome(&"t-0", a, &err(ErrorCode::INVALID_PRODUCER_EPOCH)),
+            Verdict::Fatal
+        );
         let mut s = started();
         let a = send(&mut s, 1);
-        assert_eq!(s.on_outcome(&"t-0", a, &err(ErrorCode::INVALID_RECORD)), Verdict::Fail);
+        assert_eq!(
+            s.on_outcome(&"t-0", a, &err(ErrorCode::INVALID_RECORD)),
+            Verdict::Fail
+        );
         assert!(s.bump_requested(), "S13: the gap is repaired by a bump");
         let mut s = started();
         let a = send(&mut s, 3);
-        assert_eq!(s.on_outcome(&"t-0", a, &err(ErrorCode::MESSAGE_TOO_LARGE)), Verdict::Split);
+        assert_eq!(
+            s.on_outcome(&"t-0", a, &err(ErrorCode::MESSAGE_TOO_LARGE)),
+            Verdict::Split
+        );
         let mut s = started();
         let a = send(&mut s, 1);
-        assert_eq!(s.on_outcome(&"t-0", a, &err(ErrorCode::MESSAGE_TOO_LARGE)), Verdict::Fail);
+        assert_eq!(
+            s.on_outcome(&"t-0", a, &err(ErrorCode::MESSAGE_TOO_LARGE)),
+            Verdict::Fail
+        );
     }
 
     #[test]
@@ -706,12 +759,24 @@ mod tests {
         let a = send(&mut s, 1);
         assert_eq!(
             s.on_outcome(&"t-0", a, &err(ErrorCode::REQUEST_TIMED_OUT)),
-            Verdict::Retry { maybe_persisted: true, refresh_metadata: false }
+            Verdict::Retry {
+                maybe_persisted: true,
+                refresh_metadata: false
+            }
         );
         s.on_sent(&"t-0");
         assert_eq!(
-            s.on_outcome(&"t-0", a, &Outcome::Lost { maybe_persisted: true }),
-            Verdict::Retry { maybe_persisted: true, refresh_metadata: true }
+            s.on_outcome(
+                &"t-0",
+                a,
+                &Outcome::Lost {
+                    maybe_persisted: true
+                }
+            ),
+            Verdict::Retry {
+                maybe_persisted: true,
+                refresh_metadata: true
+            }
         );
     }
 
@@ -722,11 +787,20 @@ mod tests {
         s.on_outcome(&"t-0", a, &ok(0));
         let b = send(&mut s, 1);
         let c = send(&mut s, 1);
-        s.on_outcome(&"t-0", b, &Outcome::Lost { maybe_persisted: true });
+        s.on_outcome(
+            &"t-0",
+            b,
+            &Outcome::Lost {
+                maybe_persisted: true,
+            },
+        );
         s.on_expired(&"t-0", b, true);
         assert!(!s.bump_requested(), "c may still resolve it");
         assert_eq!(s.on_outcome(&"t-0", c, &ok(2)), Verdict::Complete);
-        assert!(!s.bump_requested(), "S11: c's success acknowledges b implicitly");
+        assert!(
+            !s.bump_requested(),
+            "S11: c's success acknowledges b implicitly"
+        );
     }
 
     #[test]
@@ -735,7 +809,13 @@ mod tests {
         let a = send(&mut s, 1);
         s.on_outcome(&"t-0", a, &ok(0));
         let b = send(&mut s, 1);
-        s.on_outcome(&"t-0", b, &Outcome::Lost { maybe_persisted: true });
+        s.on_outcome(
+            &"t-0",
+            b,
+            &Outcome::Lost {
+                maybe_persisted: true,
+            },
+        );
         s.on_expired(&"t-0", b, true);
         assert!(s.bump_requested(), "S11: nothing got through, bump");
     }
@@ -748,13 +828,25 @@ mod tests {
         let b = send(&mut s, 1);
         let c = send(&mut s, 1);
         let d = send(&mut s, 1);
-        s.on_outcome(&"t-0", b, &Outcome::Lost { maybe_persisted: true });
+        s.on_outcome(
+            &"t-0",
+            b,
+            &Outcome::Lost {
+                maybe_persisted: true,
+            },
+        );
         s.on_expired(&"t-0", b, true);
         // d is not right after the doubt: retry, no bump.
-        assert!(matches!(s.on_outcome(&"t-0", d, &err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)), Verdict::Retry { .. }));
+        assert!(matches!(
+            s.on_outcome(&"t-0", d, &err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)),
+            Verdict::Retry { .. }
+        ));
         assert!(!s.bump_requested());
         // c is: b was not written after all, bump.
-        assert!(matches!(s.on_outcome(&"t-0", c, &err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)), Verdict::Retry { .. }));
+        assert!(matches!(
+            s.on_outcome(&"t-0", c, &err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)),
+            Verdict::Retry { .. }
+        ));
         assert!(s.bump_requested());
     }
 

@@ -137,14 +137,17 @@ impl Metadata {
                 let Ok(i) = usize::try_from(p.partition_index) else {
                     continue;
                 };
-                let leader = (p.leader_id >= 0 && self.brokers.contains_key(&p.leader_id)).then_some(Leader {
-                    broker: p.leader_id,
-                    epoch: p.leader_epoch,
-                });
+                let leader = (p.leader_id >= 0 && self.brokers.contains_key(&p.leader_id))
+                    .then_some(Leader {
+                        broker: p.leader_id,
+                        epoch: p.leader_epoch,
+                    });
                 if let Some(l) = leader
                     && entry.partitions[i].map(|o| o.broker) != Some(l.broker)
                 {
-                    changes.leaders.push((key.clone(), p.partition_index, l.broker));
+                    changes
+                        .leaders
+                        .push((key.clone(), p.partition_index, l.broker));
                 }
                 entry.partitions[i] = leader;
             }

@@ -298,7 +298,11 @@ impl Core {
                 () = sleep_until(wake) => {}
             }
         }
-        let closed = if self.closing.is_some() { Error::Closed } else { Error::Dropped };
+        let closed = if self.closing.is_some() {
+            Error::Closed
+        } else {
+            Error::Dropped
+        };
         self.fail_everything(&closed);
         self.answer_flushes();
         for w in self.close_waiters.drain(..) {
@@ -459,9 +463,11 @@ impl Core {
                 Some(t) if t.error != kproducer_protocol::ErrorCode::NONE => {
                     format!("the topic's metadata says {}", t.error)
                 }
-                _ => self.metadata.last_error.clone().unwrap_or_else(|| {
-                    "the topic's metadata did not arrive".to_owned()
-                }),
+                _ => self
+                    .metadata
+                    .last_error
+                    .clone()
+                    .unwrap_or_else(|| "the topic's metadata did not arrive".to_owned()),
             };
             let error = Error::DeliveryTimeout {
                 topic: w.envelope.record.topic.clone(),

@@ -233,7 +233,8 @@ impl Core {
                     self.expire_batch(batch);
                     return;
                 }
-                batch.retry_at = Some(now + backoff(c.retry_backoff, c.retry_backoff_max, batch.attempts - 1));
+                batch.retry_at =
+                    Some(now + backoff(c.retry_backoff, c.retry_backoff_max, batch.attempts - 1));
                 if let Some(q) = self.partitions.get_mut(&batch.tp) {
                     q.requeue(batch);
                 }
