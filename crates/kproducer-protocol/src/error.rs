@@ -157,4 +157,10 @@ pub enum EncodeError {
         /// Why, and what to use instead.
         reason: &'static str,
     },
+    /// A field that Kafka defines as a string is not valid UTF-8.
+    #[error("{what} is not valid UTF-8; Kafka requires it to be a string")]
+    InvalidUtf8 {
+        /// The field being written.
+        what: &'static str,
+    },
 }

@@ -10,6 +10,7 @@
 //! - [`ErrorCode`]: every Kafka error code, with `is_retriable()`.
 //! - [`messages`]: one module per API, each with a request and a response
 //!   type that encode and decode in both directions.
+//! - [`records`]: the record batch v2 builder and reader, with compression.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -33,6 +34,7 @@ mod header;
 mod message;
 pub mod messages;
 pub mod primitives;
+pub mod records;
 mod tagged;
 
 pub use api_key::{ApiKey, VersionRange};
