@@ -43,7 +43,10 @@ pub(crate) fn check_batch(
     validate_records: bool,
 ) -> Result<(BatchMeta, Bytes), BatchRefusal> {
     let Some(records) = records.filter(|r| !r.is_empty()) else {
-        return Err(refuse(ErrorCode::INVALID_RECORD, "produce request carries no record batch"));
+        return Err(refuse(
+            ErrorCode::INVALID_RECORD,
+            "produce request carries no record batch",
+        ));
     };
     if records.len() > max_message_bytes {
         return Err(refuse(
@@ -67,7 +70,10 @@ pub(crate) fn check_batch(
     }
     let h = *batch.header();
     if h.is_control() {
-        return Err(refuse(ErrorCode::INVALID_RECORD, "clients may not write control batches"));
+        return Err(refuse(
+            ErrorCode::INVALID_RECORD,
+            "clients may not write control batches",
+        ));
     }
     if h.records_count <= 0 || i64::from(h.last_offset_delta) + 1 != i64::from(h.records_count) {
         return Err(refuse(
@@ -96,7 +102,10 @@ pub(crate) fn check_batch(
         if seen != h.records_count {
             return Err(refuse(
                 ErrorCode::INVALID_RECORD,
-                format!("header says {} records, batch holds {seen}", h.records_count),
+                format!(
+                    "header says {} records, batch holds {seen}",
+                    h.records_count
+                ),
             ));
         }
     }

@@ -54,6 +54,7 @@
 //! # let _ = transport;
 //! ```
 
+mod batch_check;
 mod builder;
 mod cluster;
 mod cluster_state;
@@ -63,12 +64,14 @@ mod fault_plan;
 mod handlers;
 mod hold;
 mod inspect;
+mod log_records;
 mod partition_log;
 mod producer_state;
 mod server;
 mod topic_partition;
 mod transactions;
 mod transport;
+mod txn_markers;
 
 pub use builder::{FAKE_BROKER_PORT, FakeClusterBuilder, fake_broker_address};
 pub use cluster::FakeCluster;
@@ -79,6 +82,7 @@ pub use hold::Hold;
 pub use inspect::{
     BatchSummary, Counters, Disposition, PartitionSnapshot, ProducedBatch, RequestRecord,
 };
+pub use log_records::LogRecord;
 pub use partition_log::{AbortedTxn, AppendOutcome, BatchMeta, PartitionLog, StoredBatch};
 pub use producer_state::{
     BATCHES_RETAINED, BehaviourMode, CachedBatch, IdempotenceRules, IncomingBatch, NO_PRODUCER_ID,

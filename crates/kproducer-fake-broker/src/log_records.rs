@@ -49,7 +49,8 @@ fn decode_log(tp: &TopicPartition, log: &PartitionLog) -> Result<Vec<LogRecord>,
     let mut out = Vec::new();
     for stored in log.batches().filter(|b| !b.meta.is_control) {
         let mut bytes = stored.bytes_with_offset();
-        let batch = RecordBatch::decode(&mut bytes).map_err(|e| undecodable(stored.base_offset, e.to_string()))?;
+        let batch = RecordBatch::decode(&mut bytes)
+            .map_err(|e| undecodable(stored.base_offset, e.to_string()))?;
         let header = *batch.header();
         let records = batch
             .records()
@@ -93,7 +94,11 @@ impl FakeCluster {
     }
 
     /// The values a read-committed consumer would see, in order.
-    pub fn committed_values(&self, topic: &str, partition: i32) -> Result<Vec<Option<Bytes>>, ClusterError> {
+    pub fn committed_values(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Vec<Option<Bytes>>, ClusterError> {
         Ok(self
             .records(topic, partition)?
             .into_iter()
@@ -104,7 +109,12 @@ impl FakeCluster {
 
     /// Checks that the partition holds exactly `expected` as committed
     /// values, in this order; the error says where they differ.
-    pub fn check_values(&self, topic: &str, partition: i32, expected: &[&[u8]]) -> Result<(), String> {
+    pub fn check_values(
+        &self,
+        topic: &str,
+        partition: i32,
+        expected: &[&[u8]],
+    ) -> Result<(), String> {
         let got = self
             .committed_values(topic, partition)
             .map_err(|e| e.to_string())?;
@@ -155,7 +165,9 @@ impl FakeCluster {
                 let records = self.records(&topic, p).map_err(|e| e.to_string())?;
                 let mut seen: HashMap<(i64, i16, i32), i64> = HashMap::new();
                 for r in records.iter().filter(|r| r.producer_id >= 0 && !r.aborted) {
-                    if let Some(first) = seen.insert((r.producer_id, r.producer_epoch, r.sequence), r.offset) {
+                    if let Some(first) =
+                        seen.insert((r.producer_id, r.producer_epoch, r.sequence), r.offset)
+                    {
                         return Err(format!(
                             "{topic}-{p}: producer {} epoch {} sequence {} is at offsets {first} and {}",
                             r.producer_id, r.producer_epoch, r.sequence, r.offset

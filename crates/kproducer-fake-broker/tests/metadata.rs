@@ -5,11 +5,11 @@ mod common;
 
 use common::WireClient;
 use kproducer_fake_broker::FakeCluster;
+use kproducer_protocol::ErrorCode;
 use kproducer_protocol::messages::{
     FetchPartition, FetchRequest, FetchTopic, FindCoordinatorRequest, ListOffsetsPartition,
     ListOffsetsRequest, ListOffsetsTopic, MetadataRequest, MetadataRequestTopic, MetadataResponse,
 };
-use kproducer_protocol::ErrorCode;
 
 fn cluster() -> FakeCluster {
     FakeCluster::builder()
@@ -22,7 +22,12 @@ fn cluster() -> FakeCluster {
 
 fn named(names: &[&str]) -> MetadataRequest {
     MetadataRequest {
-        topics: Some(names.iter().map(|n| MetadataRequestTopic::named(*n)).collect()),
+        topics: Some(
+            names
+                .iter()
+                .map(|n| MetadataRequestTopic::named(*n))
+                .collect(),
+        ),
         allow_auto_topic_creation: true,
         ..Default::default()
     }
@@ -51,7 +56,9 @@ async fn metadata_describes_brokers_and_leaders_at_every_version() {
         assert_eq!(ids, vec![0, 1, 2], "v{version}");
         assert_eq!(r.brokers[1].host, "fake-broker-1");
         assert_eq!(r.brokers[1].port, 9092);
-        let expect: Vec<i32> = (0..3).map(|p| cluster.leader("orders", p).expect("exists")).collect();
+        let expect: Vec<i32> = (0..3)
+            .map(|p| cluster.leader("orders", p).expect("exists"))
+            .collect();
         let got: Vec<i32> = leaders(&r, "orders").iter().map(|l| l.0).collect();
         assert_eq!(got, expect, "v{version}");
         if version >= 2 {
@@ -87,7 +94,10 @@ async fn unknown_topics_are_unknown_until_created_unless_auto_created() {
     let r = c.call(12, &named(&["later"])).await;
     assert_eq!(r.topics[0].error_code, 0);
     assert_eq!(r.topics[0].partitions.len(), 2);
-    assert_eq!(r.topics[0].topic_id, cluster.topic_id("later").expect("exists"));
+    assert_eq!(
+        r.topics[0].topic_id,
+        cluster.topic_id("later").expect("exists")
+    );
 
     let auto = FakeCluster::builder()
         .brokers(1)
@@ -101,7 +111,10 @@ async fn unknown_topics_are_unknown_until_created_unless_auto_created() {
     };
     assert_eq!(c.call(12, &refuse).await.topics[0].error_code, 3);
     let r = c.call(12, &named(&["fresh"])).await;
-    assert_eq!((r.topics[0].error_code, r.topics[0].partitions.len()), (0, 4));
+    assert_eq!(
+        (r.topics[0].error_code, r.topics[0].partitions.len()),
+        (0, 4)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -114,7 +127,10 @@ async fn find_coordinator_names_the_chosen_broker_or_says_why_not() {
         ..Default::default()
     };
     let r = c.call(3, &v3).await;
-    assert_eq!((r.error_code, r.node_id, r.host.as_str()), (0, 0, "fake-broker-0"));
+    assert_eq!(
+        (r.error_code, r.node_id, r.host.as_str()),
+        (0, 0, "fake-broker-0")
+    );
     cluster.set_coordinator(2).expect("exists");
     let v4 = FindCoordinatorRequest {
         key_type: 1,
@@ -155,14 +171,37 @@ async fn list_offsets_checks_leadership_and_leader_epoch() {
         let p = &r.topics[0].partitions[0];
         (p.error_code, p.offset)
     };
-    assert_eq!(code(on_leader.call(7, &list_offsets("orders", 0, -1, -1)).await), (0, 0));
-    assert_eq!(code(on_leader.call(7, &list_offsets("orders", 0, -2, 0)).await), (0, 0));
-    assert_eq!(code(on_other.call(7, &list_offsets("orders", 0, -1, -1)).await).0, 6);
-    assert_eq!(code(on_leader.call(7, &list_offsets("orders", 9, -1, -1)).await).0, 3);
-    assert_eq!(code(on_leader.call(7, &list_offsets("nope", 0, -1, -1)).await).0, 3);
-    cluster.move_leader("orders", 0, leader).expect("re-elect: epoch 1");
-    assert_eq!(code(on_leader.call(7, &list_offsets("orders", 0, -1, 0)).await).0, 74);
-    assert_eq!(code(on_leader.call(7, &list_offsets("orders", 0, -1, 5)).await).0, 75);
+    assert_eq!(
+        code(on_leader.call(7, &list_offsets("orders", 0, -1, -1)).await),
+        (0, 0)
+    );
+    assert_eq!(
+        code(on_leader.call(7, &list_offsets("orders", 0, -2, 0)).await),
+        (0, 0)
+    );
+    assert_eq!(
+        code(on_other.call(7, &list_offsets("orders", 0, -1, -1)).await).0,
+        6
+    );
+    assert_eq!(
+        code(on_leader.call(7, &list_offsets("orders", 9, -1, -1)).await).0,
+        3
+    );
+    assert_eq!(
+        code(on_leader.call(7, &list_offsets("nope", 0, -1, -1)).await).0,
+        3
+    );
+    cluster
+        .move_leader("orders", 0, leader)
+        .expect("re-elect: epoch 1");
+    assert_eq!(
+        code(on_leader.call(7, &list_offsets("orders", 0, -1, 0)).await).0,
+        74
+    );
+    assert_eq!(
+        code(on_leader.call(7, &list_offsets("orders", 0, -1, 5)).await).0,
+        75
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -202,5 +241,8 @@ async fn an_empty_fetch_waits_max_wait_then_answers_empty() {
         ..req.clone()
     };
     let r = c.call(12, &beyond).await;
-    assert_eq!(r.responses[0].partitions[0].error_code, 1, "offset out of range");
+    assert_eq!(
+        r.responses[0].partitions[0].error_code, 1,
+        "offset out of range"
+    );
 }

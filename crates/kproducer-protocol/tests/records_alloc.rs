@@ -13,6 +13,13 @@ use std::cell::Cell;
 
 use kproducer_protocol::records::{BatchParams, Compression, NO_HEADERS, RecordBatchBuilder};
 
+/// Every compressing codec this build includes.
+fn compressed_codecs() -> impl Iterator<Item = Compression> {
+    Compression::ALL
+        .into_iter()
+        .filter(|c| *c != Compression::None && c.is_available())
+}
+
 struct CountingAllocator;
 
 thread_local! {
@@ -101,7 +108,7 @@ fn appending_to_a_warm_builder_allocates_nothing() {
 
 #[test]
 fn compressed_builders_append_without_allocating_and_report_seal_cost() {
-    for codec in Compression::ALL.into_iter().skip(1) {
+    for codec in compressed_codecs() {
         let mut builder = RecordBatchBuilder::new(codec);
         fill(&mut builder);
         builder.seal(&BatchParams::default()).unwrap();

@@ -30,8 +30,14 @@ fn reads_a_batch_written_by_librdkafka() {
     assert_eq!(h.crc, 0x2724_fecd);
     assert_eq!(h.compression(), Compression::None);
     assert!(!h.is_transactional() && !h.is_control());
-    assert_eq!((h.base_timestamp, h.max_timestamp), (1641388919, 1641388919));
-    assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (-1, -1, -1));
+    assert_eq!(
+        (h.base_timestamp, h.max_timestamp),
+        (1641388919, 1641388919)
+    );
+    assert_eq!(
+        (h.producer_id, h.producer_epoch, h.base_sequence),
+        (-1, -1, -1)
+    );
     assert_eq!(h.records_count, 1);
     let records: Vec<_> = batch.records().unwrap().collect::<Result<_, _>>().unwrap();
     assert_eq!(records.len(), 1);
@@ -139,7 +145,10 @@ fn a_flipped_bit_is_a_crc_error_and_a_wrong_magic_is_refused() {
     bad[70] ^= 0x01;
     assert!(matches!(
         RecordBatch::decode(&mut Bytes::from(bad)),
-        Err(DecodeError::CrcMismatch { expected: 0x2724_fecd, .. })
+        Err(DecodeError::CrcMismatch {
+            expected: 0x2724_fecd,
+            ..
+        })
     ));
     let mut old = LIBRDKAFKA_BATCH.to_vec();
     old[16] = 1;

@@ -4,10 +4,13 @@
 mod add_partitions_to_txn;
 pub(crate) mod api_versions;
 mod coordinator;
+mod end_txn;
 mod fetch;
+mod init_producer_id;
 mod leader;
 mod list_offsets;
 mod metadata;
+mod produce;
 
 use std::time::Duration;
 
@@ -27,8 +30,11 @@ use crate::topic_partition::{ConnectionId, TopicPartition};
 pub(crate) const SERVED: &[ApiKey] = &[
     ApiKey::ApiVersions,
     ApiKey::Metadata,
+    ApiKey::Produce,
+    ApiKey::InitProducerId,
     ApiKey::FindCoordinator,
     ApiKey::AddPartitionsToTxn,
+    ApiKey::EndTxn,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
 ];
@@ -129,6 +135,11 @@ pub(crate) fn execute(
     match request {
         AnyRequest::ApiVersions(r) => api_versions::handle(header, &r, errors),
         AnyRequest::Metadata(r) => metadata::handle(cluster, header, &r, errors),
+        AnyRequest::Produce(r) => produce::handle(cluster, conn, header, &r, errors),
+        AnyRequest::InitProducerId(r) => {
+            init_producer_id::handle(cluster, conn, header, &r, errors)
+        }
+        AnyRequest::EndTxn(r) => end_txn::handle(cluster, conn, header, &r, errors),
         AnyRequest::FindCoordinator(r) => coordinator::handle(cluster, header, &r, errors),
         AnyRequest::AddPartitionsToTxn(r) => {
             add_partitions_to_txn::handle(cluster, conn, header, &r, errors)

@@ -144,11 +144,21 @@ pub(crate) fn handle(
                 .map(|p| {
                     let tp = TopicPartition::new(t.name.clone(), p.index);
                     let injected = errors.for_partition(&tp);
-                    let r = produce_one(&mut state, conn, acks_valid, &tp, p.records.as_ref(), injected);
+                    let r = produce_one(
+                        &mut state,
+                        conn,
+                        acks_valid,
+                        &tp,
+                        p.records.as_ref(),
+                        injected,
+                    );
                     batches.push(ProducedBatch {
                         topic_partition: tp,
                         meta: r.meta,
-                        last_sequence: add_sequence(r.meta.base_sequence, r.meta.record_count.max(1) - 1),
+                        last_sequence: add_sequence(
+                            r.meta.base_sequence,
+                            r.meta.record_count.max(1) - 1,
+                        ),
                         error_code: r.code,
                         base_offset: r.base_offset,
                     });
@@ -173,7 +183,12 @@ pub(crate) fn handle(
             responses,
             ..Default::default()
         };
-        response_frame(ApiKey::Produce, header.api_version, header.correlation_id, &body)
+        response_frame(
+            ApiKey::Produce,
+            header.api_version,
+            header.correlation_id,
+            &body,
+        )
     });
     Handled {
         frame,

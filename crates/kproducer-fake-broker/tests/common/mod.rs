@@ -79,3 +79,86 @@ impl WireClient {
         self.recv_raw().await.is_none()
     }
 }
+
+use kproducer_protocol::messages::{
+    PartitionProduceData, PartitionProduceResponse, ProduceRequest, TopicProduceData,
+};
+use kproducer_protocol::records::{BatchParams, Compression, NO_HEADERS, RecordBatchBuilder};
+
+/// A sealed batch of `values` from producer `pid` at `epoch`, starting at
+/// sequence `seq` (pid -1 for a plain batch).
+pub fn batch(pid: i64, epoch: i16, seq: i32, values: &[&str]) -> Bytes {
+    batch_with(pid, epoch, seq, false, values)
+}
+
+/// Like [`batch`], optionally transactional.
+pub fn batch_with(pid: i64, epoch: i16, seq: i32, transactional: bool, values: &[&str]) -> Bytes {
+    let mut b = RecordBatchBuilder::new(Compression::None);
+    for (i, v) in values.iter().enumerate() {
+        b.append(1_000 + i as i64, None, Some(v.as_bytes()), NO_HEADERS);
+    }
+    b.seal(&BatchParams {
+        producer_id: pid,
+        producer_epoch: epoch,
+        base_sequence: seq,
+        transactional,
+    })
+    .expect("a valid batch")
+}
+
+/// A Produce request carrying `records` for one partition.
+pub fn produce_request(topic: &str, partition: i32, records: Bytes, acks: i16) -> ProduceRequest {
+    ProduceRequest {
+        acks,
+        timeout_ms: 30_000,
+        topic_data: vec![TopicProduceData {
+            name: topic.into(),
+            partition_data: vec![PartitionProduceData {
+                index: partition,
+                records: Some(records),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// The produce API version tests use.
+pub const PRODUCE_V: i16 = 9;
+
+impl WireClient {
+    /// Produces one batch with acks=all and returns the partition's answer.
+    pub async fn produce(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        records: Bytes,
+    ) -> PartitionProduceResponse {
+        let r = self
+            .call(PRODUCE_V, &produce_request(topic, partition, records, -1))
+            .await;
+        r.responses[0].partition_responses[0].clone()
+    }
+
+    /// Sends one batch with acks=all without waiting; returns the
+    /// correlation id.
+    pub async fn send_produce(&mut self, topic: &str, partition: i32, records: Bytes) -> i32 {
+        self.send(PRODUCE_V, &produce_request(topic, partition, records, -1))
+            .await
+    }
+
+    /// Reads the next Produce response's first partition answer.
+    pub async fn recv_produce(&mut self) -> Option<(i32, PartitionProduceResponse)> {
+        let (h, r) = self.recv::<ProduceRequest>(PRODUCE_V).await?;
+        Some((
+            h.correlation_id,
+            r.responses[0].partition_responses[0].clone(),
+        ))
+    }
+}
+
+/// `(error code, base offset)` of a partition answer.
+pub fn outcome(r: &PartitionProduceResponse) -> (i16, i64) {
+    (r.error_code, r.base_offset)
+}

@@ -187,8 +187,16 @@ impl RecordBatchBuilder {
         } else {
             self.base_timestamp
         };
-        record_len(timestamp_ms.wrapping_sub(base), self.count, key, value, headers)
-            .map_or(usize::MAX, |(body, _)| Scratch::varint_len(body as i32) + body)
+        record_len(
+            timestamp_ms.wrapping_sub(base),
+            self.count,
+            key,
+            value,
+            headers,
+        )
+        .map_or(usize::MAX, |(body, _)| {
+            Scratch::varint_len(body as i32) + body
+        })
     }
 
     /// Appends a record and returns the bytes it added.
@@ -246,8 +254,7 @@ impl RecordBatchBuilder {
             self.base_timestamp
         };
         let timestamp_delta = timestamp_ms.wrapping_sub(base);
-        let (body_len, key_len) =
-            record_len(timestamp_delta, self.count, key, value, headers)?;
+        let (body_len, key_len) = record_len(timestamp_delta, self.count, key, value, headers)?;
         // `record_len` checked that body_len fits an i32.
         let body_len_i32 = body_len as i32;
         let total = Scratch::varint_len(body_len_i32) + body_len;
@@ -257,43 +264,34 @@ impl RecordBatchBuilder {
                 length: self.buf.len() + total,
             });
         }
-        self.buf.reserve(total);
+        // Room for the record plus one scratch block of slack, so the
+        // fixed-size scratch copies below never reallocate.
+        self.buf.reserve(total + Scratch::CAPACITY);
 
-        // length, attributes, timestampDelta, offsetDelta, keyLength.
+        // length, attributes, timestampDelta, offsetDelta, keyLength (and
+        // valueLength when there is no key: the common case costs one copy).
         let mut s = Scratch::new();
         s.varint(body_len_i32);
         s.byte(0);
         s.varlong(timestamp_delta);
         s.varint(self.count);
         s.varint(key_len);
-        self.buf.put_slice(s.as_slice());
+        // Lengths were checked by `record_len`, so the casts are exact.
+        let value_len = value.map_or(-1, |v| v.len() as i32);
         if let Some(k) = key {
+            s.write_to(&mut self.buf);
             self.buf.put_slice(k);
+            s = Scratch::new();
         }
-        let mut s = Scratch::new();
-        match value {
-            // Lengths were checked by `record_len`.
-            Some(v) => s.varint(v.len() as i32),
-            None => s.varint(-1),
-        }
-        self.buf.put_slice(s.as_slice());
+        s.varint(value_len);
+        s.write_to(&mut self.buf);
         if let Some(v) = value {
             self.buf.put_slice(v);
         }
-        let mut s = Scratch::new();
-        s.varint(headers.len() as i32);
-        self.buf.put_slice(s.as_slice());
-        for h in headers {
-            let mut s = Scratch::new();
-            s.varint(h.key().len() as i32);
-            self.buf.put_slice(s.as_slice());
-            self.buf.put_slice(h.key());
-            let mut s = Scratch::new();
-            s.varint(h.value().map_or(-1, |v| v.len() as i32));
-            self.buf.put_slice(s.as_slice());
-            if let Some(v) = h.value() {
-                self.buf.put_slice(v);
-            }
+        if headers.is_empty() {
+            self.buf.put_u8(0);
+        } else {
+            self.put_headers(headers);
         }
 
         if self.count == 0 {
@@ -304,6 +302,25 @@ impl RecordBatchBuilder {
         }
         self.count += 1;
         Ok(total)
+    }
+
+    /// Writes a record's header count and headers (lengths already checked).
+    fn put_headers<H: RecordHeader>(&mut self, headers: &[H]) {
+        let mut s = Scratch::new();
+        s.varint(headers.len() as i32);
+        s.write_to(&mut self.buf);
+        for h in headers {
+            let mut s = Scratch::new();
+            s.varint(h.key().len() as i32);
+            s.write_to(&mut self.buf);
+            self.buf.put_slice(h.key());
+            let mut s = Scratch::new();
+            s.varint(h.value().map_or(-1, |v| v.len() as i32));
+            s.write_to(&mut self.buf);
+            if let Some(v) = h.value() {
+                self.buf.put_slice(v);
+            }
+        }
     }
 
     /// Finishes the batch: writes the header (base offset 0, partition
@@ -412,6 +429,12 @@ impl RecordBatchBuilder {
         Ok(Bytes::from(out))
     }
 
+    /// Discards every record appended since the last seal, keeping the
+    /// buffer's capacity.
+    pub fn clear(&mut self) {
+        self.reset();
+    }
+
     /// Empties the builder, keeping its buffer.
     fn reset(&mut self) {
         self.buf.clear();
@@ -426,6 +449,7 @@ impl RecordBatchBuilder {
 
 /// Length of a record's body (everything after its length prefix) and the
 /// wire value of its key length, checking every length fits an i32.
+#[inline(always)]
 fn record_len<H: RecordHeader>(
     timestamp_delta: i64,
     offset_delta: i32,

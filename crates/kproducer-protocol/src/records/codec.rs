@@ -149,13 +149,18 @@ mod zstd {
 
     pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
         let mut frame = ruzstd::decoding::FrameDecoder::new();
-        frame.set_max_window_size(MAX_WINDOW.min(u64::try_from(limit).unwrap_or(u64::MAX)).max(1 << 10));
-        let decoder = ruzstd::decoding::StreamingDecoder::new_with_decoder(input, frame).map_err(
-            |e| DecodeError::Decompression {
-                codec: "zstd",
-                reason: e.to_string(),
-            },
-        )?;
+        frame.set_max_window_size(
+            MAX_WINDOW
+                .min(u64::try_from(limit).unwrap_or(u64::MAX))
+                .max(1 << 10),
+        );
+        let decoder =
+            ruzstd::decoding::StreamingDecoder::new_with_decoder(input, frame).map_err(|e| {
+                DecodeError::Decompression {
+                    codec: "zstd",
+                    reason: e.to_string(),
+                }
+            })?;
         read_bounded(decoder, "zstd", limit)
     }
 }

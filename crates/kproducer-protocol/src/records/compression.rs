@@ -124,7 +124,12 @@ mod tests {
         for c in Compression::ALL {
             assert_eq!(Compression::from_id(c.id()), Some(c));
             assert_eq!(c.to_string().parse::<Compression>(), Ok(c));
-            #[cfg(all(feature = "gzip", feature = "snappy", feature = "lz4", feature = "zstd"))]
+            #[cfg(all(
+                feature = "gzip",
+                feature = "snappy",
+                feature = "lz4",
+                feature = "zstd"
+            ))]
             assert!(c.is_available(), "default features include {c}");
         }
         assert_eq!(" GZIP ".parse::<Compression>(), Ok(Compression::Gzip));

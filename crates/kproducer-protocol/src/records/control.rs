@@ -55,9 +55,13 @@ impl ControlRecord {
             .key
             .as_deref()
             .and_then(|k| k.first_chunk::<4>())
-            .ok_or(DecodeError::InvalidBatch("control record key is shorter than 4 bytes"))?;
+            .ok_or(DecodeError::InvalidBatch(
+                "control record key is shorter than 4 bytes",
+            ))?;
         if i16::from_be_bytes([key[0], key[1]]) < 0 {
-            return Err(DecodeError::InvalidBatch("control record key version is negative"));
+            return Err(DecodeError::InvalidBatch(
+                "control record key version is negative",
+            ));
         }
         let kind = match i16::from_be_bytes([key[2], key[3]]) {
             0 => ControlRecordType::Abort,

@@ -34,7 +34,7 @@ use crate::records::record::Record;
 /// assert_eq!(batches.len(), 3);
 /// let record = batches[2].records()?.next().unwrap()?;
 /// assert_eq!(record.value.as_deref(), Some(&[2u8][..]));
-/// # Ok::<(), kproducer_protocol::DecodeError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordBatch {

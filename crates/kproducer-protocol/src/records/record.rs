@@ -51,7 +51,10 @@ impl Record {
 
     /// Reads one record from the front of `buf`, requiring offset delta
     /// `expected_offset_delta`.
-    pub(crate) fn decode(buf: &mut Bytes, expected_offset_delta: i32) -> Result<Record, DecodeError> {
+    pub(crate) fn decode(
+        buf: &mut Bytes,
+        expected_offset_delta: i32,
+    ) -> Result<Record, DecodeError> {
         let len = get_varint(buf, "record length")?;
         let mut body = take(buf, len, "record")?;
         let attributes = get_i8(&mut body, "record attributes")?;

@@ -42,12 +42,13 @@ pub(crate) fn compress(input: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeErro
     for chunk in input.chunks(BLOCK_SIZE) {
         let at = out.len();
         out.resize(at + 4 + snap::raw::max_compress_len(chunk.len()), 0);
-        let n = encoder
-            .compress(chunk, &mut out[at + 4..])
-            .map_err(|e| EncodeError::Compression {
-                codec: "snappy",
-                reason: e.to_string(),
-            })?;
+        let n =
+            encoder
+                .compress(chunk, &mut out[at + 4..])
+                .map_err(|e| EncodeError::Compression {
+                    codec: "snappy",
+                    reason: e.to_string(),
+                })?;
         out.truncate(at + 4 + n);
         // A 32 KiB chunk compresses to well under 2 GiB: the cast is exact.
         out[at..at + 4].copy_from_slice(&(n as i32).to_be_bytes());
@@ -119,9 +120,14 @@ mod tests {
         compress(b"hello hello hello hello", &mut out).unwrap();
         assert_eq!(
             &out[..16],
-            &[0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1]
+            &[
+                0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1
+            ]
         );
-        assert_eq!(decompress(&out, 1 << 20).unwrap(), b"hello hello hello hello");
+        assert_eq!(
+            decompress(&out, 1 << 20).unwrap(),
+            b"hello hello hello hello"
+        );
     }
 
     #[test]
@@ -143,7 +149,9 @@ mod tests {
 
     #[test]
     fn reads_raw_snappy_and_concatenated_streams() {
-        let raw = snap::raw::Encoder::new().compress_vec(b"raw block").unwrap();
+        let raw = snap::raw::Encoder::new()
+            .compress_vec(b"raw block")
+            .unwrap();
         assert_eq!(decompress(&raw, 100).unwrap(), b"raw block");
         let mut two = Vec::new();
         compress(b"first ", &mut two).unwrap();
