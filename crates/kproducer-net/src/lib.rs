@@ -25,9 +25,8 @@ pub use connection::{
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RESPONSE_FRAME_BYTES,
     DEFAULT_REQUEST_TIMEOUT, NegotiatedVersions, RawRequest, SendState,
 };
-pub use group::{ConnectionGroup, GroupConfig, GroupError};
-pub use tcp::{DEFAULT_CONNECT_TIMEOUT, TcpConfig, TcpTransport};
 pub use fence::Route;
+pub use group::{ConnectionGroup, GroupConfig, GroupError};
 pub use router::{Router, RouterCounters, RouterError, RouterEvent};
 pub use scaler::{Decision, Reason, ScaleUpTrigger, Scaler, Signals};
 pub use scaler_config::{
@@ -36,5 +35,6 @@ pub use scaler_config::{
     SCALE_DOWN_WAIT_FRACTION, SCALE_UP_BUFFER_FILL, SCALE_UP_BUSY_FRACTION, SCALE_UP_WAIT_FRACTION,
     ScalerConfig, ScalerConfigError,
 };
+pub use tcp::{DEFAULT_CONNECT_TIMEOUT, TcpConfig, TcpTransport};
 pub use topic_partition::{SlotId, TopicPartition};
 pub use transport::{BoxStream, BrokerAddress, Stream, Transport, TransportError};

@@ -97,7 +97,7 @@ impl Producer {
                 }
             }
         }
-        self.enqueue(record, size).map_err(|(_, e)| e)
+        self.enqueue(record, size).map_err(|_| Error::Closed)
     }
 
     /// Hands `record` to the producer only if `buffer.memory` has room now;
@@ -108,6 +108,9 @@ impl Producer {
     /// [`TrySendError::Invalid`] for a record that can never be sent,
     /// [`TrySendError::Closed`] once the producer is closed; each returns
     /// the record.
+    // The record comes back by value in the error, as tokio's channels do:
+    // boxing it would allocate on the path taken under backpressure.
+    #[allow(clippy::result_large_err)]
     pub fn try_send(&self, record: Record) -> Result<DeliveryFuture, TrySendError> {
         if let Err(e) = self.check_open() {
             return Err(TrySendError::Closed(record, e));
@@ -125,7 +128,7 @@ impl Producer {
             }
         }
         self.enqueue(record, size)
-            .map_err(|(record, e)| TrySendError::Closed(record, e))
+            .map_err(|record| TrySendError::Closed(*record, Error::Closed))
     }
 
     /// Resolves once every record sent before the call is resolved
@@ -198,28 +201,27 @@ impl Producer {
         Ok(size)
     }
 
-    fn enqueue(&self, record: Record, size: usize) -> Result<DeliveryFuture, (Record, Error)> {
+    /// Hands the record to the core; gives it back if the core is gone.
+    fn enqueue(&self, record: Record, size: usize) -> Result<DeliveryFuture, Box<Record>> {
         let (reply, future) = delivery::channel();
-        match self.inner.commands.send(Command::Record(Envelope {
+        let command = Command::Record(Envelope {
             record,
             reply,
             reserved: size,
-        })) {
+        });
+        match self.inner.commands.send(command) {
             Ok(()) => Ok(future),
-            Err(mpsc::error::SendError(Command::Record(e))) => {
+            Err(mpsc::error::SendError(command)) => {
                 self.inner.shared.release(size);
-                Err((e.record, Error::Closed))
+                match command {
+                    Command::Record(envelope) => Err(Box::new(envelope.record)),
+                    // `SendError` hands back exactly the command that was
+                    // sent, built just above as `Command::Record`.
+                    _ => unreachable!("SendError returned a different command"),
+                }
             }
-            Err(_) => unreachable_closed(),
         }
     }
-}
-
-/// The channel hands back exactly what was sent; a `Record` command comes
-/// back as a `Record` command. Kept out of line so the match above stays
-/// total without a panic path.
-fn unreachable_closed() -> Result<DeliveryFuture, (Record, Error)> {
-    Err((Record::new("", ""), Error::Closed))
 }
 
 /// Builds a [`Producer`]: typed setters over [`ProducerConfig`] (Kafka 4.x

@@ -114,7 +114,8 @@ fn run(adaptive: bool, service: ServiceTime) -> Run {
         let total_before = TOTAL.load(Ordering::Relaxed);
         let mut send_allocs = 0;
         for i in 0..RECORDS {
-            let record = Record::new(topic.clone(), payload.clone()).with_partition(i as i32 % PARTITIONS);
+            let record =
+                Record::new(topic.clone(), payload.clone()).with_partition(i as i32 % PARTITIONS);
             let before = LOCAL.with(Cell::get);
             let f = producer.send(record).await.expect("send");
             send_allocs += LOCAL.with(Cell::get) - before;
@@ -157,7 +158,12 @@ fn throughput_idempotent_6_partitions() {
         for adaptive in [true, false] {
             let r = run(adaptive, service);
             report(
-                &format!("adaptive {} / broker service time {:?} + {:?} per KiB", if adaptive { "on " } else { "off" }, service.fixed, service.per_kib),
+                &format!(
+                    "adaptive {} / broker service time {:?} + {:?} per KiB",
+                    if adaptive { "on " } else { "off" },
+                    service.fixed,
+                    service.per_kib
+                ),
                 &r,
             );
         }

@@ -321,7 +321,7 @@ impl Core {
                     let m = c.metrics();
                     let delta = match &s.last_metrics {
                         Some(prev) => m.delta_since(prev),
-                        None => m.clone(),
+                        None => m,
                     };
                     scaler.observe(i, delta.permit_wait, delta.busy);
                     s.last_metrics = Some(m);

@@ -39,18 +39,27 @@ pub fn value(topic: &str, partition: i32, n: usize) -> Bytes {
     Bytes::from(format!("{topic}/{partition}/{n:08}"))
 }
 
+/// A partition, by topic name and index.
+pub type PartitionKey = (String, i32);
+
+/// One record's value and, until awaited, its future.
+pub type SentRecord = (Bytes, Option<DeliveryFuture>);
+
+/// One record's value and what became of it.
+pub type RecordOutcome = (Bytes, Result<RecordMetadata, Error>);
+
 /// Records sent by a test and their futures, to check against the log.
 #[derive(Debug, Default)]
 pub struct Ledger {
     /// Per (topic, partition): values in send order, with their futures.
-    sent: BTreeMap<(String, i32), Vec<(Bytes, Option<DeliveryFuture>)>>,
+    sent: BTreeMap<PartitionKey, Vec<SentRecord>>,
 }
 
 /// What became of the ledger's records.
 #[derive(Debug, Default)]
 pub struct Outcomes {
     /// Per (topic, partition): (value, result) in send order.
-    pub results: BTreeMap<(String, i32), Vec<(Bytes, Result<RecordMetadata, Error>)>>,
+    pub results: BTreeMap<PartitionKey, Vec<RecordOutcome>>,
 }
 
 impl Outcomes {
