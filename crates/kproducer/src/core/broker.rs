@@ -16,6 +16,36 @@ pub(crate) struct SlotState {
     pub(crate) in_flight: usize,
     /// The connection's counters at the scaler's last look.
     pub(crate) last_metrics: Option<ConnectionMetrics>,
+    /// Since when ready batches routed here are held back by a full
+    /// in-flight window (the connection's or their partition's).
+    pub(crate) blocked_since: Option<tokio::time::Instant>,
+    /// Blocked time accumulated since the scaler's last look.
+    pub(crate) blocked: std::time::Duration,
+}
+
+impl SlotState {
+    /// Records whether, at `now`, a ready batch was held back by a full
+    /// window on this slot.
+    pub(crate) fn note_blocked(&mut self, blocked: bool, now: tokio::time::Instant) {
+        match (blocked, self.blocked_since) {
+            (true, None) => self.blocked_since = Some(now),
+            (false, Some(since)) => {
+                self.blocked += now.saturating_duration_since(since);
+                self.blocked_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Blocked time since the last call (an ongoing block counts up to
+    /// `now`).
+    pub(crate) fn take_blocked(&mut self, now: tokio::time::Instant) -> std::time::Duration {
+        if let Some(since) = self.blocked_since {
+            self.blocked += now.saturating_duration_since(since);
+            self.blocked_since = Some(now);
+        }
+        std::mem::take(&mut self.blocked)
+    }
 }
 
 /// A broker's connections.

@@ -317,15 +317,24 @@ impl Core {
                 continue;
             };
             for (i, s) in link.slots.iter_mut().enumerate() {
-                if let Some(c) = &s.connection {
-                    let m = c.metrics();
-                    let delta = match &s.last_metrics {
-                        Some(prev) => m.delta_since(prev),
-                        None => m,
-                    };
-                    scaler.observe(i, delta.permit_wait, delta.busy);
-                    s.last_metrics = Some(m);
-                }
+                // "Waited for an in-flight slot": the connection's own
+                // permit wait plus the time ready batches were held back
+                // by a full window here (with idempotence the partition's
+                // 5-batch window usually binds before the connection's).
+                let held = s.take_blocked(now);
+                let (waited, busy) = match &s.connection {
+                    Some(c) => {
+                        let m = c.metrics();
+                        let delta = match &s.last_metrics {
+                            Some(prev) => m.delta_since(prev),
+                            None => m,
+                        };
+                        s.last_metrics = Some(m);
+                        (delta.permit_wait, delta.busy)
+                    }
+                    None => (Duration::ZERO, Duration::ZERO),
+                };
+                scaler.observe(i, waited.max(held), busy);
             }
             scaler.observe_buffer(now_std, used, memory);
             let decision = scaler.evaluate(now_std);

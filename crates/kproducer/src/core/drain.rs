@@ -60,6 +60,8 @@ impl Core {
         // Deterministic order (tests replay the same decisions).
         keys.sort_unstable();
         let mut requests: HashMap<SlotId, (usize, Vec<Batch>)> = HashMap::new();
+        // Slots where a ready batch was held back by a full window.
+        let mut blocked: Vec<SlotId> = Vec::new();
         for tp in &keys {
             // Unsealable batches (compression failed) fail here.
             if let Some(q) = self.partitions.get_mut(tp)
@@ -97,6 +99,10 @@ impl Core {
                     match idem.check_send(tp, head) {
                         SendCheck::Send => {}
                         SendCheck::Wait => continue,
+                        SendCheck::Full => {
+                            blocked.push(slot);
+                            continue;
+                        }
                         SendCheck::Reset => {
                             for b in &mut q.ready {
                                 b.seq = None;
@@ -110,6 +116,7 @@ impl Core {
                 }
                 None => {
                     if q.in_flight >= max_in_flight {
+                        blocked.push(slot);
                         continue;
                     }
                 }
@@ -130,6 +137,7 @@ impl Core {
                 continue;
             };
             if !building && link.slot(slot.slot).in_flight > max_in_flight {
+                blocked.push(slot);
                 continue;
             }
             let Some(q) = self.partitions.get_mut(tp) else {
@@ -172,6 +180,12 @@ impl Core {
             let _ = idempotent;
         }
         self.scratch_keys = keys;
+        for (&broker, link) in &mut self.brokers {
+            for (i, s) in link.slots.iter_mut().enumerate() {
+                let id = SlotId { broker, slot: i };
+                s.note_blocked(blocked.contains(&id), now);
+            }
+        }
         let mut immediate = Vec::new();
         let mut slots: Vec<SlotId> = requests.keys().copied().collect();
         slots.sort_unstable();

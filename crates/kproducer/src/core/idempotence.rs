@@ -62,8 +62,12 @@ impl BatchSequence {
 pub(crate) enum SendCheck {
     /// Yes (for a new batch: call [`Idempotence::assign`] first).
     Send,
-    /// Not now: a limit, an ordering rule or a missing producer id.
+    /// Not now: an ordering rule or a missing producer id.
     Wait,
+    /// Not now: the partition already has `max_in_flight` batches
+    /// outstanding. The in-flight window is the bottleneck (what adaptive
+    /// connections relieve).
+    Full,
     /// The producer's epoch changed and nothing of this partition is in
     /// flight: the caller drops the sequences of its queued batches (they
     /// will be assigned again, from 0) and calls
@@ -285,7 +289,9 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
             }
             None => {
                 let first_ack_pending = p.last_acked.is_none() && !p.outstanding.is_empty();
-                if p.outstanding.len() >= self.max_in_flight || first_ack_pending {
+                if p.outstanding.len() >= self.max_in_flight {
+                    SendCheck::Full
+                } else if first_ack_pending {
                     SendCheck::Wait
                 } else {
                     SendCheck::Send
@@ -581,7 +587,7 @@ mod tests {
         }
         assert_eq!(
             s.check_send(&"t-0", None),
-            SendCheck::Wait,
+            SendCheck::Full,
             "five in flight"
         );
         assert_eq!(s.outstanding(&"t-0"), 5);

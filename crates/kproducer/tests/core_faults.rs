@@ -1,0 +1,165 @@
+//! A first handful of faults the core must survive, end to end against the
+//! fake broker on paused time (the full list of scenarios lives in its own
+//! suite). Each ends with the log checks: nothing lost, nothing duplicated,
+//! order kept, every future resolved.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Ledger, assert_log_matches, producer};
+use kproducer::Topic;
+use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule, ServiceTime};
+use kproducer_protocol::{ApiKey, ErrorCode};
+
+fn cluster() -> FakeCluster {
+    FakeCluster::builder()
+        .brokers(3)
+        .topic("orders", 6)
+        .build()
+        .expect("cluster")
+}
+
+fn error(code: ErrorCode) -> FaultAction {
+    FaultAction::Error {
+        code,
+        scope: ErrorScope::Partition,
+    }
+}
+
+/// Sends `rounds` bursts of `per_round` records to partition 0, with a
+/// little time between bursts so several batches are in flight at once.
+async fn bursts(
+    producer: &kproducer::Producer,
+    ledger: &mut Ledger,
+    rounds: usize,
+    per_round: usize,
+) {
+    let topic = Topic::new("orders");
+    for _ in 0..rounds {
+        ledger.send(producer, &topic, 0, per_round).await;
+        tokio::time::sleep(Duration::from_millis(6)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn not_leader_on_the_head_batch_retries_in_order_without_a_bump() {
+    let cluster = cluster();
+    cluster.add_fault(
+        FaultRule::new(error(ErrorCode::NOT_LEADER_OR_FOLLOWER))
+            .api(ApiKey::Produce)
+            .partition("orders", 0)
+            .nth(3),
+    );
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, 10, 5).await;
+    let outcomes = ledger.outcomes().await;
+    assert_eq!(outcomes.ok(), 50, "{:?}", outcomes.errors().first());
+    assert_log_matches(&cluster, &outcomes).await;
+    assert_eq!(producer.metrics().epoch_bumps, 0);
+    assert!(producer.metrics().retries >= 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn connection_closed_after_appending_is_answered_by_duplicates() {
+    let cluster = cluster();
+    cluster.add_fault(
+        FaultRule::new(FaultAction::CloseAfterHandling)
+            .api(ApiKey::Produce)
+            .partition("orders", 0)
+            .nth(4),
+    );
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, 10, 5).await;
+    let outcomes = ledger.outcomes().await;
+    assert_eq!(outcomes.ok(), 50, "{:?}", outcomes.errors().first());
+    assert_log_matches(&cluster, &outcomes).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn leader_move_with_batches_in_flight() {
+    let cluster = cluster();
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, 5, 5).await;
+    let old = cluster.leader("orders", 0).unwrap();
+    cluster.move_leader("orders", 0, (old + 1) % 3).unwrap();
+    bursts(&producer, &mut ledger, 5, 5).await;
+    let outcomes = ledger.outcomes().await;
+    assert_eq!(outcomes.ok(), 50, "{:?}", outcomes.errors().first());
+    assert_log_matches(&cluster, &outcomes).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn out_of_order_on_the_next_expected_batch_bumps_the_epoch() {
+    let cluster = cluster();
+    cluster.add_fault(
+        FaultRule::new(error(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER))
+            .api(ApiKey::Produce)
+            .partition("orders", 0)
+            .nth(2),
+    );
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, 6, 3).await;
+    let outcomes = ledger.outcomes().await;
+    assert_eq!(outcomes.ok(), 18, "{:?}", outcomes.errors().first());
+    assert_log_matches(&cluster, &outcomes).await;
+    assert_eq!(producer.metrics().epoch_bumps, 1);
+    let log = cluster.partition("orders", 0).unwrap();
+    let epochs: Vec<i16> = log.sequences().iter().map(|s| s.1).collect();
+    assert!(
+        epochs.contains(&1),
+        "batches after the bump carry epoch 1: {epochs:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_producer_epoch_is_fatal_and_clear() {
+    let cluster = cluster();
+    cluster.add_fault(
+        FaultRule::new(error(ErrorCode::INVALID_PRODUCER_EPOCH))
+            .api(ApiKey::Produce)
+            .partition("orders", 0),
+    );
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    ledger.send(&producer, &Topic::new("orders"), 0, 1).await;
+    let outcomes = ledger.outcomes().await;
+    let err = outcomes.errors()[0].clone();
+    assert!(matches!(err, kproducer::Error::Fatal { .. }), "{err}");
+    let later = producer
+        .send(kproducer::Record::new("orders", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(later, kproducer::Error::Fatal { .. }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn adaptive_connections_scale_up_under_load_without_reordering() {
+    let cluster = FakeCluster::builder()
+        .brokers(1)
+        .topic("orders", 6)
+        .service_time(ServiceTime::new(Duration::from_millis(10), Duration::ZERO))
+        .build()
+        .unwrap();
+    let producer = producer(&cluster, |b| b.batch_size(1_000));
+    let topic = Topic::new("orders");
+    let mut ledger = Ledger::default();
+    for _ in 0..200 {
+        for p in 0..6 {
+            ledger.send(&producer, &topic, p, 10).await;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let outcomes = ledger.outcomes().await;
+    assert_eq!(outcomes.ok(), 12_000, "{:?}", outcomes.errors().first());
+    assert_log_matches(&cluster, &outcomes).await;
+    let m = producer.metrics();
+    assert!(
+        m.scale_events >= 1,
+        "the saturated connection was widened: {m:?}"
+    );
+}
