@@ -239,3 +239,94 @@ impl PartitionQueue {
         self.ready.drain(..).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::delivery;
+
+    fn queue(batch_size: usize) -> PartitionQueue {
+        PartitionQueue::new(Topic::new("t"), 0, Compression::None, batch_size)
+    }
+
+    fn append(
+        q: &mut PartitionQueue,
+        value: usize,
+        now: Instant,
+        batch_size: usize,
+        generation: u64,
+        order: &mut u64,
+    ) {
+        let record = Record::new("t", vec![b'v'; value]);
+        let (tx, _rx) = delivery::channel();
+        q.append(
+            &record, 1_000, tx, value, now, batch_size, generation, order,
+        )
+        .expect("valid record");
+    }
+
+    #[test]
+    fn seals_when_the_next_record_would_overflow_batch_size() {
+        let now = Instant::now();
+        let mut order = 0;
+        let mut q = queue(300);
+        append(&mut q, 100, now, 300, 0, &mut order);
+        append(&mut q, 100, now, 300, 0, &mut order);
+        assert!(q.ready.is_empty(), "two records fit");
+        append(&mut q, 100, now, 300, 0, &mut order);
+        assert_eq!(
+            q.ready.len(),
+            1,
+            "the third would overflow: the first two go"
+        );
+        assert_eq!(q.ready[0].count, 2);
+        assert!(q.ready[0].data.len() <= 300);
+    }
+
+    #[test]
+    fn an_oversized_record_gets_a_batch_of_its_own() {
+        let now = Instant::now();
+        let mut order = 0;
+        let mut q = queue(100);
+        append(&mut q, 500, now, 100, 0, &mut order);
+        assert_eq!(q.ready.len(), 1);
+        assert_eq!(q.ready[0].count, 1);
+    }
+
+    #[test]
+    fn linger_and_flush_generations_seal() {
+        let now = Instant::now();
+        let linger = Duration::from_millis(5);
+        let mut order = 0;
+        let mut q = queue(16_384);
+        append(&mut q, 10, now, 16_384, 0, &mut order);
+        q.seal_if_due(now + Duration::from_millis(4), linger, false, &mut order);
+        assert!(q.ready.is_empty());
+        assert_eq!(q.linger_deadline(linger), Some(now + linger));
+        q.seal_if_due(now + linger, linger, false, &mut order);
+        assert_eq!(q.ready.len(), 1);
+        // A record of a newer flush generation never joins an older batch.
+        append(&mut q, 10, now, 16_384, 0, &mut order);
+        append(&mut q, 10, now, 16_384, 1, &mut order);
+        assert_eq!(q.ready.len(), 2);
+        assert_eq!(q.ready[1].flush_gen, 0);
+    }
+
+    #[test]
+    fn requeued_batches_go_back_in_their_place() {
+        let now = Instant::now();
+        let mut order = 0;
+        let mut q = queue(100);
+        for _ in 0..3 {
+            append(&mut q, 500, now, 100, 0, &mut order);
+        }
+        let first = q.ready.pop_front().unwrap();
+        let second = q.ready.pop_front().unwrap();
+        q.requeue(second);
+        q.requeue(first);
+        let orders: Vec<BatchOrder> = q.ready.iter().map(|b| b.order).collect();
+        assert_eq!(orders, vec![(1, 0), (2, 0), (3, 0)]);
+    }
+}
