@@ -202,6 +202,11 @@ fn rewrite_producer_state_keeps_the_crc_valid() {
         assert_eq!(records.len(), 10);
         assert_eq!(&patched[61..], &sealed[61..], "records untouched");
 
+        let moved = batch.with_base_offset(1_000);
+        assert_eq!(moved.header().base_offset, 1_000);
+        let (reread, _) = decode_one(moved.raw().clone());
+        assert_eq!(reread.header(), moved.header());
+
         set_base_offset(&mut patched, 1_000).unwrap();
         let (batch, records) = decode_one(Bytes::from(patched));
         assert_eq!(batch.header().last_offset(), 1_009);

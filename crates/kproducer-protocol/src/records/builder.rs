@@ -104,7 +104,6 @@ const DEFAULT_CAPACITY: usize = 16 * 1024;
 /// assert_eq!(records[1].timestamp(batch.header()), 1_700_000_000_005);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct RecordBatchBuilder {
     compression: Compression,
     /// 61 placeholder header bytes, then the encoded records.
@@ -390,6 +389,8 @@ impl RecordBatchBuilder {
     }
 
     /// Writes `header` into the first 61 bytes of `batch` and stamps the CRC.
+    /// Callers pass buffers that start with the 61 placeholder header bytes,
+    /// so the slicing below is in bounds.
     fn finish(batch: &mut [u8], header: &BatchHeader) {
         let mut fixed = [0u8; BATCH_HEADER_LEN];
         header.write(&mut fixed);
@@ -418,6 +419,9 @@ impl RecordBatchBuilder {
         let mut out = Vec::with_capacity(BATCH_HEADER_LEN + records.len() / 2 + 64);
         out.resize(BATCH_HEADER_LEN, 0);
         codec::compress(codec, records, &mut out)?;
+        // Sealed batches wait in memory until acknowledged: do not let them
+        // pin the compressor's growth slack.
+        out.shrink_to_fit();
         if out.len() - LOG_OVERHEAD > i32::MAX as usize {
             return Err(EncodeError::TooLong {
                 what: "compressed record batch",
@@ -444,6 +448,20 @@ impl RecordBatchBuilder {
         self.max_timestamp = 0;
         self.invalid = None;
         self.control = false;
+    }
+}
+
+impl std::fmt::Debug for RecordBatchBuilder {
+    /// Sizes and counts only: the buffer holds record contents.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordBatchBuilder")
+            .field("compression", &self.compression)
+            .field("record_count", &self.count)
+            .field("size_estimate", &self.buf.len())
+            .field("capacity", &self.buf.capacity())
+            .field("first_timestamp", &self.first_timestamp())
+            .field("invalid", &self.invalid)
+            .finish()
     }
 }
 

@@ -28,6 +28,27 @@ pub(crate) fn too_large(codec: &'static str, limit: usize) -> DecodeError {
     }
 }
 
+/// Makes room for `additional` more bytes in `out`, growing geometrically
+/// (so appending block by block stays linear) but never reserving beyond
+/// `max_total` bytes in all, unless `additional` itself needs it.
+#[cfg(any(
+    feature = "gzip",
+    feature = "snappy",
+    feature = "lz4",
+    feature = "zstd"
+))]
+pub(crate) fn reserve_bounded(out: &mut Vec<u8>, additional: usize, max_total: usize) {
+    let needed = out.len().saturating_add(additional);
+    if needed <= out.capacity() {
+        return;
+    }
+    let target = out
+        .capacity()
+        .saturating_mul(2)
+        .clamp(needed, max_total.max(needed));
+    out.reserve_exact(target - out.len());
+}
+
 /// Appends `input` compressed with `codec` to `out`.
 pub(crate) fn compress(
     codec: Compression,
@@ -79,25 +100,45 @@ pub(crate) fn decompress(
 }
 
 /// Reads `reader` to the end, failing once it yields more than `limit` bytes.
+///
+/// The buffer grows geometrically but with exact reservations capped at
+/// `limit + 1`, so a bomb costs at most `limit + 1` bytes of buffer (where
+/// `read_to_end`'s doubling could reach twice the limit).
 #[cfg(any(feature = "gzip", feature = "zstd"))]
 fn read_bounded(
-    reader: impl std::io::Read,
+    mut reader: impl std::io::Read,
     codec: &'static str,
     limit: usize,
 ) -> Result<Vec<u8>, DecodeError> {
-    use std::io::Read;
+    const FIRST_CHUNK: usize = 16 * 1024;
+    let cap = limit.saturating_add(1);
     let mut out = Vec::new();
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    reader
-        .take(cap)
-        .read_to_end(&mut out)
-        .map_err(|e| DecodeError::Decompression {
-            codec,
-            reason: e.to_string(),
-        })?;
-    if out.len() > limit {
+    let mut filled = 0;
+    loop {
+        if filled == out.len() {
+            if filled >= cap {
+                break;
+            }
+            let grow = filled.max(FIRST_CHUNK).min(cap - filled);
+            reserve_bounded(&mut out, grow, cap);
+            out.resize(filled + grow, 0);
+        }
+        match reader.read(&mut out[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(DecodeError::Decompression {
+                    codec,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    if filled > limit {
         return Err(too_large(codec, limit));
     }
+    out.truncate(filled);
     Ok(out)
 }
 

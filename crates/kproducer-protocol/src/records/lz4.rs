@@ -15,7 +15,7 @@
 //! - KAFKA-3160 (Kafka's LZ4 framing fixed to match the spec in magic v1+)
 
 use crate::error::{DecodeError, EncodeError};
-use crate::records::codec::too_large;
+use crate::records::codec::{reserve_bounded, too_large};
 
 const MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
 /// FLG: version 01, block independence set, no checksums, no content size.
@@ -144,12 +144,14 @@ pub(crate) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, DecodeEr
             if block.len() > limit.saturating_sub(out.len()) {
                 return Err(too_large("lz4", limit));
             }
+            reserve_bounded(&mut out, block.len(), limit);
             out.extend_from_slice(block);
         } else {
             let room = max_block
                 .min(block.len().saturating_mul(MAX_RATIO).saturating_add(64))
                 .min(limit.saturating_sub(out.len()).saturating_add(1));
             let at = out.len();
+            reserve_bounded(&mut out, room, limit.saturating_add(1));
             out.resize(at + room, 0);
             let n = lz4_flex::block::decompress_into(block, &mut out[at..]).map_err(|e| {
                 if room > limit.saturating_sub(at) {

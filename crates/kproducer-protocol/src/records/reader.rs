@@ -2,7 +2,7 @@
 //! are checked before anything else, and records are yielded as zero-copy
 //! slices.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::error::DecodeError;
 use crate::records::codec::{self, DEFAULT_MAX_DECOMPRESSED};
@@ -36,10 +36,20 @@ use crate::records::record::Record;
 /// assert_eq!(record.value.as_deref(), Some(&[2u8][..]));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RecordBatch {
     header: BatchHeader,
     raw: Bytes,
+}
+
+impl std::fmt::Debug for RecordBatch {
+    /// The header and the size only: the bytes hold record contents.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordBatch")
+            .field("header", &self.header)
+            .field("len", &self.raw.len())
+            .finish()
+    }
 }
 
 impl RecordBatch {
@@ -97,6 +107,10 @@ impl RecordBatch {
 
     /// Iterates over every batch in a `RECORDS` blob, in order. The
     /// iterator yields an error for the first bad batch and then stops.
+    ///
+    /// A fetch response may end with a partial batch (the broker cuts at
+    /// `max_bytes`); that shows up as a final [`DecodeError::Truncated`],
+    /// which a consumer treats as the end of the data.
     pub fn decode_all(blob: Bytes) -> RecordBatches {
         RecordBatches {
             rest: blob,
@@ -119,6 +133,21 @@ impl RecordBatch {
         self.raw
     }
 
+    /// A copy of this batch with its base offset set, as a broker stores a
+    /// batch once it has assigned offsets. The CRC does not cover the base
+    /// offset, so it stays valid.
+    pub fn with_base_offset(&self, base_offset: i64) -> RecordBatch {
+        let mut raw = BytesMut::from(&self.raw[..]);
+        raw[..8].copy_from_slice(&base_offset.to_be_bytes());
+        RecordBatch {
+            header: BatchHeader {
+                base_offset,
+                ..self.header
+            },
+            raw: raw.freeze(),
+        }
+    }
+
     /// Decompresses the records section (once, into one buffer) and returns
     /// an iterator over its records, allowing at most
     /// [`DEFAULT_MAX_DECOMPRESSED`] bytes of decompressed output.
@@ -131,6 +160,11 @@ impl RecordBatch {
 
     /// Like [`records`](Self::records) with an explicit cap on decompressed
     /// bytes (uncompressed batches are not copied and ignore it).
+    ///
+    /// The decompression buffer never exceeds `max_decompressed + 1` bytes.
+    /// zstd frames whose declared window is larger than
+    /// `min(max_decompressed, 8 MiB)` are refused, since the decoder reserves
+    /// the window up front (Kafka's default zstd level 3 uses at most 2 MiB).
     ///
     /// # Errors
     /// [`DecodeError::InvalidBatch`] for a negative record count or a
@@ -167,10 +201,19 @@ impl RecordBatch {
 }
 
 /// The batches of a `RECORDS` blob; see [`RecordBatch::decode_all`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RecordBatches {
     rest: Bytes,
     failed: bool,
+}
+
+impl std::fmt::Debug for RecordBatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordBatches")
+            .field("bytes_left", &self.rest.len())
+            .field("failed", &self.failed)
+            .finish()
+    }
 }
 
 impl Iterator for RecordBatches {
@@ -190,12 +233,23 @@ impl Iterator for RecordBatches {
 ///
 /// Yields exactly `records_count` records, then fails if bytes remain. After
 /// the first error it yields nothing more.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Records {
     data: Bytes,
     count: i32,
     next: i32,
     done: bool,
+}
+
+impl std::fmt::Debug for Records {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Records")
+            .field("count", &self.count)
+            .field("next", &self.next)
+            .field("bytes_left", &self.data.len())
+            .field("done", &self.done)
+            .finish()
+    }
 }
 
 impl Iterator for Records {

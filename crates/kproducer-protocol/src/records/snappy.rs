@@ -13,7 +13,7 @@
 //! clients write.
 
 use crate::error::{DecodeError, EncodeError};
-use crate::records::codec::too_large;
+use crate::records::codec::{reserve_bounded, too_large};
 
 const MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
 const HEADER_LEN: usize = 16;
@@ -102,6 +102,7 @@ fn decompress_block(
         ));
     }
     let at = out.len();
+    reserve_bounded(out, n, limit);
     out.resize(at + n, 0);
     let written = decoder
         .decompress(block, &mut out[at..])
