@@ -76,6 +76,10 @@ async fn connection_closed_after_appending_is_answered_by_duplicates() {
     let outcomes = ledger.outcomes().await;
     assert_eq!(outcomes.ok(), 50, "{:?}", outcomes.errors().first());
     assert_log_matches(&cluster, &outcomes).await;
+    assert!(
+        cluster.counters().duplicate_batches >= 1,
+        "the appended batch came back as a duplicate"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -162,4 +166,46 @@ async fn adaptive_connections_scale_up_under_load_without_reordering() {
         m.scale_events >= 1,
         "the saturated connection was widened: {m:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn non_idempotent_with_one_in_flight_keeps_order_across_retries() {
+    let cluster = cluster();
+    cluster.add_fault(
+        FaultRule::new(error(ErrorCode::NOT_LEADER_OR_FOLLOWER))
+            .api(ApiKey::Produce)
+            .partition("orders", 0)
+            .nth(2),
+    );
+    let producer = producer(&cluster, |b| {
+        b.acks(kproducer::Acks::Leader).max_in_flight(1)
+    });
+    assert!(
+        !producer.is_idempotent(),
+        "KIP-679: acks=1 turns implicit idempotence off"
+    );
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, 6, 4).await;
+    let outcomes = ledger.outcomes().await;
+    assert_eq!(outcomes.ok(), 24, "{:?}", outcomes.errors().first());
+    assert_log_matches(&cluster, &outcomes).await;
+    let log = cluster.partition("orders", 0).unwrap();
+    assert!(
+        log.sequences().iter().all(|s| s.0 == -1),
+        "no producer id without idempotence"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn acks_zero_resolves_without_offsets() {
+    let cluster = cluster();
+    let producer = producer(&cluster, |b| b.acks(kproducer::Acks::None));
+    let m = producer
+        .send(kproducer::Record::new("orders", "fire and forget").with_partition(1))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(m.offset, -1);
+    assert_eq!(m.partition, 1);
 }

@@ -140,7 +140,9 @@ fn run(adaptive: bool, service: ServiceTime) -> Run {
             f.await.expect("delivered");
         }
         let elapsed = start.elapsed();
-        let cpu = process_cpu().zip(cpu_before).map(|(a, b)| a.saturating_sub(b));
+        let cpu = process_cpu()
+            .zip(cpu_before)
+            .map(|(a, b)| a.saturating_sub(b));
         let total_allocs = TOTAL.load(Ordering::Relaxed) - total_before;
         let connections = producer.metrics().connections_per_broker.values().sum();
         producer.close(Duration::from_secs(5)).await;
