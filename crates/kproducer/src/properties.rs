@@ -110,10 +110,7 @@ impl ProducerConfig {
             let value = value.as_ref().trim();
             match keys::lookup(key) {
                 Lookup::Supported(set) => set(&mut filling, value).map_err(|expected| {
-                    Error::config(
-                        key,
-                        format!("`{value}` is not valid: expected {expected}"),
-                    )
+                    Error::config(key, format!("`{value}` is not valid: expected {expected}"))
                 })?,
                 Lookup::Unsupported(reason) => return Err(Error::config(key, reason)),
                 Lookup::Unknown(suggestion) => {

@@ -150,18 +150,22 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
     // Kafka recommends (KIP-91). 0 (never retry) cannot be honoured.
     ("retries", |_, v| match v.parse::<i32>() {
         Ok(n) if n > 0 => Ok(()),
-        Ok(0) => Err("a positive number: retries=0 (never retry) is not supported yet; \
+        Ok(0) => Err(
+            "a positive number: retries=0 (never retry) is not supported yet; \
              kproducer retries retriable errors until delivery.timeout.ms, so lower that \
              to bound retrying"
-            .to_owned()),
+                .to_owned(),
+        ),
         _ => Err("a positive whole number (retries are bounded by delivery.timeout.ms)".to_owned()),
     }),
     ("security.protocol", |_, v| {
         if v.eq_ignore_ascii_case("PLAINTEXT") {
             Ok(())
         } else {
-            Err("PLAINTEXT: TLS and SASL (SSL, SASL_PLAINTEXT, SASL_SSL) are not supported yet"
-                .to_owned())
+            Err(
+                "PLAINTEXT: TLS and SASL (SSL, SASL_PLAINTEXT, SASL_SSL) are not supported yet"
+                    .to_owned(),
+            )
         }
     }),
     ("kproducer.connections.adaptive", |f, v| {
@@ -235,8 +239,7 @@ const SECURITY: &str = "is not supported yet: kproducer connects over PLAINTEXT 
      (no TLS or SASL yet); remove it";
 const SERIALIZER: &str = "is not needed: kproducer takes keys and values as bytes \
      (Record::new(topic, value).with_key(key)); serialize before sending and remove this key";
-const INTERCEPTORS: &str =
-    "is not supported yet: kproducer has no interceptors; wrap Producer::send instead and remove it";
+const INTERCEPTORS: &str = "is not supported yet: kproducer has no interceptors; wrap Producer::send instead and remove it";
 const JAVA_METRICS: &str = "does not apply: kproducer has no Java metrics reporters; \
      read Producer::metrics() instead and remove it";
 const CONNECTION_TUNING: &str = "is not configurable yet: kproducer uses its built-in \
@@ -301,10 +304,11 @@ pub(super) fn lookup(key: &str) -> Lookup {
     if let Some((_, set)) = SUPPORTED.iter().find(|(k, _)| *k == key) {
         return Lookup::Supported(*set);
     }
-    let unsupported = UNSUPPORTED
-        .iter()
-        .find(|(k, _)| *k == key)
-        .or_else(|| UNSUPPORTED_PREFIXES.iter().find(|(p, _)| key.starts_with(p)));
+    let unsupported = UNSUPPORTED.iter().find(|(k, _)| *k == key).or_else(|| {
+        UNSUPPORTED_PREFIXES
+            .iter()
+            .find(|(p, _)| key.starts_with(p))
+    });
     if let Some((_, reason)) = unsupported {
         return Lookup::Unsupported(reason);
     }

@@ -191,7 +191,9 @@ const EVERY_KEY: &[(&str, &str, Check)] = &[
     ("kproducer.connections.min", "2", |c| {
         c.scaler.min_width == 2 && c.scaler.initial_width == 2
     }),
-    ("kproducer.connections.max", "8", |c| c.scaler.max_width == 8),
+    ("kproducer.connections.max", "8", |c| {
+        c.scaler.max_width == 8
+    }),
     ("kproducer.connections.initial", "3", |c| {
         c.scaler.initial_width == 3
     }),

@@ -88,7 +88,8 @@ pub(super) fn compression(value: &str) -> Result<Compression, Expected> {
 }
 
 /// Java's class name for Kafka's `RoundRobinPartitioner`.
-pub(super) const ROUND_ROBIN_CLASS: &str = "org.apache.kafka.clients.producer.RoundRobinPartitioner";
+pub(super) const ROUND_ROBIN_CLASS: &str =
+    "org.apache.kafka.clients.producer.RoundRobinPartitioner";
 /// Java's class name for the pre-KIP-794 default partitioner (deprecated in
 /// Kafka 3.3, removed in 4.0).
 pub(super) const LEGACY_DEFAULT_CLASS: &str =
@@ -130,9 +131,7 @@ pub(super) fn partitioner(value: &str) -> Result<BuiltInPartitioner, Expected> {
         (ROUND_ROBIN_CLASS, _) | (_, "round-robin" | "roundrobin") => {
             Ok(BuiltInPartitioner::RoundRobin)
         }
-        (UNIFORM_STICKY_CLASS, _) | (_, "uniform-sticky") => {
-            Ok(BuiltInPartitioner::UniformSticky)
-        }
+        (UNIFORM_STICKY_CLASS, _) | (_, "uniform-sticky") => Ok(BuiltInPartitioner::UniformSticky),
         _ => Err(format!(
             "a built-in partitioner: default, round-robin, uniform-sticky, or Kafka's \
              {ROUND_ROBIN_CLASS}, {UNIFORM_STICKY_CLASS} or {LEGACY_DEFAULT_CLASS}; \
@@ -183,7 +182,10 @@ mod tests {
 
     #[test]
     fn partitioner_names() {
-        assert_eq!(partitioner("Round_Robin"), Ok(BuiltInPartitioner::RoundRobin));
+        assert_eq!(
+            partitioner("Round_Robin"),
+            Ok(BuiltInPartitioner::RoundRobin)
+        );
         assert_eq!(
             partitioner(UNIFORM_STICKY_CLASS),
             Ok(BuiltInPartitioner::UniformSticky)
