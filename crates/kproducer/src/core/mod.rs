@@ -597,7 +597,10 @@ impl Core {
             batches.extend(q.take_all(&mut self.next_order));
         }
         for (_, r) in self.requests.drain() {
-            metrics::sub(&self.shared.metrics.in_flight_batches, r.batches.len() as u64);
+            metrics::sub(
+                &self.shared.metrics.in_flight_batches,
+                r.batches.len() as u64,
+            );
             batches.extend(r.batches);
         }
         for b in batches {
