@@ -4,7 +4,10 @@
 //! exponential backoff and jitter, and lets its connection close when idle
 //! (the next use reconnects). [`ConnectionGroup::set_width`] adds slots or
 //! retires the highest ones; a retired slot's connection refuses new
-//! requests and closes only after everything in flight on it has completed.
+//! requests and closes only after everything in flight on it has completed;
+//! if the width grows back over that index before then, the new slot
+//! connects only once the old connection has closed (one connection per slot
+//! index at a time, the router's model).
 //!
 //! Locking: the slot list sits behind a `std` mutex held only to look a slot
 //! up or resize the list (never across an `await`); connecting waits on a
@@ -91,10 +94,30 @@ struct Dialer {
     last_failure: Option<Instant>,
 }
 
+/// What one slot's connection did since the previous
+/// [`ConnectionGroup::take_observations`]: the inputs of
+/// `Scaler::observe(slot, waited, busy)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotObservation {
+    /// The slot.
+    pub slot: usize,
+    /// Time callers spent waiting for an in-flight permit.
+    pub waited: Duration,
+    /// Time the connection had a request in flight.
+    pub busy: Duration,
+}
+
 #[derive(Debug)]
 struct Slot {
     index: usize,
     current: Mutex<Option<Connection>>,
+    /// A retired connection of the same index still draining when this
+    /// slot was created: this slot connects only once it has closed, so a
+    /// slot index never has two connections at once (the router treats a
+    /// slot index as one ordered pipe).
+    predecessor: Option<Connection>,
+    /// The counters at the previous observation, and whose they were.
+    observed: Mutex<Option<(u64, ConnectionMetrics)>>,
     dialer: tokio::sync::Mutex<Dialer>,
     retired: AtomicBool,
 }
@@ -147,7 +170,8 @@ pub struct ConnectionGroup {
     config: GroupConfig,
     seed: u64,
     slots: Mutex<Vec<Arc<Slot>>>,
-    retiring: Mutex<Vec<Connection>>,
+    /// Retired slots' connections still draining, by slot index.
+    retiring: Mutex<Vec<(usize, Connection)>>,
 }
 
 impl ConnectionGroup {
@@ -184,14 +208,22 @@ impl ConnectionGroup {
     /// on them has completed.
     pub fn set_width(&self, width: usize) {
         let width = width.max(1);
-        let retired: Vec<Connection> = {
+        let mut retiring = lock(&self.retiring);
+        retiring.retain(|(_, c)| !c.is_closed());
+        let retired: Vec<(usize, Connection)> = {
             let mut slots = lock(&self.slots);
             while slots.len() < width {
                 let index = slots.len();
+                let predecessor = retiring
+                    .iter()
+                    .find(|(i, _)| *i == index)
+                    .map(|(_, c)| c.clone());
                 let seed = self.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
                 slots.push(Arc::new(Slot {
                     index,
                     current: Mutex::new(None),
+                    predecessor,
+                    observed: Mutex::new(None),
                     dialer: tokio::sync::Mutex::new(Dialer {
                         backoff: Backoff::new(
                             self.config.reconnect_backoff,
@@ -209,19 +241,17 @@ impl ConnectionGroup {
                 .filter_map(|s| {
                     tracing::debug!(broker = %self.broker, slot = s.index,
                         "slot retired; its connection closes once drained");
-                    s.retire()
+                    s.retire().map(|c| (s.index, c))
                 })
                 .collect()
         };
-        let mut retiring = lock(&self.retiring);
-        retiring.retain(|c| !c.is_closed());
         retiring.extend(retired);
     }
 
     /// Connections of retired slots that still have requests to finish.
     pub fn retiring(&self) -> usize {
         let mut retiring = lock(&self.retiring);
-        retiring.retain(|c| !c.is_closed());
+        retiring.retain(|(_, c)| !c.is_closed());
         retiring.len()
     }
 
@@ -235,9 +265,46 @@ impl ConnectionGroup {
             .collect()
     }
 
+    /// Per active slot with a connection, what it did since the previous
+    /// call: feed each to the scaler's `observe`. After a reconnect the new
+    /// connection is counted from zero.
+    pub fn take_observations(&self) -> Vec<SlotObservation> {
+        let slots: Vec<Arc<Slot>> = lock(&self.slots).clone();
+        slots
+            .iter()
+            .filter_map(|s| {
+                let conn = lock(&s.current).clone()?;
+                let now = conn.metrics();
+                let mut observed = lock(&s.observed);
+                let delta = match *observed {
+                    Some((id, before)) if id == conn.id() => now.delta_since(&before),
+                    _ => now,
+                };
+                *observed = Some((conn.id(), now));
+                Some(SlotObservation {
+                    slot: s.index,
+                    waited: delta.permit_wait,
+                    busy: delta.busy,
+                })
+            })
+            .collect()
+    }
+
+    /// The live connection of `slot`, without connecting or waiting: the
+    /// hot path's check before it falls back to [`connection`](Self::connection).
+    pub fn try_connection(&self, slot: usize) -> Option<Connection> {
+        let s = lock(&self.slots).get(slot).cloned()?;
+        s.live()
+    }
+
     /// The connection of `slot`, connecting first if it has none (or lost
     /// it). After a failure or an unexpected disconnect, waits out the
     /// slot's reconnect backoff before trying again.
+    ///
+    /// This can take as long as the backoff plus the connect and handshake:
+    /// a caller that must never wait spawns it (concurrent callers for one
+    /// slot share one attempt) and uses [`try_connection`](Self::try_connection)
+    /// meanwhile.
     pub async fn connection(&self, slot: usize) -> Result<Connection, GroupError> {
         let s = {
             let slots = lock(&self.slots);
@@ -273,6 +340,11 @@ impl ConnectionGroup {
                     dialer.last_failure = Some(dead.closed_at().unwrap_or_else(Instant::now));
                 }
             }
+        }
+        if let Some(previous) = &s.predecessor {
+            // Same index, retired and re-added before it drained: its
+            // requests must finish before this slot carries any.
+            previous.closed().await;
         }
         if let (Some(at), true) = (dialer.last_failure, dialer.backoff.failures() > 0) {
             tokio::time::sleep_until(at + dialer.backoff.delay()).await;

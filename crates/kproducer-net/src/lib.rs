@@ -4,6 +4,9 @@
 //! - [`Transport`] opens byte streams ([`TcpTransport`] in production).
 //! - [`Connection`] multiplexes pipelined requests over one stream.
 //! - [`ConnectionGroup`] keeps `0..width` connections to one broker.
+//! - [`Scaler`] decides the width from the connections' signals
+//!   ([`ConnectionMetrics::delta_since`] gives them per evaluation).
+//! - [`Router`] maps each topic-partition to a slot and fences moves.
 
 mod backoff;
 mod balance;
@@ -23,10 +26,11 @@ pub use backoff::{
 pub use connection::{
     CloseReason, Connection, ConnectionConfig, ConnectionError, ConnectionMetrics,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RESPONSE_FRAME_BYTES,
-    DEFAULT_REQUEST_TIMEOUT, NegotiatedVersions, RawRequest, SendState,
+    DEFAULT_REQUEST_TIMEOUT, NegotiatedVersions, PendingResponse, RawRequest, Reservation,
+    SendState,
 };
 pub use fence::Route;
-pub use group::{ConnectionGroup, GroupConfig, GroupError};
+pub use group::{ConnectionGroup, GroupConfig, GroupError, SlotObservation};
 pub use router::{Router, RouterCounters, RouterError, RouterEvent};
 pub use scaler::{Decision, Reason, ScaleUpTrigger, Scaler, Signals};
 pub use scaler_config::{

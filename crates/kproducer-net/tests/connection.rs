@@ -367,3 +367,78 @@ async fn requests_queued_behind_a_stuck_write_are_not_sent() {
     assert_closed(outcome(big).await, SendState::MaybeSent, any);
     assert_closed(outcome(queued).await, SendState::NotSent, any);
 }
+
+#[tokio::test(start_paused = true)]
+async fn reservations_bound_in_flight_and_keep_send_order() {
+    use kproducer_net::RawRequest;
+    let (conn, mut b) = connected(config(3)).await;
+    let r1 = conn.reserve().await.unwrap();
+    let r2 = conn.reserve().await.unwrap();
+    let r3 = conn.reserve().await.unwrap();
+    assert_eq!(conn.metrics().in_flight, 3);
+    // The window is full: a fourth reservation waits.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), conn.reserve())
+            .await
+            .is_err()
+    );
+    // An unused reservation gives its slot back.
+    drop(r2);
+    let r4 = conn.reserve().await.unwrap();
+    // Wire order is the order of `send`, not of reservation.
+    let raw = |body: &'static [u8]| RawRequest::new(ApiKey::Metadata, 0, Bytes::from_static(body));
+    let p4 = r4.send(raw(b"first")).unwrap();
+    let p1 = r1.send(raw(b"second")).unwrap();
+    let p3 = r3.send(raw(b"third")).unwrap();
+    for want in [&b"first"[..], b"second", b"third"] {
+        let r = b.next_request().await.unwrap();
+        assert_eq!(&r.body[..], want);
+        b.respond_raw(&r, want).await;
+    }
+    assert_eq!(&p4.await.unwrap().unwrap()[..], b"first");
+    assert_eq!(&p1.await.unwrap().unwrap()[..], b"second");
+    assert_eq!(&p3.await.unwrap().unwrap()[..], b"third");
+    assert_eq!(conn.metrics().in_flight, 0);
+    assert_eq!(conn.metrics().permit_wait, Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn try_reserve_never_waits_but_the_pressure_is_measured() {
+    use kproducer_net::RawRequest;
+    let (conn, mut b) = connected(config(1)).await;
+    let r = conn.try_reserve().unwrap().expect("a free slot");
+    let pending = r
+        .send(RawRequest::new(
+            ApiKey::Metadata,
+            0,
+            Bytes::from_static(b"x"),
+        ))
+        .unwrap();
+    let req = b.next_request().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Full: refused at once; the clock starts at the first refusal.
+    assert!(conn.try_reserve().unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(70)).await;
+    assert!(conn.try_reserve().unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    b.respond_raw(&req, b"y").await;
+    pending.await.unwrap();
+    assert_eq!(conn.metrics().permit_wait, Duration::from_millis(100));
+    assert!(conn.try_reserve().unwrap().is_some());
+    conn.close();
+    assert!(conn.try_reserve().is_err());
+}
+
+#[test]
+fn opening_outside_a_runtime_is_an_error_not_a_panic() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let (client, _server) = tokio::io::duplex(64);
+    let fut = Connection::from_stream(Box::new(client), broker(), config(1));
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(Err(ConnectionError::NoRuntime)) => {}
+        other => panic!("expected NoRuntime, got {:?}", other.map(|r| r.map(|_| ()))),
+    }
+}

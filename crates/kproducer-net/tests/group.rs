@@ -46,10 +46,13 @@ async fn slots_connect_lazily_and_once() {
     g.set_width(2);
     assert!(t.attempts().is_empty());
     assert_eq!(g.metrics(), vec![None, None]);
+    assert!(g.try_connection(0).is_none());
     let a = g.connection(0).await.unwrap();
     let again = g.connection(0).await.unwrap();
     assert_eq!(t.attempts().len(), 1);
     assert_eq!(a.metrics(), again.metrics());
+    assert!(g.try_connection(0).is_some());
+    assert!(g.try_connection(1).is_none());
     g.connection(1).await.unwrap();
     assert_eq!(t.attempts().len(), 2);
     assert!(matches!(
@@ -181,4 +184,103 @@ async fn a_hanging_connect_blocks_only_its_own_slot() {
     assert_eq!(g.width(), 3);
     assert!(!stuck.is_finished());
     stuck.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn observations_are_per_window_and_restart_after_reconnect() {
+    let mut cfg = group_config();
+    cfg.connection.max_in_flight = 1;
+    let (g, _t, mut accepted) = group(cfg);
+    let g = Arc::new(g);
+    let conn = g.connection(0).await.unwrap();
+    let mut b = accepted.recv().await.unwrap().0;
+    let send = |body: &'static [u8]| {
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            conn.send_raw(ApiKey::Metadata, 0, Bytes::from_static(body))
+                .await
+        })
+    };
+    let first = send(b"1");
+    let req = b.next_request().await.unwrap();
+    let second = send(b"2"); // waits for the only permit
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.respond_raw(&req, b"a").await;
+    first.await.unwrap().unwrap();
+    let req = b.next_request().await.unwrap();
+    b.respond_raw(&req, b"b").await;
+    second.await.unwrap().unwrap();
+    let obs = g.take_observations();
+    assert_eq!(obs.len(), 1);
+    assert_eq!(obs[0].slot, 0);
+    assert_eq!(obs[0].waited, Duration::from_millis(300));
+    assert_eq!(obs[0].busy, Duration::from_millis(300));
+    // Nothing happened since: the next window is empty.
+    let obs = g.take_observations();
+    assert_eq!(
+        (obs[0].waited, obs[0].busy),
+        (Duration::ZERO, Duration::ZERO)
+    );
+
+    // A new connection after a loss starts from zero, not from a negative
+    // difference against the old one's totals.
+    drop(b);
+    while !conn.is_closed() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let again = g.connection(0).await.unwrap();
+    let mut b = accepted.recv().await.unwrap().0;
+    let call = {
+        let again = again.clone();
+        tokio::spawn(async move {
+            again
+                .send_raw(ApiKey::Metadata, 0, Bytes::from_static(b"3"))
+                .await
+        })
+    };
+    let req = b.next_request().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    b.respond_raw(&req, b"c").await;
+    call.await.unwrap().unwrap();
+    let obs = g.take_observations();
+    assert_eq!(obs[0].busy, Duration::from_millis(20));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slot_re_added_before_its_old_connection_drained_waits_for_it() {
+    let (g, t, mut accepted) = group(group_config());
+    let g = Arc::new(g);
+    g.set_width(2);
+    let old = g.connection(1).await.unwrap();
+    let mut b = accepted.recv().await.unwrap().0;
+    let call = {
+        let old = old.clone();
+        tokio::spawn(async move {
+            old.send_raw(ApiKey::Metadata, 0, Bytes::from_static(b"old"))
+                .await
+        })
+    };
+    let req = b.next_request().await.unwrap();
+    g.set_width(1);
+    g.set_width(2);
+    assert_eq!(g.retiring(), 1);
+    let reconnect = {
+        let g = g.clone();
+        tokio::spawn(async move { g.connection(1).await })
+    };
+    // Slot 1 must not get a second connection while the old one carries a
+    // request: the router sees one slot index as one ordered pipe.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(t.attempts().len(), 1); // slot 1's old connection, nothing new
+    assert!(!reconnect.is_finished());
+    b.respond_raw(&req, b"done").await;
+    call.await.unwrap().unwrap();
+    assert!(matches!(
+        old.closed().await,
+        kproducer_net::CloseReason::ClosedByClient
+    ));
+    let new = reconnect.await.unwrap().unwrap();
+    assert!(!new.is_closed());
+    assert_eq!(t.attempts().len(), 2);
+    assert_eq!(g.retiring(), 0);
 }

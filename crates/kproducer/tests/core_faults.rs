@@ -209,3 +209,90 @@ async fn acks_zero_resolves_without_offsets() {
     assert_eq!(m.offset, -1);
     assert_eq!(m.partition, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_permanent_error_fails_one_batch_and_the_rest_recover() {
+    let cluster = cluster();
+    cluster.add_fault(
+        FaultRule::new(error(ErrorCode::INVALID_RECORD))
+            .api(ApiKey::Produce)
+            .partition("orders", 0)
+            .nth(3),
+    );
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, 10, 5).await;
+    ledger.send(&producer, &Topic::new("orders"), 1, 5).await;
+    let outcomes = ledger.outcomes().await;
+    let errors = outcomes.errors();
+    assert!(
+        !errors.is_empty() && errors.len() <= 5,
+        "one batch fails: {} errors",
+        errors.len()
+    );
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.code() == Some(ErrorCode::INVALID_RECORD)),
+        "{:?}",
+        errors.first()
+    );
+    assert_eq!(outcomes.ok(), 55 - errors.len());
+    assert_log_matches(&cluster, &outcomes).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn message_too_large_splits_a_batch_and_fails_only_the_record_too_large() {
+    // The broker takes batches up to 400 bytes; the producer builds 16 KiB.
+    let cluster = FakeCluster::builder()
+        .brokers(1)
+        .topic("orders", 1)
+        .max_message_bytes(400)
+        .build()
+        .unwrap();
+    let producer = producer(&cluster, |b| b.linger(Duration::from_millis(20)));
+    let topic = Topic::new("orders");
+    let mut ledger = Ledger::default();
+    ledger.send(&producer, &topic, 0, 8).await;
+    let big = producer
+        .send(kproducer::Record::new(topic.clone(), vec![b'x'; 1_000]).with_partition(0))
+        .await
+        .unwrap();
+    let outcomes = ledger.outcomes().await;
+    assert_eq!(outcomes.ok(), 8, "{:?}", outcomes.errors().first());
+    assert_log_matches(&cluster, &outcomes).await;
+    let err = big.await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::MESSAGE_TOO_LARGE), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn request_timed_out_is_possibly_persisted_and_resolved_by_the_retry() {
+    let cluster = cluster();
+    cluster.add_fault(
+        FaultRule::new(error(ErrorCode::REQUEST_TIMED_OUT))
+            .api(ApiKey::Produce)
+            .partition("orders", 0)
+            .nth(2),
+    );
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, 6, 5).await;
+    let outcomes = ledger.outcomes().await;
+    assert_eq!(outcomes.ok(), 30, "{:?}", outcomes.errors().first());
+    assert_log_matches(&cluster, &outcomes).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn records_for_a_topic_created_later_wait_then_deliver() {
+    let cluster = cluster();
+    let producer = producer(&cluster, |b| b.allow_auto_create_topics(false));
+    let topic = Topic::new("late");
+    let f = producer
+        .send(kproducer::Record::new(topic.clone(), "early"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    cluster.create_topic("late", 2).unwrap();
+    let m = f.await.expect("delivered once the topic exists");
+    assert_eq!(m.offset, 0);
+}

@@ -174,7 +174,7 @@ fn report(name: &str, r: &Run) {
 fn throughput_idempotent_6_partitions() {
     for service in [
         ServiceTime::zero(),
-        ServiceTime::new(Duration::from_micros(200), Duration::from_micros(2)),
+        ServiceTime::new(Duration::from_micros(50), Duration::from_micros(200)),
     ] {
         for adaptive in [true, false] {
             let r = run(adaptive, service);

@@ -1,14 +1,13 @@
 //! Kafka framing: every frame is a 4-byte big-endian length, then that many
 //! bytes. Requests are written as length, header, body in one pass (the body
-//! is copied once, into the write buffer); responses are cut with
-//! [`LengthDelimitedCodec`] after the announced size has been checked against
-//! the limit, so an oversized frame is reported with its size.
+//! is copied once, into the write buffer); responses are cut from the read
+//! buffer once complete.
 
 use std::io;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kproducer_protocol::EncodeError;
-use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+use tokio_util::codec::{Decoder, Encoder};
 
 /// One request ready for the wire.
 #[derive(Debug)]
@@ -43,22 +42,25 @@ impl From<io::Error> for FrameError {
     }
 }
 
+/// The size prefix: a 4-byte big-endian length.
+const LENGTH_BYTES: usize = 4;
+
 /// Encodes [`RequestFrame`]s and decodes response frames.
+///
+/// Decoding is stateless: a frame is taken only once it is complete, so
+/// everything not yet taken is still in the read buffer. That is what lets
+/// end-of-stream tell a clean close (empty buffer) from a truncated frame,
+/// and an oversized frame be reported with its announced size (tokio-util's
+/// `LengthDelimitedCodec` consumes the prefix early and hides both).
 #[derive(Debug)]
 pub(crate) struct KafkaFrames {
-    inner: LengthDelimitedCodec,
     max: usize,
 }
 
 impl KafkaFrames {
     /// A codec accepting response frames of at most `max` bytes.
     pub(crate) fn new(max: usize) -> Self {
-        let inner = LengthDelimitedCodec::builder()
-            .length_field_length(4)
-            .big_endian()
-            .max_frame_length(max)
-            .new_codec();
-        Self { inner, max }
+        Self { max }
     }
 }
 
@@ -67,16 +69,27 @@ impl Decoder for KafkaFrames {
     type Error = FrameError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
-        if let [a, b, c, d, ..] = src[..] {
-            let size = u64::from(u32::from_be_bytes([a, b, c, d]));
-            if size > self.max as u64 {
+        let Some(&[a, b, c, d]) = src.get(..LENGTH_BYTES) else {
+            return Ok(None);
+        };
+        let announced = u32::from_be_bytes([a, b, c, d]);
+        // Refused before any memory is reserved for it.
+        let size = match usize::try_from(announced) {
+            Ok(n) if n <= self.max => n,
+            _ => {
                 return Err(FrameError::TooLarge {
-                    size,
+                    size: u64::from(announced),
                     max: self.max,
                 });
             }
+        };
+        let whole = LENGTH_BYTES + size;
+        if src.len() < whole {
+            src.reserve(whole - src.len());
+            return Ok(None);
         }
-        Ok(self.inner.decode(src)?.map(BytesMut::freeze))
+        src.advance(LENGTH_BYTES);
+        Ok(Some(src.split_to(size).freeze()))
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
@@ -116,5 +129,97 @@ impl Encoder<RequestFrame> for KafkaFrames {
         dst.extend_from_slice(tail);
         dst.extend_from_slice(&item.body);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let mut v = (payload.len() as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(payload);
+        v
+    }
+
+    proptest! {
+        /// Valid frames cut at arbitrary points come back whole, in order.
+        #[test]
+        fn frames_survive_any_chunking(
+            payloads in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..8),
+            cuts in prop::collection::vec(1usize..32, 0..32),
+        ) {
+            let wire: Vec<u8> = payloads.iter().flat_map(|p| frame(p)).collect();
+            let mut codec = KafkaFrames::new(64);
+            let mut buf = BytesMut::new();
+            let mut out = Vec::new();
+            let mut pos = 0;
+            let mut cuts = cuts.into_iter().cycle();
+            while pos < wire.len() {
+                let n = cuts.next().unwrap_or(wire.len()).min(wire.len() - pos);
+                buf.extend_from_slice(&wire[pos..pos + n]);
+                pos += n;
+                while let Some(f) = codec.decode(&mut buf).unwrap() {
+                    out.push(f.to_vec());
+                }
+            }
+            prop_assert_eq!(codec.decode_eof(&mut buf).unwrap(), None);
+            prop_assert_eq!(out, payloads);
+        }
+
+        /// Arbitrary bytes never panic: frames, a typed error, or a wait.
+        #[test]
+        fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let mut codec = KafkaFrames::new(64);
+            let mut buf = BytesMut::from(&bytes[..]);
+            while let Ok(Some(f)) = codec.decode(&mut buf) {
+                prop_assert!(f.len() <= 64);
+            }
+            let _ = codec.decode_eof(&mut buf);
+        }
+    }
+
+    #[test]
+    fn end_of_stream_after_a_bare_length_prefix_is_a_truncated_frame() {
+        let mut codec = KafkaFrames::new(10);
+        let mut buf = BytesMut::from(&5u32.to_be_bytes()[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(matches!(
+            codec.decode_eof(&mut buf),
+            Err(FrameError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof
+        ));
+        assert!(codec.decode_eof(&mut BytesMut::new()).unwrap().is_none());
+    }
+
+    #[test]
+    fn oversized_announcement_is_refused_before_buffering() {
+        let mut codec = KafkaFrames::new(10);
+        let mut buf = BytesMut::from(&11u32.to_be_bytes()[..]);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(FrameError::TooLarge { size: 11, max: 10 })
+        ));
+    }
+
+    #[test]
+    fn request_frame_patches_the_correlation_id() {
+        let mut codec = KafkaFrames::new(10);
+        let mut dst = BytesMut::new();
+        let header = Bytes::from_static(&[0, 3, 0, 1, 0, 0, 0, 0, 0xff, 0xff]);
+        codec
+            .encode(
+                RequestFrame {
+                    header,
+                    correlation_id: 0x0102_0304,
+                    body: Bytes::from_static(b"xy"),
+                },
+                &mut dst,
+            )
+            .unwrap();
+        assert_eq!(
+            &dst[..],
+            &[0, 0, 0, 12, 0, 3, 0, 1, 1, 2, 3, 4, 0xff, 0xff, b'x', b'y']
+        );
     }
 }

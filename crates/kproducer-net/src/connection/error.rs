@@ -181,6 +181,9 @@ pub enum ConnectionError {
         /// What the broker advertised, if anything.
         broker_range: Option<VersionRange>,
     },
+    /// A connection was opened outside a tokio runtime; its task needs one.
+    #[error("connections must be opened from within a tokio runtime")]
+    NoRuntime,
     /// The ApiVersions handshake on connect failed with a broker error code.
     #[error("ApiVersions handshake with {broker} failed with error code {error_code}")]
     Handshake {
@@ -202,7 +205,8 @@ impl ConnectionError {
             ConnectionError::Connect { .. }
             | ConnectionError::Encode { .. }
             | ConnectionError::UnsupportedApi { .. }
-            | ConnectionError::Handshake { .. } => SendState::NotSent,
+            | ConnectionError::Handshake { .. }
+            | ConnectionError::NoRuntime => SendState::NotSent,
         }
     }
 

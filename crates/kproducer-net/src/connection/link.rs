@@ -1,8 +1,11 @@
 //! The caller side of a connection: state shared with its task, and the
 //! path a request takes from a caller to the task's queue.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,6 +32,9 @@ pub(crate) struct Shared {
     pub(crate) broker: BrokerAddress,
     /// The group slot, for tracing.
     pub(crate) slot: Option<usize>,
+    /// Process-unique id, so observers can tell a reconnect from the
+    /// connection they saw before.
+    pub(crate) id: u64,
     pub(crate) permits: Arc<Semaphore>,
     pub(crate) stats: ConnectionStats,
     pub(crate) closed: OnceLock<Closed>,
@@ -38,19 +44,46 @@ pub(crate) struct Shared {
     abort: Notify,
     /// Why the immediate close was asked for (first reason wins).
     abort_reason: OnceLock<CloseReason>,
+    /// Set when the task has completed every request and dropped the socket.
+    finished: AtomicBool,
+    finished_notify: Notify,
 }
 
 impl Shared {
     pub(crate) fn new(broker: BrokerAddress, max_in_flight: usize, slot: Option<usize>) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Self {
             broker,
             slot,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
             stats: ConnectionStats::new(),
             closed: OnceLock::new(),
             closing: AtomicBool::new(false),
             abort: Notify::new(),
             abort_reason: OnceLock::new(),
+            finished: AtomicBool::new(false),
+            finished_notify: Notify::new(),
+        }
+    }
+
+    /// Called by the task once it has failed or completed every request.
+    pub(crate) fn mark_finished(&self) {
+        self.finished.store(true, Ordering::Release);
+        self.finished_notify.notify_waiters();
+    }
+
+    /// Resolves once the task has finished (see [`Self::mark_finished`]).
+    pub(crate) async fn wait_finished(&self) {
+        loop {
+            let notified = self.finished_notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a wake-up in between is kept.
+            notified.as_mut().enable();
+            if self.finished.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
         }
     }
 
@@ -158,8 +191,8 @@ impl Link {
             .closed_error(self.shared.refusal_reason(), SendState::NotSent)
     }
 
-    /// Queues `req` once an in-flight slot is free and waits for its outcome.
-    pub(crate) async fn submit(&self, req: RawRequest) -> Result<Option<Bytes>, ConnectionError> {
+    /// The encoded header for `req`, after checking that it can be sent.
+    fn validate(&self, req: &RawRequest) -> Result<Bytes, ConnectionError> {
         let encode_err = |source| ConnectionError::Encode {
             api: req.api_key,
             version: req.version,
@@ -186,22 +219,59 @@ impl Link {
                 length: len,
             }));
         }
+        Ok(header)
+    }
+
+    /// Waits for an in-flight slot, recording how long that took.
+    pub(crate) async fn reserve(&self) -> Result<InFlightSlot, ConnectionError> {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(self.refused());
         }
-
         let started = Instant::now();
         let permit = match self.shared.permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(TryAcquireError::Closed) => return Err(self.refused()),
             Err(TryAcquireError::NoPermits) => {
+                // Counted on drop, so a caller that gives up waiting (a
+                // timeout, a cancelled send) still reports its wait.
+                let _clock = WaitClock {
+                    shared: &self.shared,
+                    started,
+                };
                 let p = self.shared.permits.clone().acquire_owned().await;
-                self.shared.stats.add_permit_wait(started.elapsed());
                 p.map_err(|_| self.refused())?
             }
         };
-        let slot = InFlightSlot::new(permit, self.shared.clone());
+        Ok(InFlightSlot::new(permit, self.shared.clone()))
+    }
 
+    /// Takes a free in-flight slot without waiting: `Ok(None)` when the
+    /// window is full (the refusal starts the permit-wait clock).
+    pub(crate) fn try_reserve(&self) -> Result<Option<InFlightSlot>, ConnectionError> {
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(self.refused());
+        }
+        match self.shared.permits.clone().try_acquire_owned() {
+            Ok(p) => Ok(Some(InFlightSlot::new(p, self.shared.clone()))),
+            Err(TryAcquireError::Closed) => Err(self.refused()),
+            Err(TryAcquireError::NoPermits) => {
+                self.shared.stats.reservation_refused();
+                Ok(None)
+            }
+        }
+    }
+
+    /// Queues `req` on a reserved slot. Synchronous, so requests queued
+    /// from one task reach the wire in the order of these calls.
+    pub(crate) fn enqueue(
+        &self,
+        slot: InFlightSlot,
+        req: RawRequest,
+    ) -> Result<PendingResponse, ConnectionError> {
+        let header = self.validate(&req)?;
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(self.refused());
+        }
         let timeout = req.timeout.unwrap_or(self.request_timeout);
         let (reply, outcome) = oneshot::channel();
         let cmd = Command::Send(Outgoing {
@@ -218,14 +288,57 @@ impl Link {
         if self.commands.send(cmd).is_err() {
             return Err(self.refused());
         }
-        match outcome.await {
-            Ok(r) => r,
+        Ok(PendingResponse {
+            outcome,
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// Queues `req` once an in-flight slot is free and waits for its outcome.
+    pub(crate) async fn submit(&self, req: RawRequest) -> Result<Option<Bytes>, ConnectionError> {
+        // Refuse an unsendable request before it waits for a slot.
+        self.validate(&req)?;
+        let slot = self.reserve().await?;
+        self.enqueue(slot, req)?.await
+    }
+}
+
+/// Adds the time since `started` to the permit-wait total when dropped.
+struct WaitClock<'a> {
+    shared: &'a Shared,
+    started: Instant,
+}
+
+impl Drop for WaitClock<'_> {
+    fn drop(&mut self) {
+        self.shared.stats.add_permit_wait(self.started.elapsed());
+    }
+}
+
+/// The outcome of a queued request: `Some(response body)`, or `None` for a
+/// fire-and-forget request once written.
+///
+/// Dropping it does not cancel the request (it may already be on the wire);
+/// its in-flight slot is released when the request completes.
+#[derive(Debug)]
+pub struct PendingResponse {
+    outcome: oneshot::Receiver<Result<Option<Bytes>, ConnectionError>>,
+    shared: Arc<Shared>,
+}
+
+impl Future for PendingResponse {
+    type Output = Result<Option<Bytes>, ConnectionError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match Pin::new(&mut self.outcome).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(r)) => Poll::Ready(r),
             // The task always answers before dropping a request; if it was
             // torn down without doing so (runtime shutdown), the request may
             // have been written.
-            Err(_) => Err(self
+            Poll::Ready(Err(_)) => Poll::Ready(Err(self
                 .shared
-                .closed_error(self.shared.refusal_reason(), SendState::MaybeSent)),
+                .closed_error(self.shared.refusal_reason(), SendState::MaybeSent))),
         }
     }
 }

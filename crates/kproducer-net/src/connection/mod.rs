@@ -22,12 +22,21 @@
 //! Requests are answered in the order they were written (Kafka processes one
 //! connection's requests one at a time), so a response for any request other
 //! than the oldest one outstanding closes the connection.
+//!
+//! # Ordering
+//!
+//! Requests are written in the order they are queued: the order of
+//! [`Reservation::send`] calls, or, for the `send*` methods, the order in
+//! which they obtain their in-flight slot. A task that must keep several
+//! pipelined requests in order (Produce batches carrying sequence numbers)
+//! reserves slots and queues through [`Connection::reserve`].
 
 mod codec;
 mod config;
 mod error;
 mod headers;
 mod link;
+mod reservation;
 mod stats;
 mod task;
 mod versions;
@@ -45,7 +54,8 @@ pub use config::{
     DEFAULT_MAX_RESPONSE_FRAME_BYTES, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use error::{CloseReason, ConnectionError, SendState};
-pub use link::RawRequest;
+pub use link::{PendingResponse, RawRequest};
+pub use reservation::Reservation;
 pub use stats::ConnectionMetrics;
 pub use versions::NegotiatedVersions;
 
@@ -133,7 +143,8 @@ impl Connection {
     }
 
     /// Sets a connection up on an already open stream. Spawns the
-    /// connection's task on the current tokio runtime.
+    /// connection's task on the current tokio runtime (outside one, fails
+    /// with [`ConnectionError::NoRuntime`]).
     pub async fn from_stream(
         stream: BoxStream,
         broker: BrokerAddress,
@@ -157,7 +168,9 @@ impl Connection {
         )?;
         let shared = Arc::new(Shared::new(broker, config.max_in_flight, slot));
         let (commands, rx) = mpsc::unbounded_channel();
-        tokio::spawn(task::run(
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| ConnectionError::NoRuntime)?;
+        runtime.spawn(task::run(
             stream,
             rx,
             shared.clone(),
@@ -275,6 +288,39 @@ impl Connection {
         self.link.submit(request).await
     }
 
+    /// Waits for a free in-flight slot and reserves it, so a request can be
+    /// built knowing it will be written at once (see [`Reservation`]).
+    /// Requests queued through reservations from one task are written in
+    /// the order [`Reservation::send`] is called.
+    ///
+    /// Fails with `Closed` / `NotSent` when the connection closes first.
+    pub async fn reserve(&self) -> Result<Reservation, ConnectionError> {
+        let slot = self.link.reserve().await?;
+        Ok(Reservation {
+            link: self.link.clone(),
+            slot,
+        })
+    }
+
+    /// A process-unique id for this connection (a reconnect gets a new one).
+    pub(crate) fn id(&self) -> u64 {
+        self.link.shared.id
+    }
+
+    /// Reserves a free in-flight slot without waiting, for callers that
+    /// never block (the producer's core): `Ok(None)` when the window is
+    /// full. The time from a refusal until a slot frees up counts as permit
+    /// wait, so the scaler sees the pressure all the same.
+    ///
+    /// Fails with `Closed` / `NotSent` when the connection is closed or
+    /// closing.
+    pub fn try_reserve(&self) -> Result<Option<Reservation>, ConnectionError> {
+        Ok(self.link.try_reserve()?.map(|slot| Reservation {
+            link: self.link.clone(),
+            slot,
+        }))
+    }
+
     /// Counters for this connection (metrics and the scaler's signals).
     pub fn metrics(&self) -> ConnectionMetrics {
         self.link.shared.stats.snapshot()
@@ -288,6 +334,13 @@ impl Connection {
     /// Why the connection closed, once it has.
     pub fn close_reason(&self) -> Option<CloseReason> {
         self.link.shared.closed.get().map(|c| c.reason.clone())
+    }
+
+    /// Resolves once the connection has closed, every request on it has
+    /// completed and its socket is dropped; yields why it closed.
+    pub async fn closed(&self) -> CloseReason {
+        self.link.shared.wait_finished().await;
+        self.close_reason().unwrap_or(CloseReason::ClosedByClient)
     }
 
     /// When the connection closed, once it has.

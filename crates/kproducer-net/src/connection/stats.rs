@@ -26,7 +26,9 @@ pub struct ConnectionMetrics {
     /// Requests holding an in-flight slot now (queued for the socket or
     /// awaiting their response).
     pub in_flight: usize,
-    /// Total time callers spent waiting for an in-flight slot: the scaler's
+    /// Total time callers spent waiting for an in-flight slot (in
+    /// `reserve` or `send*`, plus, for callers that never wait, the time
+    /// from a refused `try_reserve` until a slot was freed): the scaler's
     /// signal that this connection's window is the bottleneck.
     pub permit_wait: Duration,
     /// Total time with at least one request written and awaiting its
@@ -74,6 +76,9 @@ pub(crate) struct ConnectionStats {
     permit_wait_ns: AtomicU64,
     busy_total_ns: AtomicU64,
     busy_since_ns: AtomicU64,
+    /// When a `try_reserve` was refused because the window was full
+    /// (`NOT_BUSY` when no refusal is pending).
+    blocked_since_ns: AtomicU64,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -92,6 +97,7 @@ impl ConnectionStats {
             permit_wait_ns: AtomicU64::new(0),
             busy_total_ns: AtomicU64::new(0),
             busy_since_ns: AtomicU64::new(NOT_BUSY),
+            blocked_since_ns: AtomicU64::new(NOT_BUSY),
         }
     }
 
@@ -110,6 +116,23 @@ impl ConnectionStats {
 
     pub(crate) fn slot_released(&self) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let since = self.blocked_since_ns.swap(NOT_BUSY, Ordering::Relaxed);
+        if since != NOT_BUSY {
+            let waited = self.since_epoch(Instant::now()).saturating_sub(since);
+            self.permit_wait_ns.fetch_add(waited, Ordering::Relaxed);
+        }
+    }
+
+    /// A `try_reserve` found the window full: the wait runs from now until
+    /// a slot is released (the first refusal starts the clock).
+    pub(crate) fn reservation_refused(&self) {
+        let now = self.since_epoch(Instant::now());
+        let _ = self.blocked_since_ns.compare_exchange(
+            NOT_BUSY,
+            now,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
     pub(crate) fn sent(&self, bytes: usize) {

@@ -163,6 +163,9 @@ pub(crate) async fn run(
             let _ = o.reply.send(Err(err));
         }
     }
+    drop(reader);
+    drop(writer);
+    shared.mark_finished();
 }
 
 /// Maps a codec failure on the write side.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use bytes::{Bytes, BytesMut};
-use kproducer_net::{RawRequest, Route, SlotId, TopicPartition};
+use kproducer_net::{Connection, RawRequest, Reservation, Route, SlotId};
 use kproducer_protocol::messages::{PartitionProduceData, ProduceRequest, TopicProduceData};
 use kproducer_protocol::records::rewrite_producer_state;
 use kproducer_protocol::{ApiKey, Message};
@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::accumulator::Batch;
 use super::idempotence::{BatchSequence, SendCheck};
-use super::{Core, Event, EventFuture, InFlightRequest, poll_once};
+use super::{Core, Event, InFlightRequest};
 use crate::config::Acks;
 use crate::error::Error;
 use crate::metrics;
@@ -35,16 +35,24 @@ fn stamp(data: &mut Bytes, seq: BatchSequence) {
     *data = owned.freeze();
 }
 
+/// A Produce request being put together for one slot.
+#[derive(Debug)]
+struct RequestDraft {
+    reservation: Reservation,
+    connection: Connection,
+    size: usize,
+    batches: Vec<Batch>,
+}
+
 impl Core {
     /// One drain pass over every partition with a ready batch.
-    pub(super) async fn drain(&mut self, now: Instant) {
+    pub(super) fn drain(&mut self, now: Instant) {
         if self.fatal.is_some() {
             return;
         }
         let c = &self.settings.config;
         let max_request = c.max_request_size;
         let max_in_flight = c.max_in_flight;
-        let idempotent = self.idempotence.is_some();
         let mut keys = std::mem::take(&mut self.scratch_keys);
         keys.clear();
         keys.extend(
@@ -59,7 +67,7 @@ impl Core {
         );
         // Deterministic order (tests replay the same decisions).
         keys.sort_unstable();
-        let mut requests: HashMap<SlotId, (usize, Vec<Batch>)> = HashMap::new();
+        let mut requests: HashMap<SlotId, RequestDraft> = HashMap::new();
         // Slots where a ready batch was held back by a full window.
         let mut blocked: Vec<SlotId> = Vec::new();
         for tp in &keys {
@@ -121,35 +129,59 @@ impl Core {
                     }
                 }
             }
-            // A connection with room: its window plus one request waiting
-            // for a permit (which is what the scaler measures).
-            let building = requests.contains_key(&slot);
+            // A connection with a free in-flight slot, reserved without
+            // waiting when the slot's request is started (a refusal counts as
+            // permit wait for the scaler).
             let Some(link) = self.link(slot.broker) else {
                 self.metadata.refresh_requested = true;
                 continue;
             };
-            let connection = link.live(slot.slot);
-            if connection.is_none() {
+            let Some(connection) = link.live(slot.slot) else {
                 self.connect(slot.broker, slot.slot);
                 continue;
-            }
-            let Some(link) = self.brokers.get_mut(&slot.broker) else {
+            };
+            let Some(head_len) = self
+                .partitions
+                .get(tp)
+                .and_then(|q| q.ready.front())
+                .map(|b| b.data.len())
+            else {
                 continue;
             };
-            if !building && link.slot(slot.slot).in_flight > max_in_flight {
-                blocked.push(slot);
-                continue;
+            match requests.get(&slot) {
+                Some(r) if !r.batches.is_empty() && r.size + head_len > max_request => continue,
+                Some(_) => {}
+                None => match connection.try_reserve() {
+                    Ok(Some(reservation)) => {
+                        requests.insert(
+                            slot,
+                            RequestDraft {
+                                reservation,
+                                connection,
+                                size: 0,
+                                batches: Vec::new(),
+                            },
+                        );
+                    }
+                    Ok(None) => {
+                        blocked.push(slot);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::debug!(%slot, error = %e, "connection refused a reservation");
+                        if let Some(link) = self.brokers.get_mut(&slot.broker) {
+                            link.slot(slot.slot).connection = None;
+                        }
+                        continue;
+                    }
+                },
             }
+            let Some(entry) = requests.get_mut(&slot) else {
+                continue;
+            };
             let Some(q) = self.partitions.get_mut(tp) else {
                 continue;
             };
-            let Some(head_len) = q.ready.front().map(|b| b.data.len()) else {
-                continue;
-            };
-            let entry = requests.entry(slot).or_insert_with(|| (0, Vec::new()));
-            if !entry.1.is_empty() && entry.0 + head_len > max_request {
-                continue;
-            }
             let Some(mut batch) = q.ready.pop_front() else {
                 continue;
             };
@@ -175,9 +207,8 @@ impl Core {
                 }
             }
             q.in_flight += 1;
-            entry.0 += head_len;
-            entry.1.push(batch);
-            let _ = idempotent;
+            entry.size += head_len;
+            entry.batches.push(batch);
         }
         self.scratch_keys = keys;
         for (&broker, link) in &mut self.brokers {
@@ -190,8 +221,8 @@ impl Core {
         let mut slots: Vec<SlotId> = requests.keys().copied().collect();
         slots.sort_unstable();
         for slot in slots {
-            if let Some((_, batches)) = requests.remove(&slot)
-                && let Some(event) = self.submit(slot, batches).await
+            if let Some(draft) = requests.remove(&slot)
+                && let Some(event) = self.submit(slot, draft)
             {
                 immediate.push(event);
             }
@@ -201,25 +232,23 @@ impl Core {
         }
     }
 
-    /// Encodes and submits one Produce request on `slot`. Returns the event
-    /// at once if the connection answered on the first poll (a refusal).
-    async fn submit(&mut self, slot: SlotId, batches: Vec<Batch>) -> Option<Event> {
+    /// Encodes and queues one Produce request on `slot` through its
+    /// reservation. Queueing is synchronous, so requests reach each
+    /// connection in the order the drain built them. Returns the event at
+    /// once if the connection refused the request.
+    fn submit(&mut self, slot: SlotId, draft: RequestDraft) -> Option<Event> {
+        let RequestDraft {
+            reservation,
+            connection,
+            batches,
+            ..
+        } = draft;
+        if batches.is_empty() {
+            return None;
+        }
         let acks = self.settings.config.acks;
         let timeout_ms =
             i32::try_from(self.settings.config.request_timeout.as_millis()).unwrap_or(i32::MAX);
-        let connection = self
-            .brokers
-            .get_mut(&slot.broker)
-            .and_then(|l| l.live(slot.slot));
-        let Some(connection) = connection else {
-            // Closed between the check and now: nothing was sent.
-            for b in batches {
-                self.unsend(b, slot);
-            }
-            return None;
-        };
-        let id = self.next_request_id;
-        self.next_request_id += 1;
         let version = connection.versions().version(ApiKey::Produce).unwrap_or(3);
         let mut topics: Vec<TopicProduceData> = Vec::new();
         for b in &batches {
@@ -259,6 +288,8 @@ impl Core {
         }
         let mut raw = RawRequest::new(ApiKey::Produce, version, body.freeze());
         raw.expects_response = acks != Acks::None;
+        let id = self.next_request_id;
+        self.next_request_id += 1;
         let n = batches.len() as u64;
         self.requests.insert(
             id,
@@ -266,7 +297,7 @@ impl Core {
                 broker: slot.broker,
                 slot: slot.slot,
                 version,
-                connection: connection.clone(),
+                connection,
                 batches,
             },
         );
@@ -275,16 +306,17 @@ impl Core {
         }
         metrics::add(&self.shared.metrics.requests_sent, 1);
         metrics::add(&self.shared.metrics.in_flight_batches, n);
-        let mut fut: EventFuture = Box::pin(async move {
-            let result = connection.submit(raw).await;
-            Event::Produce { id, result }
-        });
-        match poll_once(&mut fut).await {
-            Some(event) => Some(event),
-            None => {
-                self.events.push(fut);
+        match reservation.send(raw) {
+            Ok(pending) => {
+                self.events.push(Box::pin(async move {
+                    Event::Produce {
+                        id,
+                        result: pending.await,
+                    }
+                }));
                 None
             }
+            Err(e) => Some(Event::Produce { id, result: Err(e) }),
         }
     }
 
@@ -302,15 +334,6 @@ impl Core {
                     maybe_persisted: false,
                 },
             );
-        }
-    }
-
-    /// Puts a batch that was taken but never sent back in its queue.
-    fn unsend(&mut self, batch: Batch, slot: SlotId) {
-        self.undo_send(&batch, slot);
-        let tp: TopicPartition = batch.tp.clone();
-        if let Some(q) = self.partitions.get_mut(&tp) {
-            q.requeue(batch);
         }
     }
 }

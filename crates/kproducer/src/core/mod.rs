@@ -195,17 +195,6 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Polls a future once with the caller's context: a connection queues a
-/// request on its first poll, so this fixes the order requests reach the
-/// connection (creation order), whatever order they are polled in later.
-async fn poll_once(fut: &mut EventFuture) -> Option<Event> {
-    let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
-    match polled {
-        std::task::Poll::Ready(event) => Some(event),
-        std::task::Poll::Pending => None,
-    }
-}
-
 impl Core {
     pub(crate) fn new(
         settings: Settings,
@@ -270,7 +259,7 @@ impl Core {
         loop {
             let now = Instant::now();
             self.housekeeping(now);
-            self.drain(now).await;
+            self.drain(now);
             self.answer_flushes();
             if self.finished(now) {
                 break;
@@ -597,6 +586,10 @@ impl Core {
             batches.extend(q.take_all(&mut self.next_order));
         }
         for (_, r) in self.requests.drain() {
+            metrics::sub(
+                &self.shared.metrics.in_flight_batches,
+                r.batches.len() as u64,
+            );
             batches.extend(r.batches);
         }
         for b in batches {
