@@ -287,3 +287,103 @@ fn a_failed_apply_leaves_the_config_unchanged() {
     assert_eq!(config.linger, Duration::from_millis(20));
     assert_eq!(config.bootstrap_servers, before.bootstrap_servers);
 }
+
+mod end_to_end {
+    //! Producers configured through properties, against the fake broker on
+    //! paused tokio time.
+
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use kproducer::{Producer, ProducerConfig, Record};
+    use kproducer_fake_broker::FakeCluster;
+
+    fn cluster() -> FakeCluster {
+        FakeCluster::builder()
+            .brokers(3)
+            .topic("orders", 6)
+            .build()
+            .expect("cluster")
+    }
+
+    fn producer(cluster: &FakeCluster, config: ProducerConfig) -> Producer {
+        Producer::builder()
+            .config(config)
+            .transport(Arc::new(cluster.transport()))
+            .seed(7)
+            .build()
+            .expect("valid configuration")
+    }
+
+    /// Sends `n` keyless records, flushes, and counts acknowledgements per
+    /// partition.
+    async fn send_keyless(producer: &Producer, n: usize) -> BTreeMap<i32, usize> {
+        let mut futures = Vec::new();
+        for i in 0..n {
+            let record = Record::new("orders", format!("record-{i}"));
+            futures.push(producer.send(record).await.expect("accepted"));
+        }
+        producer.flush().await.expect("flushed");
+        let mut per_partition = BTreeMap::new();
+        for f in futures {
+            let metadata = f.await.expect("acknowledged");
+            *per_partition.entry(metadata.partition).or_insert(0) += 1;
+        }
+        per_partition
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn java_style_properties_configure_a_working_producer() {
+        let cluster = cluster();
+        let bootstrap = cluster.bootstrap_servers();
+        let config = ProducerConfig::from_properties([
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("client.id", "from-properties"),
+            ("acks", "all"),
+            ("enable.idempotence", "true"),
+            ("linger.ms", "2"),
+            ("compression.type", "lz4"),
+            (
+                "partitioner.class",
+                "org.apache.kafka.clients.producer.RoundRobinPartitioner",
+            ),
+            ("retries", "2147483647"),
+            ("kproducer.connections.max", "2"),
+        ])
+        .expect("valid properties");
+        let producer = producer(&cluster, config);
+        assert!(producer.is_idempotent());
+        let per_partition = send_keyless(&producer, 12).await;
+        // Round robin: every partition gets its turn.
+        assert_eq!(per_partition.len(), 6, "{per_partition:?}");
+        assert_eq!(per_partition.values().sum::<usize>(), 12);
+        producer.close(Duration::from_secs(1)).await;
+    }
+
+    /// Java users write Long.MAX_VALUE for "no limit"; such values must
+    /// neither be refused nor make the producer panic on time arithmetic.
+    #[tokio::test(start_paused = true)]
+    async fn java_long_max_durations_are_accepted_and_safe() {
+        const LONG_MAX: &str = "9223372036854775807";
+        let cluster = cluster();
+        let bootstrap = cluster.bootstrap_servers();
+        let config = ProducerConfig::from_properties([
+            ("bootstrap.servers", bootstrap.as_str()),
+            // delivery.timeout.ms must cover linger.ms + request.timeout.ms.
+            ("linger.ms", "4611686018427387903"),
+            ("request.timeout.ms", "2147483647"),
+            ("delivery.timeout.ms", LONG_MAX),
+            ("max.block.ms", LONG_MAX),
+            ("metadata.max.age.ms", LONG_MAX),
+            ("retry.backoff.max.ms", LONG_MAX),
+            ("kproducer.scaler.cooldown.ms", LONG_MAX),
+            ("kproducer.scaler.sustained.low.ms", LONG_MAX),
+        ])
+        .expect("valid properties");
+        let producer = producer(&cluster, config);
+        let per_partition = send_keyless(&producer, 5).await;
+        assert_eq!(per_partition.values().sum::<usize>(), 5);
+        producer.close(Duration::from_secs(1)).await;
+    }
+}
