@@ -296,3 +296,75 @@ async fn records_for_a_topic_created_later_wait_then_deliver() {
     let m = f.await.expect("delivered once the topic exists");
     assert_eq!(m.offset, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn close_fails_what_is_still_in_flight_at_its_deadline() {
+    let cluster = cluster();
+    let hold = kproducer_fake_broker::Hold::new();
+    cluster.add_fault(
+        FaultRule::new(FaultAction::Hold(hold.clone()))
+            .api(ApiKey::Produce)
+            .partition("orders", 2),
+    );
+    let producer = producer(&cluster, |b| b);
+    let stuck = producer
+        .send(kproducer::Record::new("orders", "held").with_partition(2))
+        .await
+        .unwrap();
+    let fine = producer
+        .send(kproducer::Record::new("orders", "free").with_partition(3))
+        .await
+        .unwrap();
+    hold.reached(1).await;
+    producer.close(Duration::from_secs(2)).await;
+    assert!(fine.await.is_ok());
+    let err = stuck.await.unwrap_err();
+    assert!(matches!(err, kproducer::Error::Closed), "{err}");
+    hold.release();
+}
+
+#[tokio::test(start_paused = true)]
+async fn connections_scale_down_again_when_load_falls_without_out_of_order() {
+    let cluster = FakeCluster::builder()
+        .brokers(1)
+        .topic("orders", 6)
+        .topic("calm", 6)
+        .service_time(ServiceTime::new(Duration::from_millis(10), Duration::ZERO))
+        .build()
+        .unwrap();
+    let producer = producer(&cluster, |b| b.batch_size(1_000));
+    let topic = Topic::new("orders");
+    let mut ledger = Ledger::default();
+    for _ in 0..200 {
+        for p in 0..6 {
+            ledger.send(&producer, &topic, p, 10).await;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let busy = ledger.outcomes().await;
+    assert_eq!(busy.ok(), 12_000);
+    let widened = producer.metrics();
+    assert!(widened.connections_per_broker[&0] > 1, "{widened:?}");
+    // A trickle for a while: the scaler narrows the group; partitions move
+    // back with batches possibly in flight.
+    let calm_topic = Topic::new("calm");
+    let mut trickle = Ledger::default();
+    for _ in 0..120 {
+        for p in 0..6 {
+            trickle.send(&producer, &calm_topic, p, 1).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let calm = trickle.outcomes().await;
+    assert_eq!(calm.ok(), 720, "{:?}", calm.errors().first());
+    let m = producer.metrics();
+    assert_eq!(m.connections_per_broker[&0], 1, "{m:?}");
+    assert!(m.scale_events >= 2);
+    assert!(
+        !m.errors_by_code
+            .contains_key(&ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
+        "{m:?}"
+    );
+    assert_log_matches(&cluster, &busy).await;
+    assert_log_matches(&cluster, &calm).await;
+}
