@@ -377,3 +377,14 @@ fn invalid_configurations_fail_at_build() {
         assert!(e.to_string().contains("`acks`"));
     });
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<kproducer::Producer>();
+    send_sync::<kproducer::Error>();
+    send_sync::<kproducer::ProducerMetrics>();
+    send::<kproducer::DeliveryFuture>();
+    send::<kproducer::Record>();
+}
