@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Ledger, assert_log_matches, producer};
+use common::{
+    Ledger, assert_log_matches, assert_never_rejected_with, assert_sequences_contiguous, producer,
+};
 use kproducer::Topic;
 use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule, ServiceTime};
 use kproducer_protocol::{ApiKey, ErrorCode};
@@ -112,6 +114,7 @@ async fn out_of_order_on_the_next_expected_batch_bumps_the_epoch() {
     assert_eq!(outcomes.ok(), 18, "{:?}", outcomes.errors().first());
     assert_log_matches(&cluster, &outcomes).await;
     assert_eq!(producer.metrics().epoch_bumps, 1);
+    assert_sequences_contiguous(&cluster, "orders", 0);
     let log = cluster.partition("orders", 0).unwrap();
     let epochs: Vec<i16> = log.sequences().iter().map(|s| s.1).collect();
     assert!(
@@ -367,4 +370,9 @@ async fn connections_scale_down_again_when_load_falls_without_out_of_order() {
     );
     assert_log_matches(&cluster, &busy).await;
     assert_log_matches(&cluster, &calm).await;
+    assert_never_rejected_with(&cluster, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+    for p in 0..6 {
+        assert_sequences_contiguous(&cluster, "orders", p);
+        assert_sequences_contiguous(&cluster, "calm", p);
+    }
 }
