@@ -48,6 +48,15 @@ pub enum ClusterError {
         /// What the decoder said.
         reason: String,
     },
+    /// A batch given to [`FakeCluster::append`](crate::FakeCluster::append)
+    /// failed the checks a Produce request's batch must pass.
+    #[error("the batch was refused with {code}: {reason}")]
+    BatchRefused {
+        /// The error code a Produce request would get.
+        code: kproducer_protocol::ErrorCode,
+        /// Why.
+        reason: String,
+    },
     /// A partition count below 1.
     #[error("topic {topic:?} needs at least one partition, got {count}")]
     InvalidPartitionCount {

@@ -12,8 +12,13 @@
 //! - [`FakeTransport`]: connects a client to the cluster through in-memory
 //!   duplex streams; each connection's requests are served one at a time, in
 //!   arrival order, with a configurable [`ServiceTime`].
-//! - Inspection: [`FakeCluster::partition`], [`FakeCluster::requests`],
-//!   [`FakeCluster::counters`].
+//! - Inspection: [`FakeCluster::partition`], [`FakeCluster::records`],
+//!   [`FakeCluster::requests`], [`FakeCluster::counters`], and the test
+//!   assertions [`FakeCluster::assert_values`] and
+//!   [`FakeCluster::assert_no_duplicates`].
+//! - [`BehaviourMode`]: Kafka 2.0–2.4 (59 on lost producer state), 2.5–4.4
+//!   (the default) or 4.5 (KAFKA-15591) rules for producers without state;
+//!   `legacy_duplicate_error` for pre-2.0 duplicate answers.
 //!
 //! # What it serves
 //!
@@ -37,7 +42,10 @@
 //!   early. ListOffsets by timestamp works at batch granularity.
 //! - Requests the broker cannot serve (unknown API, unsupported version
 //!   other than ApiVersions, malformed header or body, oversized frame)
-//!   close the connection, as Kafka does.
+//!   close the connection, as Kafka does; bytes after a valid body are
+//!   ignored, as Kafka ignores them (librdkafka sends some).
+//! - Transactional batches are not checked against AddPartitionsToTxn
+//!   (Kafka 3.6+ verifies them, KIP-890).
 //!
 //! ```
 //! use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule};
@@ -59,16 +67,17 @@ mod builder;
 mod cluster;
 mod cluster_state;
 mod config;
+mod connection_id;
 mod error;
 mod fault_plan;
 mod handlers;
 mod hold;
 mod inspect;
 mod log_records;
+mod pacer;
 mod partition_log;
 mod producer_state;
 mod server;
-mod topic_partition;
 mod transactions;
 mod transport;
 mod txn_markers;
@@ -76,19 +85,20 @@ mod txn_markers;
 pub use builder::{FAKE_BROKER_PORT, FakeClusterBuilder, fake_broker_address};
 pub use cluster::FakeCluster;
 pub use config::{ClusterConfig, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, ServiceTime};
+pub use connection_id::ConnectionId;
 pub use error::ClusterError;
-pub use fault_plan::{ErrorScope, FaultAction, FaultId, FaultPlan, FaultRule};
+pub use fault_plan::{ErrorScope, FaultAction, FaultId, FaultPlan, FaultRule, ResponseCorruption};
 pub use hold::Hold;
 pub use inspect::{
     BatchSummary, Counters, Disposition, PartitionSnapshot, ProducedBatch, RequestRecord,
 };
+pub use kproducer_net::TopicPartition;
 pub use log_records::LogRecord;
 pub use partition_log::{AbortedTxn, AppendOutcome, BatchMeta, PartitionLog, StoredBatch};
 pub use producer_state::{
     BATCHES_RETAINED, BehaviourMode, CachedBatch, IdempotenceRules, IncomingBatch, NO_PRODUCER_ID,
     ProducerEntry, ProducerStates, RejectReason, SequenceDecision, add_sequence, next_sequence,
 };
-pub use topic_partition::{ConnectionId, TopicPartition};
 pub use transactions::{
     EndedTxn, FIRST_PRODUCER_ID, InitOutcome, TransactionCoordinator, TxnEntry, TxnState,
 };
