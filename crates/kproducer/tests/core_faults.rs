@@ -376,3 +376,21 @@ async fn connections_scale_down_again_when_load_falls_without_out_of_order() {
         assert_sequences_contiguous(&cluster, "calm", p);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_broker_down_for_a_while_delays_but_loses_nothing() {
+    let cluster = cluster();
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, 3, 5).await;
+    let leader = cluster.leader("orders", 0).unwrap();
+    cluster.broker_down(leader).unwrap();
+    bursts(&producer, &mut ledger, 3, 5).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    cluster.broker_up(leader).unwrap();
+    bursts(&producer, &mut ledger, 3, 5).await;
+    let outcomes = ledger.outcomes().await;
+    assert_eq!(outcomes.ok(), 45, "{:?}", outcomes.errors().first());
+    assert_log_matches(&cluster, &outcomes).await;
+    assert_sequences_contiguous(&cluster, "orders", 0);
+}
