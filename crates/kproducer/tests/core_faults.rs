@@ -394,3 +394,30 @@ async fn a_broker_down_for_a_while_delays_but_loses_nothing() {
     assert_log_matches(&cluster, &outcomes).await;
     assert_sequences_contiguous(&cluster, "orders", 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn produce_leader_hints_reroute_without_waiting_for_metadata() {
+    let cluster = cluster();
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, 2, 5).await;
+    // From now on Metadata answers take a minute: only KIP-951's leader hint
+    // in the NOT_LEADER_OR_FOLLOWER answer can re-route quickly.
+    cluster.add_fault(
+        FaultRule::new(FaultAction::Delay(Duration::from_secs(60)))
+            .api(ApiKey::Metadata)
+            .sticky(),
+    );
+    let old = cluster.leader("orders", 0).unwrap();
+    cluster.move_leader("orders", 0, (old + 1) % 3).unwrap();
+    let start = tokio::time::Instant::now();
+    bursts(&producer, &mut ledger, 2, 5).await;
+    let outcomes = ledger.outcomes().await;
+    assert_eq!(outcomes.ok(), 20, "{:?}", outcomes.errors().first());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert_log_matches(&cluster, &outcomes).await;
+}
