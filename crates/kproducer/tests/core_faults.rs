@@ -421,3 +421,48 @@ async fn produce_leader_hints_reroute_without_waiting_for_metadata() {
     );
     assert_log_matches(&cluster, &outcomes).await;
 }
+
+/// Scenario 2's shape: five batches of one partition in flight, the first
+/// k appended with their answers lost, then the connection resets (k = 5:
+/// the request timeout closes it).
+#[tokio::test(start_paused = true)]
+async fn a_reset_with_five_in_flight_after_k_appended() {
+    for k in 0..=5u32 {
+        let cluster = cluster();
+        let producer = producer(&cluster, |b| b.request_timeout(Duration::from_secs(2)));
+        let topic = Topic::new("orders");
+        let mut ledger = Ledger::default();
+        ledger.send(&producer, &topic, 0, 1).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let drop = cluster.add_fault(
+            FaultRule::new(FaultAction::DropResponse)
+                .api(ApiKey::Produce)
+                .partition("orders", 0)
+                .sticky(),
+        );
+        let close = cluster.add_fault(
+            FaultRule::new(FaultAction::CloseBeforeHandling)
+                .api(ApiKey::Produce)
+                .partition("orders", 0)
+                .nth(k + 1),
+        );
+        for _ in 0..5 {
+            ledger.send(&producer, &topic, 0, 1).await;
+            tokio::time::sleep(Duration::from_millis(6)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let fired = cluster.fault_fired(close);
+        cluster.remove_fault(drop);
+        cluster.remove_fault(close);
+        let outcomes = ledger.outcomes().await;
+        assert_eq!(outcomes.ok(), 6, "k={k}: {:?}", outcomes.errors().first());
+        assert_log_matches(&cluster, &outcomes).await;
+        assert_sequences_contiguous(&cluster, "orders", 0);
+        assert_eq!(fired, k < 5, "k={k}");
+        assert_eq!(
+            cluster.counters().duplicate_batches,
+            u64::from(k),
+            "k={k}: each appended batch's retry is answered as a duplicate"
+        );
+    }
+}
