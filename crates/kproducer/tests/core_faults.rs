@@ -466,3 +466,58 @@ async fn a_reset_with_five_in_flight_after_k_appended() {
         );
     }
 }
+
+/// Scenario 4's shape: a new partition's first batch is refused with
+/// NOT_LEADER_OR_FOLLOWER; nothing after it may go until it is
+/// acknowledged (the broker has no state yet and would accept a later
+/// sequence).
+#[tokio::test(start_paused = true)]
+async fn a_new_partition_sends_one_batch_until_its_first_acknowledgement() {
+    // 20 ms per request: the first batch is still in flight when the
+    // second is sealed.
+    let cluster = FakeCluster::builder()
+        .brokers(3)
+        .topic("orders", 6)
+        .service_time(ServiceTime::new(Duration::from_millis(20), Duration::ZERO))
+        .build()
+        .unwrap();
+    cluster.add_fault(
+        FaultRule::new(error(ErrorCode::NOT_LEADER_OR_FOLLOWER))
+            .api(ApiKey::Produce)
+            .partition("orders", 0),
+    );
+    let producer = producer(&cluster, |b| b);
+    // Warm up on another partition: metadata and producer id are known.
+    producer
+        .send(kproducer::Record::new("orders", "warm").with_partition(1))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, 4, 3).await;
+    let outcomes = ledger.outcomes().await;
+    assert_eq!(outcomes.ok(), 12, "{:?}", outcomes.errors().first());
+    assert_log_matches(&cluster, &outcomes).await;
+    // In the broker's request log, no batch with a later sequence reached
+    // the partition before sequence 0 was appended.
+    let mut first_ok = None;
+    for r in cluster.requests() {
+        for b in r
+            .batches
+            .iter()
+            .filter(|b| b.topic_partition.partition == 0)
+        {
+            if b.meta.base_sequence == 0 && b.error_code == ErrorCode::NONE {
+                first_ok.get_or_insert(r.seq);
+            }
+            if b.meta.base_sequence > 0 {
+                assert!(
+                    first_ok.is_some_and(|s| s < r.seq),
+                    "sequence {} sent before the first ack",
+                    b.meta.base_sequence
+                );
+            }
+        }
+    }
+}

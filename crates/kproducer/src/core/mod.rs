@@ -260,12 +260,15 @@ impl Core {
         loop {
             let now = Instant::now();
             self.housekeeping(now);
-            self.drain(now);
+            let sent = self.drain(now);
             self.answer_flushes();
             if self.finished(now) {
                 break;
             }
-            let wake = self.next_wakeup(now);
+            // After a pass that sent something, the next batches of the same
+            // partitions may go at once: pass again right after looking at
+            // input, instead of waiting for the next event.
+            let wake = if sent { now } else { self.next_wakeup(now) };
             tokio::select! {
                 n = self.commands.recv_many(&mut inbox, 512), if self.commands_open => {
                     if n == 0 {
