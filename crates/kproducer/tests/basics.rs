@@ -388,3 +388,15 @@ fn handles_are_send_and_sync() {
     send::<kproducer::DeliveryFuture>();
     send::<kproducer::Record>();
 }
+
+#[tokio::test(start_paused = true)]
+async fn close_accepts_any_timeout() {
+    let cluster = cluster();
+    let producer = producer(&cluster, |b| b);
+    let f = producer
+        .send(Record::new("orders", "v").with_partition(0))
+        .await
+        .unwrap();
+    producer.close(Duration::MAX).await;
+    assert!(f.await.is_ok());
+}

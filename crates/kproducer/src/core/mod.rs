@@ -320,7 +320,11 @@ impl Core {
             }
             Command::Close { timeout, done } => {
                 self.flush_gen += 1;
-                let deadline = now + timeout;
+                // Any timeout the caller passes is accepted; beyond a year
+                // it means "no deadline" in practice.
+                let deadline = now
+                    .checked_add(timeout)
+                    .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
                 self.closing = Some(self.closing.map_or(deadline, |d| d.min(deadline)));
                 self.close_waiters.push(done);
             }
