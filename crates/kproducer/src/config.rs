@@ -445,6 +445,13 @@ mod tests {
                 },
                 "buffer.memory",
             ),
+            (
+                ProducerConfig {
+                    linger: Duration::MAX,
+                    ..base()
+                },
+                "linger.ms",
+            ),
         ];
         for (c, key) in cases {
             assert_eq!(key_of(c.validate().unwrap_err()), key);
