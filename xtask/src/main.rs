@@ -1,2 +1,53 @@
-//! Project automation; `cargo xtask ci` lands next.
-fn main() {}
+//! Project automation, run as `cargo xtask COMMAND` (an alias in
+//! `.cargo/config.toml`).
+//!
+//! - `ci`: every check CI runs (format, lints, tests, docs, cargo-deny).
+//! - `fuzz`: the libFuzzer targets under `fuzz/`, each for a bounded time.
+//! - `broker`: a fresh tansu on 127.0.0.1 for the real-broker tests.
+//!
+//! Dependency-free on purpose: it must build on a fresh machine before
+//! anything else, and it only runs other programs.
+
+use std::process::ExitCode;
+
+mod broker;
+mod broker_state;
+mod ci;
+mod deny;
+mod fuzz;
+mod peer;
+mod process;
+mod roundtrip;
+mod tansu;
+mod tools;
+
+const USAGE: &str = "\
+usage: cargo xtask COMMAND [ARGS]
+
+commands:
+  ci      every check CI runs: fmt, clippy, tests, docs, cargo-deny
+  fuzz    run the fuzz targets for a bounded time (needs nightly; not in CI)
+  broker  start|stop|status|install|roundtrip a tansu broker on 127.0.0.1
+
+`cargo xtask COMMAND --help` describes a command.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("ci") => ci::main(&args[1..]),
+        Some("fuzz") => fuzz::main(&args[1..]),
+        Some("broker") => broker::main(&args[1..]),
+        Some("--help" | "-h" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("xtask: unknown command `{other}`\n{USAGE}");
+            ExitCode::from(2)
+        }
+        None => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

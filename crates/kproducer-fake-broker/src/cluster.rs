@@ -3,15 +3,18 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use kproducer_net::BrokerAddress;
+use bytes::Bytes;
+use kproducer_net::{BrokerAddress, TopicPartition};
 
+use crate::batch_check::check_batch;
 use crate::builder::FakeClusterBuilder;
 use crate::cluster_state::ClusterState;
 use crate::config::ClusterConfig;
-use crate::error::ClusterError;
+use crate::error::{ClusterError, ListenError};
 use crate::fault_plan::{FaultId, FaultRule};
 use crate::inspect::{Counters, PartitionSnapshot, RequestRecord};
-use crate::topic_partition::TopicPartition;
+use crate::listener::LoopbackListener;
+use crate::partition_log::AppendOutcome;
 use crate::transactions::TxnEntry;
 use crate::transport::FakeTransport;
 
@@ -60,6 +63,31 @@ impl FakeCluster {
         FakeTransport::new(self.clone())
     }
 
+    /// Serves this cluster over TCP on 127.0.0.1 as well, one port per
+    /// broker: `addr` is `127.0.0.1:PORT`, the first broker's port (the
+    /// others take the following ports), or `127.0.0.1:0` for a free port
+    /// per broker. While the returned listener lives, Metadata advertises
+    /// `127.0.0.1:<port>` for each broker, so external clients such as
+    /// librdkafka route to partition leaders; in-memory connections keep
+    /// working. Only 127.0.0.1 is accepted.
+    ///
+    /// ```
+    /// use kproducer_fake_broker::FakeCluster;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cluster = FakeCluster::builder().brokers(2).topic("t", 6).build().unwrap();
+    /// let listener = cluster.listen("127.0.0.1:0").await.unwrap();
+    /// let bootstrap = listener.bootstrap_servers(); // "127.0.0.1:PORT,127.0.0.1:PORT"
+    /// assert_eq!(bootstrap.split(',').count(), 2);
+    /// assert!(cluster.listen("0.0.0.0:0").await.is_err());
+    /// listener.shutdown().await;
+    /// # }
+    /// ```
+    pub async fn listen(&self, addr: &str) -> Result<LoopbackListener, ListenError> {
+        LoopbackListener::start(self, addr).await
+    }
+
     /// The settings the cluster was built with.
     pub fn config(&self) -> ClusterConfig {
         self.lock().config.clone()
@@ -70,7 +98,9 @@ impl FakeCluster {
         self.lock().brokers.keys().copied().collect()
     }
 
-    /// The address broker `id` advertises.
+    /// The address broker `id` advertises: `fake-broker-<id>:9092`, or
+    /// `127.0.0.1:<port>` while a [`LoopbackListener`] serves the cluster.
+    /// [`FakeTransport`] reaches either.
     pub fn address(&self, id: i32) -> Result<BrokerAddress, ClusterError> {
         Ok(self.lock().broker(id)?.address.clone())
     }
@@ -198,6 +228,43 @@ impl FakeCluster {
         self.lock().txn.entry(transactional_id).cloned()
     }
 
+    /// Appends a record batch straight into a partition's log, as a Produce
+    /// to its leader would (same batch checks and idempotence rules), but
+    /// without a connection, leadership check or fault plan: for seeding
+    /// logs before a test.
+    ///
+    /// ```
+    /// use kproducer_fake_broker::{AppendOutcome, FakeCluster};
+    /// use kproducer_protocol::records::{BatchParams, Compression, NO_HEADERS, RecordBatchBuilder};
+    ///
+    /// let cluster = FakeCluster::builder().brokers(1).topic("t", 1).build().unwrap();
+    /// let mut b = RecordBatchBuilder::new(Compression::None);
+    /// b.append(0, None, Some(b"hello"), NO_HEADERS);
+    /// let batch = b.seal(&BatchParams::default()).unwrap();
+    /// assert_eq!(cluster.append("t", 0, batch).unwrap(), AppendOutcome::Appended { base_offset: 0 });
+    /// cluster.assert_values("t", 0, &[b"hello"]);
+    /// ```
+    pub fn append(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: Bytes,
+    ) -> Result<AppendOutcome, ClusterError> {
+        let mut s = self.lock();
+        let (max, validate, rules) = (
+            s.config.max_message_bytes,
+            s.config.validate_records,
+            s.config.idempotence_rules(),
+        );
+        let p = s.partition_mut(topic, partition)?;
+        let (meta, raw) =
+            check_batch(Some(&records), max, validate).map_err(|r| ClusterError::BatchRefused {
+                code: r.code,
+                reason: r.message,
+            })?;
+        Ok(p.log.append(meta, raw, rules))
+    }
+
     /// Creates a topic now (leaders spread over the brokers).
     pub fn create_topic(&self, name: &str, partitions: i32) -> Result<(), ClusterError> {
         self.lock().create_topic(name, partitions, None)
@@ -260,6 +327,21 @@ impl FakeCluster {
     /// Every request so far (empty when the request log is turned off).
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.lock().requests.clone()
+    }
+
+    /// How many requests the brokers have finished with (answered, dropped
+    /// or closed the connection on), whether or not the request log is kept.
+    pub fn requests_finished(&self) -> u64 {
+        *self.lock().finished.borrow()
+    }
+
+    /// Waits until the brokers have finished with `n` requests in total:
+    /// a way for a test to let the broker catch up without sleeping.
+    pub async fn wait_for_requests(&self, n: u64) {
+        let mut rx = self.lock().finished.subscribe();
+        // The sender lives as long as the cluster state, which `self` keeps
+        // alive; an error would mean nothing more can arrive anyway.
+        let _ = rx.wait_for(|&done| done >= n).await;
     }
 
     /// Running totals.

@@ -11,17 +11,22 @@ use kproducer_net::BrokerAddress;
 use tokio::sync::watch;
 
 use crate::config::ClusterConfig;
+use crate::connection_id::ConnectionId;
 use crate::error::ClusterError;
 use crate::fault_plan::FaultPlan;
 use crate::inspect::{Counters, RequestRecord};
 use crate::partition_log::PartitionLog;
-use crate::topic_partition::ConnectionId;
 use crate::transactions::TransactionCoordinator;
 
 /// One broker.
 #[derive(Debug)]
 pub(crate) struct BrokerState {
+    /// The address Metadata and FindCoordinator advertise: the in-memory
+    /// name, or `127.0.0.1:<port>` while a loopback listener serves it.
     pub(crate) address: BrokerAddress,
+    /// The in-memory name (`fake-broker-<id>:9092`), which
+    /// [`FakeTransport`](crate::FakeTransport) always resolves.
+    pub(crate) in_memory_address: BrokerAddress,
     pub(crate) up: bool,
     /// Bumped every time the broker goes down; a connection accepted under
     /// an older generation closes.
@@ -54,11 +59,16 @@ pub(crate) struct ClusterState {
     pub(crate) faults: FaultPlan,
     pub(crate) requests: Vec<RequestRecord>,
     pub(crate) next_request_seq: u64,
+    /// How many requests were finished (answered, dropped or closed on);
+    /// watched by [`FakeCluster::wait_for_requests`](crate::FakeCluster::wait_for_requests).
+    pub(crate) finished: watch::Sender<u64>,
     pub(crate) counters: Counters,
     pub(crate) topics_created: u64,
     pub(crate) txn: TransactionCoordinator,
     /// The coordinator a test chose; the lowest broker id otherwise.
     pub(crate) coordinator: Option<i32>,
+    /// Whether a loopback listener currently serves the cluster.
+    pub(crate) listening: bool,
 }
 
 /// Kafka's rule for topic names: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
@@ -81,10 +91,12 @@ impl ClusterState {
             faults: FaultPlan::default(),
             requests: Vec::new(),
             next_request_seq: 0,
+            finished: watch::Sender::new(0),
             counters: Counters::default(),
             topics_created: 0,
             txn: TransactionCoordinator::default(),
             coordinator: None,
+            listening: false,
         }
     }
 
@@ -104,11 +116,11 @@ impl ClusterState {
             .ok_or(ClusterError::UnknownBroker(id))
     }
 
-    /// The broker advertising `address`, if any.
+    /// The broker advertising `address` (or known in memory by it), if any.
     pub(crate) fn broker_at(&self, address: &BrokerAddress) -> Option<i32> {
         self.brokers
             .iter()
-            .find(|(_, b)| &b.address == address)
+            .find(|(_, b)| &b.address == address || &b.in_memory_address == address)
             .map(|(&id, _)| id)
     }
 
@@ -127,6 +139,14 @@ impl ClusterState {
         if self.topics.contains_key(name) {
             return Err(ClusterError::TopicExists(name.to_owned()));
         }
+        // With explicit leaders the partition count is their number.
+        let count = leaders.map_or(partitions, |l| i32::try_from(l.len()).unwrap_or(i32::MAX));
+        if count < 1 {
+            return Err(ClusterError::InvalidPartitionCount {
+                topic: name.to_owned(),
+                count,
+            });
+        }
         let leaders: Vec<i32> = match leaders {
             Some(l) => {
                 if let Some(&bad) = l.iter().find(|id| !self.brokers.contains_key(id)) {
@@ -139,17 +159,14 @@ impl ClusterState {
                 if ids.is_empty() {
                     return Err(ClusterError::NoBrokers);
                 }
-                let count = usize::try_from(partitions).unwrap_or(0);
                 let start = usize::try_from(self.topics_created).unwrap_or(0);
-                (0..count).map(|p| ids[(start + p) % ids.len()]).collect()
+                // `count` is at least 1 here, so the conversion cannot fail;
+                // `ids` is not empty, so the index is in bounds.
+                (0..usize::try_from(count).unwrap_or(0))
+                    .map(|p| ids[(start + p) % ids.len()])
+                    .collect()
             }
         };
-        if leaders.is_empty() || partitions < 1 {
-            return Err(ClusterError::InvalidPartitionCount {
-                topic: name.to_owned(),
-                count: partitions.min(i32::try_from(leaders.len()).unwrap_or(i32::MAX)),
-            });
-        }
         self.topics_created += 1;
         let mut id = [0u8; 16];
         id[8..].copy_from_slice(&self.topics_created.to_be_bytes());
@@ -210,6 +227,7 @@ impl ClusterState {
             self.requests.push(record);
         }
         self.next_request_seq += 1;
+        self.finished.send_replace(self.next_request_seq);
     }
 
     /// Registers a new connection to `broker`, or `None` when the broker is

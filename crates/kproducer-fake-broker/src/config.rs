@@ -15,6 +15,10 @@ pub const DEFAULT_MAX_FRAME_BYTES: usize = 104_857_600;
 /// connection's next request waits: one connection is served one request at
 /// a time, so this is what makes more connections genuinely help.
 ///
+/// Charges under a millisecond are accumulated per connection and slept
+/// off together (tokio's timers have millisecond granularity), so the
+/// average rate is right even for microsecond service times.
+///
 /// ```
 /// use std::time::Duration;
 /// use kproducer_fake_broker::ServiceTime;

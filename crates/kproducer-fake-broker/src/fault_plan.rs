@@ -5,13 +5,28 @@
 //! rule is one-shot (fires once, then is spent) unless made
 //! [`sticky`](FaultRule::sticky). The [`FaultPlan`] evaluates every rule
 //! against each request before the broker handles it.
+//!
+//! # Scripting `fault-scenarios.md`
+//!
+//! | scenario | how |
+//! |---|---|
+//! | response lost after append (1, 6) | [`FaultAction::DropResponse`] or [`FaultAction::CloseAfterHandling`]; the retry meets the real duplicate cache |
+//! | reset with k of 5 appended (2) | sticky `DropResponse` on the connection plus `CloseBeforeHandling` with [`FaultRule::nth`]`(k + 1)` |
+//! | 6 on the head batch (3, 5) | [`FaultAction::Error`] with `nth`, or [`FakeCluster::move_leader`](crate::FakeCluster::move_leader) while a [`Hold`] keeps batches in flight |
+//! | 7 / 20, possibly persisted (12) | [`FaultAction::ErrorAfterAppend`] |
+//! | 59, 87, 2, 10 injected (9, 13, 14) | [`FaultAction::Error`] (87, 2 and 10 also arise from real batch checks) |
+//! | InitProducerId errors (17) | `Error` with [`ErrorScope::Request`] on `ApiKey::InitProducerId` |
+//! | broken response frames (21) | [`FaultAction::CorruptResponse`] |
+//! | no response vs. close (22) | `DropResponse` vs. `CloseBeforeHandling` / [`FakeCluster::broker_down`](crate::FakeCluster::broker_down) |
+//! | two connections racing (23) | [`FaultAction::Hold`] on one connection, then send on another |
 
 use std::time::Duration;
 
+use kproducer_net::TopicPartition;
 use kproducer_protocol::{ApiKey, ErrorCode};
 
+use crate::connection_id::ConnectionId;
 use crate::hold::Hold;
-use crate::topic_partition::{ConnectionId, TopicPartition};
 
 /// What a matching rule does to a request.
 #[derive(Debug, Clone)]
@@ -25,6 +40,19 @@ pub enum FaultAction {
         /// Which part of the request gets it.
         scope: ErrorScope,
     },
+    /// Handle the request (Produce appends), then answer with this error
+    /// code: what Kafka does with 7 `REQUEST_TIMED_OUT` or 20
+    /// `NOT_ENOUGH_REPLICAS_AFTER_APPEND` (the data may be persisted). APIs
+    /// other than Produce treat it as [`FaultAction::Error`].
+    ErrorAfterAppend {
+        /// The Kafka error code.
+        code: ErrorCode,
+        /// Which part of the request gets it.
+        scope: ErrorScope,
+    },
+    /// Handle the request, then send a response frame that is broken in
+    /// the given way.
+    CorruptResponse(ResponseCorruption),
     /// Wait this long (tokio's clock) before handling the request. The
     /// connection's later requests wait too.
     Delay(Duration),
@@ -38,6 +66,18 @@ pub enum FaultAction {
     CloseAfterHandling,
     /// Wait at the gate until the test releases it, then handle normally.
     Hold(Hold),
+}
+
+/// How a [`FaultAction::CorruptResponse`] breaks the response frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseCorruption {
+    /// Only the first half of the frame (the length prefix matches what is
+    /// sent, so the client reads a complete but short frame).
+    Truncate,
+    /// The correlation id of no request in flight.
+    WrongCorrelationId,
+    /// Every byte after the response header inverted.
+    Garbage,
 }
 
 /// Where an injected error code goes.
@@ -117,7 +157,7 @@ impl FaultRule {
     }
 
     /// Only requests that carry this topic-partition.
-    pub fn partition(mut self, topic: impl Into<String>, partition: i32) -> Self {
+    pub fn partition(mut self, topic: impl Into<std::sync::Arc<str>>, partition: i32) -> Self {
         self.partition = Some(TopicPartition::new(topic, partition));
         self
     }

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use kproducer_net::TopicPartition;
 use kproducer_protocol::ErrorCode;
 
+use crate::connection_id::ConnectionId;
 use crate::partition_log::{BatchMeta, PartitionLog};
-use crate::topic_partition::{ConnectionId, TopicPartition};
 
 /// How the broker finished with a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! An in-memory Kafka cluster with Kafka's real idempotence rules, fault
-//! plans and an in-memory [`Transport`](kproducer_net::Transport).
+//! plans, an in-memory [`Transport`](kproducer_net::Transport), and a
+//! loopback TCP listener for external clients.
 //!
 //! - [`ProducerStates`]: the idempotence rules as a pure state machine (the
 //!   rules and their sources are listed there).
@@ -12,8 +13,21 @@
 //! - [`FakeTransport`]: connects a client to the cluster through in-memory
 //!   duplex streams; each connection's requests are served one at a time, in
 //!   arrival order, with a configurable [`ServiceTime`].
-//! - Inspection: [`FakeCluster::partition`], [`FakeCluster::requests`],
-//!   [`FakeCluster::counters`].
+//! - [`FakeCluster::listen`]: serves the same cluster on 127.0.0.1, one
+//!   port per broker, advertised in Metadata so that external clients
+//!   (librdkafka, kcat, benchmark peers) route to partition leaders; the
+//!   [`LoopbackListener`] it returns stops serving when dropped. The
+//!   `kproducer-fake-broker` binary starts a cluster from flags and prints
+//!   its bootstrap address (`kproducer-fake-broker --help`). The crate's
+//!   `librdkafka_peer` test has kcat (librdkafka 2.16) produce and consume
+//!   100,000 records per codec through it.
+//! - Inspection: [`FakeCluster::partition`], [`FakeCluster::records`],
+//!   [`FakeCluster::requests`], [`FakeCluster::counters`], and the test
+//!   assertions [`FakeCluster::assert_values`] and
+//!   [`FakeCluster::assert_no_duplicates`].
+//! - [`BehaviourMode`]: Kafka 2.0–2.4 (59 on lost producer state), 2.5–4.4
+//!   (the default) or 4.5 (KAFKA-15591) rules for producers without state;
+//!   `legacy_duplicate_error` for pre-2.0 duplicate answers.
 //!
 //! # What it serves
 //!
@@ -37,7 +51,13 @@
 //!   early. ListOffsets by timestamp works at batch granularity.
 //! - Requests the broker cannot serve (unknown API, unsupported version
 //!   other than ApiVersions, malformed header or body, oversized frame)
-//!   close the connection, as Kafka does.
+//!   close the connection, as Kafka does; bytes after a valid body are
+//!   ignored, as Kafka ignores them (librdkafka sends some).
+//! - Transactional batches are not checked against AddPartitionsToTxn
+//!   (Kafka 3.6+ verifies them, KIP-890).
+//! - A broker that is down keeps its TCP port bound and closes each new
+//!   connection as soon as it is accepted (a real broker's port would
+//!   refuse it); clients see the connection end either way.
 //!
 //! ```
 //! use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule};
@@ -59,16 +79,18 @@ mod builder;
 mod cluster;
 mod cluster_state;
 mod config;
+mod connection_id;
 mod error;
 mod fault_plan;
 mod handlers;
 mod hold;
 mod inspect;
+mod listener;
 mod log_records;
+mod pacer;
 mod partition_log;
 mod producer_state;
 mod server;
-mod topic_partition;
 mod transactions;
 mod transport;
 mod txn_markers;
@@ -76,19 +98,21 @@ mod txn_markers;
 pub use builder::{FAKE_BROKER_PORT, FakeClusterBuilder, fake_broker_address};
 pub use cluster::FakeCluster;
 pub use config::{ClusterConfig, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, ServiceTime};
-pub use error::ClusterError;
-pub use fault_plan::{ErrorScope, FaultAction, FaultId, FaultPlan, FaultRule};
+pub use connection_id::ConnectionId;
+pub use error::{ClusterError, ListenError};
+pub use fault_plan::{ErrorScope, FaultAction, FaultId, FaultPlan, FaultRule, ResponseCorruption};
 pub use hold::Hold;
 pub use inspect::{
     BatchSummary, Counters, Disposition, PartitionSnapshot, ProducedBatch, RequestRecord,
 };
+pub use kproducer_net::TopicPartition;
+pub use listener::LoopbackListener;
 pub use log_records::LogRecord;
 pub use partition_log::{AbortedTxn, AppendOutcome, BatchMeta, PartitionLog, StoredBatch};
 pub use producer_state::{
     BATCHES_RETAINED, BehaviourMode, CachedBatch, IdempotenceRules, IncomingBatch, NO_PRODUCER_ID,
     ProducerEntry, ProducerStates, RejectReason, SequenceDecision, add_sequence, next_sequence,
 };
-pub use topic_partition::{ConnectionId, TopicPartition};
 pub use transactions::{
     EndedTxn, FIRST_PRODUCER_ID, InitOutcome, TransactionCoordinator, TxnEntry, TxnState,
 };

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use kproducer_net::TopicPartition;
 use kproducer_protocol::records::RecordBatch;
 
 use crate::cluster::FakeCluster;
 use crate::error::ClusterError;
 use crate::partition_log::PartitionLog;
 use crate::producer_state::add_sequence;
-use crate::topic_partition::TopicPartition;
 
 /// A record in a partition's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub struct LogRecord {
 
 fn decode_log(tp: &TopicPartition, log: &PartitionLog) -> Result<Vec<LogRecord>, ClusterError> {
     let undecodable = |offset: i64, reason: String| ClusterError::UndecodableBatch {
-        topic: tp.topic.clone(),
+        topic: tp.topic.to_string(),
         partition: tp.partition,
         offset,
         reason,

@@ -21,7 +21,9 @@
 //!    state expired or was removed because the log start offset passed its
 //!    last batch): any sequence is accepted ([`BehaviourMode::Pre4_5`]); in
 //!    [`BehaviourMode::Kafka4_5`] only sequence 0 is accepted on a partition
-//!    that never held records, anything else is 45.
+//!    that never held records, anything else is 45; in
+//!    [`BehaviourMode::Pre2_5`] anything but sequence 0 is 59
+//!    `UNKNOWN_PRODUCER_ID`.
 //! 5. **New epoch** (higher than the stored one): the batch must start at
 //!    sequence 0, else 45 `OUT_OF_ORDER_SEQUENCE_NUMBER`. Accepting it clears
 //!    the cache.
@@ -33,10 +35,13 @@
 //!
 //! Apache Kafka since 2.5 (KIP-360) no longer raises it from the append path:
 //! `ProducerAppendInfo.checkSequence` accepts any sequence when the producer
-//! has no state on the partition, which is rule 4 above. Brokers before 2.5
-//! raised 59 for "no state and a non-zero sequence". This fake broker follows
-//! the current behaviour and never answers 59 on its own; tests that need it
-//! script it with a fault plan.
+//! has no state on the partition, which is rule 4 above. Brokers 2.0–2.4
+//! raised 59 for "no state and a non-zero sequence" (the producer's records
+//! were removed by retention): [`BehaviourMode::Pre2_5`] reproduces that,
+//! and the Produce response then carries the partition's log start offset,
+//! which is what a client uses to tell truncation from a lost response. In
+//! the other modes the broker never answers 59 on its own; tests script it
+//! with a fault plan.
 //!
 //! # On `Kafka4_5` mode
 //!
@@ -66,6 +71,9 @@ pub const NO_PRODUCER_ID: i64 = -1;
 /// Which Kafka version's behaviour the broker reproduces where they differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum BehaviourMode {
+    /// Kafka 2.0 up to 2.4: a producer without state on a partition gets 59
+    /// `UNKNOWN_PRODUCER_ID` unless it starts at sequence 0.
+    Pre2_5,
     /// Kafka 2.5 up to 4.4: a producer without state on a partition may start
     /// at any sequence.
     #[default]
@@ -183,6 +191,12 @@ pub enum RejectReason {
         /// The batch's first sequence.
         base_sequence: i32,
     },
+    /// No state for this producer and the batch does not start at 0 (59,
+    /// [`BehaviourMode::Pre2_5`] only).
+    UnknownProducer {
+        /// The batch's first sequence.
+        base_sequence: i32,
+    },
 }
 
 impl RejectReason {
@@ -191,6 +205,7 @@ impl RejectReason {
         match self {
             RejectReason::LegacyDuplicate { .. } => ErrorCode::DUPLICATE_SEQUENCE_NUMBER,
             RejectReason::StaleEpoch { .. } => ErrorCode::INVALID_PRODUCER_EPOCH,
+            RejectReason::UnknownProducer { .. } => ErrorCode::UNKNOWN_PRODUCER_ID,
             RejectReason::NewEpochNotAtZero { .. }
             | RejectReason::OutOfOrder { .. }
             | RejectReason::FirstBatchNotAtZero { .. } => ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -227,6 +242,10 @@ impl fmt::Display for RejectReason {
             RejectReason::FirstBatchNotAtZero { base_sequence } => write!(
                 f,
                 "no producer state on a partition that never held records: must start at 0, batch starts at {base_sequence}"
+            ),
+            RejectReason::UnknownProducer { base_sequence } => write!(
+                f,
+                "no state for this producer (its records may have been removed): must start at 0, batch starts at {base_sequence}"
             ),
         }
     }
@@ -308,13 +327,16 @@ impl ProducerStates {
             return SequenceDecision::Append;
         }
         let Some(entry) = self.entries.get(&batch.producer_id) else {
-            let strict = rules.mode == BehaviourMode::Kafka4_5 && !partition_ever_held_records;
-            return if strict && batch.base_sequence != 0 {
-                SequenceDecision::Reject(RejectReason::FirstBatchNotAtZero {
-                    base_sequence: batch.base_sequence,
-                })
-            } else {
-                SequenceDecision::Append
+            let base_sequence = batch.base_sequence;
+            return match rules.mode {
+                _ if base_sequence == 0 => SequenceDecision::Append,
+                BehaviourMode::Pre2_5 => {
+                    SequenceDecision::Reject(RejectReason::UnknownProducer { base_sequence })
+                }
+                BehaviourMode::Kafka4_5 if !partition_ever_held_records => {
+                    SequenceDecision::Reject(RejectReason::FirstBatchNotAtZero { base_sequence })
+                }
+                BehaviourMode::Pre4_5 | BehaviourMode::Kafka4_5 => SequenceDecision::Append,
             };
         };
         if batch.producer_epoch == entry.epoch {

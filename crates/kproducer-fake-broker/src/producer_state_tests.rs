@@ -11,6 +11,10 @@ const V45: IdempotenceRules = IdempotenceRules {
     mode: BehaviourMode::Kafka4_5,
     legacy_duplicate_error: false,
 };
+const V20: IdempotenceRules = IdempotenceRules {
+    mode: BehaviourMode::Pre2_5,
+    legacy_duplicate_error: false,
+};
 const LEGACY: IdempotenceRules = IdempotenceRules {
     mode: BehaviourMode::Pre4_5,
     legacy_duplicate_error: true,
@@ -87,6 +91,22 @@ fn rows() -> Vec<Row> {
             ever_held_records: true,
             history: &[(2, 0, 0, 5, 0)],
             incoming: (1, 3, 42, 1),
+            expect: Append,
+        },
+        Row {
+            name: "no state, non-zero (2.0-2.4) is unknown producer",
+            rules: V20,
+            ever_held_records: true,
+            history: &[(2, 0, 0, 5, 0)],
+            incoming: (1, 0, 42, 1),
+            expect: Reject(RejectReason::UnknownProducer { base_sequence: 42 }),
+        },
+        Row {
+            name: "no state, zero (2.0-2.4)",
+            rules: V20,
+            ever_held_records: true,
+            history: &[],
+            incoming: (1, 3, 0, 1),
             expect: Append,
         },
         Row {
@@ -314,6 +334,12 @@ fn error_codes_match_kafka() {
         .error_code()
         .as_i16(),
         45
+    );
+    assert_eq!(
+        RejectReason::UnknownProducer { base_sequence: 1 }
+            .error_code()
+            .as_i16(),
+        59
     );
     assert_eq!(
         RejectReason::FirstBatchNotAtZero { base_sequence: 1 }

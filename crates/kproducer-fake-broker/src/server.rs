@@ -14,15 +14,16 @@
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use kproducer_protocol::{ApiKey, RequestHeader};
-use tokio::io::DuplexStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 use crate::cluster::FakeCluster;
-use crate::fault_plan::{FaultAction, RequestFacts};
+use crate::connection_id::ConnectionId;
+use crate::fault_plan::{FaultAction, RequestFacts, ResponseCorruption};
 use crate::handlers::{self, DecodeFailure, InjectedErrors};
 use crate::inspect::{Disposition, ProducedBatch, RequestRecord};
-use crate::topic_partition::ConnectionId;
+use crate::pacer::Pacer;
 
 /// What to do after a request.
 enum Served {
@@ -31,18 +32,24 @@ enum Served {
     Close,
 }
 
-pub(crate) async fn serve_connection(
+/// Serves one accepted connection until the client closes it, the broker
+/// goes down (`down` changes) or a request closes it. The same loop serves
+/// in-memory duplex streams and loopback TCP streams.
+pub(crate) async fn serve_connection<S>(
     cluster: FakeCluster,
     conn: ConnectionId,
-    stream: DuplexStream,
+    stream: S,
     mut down: watch::Receiver<u64>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let max_frame = cluster.lock().config.max_frame_bytes;
     let codec = LengthDelimitedCodec::builder()
         .length_field_length(4)
         .max_frame_length(max_frame)
         .new_codec();
     let mut framed = Framed::new(stream, codec);
+    let mut pacer = Pacer::default();
     loop {
         let frame = tokio::select! {
             biased;
@@ -56,7 +63,7 @@ pub(crate) async fn serve_connection(
         let served = tokio::select! {
             biased;
             _ = down.changed() => return,
-            s = serve_request(&cluster, conn, frame) => s,
+            s = serve_request(&cluster, conn, frame, &mut pacer) => s,
         };
         match served {
             Served::Respond(bytes) => {
@@ -78,6 +85,7 @@ struct Faults {
     close_before: bool,
     close_after: bool,
     drop_response: bool,
+    corrupt: Option<ResponseCorruption>,
     errors: InjectedErrors,
 }
 
@@ -85,8 +93,14 @@ fn sort_faults(firings: Vec<crate::fault_plan::Firing>) -> Faults {
     let mut f = Faults::default();
     for firing in firings {
         match firing.action {
-            FaultAction::Error { code, scope } => f.errors.push(code, scope, firing.partition),
-            FaultAction::Delay(d) => f.delay += d,
+            FaultAction::Error { code, scope } => {
+                f.errors.push(code, scope, firing.partition, false);
+            }
+            FaultAction::ErrorAfterAppend { code, scope } => {
+                f.errors.push(code, scope, firing.partition, true);
+            }
+            FaultAction::CorruptResponse(how) => f.corrupt = Some(how),
+            FaultAction::Delay(d) => f.delay = f.delay.saturating_add(d),
             FaultAction::DropResponse => f.drop_response = true,
             FaultAction::CloseBeforeHandling => f.close_before = true,
             FaultAction::CloseAfterHandling => f.close_after = true,
@@ -96,27 +110,18 @@ fn sort_faults(firings: Vec<crate::fault_plan::Firing>) -> Faults {
     f
 }
 
-async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Bytes) -> Served {
+async fn serve_request(
+    cluster: &FakeCluster,
+    conn: ConnectionId,
+    mut frame: Bytes,
+    pacer: &mut Pacer,
+) -> Served {
     let payload_bytes = frame.len();
     let Ok(header) = RequestHeader::decode(&mut frame) else {
-        log(
-            cluster,
-            conn,
-            None,
-            Vec::new(),
-            Disposition::ConnectionClosed,
-        );
-        return Served::Close;
+        return close(cluster, conn, None);
     };
     let Some(api) = ApiKey::from_i16(header.api_key) else {
-        log(
-            cluster,
-            conn,
-            Some(&header),
-            Vec::new(),
-            Disposition::ConnectionClosed,
-        );
-        return Served::Close;
+        return close(cluster, conn, Some(&header));
     };
     let request = match handlers::decode(api, header.api_version, frame) {
         Ok(r) => r,
@@ -131,15 +136,13 @@ async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Byt
             );
             return out.map_or(Served::Close, |b| Served::Respond(b.freeze()));
         }
-        Err(_) => {
-            log(
-                cluster,
-                conn,
-                Some(&header),
-                Vec::new(),
-                Disposition::ConnectionClosed,
-            );
-            return Served::Close;
+        Err(DecodeFailure::UnsupportedVersion) => {
+            tracing::debug!(%conn, api = %api, version = header.api_version, "unsupported version; closing");
+            return close(cluster, conn, Some(&header));
+        }
+        Err(DecodeFailure::Malformed(e)) => {
+            tracing::debug!(%conn, api = %api, error = %e, "malformed request; closing");
+            return close(cluster, conn, Some(&header));
         }
     };
 
@@ -157,14 +160,7 @@ async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Byt
         tokio::time::sleep(faults.delay).await;
     }
     if faults.close_before {
-        log(
-            cluster,
-            conn,
-            Some(&header),
-            Vec::new(),
-            Disposition::ConnectionClosed,
-        );
-        return Served::Close;
+        return close(cluster, conn, Some(&header));
     }
 
     let handled = handlers::execute(cluster, conn, &header, request, &faults.errors);
@@ -174,9 +170,9 @@ async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Byt
         .config
         .service_time
         .for_payload(payload_bytes);
-    let wait = service + handled.linger;
-    if !wait.is_zero() {
-        tokio::time::sleep(wait).await;
+    pacer.charge(service).await;
+    if !handled.linger.is_zero() {
+        tokio::time::sleep(handled.linger).await;
     }
 
     let (served, disposition) = if faults.close_after || handled.close_connection {
@@ -185,7 +181,19 @@ async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Byt
         (Served::Silent, Disposition::ResponseDropped)
     } else {
         match handled.frame {
-            Some(Ok(frame)) => (Served::Respond(frame.freeze()), Disposition::Answered),
+            Some(Ok(mut frame)) => {
+                if let Some(how) = faults.corrupt {
+                    // A response header is the correlation id, plus an empty
+                    // tagged-field section (1 byte) in header v1.
+                    let header_len = if api.response_header_version(header.api_version) >= 1 {
+                        5
+                    } else {
+                        4
+                    };
+                    corrupt(&mut frame, how, header_len);
+                }
+                (Served::Respond(frame.freeze()), Disposition::Answered)
+            }
             None => (Served::Silent, Disposition::NoResponseExpected),
             // The broker could not encode its own answer: a bug in this
             // crate, surfaced to the client as a closed connection.
@@ -197,6 +205,18 @@ async fn serve_request(cluster: &FakeCluster, conn: ConnectionId, mut frame: Byt
     };
     log(cluster, conn, Some(&header), handled.batches, disposition);
     served
+}
+
+/// Logs a request the broker answers by closing the connection.
+fn close(cluster: &FakeCluster, conn: ConnectionId, header: Option<&RequestHeader>) -> Served {
+    log(
+        cluster,
+        conn,
+        header,
+        Vec::new(),
+        Disposition::ConnectionClosed,
+    );
+    Served::Close
 }
 
 fn log(
@@ -215,6 +235,26 @@ fn log(
         batches,
         disposition,
     });
+}
+
+/// Breaks a response frame the way a fault plan asked. `header_len` is the
+/// size of the response header at the front of `frame`.
+fn corrupt(frame: &mut BytesMut, how: ResponseCorruption, header_len: usize) {
+    match how {
+        ResponseCorruption::Truncate => frame.truncate(frame.len() / 2),
+        ResponseCorruption::WrongCorrelationId => {
+            if let Some(id) = frame.get_mut(..4) {
+                let wrong =
+                    i32::from_be_bytes([id[0], id[1], id[2], id[3]]).wrapping_add(1_000_000);
+                id.copy_from_slice(&wrong.to_be_bytes());
+            }
+        }
+        ResponseCorruption::Garbage => {
+            for b in frame.iter_mut().skip(header_len) {
+                *b = !*b;
+            }
+        }
+    }
 }
 
 /// A response frame body (without the length prefix) for `api` at `version`.

@@ -15,9 +15,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use kproducer_net::TopicPartition;
 use kproducer_protocol::ErrorCode;
-
-use crate::topic_partition::TopicPartition;
 
 /// The first producer id the cluster hands out.
 pub const FIRST_PRODUCER_ID: i64 = 1000;

@@ -57,6 +57,14 @@ impl FakeTransport {
 #[async_trait::async_trait]
 impl Transport for FakeTransport {
     async fn connect(&self, addr: &BrokerAddress) -> Result<BoxStream, TransportError> {
+        // Connections are served by spawned tasks: outside a tokio runtime
+        // (an async fn can be polled by any executor) say so instead of
+        // panicking.
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|e| TransportError::Connect {
+                addr: addr.clone(),
+                source: io::Error::other(format!("the fake broker needs a tokio runtime: {e}")),
+            })?;
         let accepted = {
             let mut s = self.cluster.lock();
             let Some(broker) = s.broker_at(addr) else {
@@ -75,7 +83,7 @@ impl Transport for FakeTransport {
         };
         let (conn, down) = accepted;
         let (client, server) = tokio::io::duplex(self.pipe_bytes);
-        tokio::spawn(serve_connection(self.cluster.clone(), conn, server, down));
+        runtime.spawn(serve_connection(self.cluster.clone(), conn, server, down));
         Ok(Box::new(client))
     }
 }

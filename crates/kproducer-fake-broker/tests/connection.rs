@@ -237,3 +237,16 @@ async fn an_unknown_address_is_not_resolved() {
     let addr = kproducer_net::BrokerAddress::new("elsewhere", 9092);
     assert!(cluster.transport().connect(&addr).await.is_err());
 }
+
+#[test]
+fn connecting_outside_a_tokio_runtime_is_an_error_not_a_panic() {
+    let cluster = one_broker();
+    let addr = cluster.address(0).expect("broker exists");
+    let transport = cluster.transport();
+    let result = futures_util::FutureExt::now_or_never(transport.connect(&addr));
+    match result {
+        Some(Err(e)) => assert!(e.to_string().contains("tokio runtime"), "{e}"),
+        Some(Ok(_)) => panic!("connected without a runtime"),
+        None => panic!("connect should finish at once"),
+    }
+}

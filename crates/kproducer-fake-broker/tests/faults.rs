@@ -115,6 +115,12 @@ async fn a_dropped_response_leaves_the_connection_open() {
     cluster.add_fault(FaultRule::new(FaultAction::DropResponse));
     let mut c = WireClient::connect(&cluster, 0).await;
     let dropped = c.send(3, &req()).await;
+    cluster.wait_for_requests(1).await;
+    assert_eq!(cluster.requests_finished(), 1);
+    assert_eq!(
+        cluster.requests()[0].disposition,
+        Disposition::ResponseDropped
+    );
     let answered = c.send(3, &req()).await;
     let (h, _) = c
         .recv::<ApiVersionsRequest>(3)
@@ -164,4 +170,41 @@ async fn a_broker_going_down_releases_held_connections_by_closing_them() {
     cluster.broker_down(0).expect("broker exists");
     assert!(c.is_closed().await);
     assert_eq!(hold.held_now(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn corrupted_responses_are_broken_the_way_asked() {
+    use kproducer_fake_broker::ResponseCorruption;
+    use kproducer_protocol::{ResponseHeader, decode_response};
+
+    let cluster = cluster();
+    let mut c = WireClient::connect(&cluster, 0).await;
+    let clean = {
+        c.send(3, &req()).await;
+        c.recv_raw().await.expect("a clean frame")
+    };
+    for how in [
+        ResponseCorruption::WrongCorrelationId,
+        ResponseCorruption::Truncate,
+        ResponseCorruption::Garbage,
+    ] {
+        cluster.add_fault(FaultRule::new(FaultAction::CorruptResponse(how)));
+        let id = c.send(3, &req()).await;
+        let frame = c.recv_raw().await.expect("a frame, broken");
+        let header = ResponseHeader::peek_correlation_id(&frame);
+        match how {
+            ResponseCorruption::WrongCorrelationId => {
+                assert_ne!(header.ok(), Some(id));
+                assert_eq!(frame.len(), clean.len());
+            }
+            ResponseCorruption::Truncate => {
+                assert_eq!(frame.len(), clean.len() / 2);
+                assert!(decode_response::<ApiVersionsRequest>(frame, 3).is_err());
+            }
+            ResponseCorruption::Garbage => {
+                assert_eq!(header.ok(), Some(id), "the header is kept");
+                assert_ne!(&frame[4..], &clean[4..]);
+            }
+        }
+    }
 }

@@ -188,7 +188,28 @@ async fn expired_or_truncated_producer_state_accepts_the_next_batch() {
     );
     let r = c.produce(T, 0, batch(PID, 0, 11, &["d"])).await;
     assert_eq!(r.error_code, 45, "state is back after the last append");
-    assert_eq!(r.log_start_offset, -1);
+    assert_eq!(
+        r.log_start_offset, 2,
+        "refusals report the log start offset"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn kafka_2_0_answers_59_when_the_producers_records_were_removed() {
+    let cluster = cluster_with(BehaviourMode::Pre2_5, false);
+    let mut c = WireClient::connect(&cluster, 0).await;
+    c.produce(T, 0, batch(PID, 0, 0, &["a", "b"])).await;
+    assert_eq!(
+        cluster.advance_log_start_offset(T, 0, 2).expect("exists"),
+        2
+    );
+    let r = c.produce(T, 0, batch(PID, 0, 2, &["c"])).await;
+    assert_eq!((r.error_code, r.log_start_offset), (59, 2));
+    assert_eq!(
+        c.produce(T, 0, batch(PID, 1, 0, &["c"])).await.error_code,
+        0,
+        "after a bump, 0 is fine"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -334,4 +355,99 @@ async fn close_after_handling_appends_and_the_retry_is_a_duplicate() {
     c.send_produce(T, 0, batch(PID, 0, 0, &["a"])).await;
     assert!(c.is_closed().await);
     before.assert_values(T, 0, &[]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_after_append_persists_the_batch_and_the_retry_is_a_duplicate() {
+    let cluster = cluster();
+    cluster.add_fault(
+        FaultRule::new(FaultAction::ErrorAfterAppend {
+            code: ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+            scope: ErrorScope::Partition,
+        })
+        .api(ApiKey::Produce),
+    );
+    let mut c = WireClient::connect(&cluster, 0).await;
+    assert_eq!(
+        outcome(&c.produce(T, 0, batch(PID, 0, 0, &["a"])).await),
+        (20, -1)
+    );
+    cluster.assert_values(T, 0, &[b"a"]);
+    assert_eq!(
+        outcome(&c.produce(T, 0, batch(PID, 0, 0, &["a"])).await),
+        (0, 0)
+    );
+    cluster.assert_values(T, 0, &[b"a"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn not_leader_names_the_new_leader_from_v10() {
+    let cluster = cluster();
+    cluster.move_leader(T, 0, 1).expect("valid move");
+    let mut old = WireClient::connect(&cluster, 0).await;
+    let req = common::produce_request(T, 0, batch(PID, 0, 0, &["a"]), -1);
+    let r = old.call(10, &req).await;
+    let p = &r.responses[0].partition_responses[0];
+    assert_eq!(p.error_code, 6);
+    let leader = p.current_leader.as_ref().expect("KIP-951 current leader");
+    assert_eq!((leader.leader_id, leader.leader_epoch), (1, 1));
+    let endpoints: Vec<(i32, String)> = r
+        .node_endpoints
+        .iter()
+        .flatten()
+        .map(|e| (e.node_id, e.host.clone()))
+        .collect();
+    assert_eq!(endpoints, vec![(1, "fake-broker-1".to_owned())]);
+}
+
+/// Scenario 2's script: five requests in flight, the first k appended with
+/// their responses lost, then the connection resets.
+#[tokio::test(start_paused = true)]
+async fn a_reset_after_k_of_five_appended() {
+    for k in 0..=5u32 {
+        let cluster = cluster();
+        cluster.add_fault(
+            FaultRule::new(FaultAction::DropResponse)
+                .api(ApiKey::Produce)
+                .sticky(),
+        );
+        cluster.add_fault(
+            FaultRule::new(FaultAction::CloseBeforeHandling)
+                .api(ApiKey::Produce)
+                .nth(k + 1),
+        );
+        let mut c = WireClient::connect(&cluster, 0).await;
+        for seq in 0..5 {
+            c.send_produce(T, 0, batch(PID, 0, seq, &[&format!("s{seq}")]))
+                .await;
+        }
+        if k < 5 {
+            assert!(c.is_closed().await, "k={k}");
+        }
+        cluster.wait_for_requests(u64::from(k.min(4) + 1)).await;
+        let want: Vec<String> = (0..k).map(|s| format!("s{s}")).collect();
+        let want: Vec<&[u8]> = want.iter().map(|s| s.as_bytes()).collect();
+        cluster.assert_values(T, 0, &want);
+    }
+}
+
+/// Scenario 5's script: the leader moves while three batches are in flight
+/// on the old leader's connection; the old leader answers all three with 6.
+#[tokio::test(start_paused = true)]
+async fn a_leader_move_with_batches_in_flight_answers_them_6() {
+    let cluster = cluster();
+    let hold = Hold::new();
+    cluster.add_fault(FaultRule::new(FaultAction::Hold(hold.clone())).api(ApiKey::Produce));
+    let mut old = WireClient::connect(&cluster, 0).await;
+    for seq in 0..3 {
+        old.send_produce(T, 0, batch(PID, 0, seq, &["x"])).await;
+    }
+    hold.reached(1).await;
+    cluster.move_leader(T, 0, 1).expect("valid move");
+    hold.release();
+    for _ in 0..3 {
+        let (_, r) = old.recv_produce().await.expect("answered");
+        assert_eq!(r.error_code, 6);
+    }
+    cluster.assert_values(T, 0, &[]);
 }

@@ -28,7 +28,11 @@ fn arb_batch() -> impl Strategy<Value = (i64, i16, i32, i32)> {
 }
 
 fn arb_mode() -> impl Strategy<Value = BehaviourMode> {
-    prop_oneof![Just(BehaviourMode::Pre4_5), Just(BehaviourMode::Kafka4_5)]
+    prop_oneof![
+        Just(BehaviourMode::Pre2_5),
+        Just(BehaviourMode::Pre4_5),
+        Just(BehaviourMode::Kafka4_5)
+    ]
 }
 
 proptest! {

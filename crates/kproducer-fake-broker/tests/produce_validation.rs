@@ -113,3 +113,26 @@ async fn auto_created_topics_accept_produce() {
     );
     cluster.assert_values("fresh", 1, &[b"a"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn seeding_a_log_applies_the_same_checks() {
+    use kproducer_fake_broker::{AppendOutcome, ClusterError};
+    let cluster = cluster();
+    assert_eq!(
+        cluster.append(T, 0, batch(3, 0, 0, &["a"])),
+        Ok(AppendOutcome::Appended { base_offset: 0 })
+    );
+    assert_eq!(
+        cluster.append(T, 0, batch(3, 0, 0, &["a"])),
+        Ok(AppendOutcome::Duplicate { base_offset: 0 })
+    );
+    match cluster.append(T, 0, Bytes::new()) {
+        Err(ClusterError::BatchRefused { code, .. }) => assert_eq!(code.as_i16(), 87),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(matches!(
+        cluster.append("nope", 0, batch(-1, -1, -1, &["a"])),
+        Err(ClusterError::UnknownTopic(_))
+    ));
+    cluster.assert_values(T, 0, &[b"a"]);
+}

@@ -45,6 +45,17 @@ impl VersionRange {
 macro_rules! api_keys {
     ($( $(#[$doc:meta])* $name:ident = $key:literal, $min:literal..=$max:literal, flexible $flex:expr; )*) => {
         /// A Kafka API this crate implements.
+        ///
+        /// ```
+        /// use kproducer_protocol::ApiKey;
+        ///
+        /// let key = ApiKey::from_i16(0).unwrap();
+        /// assert_eq!(key, ApiKey::Produce);
+        /// assert_eq!(key.to_string(), "Produce(0)");
+        /// assert!(!key.is_flexible(8) && key.is_flexible(9));
+        /// assert_eq!(key.request_header_version(9), 2);
+        /// assert_eq!(ApiKey::from_i16(1000), None);
+        /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[repr(i16)]
         #[non_exhaustive]
@@ -199,6 +210,31 @@ mod tests {
             }
         }
         assert_eq!(ApiKey::from_i16(99), None);
+    }
+
+    #[test]
+    fn flexible_boundaries_match_kafkas_message_definitions() {
+        // `flexibleVersions` in Kafka's clients/src/main/resources/common/
+        // message/<Api>Request.json (checked against apache/kafka trunk,
+        // October 2024). A wrong boundary breaks every message of the API
+        // symmetrically, which round trips cannot see.
+        let kafka: &[(ApiKey, Option<i16>)] = &[
+            (ApiKey::Produce, Some(9)),
+            (ApiKey::Fetch, Some(12)),
+            (ApiKey::ListOffsets, Some(6)),
+            (ApiKey::Metadata, Some(9)),
+            (ApiKey::FindCoordinator, Some(3)),
+            (ApiKey::SaslHandshake, None),
+            (ApiKey::ApiVersions, Some(3)),
+            (ApiKey::InitProducerId, Some(2)),
+            (ApiKey::AddPartitionsToTxn, Some(3)),
+            (ApiKey::EndTxn, Some(3)),
+            (ApiKey::SaslAuthenticate, Some(2)),
+        ];
+        assert_eq!(kafka.len(), ApiKey::ALL.len());
+        for &(key, flexible) in kafka {
+            assert_eq!(key.flexible_since(), flexible, "{key}");
+        }
     }
 
     #[test]

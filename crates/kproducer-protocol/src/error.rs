@@ -4,6 +4,15 @@
 ///
 /// Every variant says what was wrong; none carries the offending payload, so a
 /// decode error can be logged without leaking record contents.
+///
+/// ```
+/// use bytes::Bytes;
+/// use kproducer_protocol::{DecodeError, Message, messages::InitProducerIdResponse};
+///
+/// let err = InitProducerIdResponse::decode(&mut Bytes::from_static(&[0, 0]), 4).unwrap_err();
+/// assert!(matches!(err, DecodeError::Truncated { what: "throttle_time_ms", .. }));
+/// assert_eq!(err.to_string(), "truncated input: needed 4 more bytes for throttle_time_ms, 2 left");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
@@ -17,8 +26,9 @@ pub enum DecodeError {
         /// Bytes that were left.
         remaining: usize,
     },
-    /// A length or count is negative (where null is not allowed) or larger than
-    /// the bytes left could possibly hold.
+    /// A length or count is negative (where null is not allowed), larger than
+    /// the bytes left could possibly hold, or longer than its type allows
+    /// (a string is at most 32767 bytes).
     #[error("invalid length {length} for {what} ({remaining} bytes left)")]
     InvalidLength {
         /// The field being read.

@@ -11,6 +11,24 @@ use crate::primitives::{get_i16, get_i32, get_nullable_string, put_nullable_stri
 use crate::tagged::TaggedFields;
 
 /// The header in front of every request.
+///
+/// A broker reads the header, then the body its key and version name:
+///
+/// ```
+/// use bytes::BytesMut;
+/// use kproducer_protocol::{ApiKey, RequestHeader, encode_request};
+/// use kproducer_protocol::messages::{AnyRequest, InitProducerIdRequest};
+///
+/// let mut frame = BytesMut::new();
+/// encode_request(&mut frame, 42, Some("app"), 4, &InitProducerIdRequest::default()).unwrap();
+///
+/// let mut buf = frame.freeze();
+/// let header = RequestHeader::decode(&mut buf).unwrap();
+/// assert_eq!((header.correlation_id, header.header_version()), (42, 2));
+/// let key = ApiKey::from_i16(header.api_key).expect("a known API");
+/// let body = AnyRequest::decode(key, header.api_version, &mut buf).unwrap();
+/// assert!(matches!(body, AnyRequest::InitProducerId(_)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RequestHeader {
     /// The API key on the wire (kept raw so that a broker can answer an
@@ -67,6 +85,23 @@ impl RequestHeader {
 }
 
 /// The header in front of every response.
+///
+/// A client finds the waiting request by correlation id first, then reads the
+/// header at the version that request's API and version call for:
+///
+/// ```
+/// use bytes::BytesMut;
+/// use kproducer_protocol::{ApiKey, ResponseHeader, encode_response};
+/// use kproducer_protocol::messages::EndTxnResponse;
+///
+/// let mut frame = BytesMut::new();
+/// encode_response(&mut frame, ApiKey::EndTxn, 3, 42, &EndTxnResponse::default()).unwrap();
+/// assert_eq!(ResponseHeader::peek_correlation_id(&frame).unwrap(), 42);
+///
+/// let mut buf = frame.freeze();
+/// let header = ResponseHeader::decode(&mut buf, ApiKey::EndTxn.response_header_version(3)).unwrap();
+/// assert_eq!(header.correlation_id, 42);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ResponseHeader {
     /// The request's correlation id.

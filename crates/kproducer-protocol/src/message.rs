@@ -12,8 +12,24 @@ use crate::header::{RequestHeader, ResponseHeader};
 /// `decode(encode(x, v), v) == x` holds for every value valid at `v`; fields
 /// a version does not carry are ignored on encode and left at their default
 /// on decode.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use kproducer_protocol::{Message, messages::EndTxnRequest};
+///
+/// let req = EndTxnRequest { transactional_id: "t".into(), committed: true, ..Default::default() };
+/// let mut buf = BytesMut::new();
+/// req.encode(&mut buf, 3).unwrap();
+/// assert_eq!(EndTxnRequest::decode(&mut buf.freeze(), 3).unwrap(), req);
+/// // Versions outside the supported range are refused both ways.
+/// assert!(req.encode(&mut BytesMut::new(), 4).is_err());
+/// ```
 pub trait Message: Sized {
     /// Appends the body, encoded at `version`, to `buf`.
+    ///
+    /// On error `buf` may hold part of the body; [`encode_request`] and
+    /// [`encode_response`] remove it, so that a buffer shared by several
+    /// frames never carries a broken one.
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError>;
 
     /// Reads a body encoded at `version` from the front of `buf`.
@@ -21,6 +37,13 @@ pub trait Message: Sized {
 }
 
 /// A request body, tied to its API and response type.
+///
+/// ```
+/// use kproducer_protocol::{ApiKey, Request, messages::ProduceRequest};
+///
+/// assert_eq!(ProduceRequest::API_KEY, ApiKey::Produce);
+/// assert_eq!((ProduceRequest::VERSIONS.min, ProduceRequest::VERSIONS.max), (3, 11));
+/// ```
 pub trait Request: Message {
     /// The API this request belongs to.
     const API_KEY: ApiKey;
@@ -28,10 +51,22 @@ pub trait Request: Message {
     const VERSIONS: VersionRange = Self::API_KEY.versions();
     /// The matching response body.
     type Response: Message;
+
+    /// Reads the response body to a request sent at `version` from the rest
+    /// of a response frame, and checks that nothing is left over.
+    ///
+    /// The default decodes at `version`. An API whose brokers may answer in
+    /// another version overrides it: ApiVersions (see
+    /// [`ApiVersionsRequest`](crate::messages::ApiVersionsRequest)).
+    fn decode_response_body(buf: &mut Bytes, version: i16) -> Result<Self::Response, DecodeError> {
+        let body = Self::Response::decode(buf, version)?;
+        ensure_consumed(buf, Self::API_KEY.name())?;
+        Ok(body)
+    }
 }
 
 /// Writes a request header and body (without the 4-byte size prefix that the
-/// transport's framing adds).
+/// transport's framing adds). On error nothing is appended to `buf`.
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -49,6 +84,7 @@ pub fn encode_request<R: Request>(
     body: &R,
 ) -> Result<(), EncodeError> {
     R::API_KEY.check_encode(version)?;
+    let start = buf.len();
     RequestHeader {
         api_key: R::API_KEY.as_i16(),
         api_version: version,
@@ -56,11 +92,13 @@ pub fn encode_request<R: Request>(
         client_id: client_id.map(str::to_owned),
         tagged_fields: Default::default(),
     }
-    .encode(buf)?;
-    body.encode(buf, version)
+    .encode(buf)
+    .and_then(|()| body.encode(buf, version))
+    .inspect_err(|_| buf.truncate(start))
 }
 
 /// Writes a response header and body for a request of `api_key` at `version`.
+/// On error nothing is appended to `buf`.
 pub fn encode_response<M: Message>(
     buf: &mut BytesMut,
     api_key: ApiKey,
@@ -68,24 +106,26 @@ pub fn encode_response<M: Message>(
     correlation_id: i32,
     body: &M,
 ) -> Result<(), EncodeError> {
+    let start = buf.len();
     ResponseHeader {
         correlation_id,
         tagged_fields: Default::default(),
     }
-    .encode(buf, api_key.response_header_version(version))?;
-    body.encode(buf, version)
+    .encode(buf, api_key.response_header_version(version))
+    .and_then(|()| body.encode(buf, version))
+    .inspect_err(|_| buf.truncate(start))
 }
 
 /// Reads a whole response frame for request type `R` at `version`: the header,
-/// then the body, and checks that nothing is left over.
+/// then the body ([`Request::decode_response_body`]), and checks that nothing
+/// is left over.
 pub fn decode_response<R: Request>(
     mut frame: Bytes,
     version: i16,
 ) -> Result<(ResponseHeader, R::Response), DecodeError> {
     R::API_KEY.check_decode(version)?;
     let header = ResponseHeader::decode(&mut frame, R::API_KEY.response_header_version(version))?;
-    let body = R::Response::decode(&mut frame, version)?;
-    ensure_consumed(&frame, R::API_KEY.name())?;
+    let body = R::decode_response_body(&mut frame, version)?;
     Ok((header, body))
 }
 
@@ -99,5 +139,28 @@ pub fn ensure_consumed(buf: &Bytes, what: &'static str) -> Result<(), DecodeErro
         })
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{EndTxnRequest, EndTxnResponse};
+
+    #[test]
+    fn a_failed_encode_leaves_the_buffer_as_it_was() {
+        let mut buf = BytesMut::from(&b"earlier frame"[..]);
+        let too_long = EndTxnRequest {
+            transactional_id: "x".repeat(40_000),
+            ..Default::default()
+        };
+        assert!(encode_request(&mut buf, 1, Some("c"), 3, &too_long).is_err());
+        assert_eq!(&buf[..], b"earlier frame");
+        // Refused versions append nothing either.
+        assert!(encode_request(&mut buf, 1, None, 9, &EndTxnRequest::default()).is_err());
+        assert!(
+            encode_response(&mut buf, ApiKey::EndTxn, 9, 1, &EndTxnResponse::default()).is_err()
+        );
+        assert_eq!(&buf[..], b"earlier frame");
     }
 }

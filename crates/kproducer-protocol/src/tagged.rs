@@ -96,7 +96,11 @@ impl TaggedFields {
 
     /// Writes the section.
     pub fn encode(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        put_uvarint(buf, self.0.len() as u32);
+        let count = u32::try_from(self.0.len()).map_err(|_| EncodeError::TooLong {
+            what: "tagged field count",
+            length: self.0.len(),
+        })?;
+        put_uvarint(buf, count);
         for (tag, value) in &self.0 {
             put_uvarint(buf, *tag);
             let len = u32::try_from(value.len()).map_err(|_| EncodeError::TooLong {

@@ -376,3 +376,54 @@ fn request_v7_bytes_with_session_and_forgotten_topics() {
         req
     );
 }
+
+/// Hand-computed sizes at every version, from Kafka's `FetchRequest.json` and
+/// `FetchResponse.json`: a field added or dropped at the wrong version changes
+/// the size even when encode and decode agree.
+#[test]
+fn encoded_size_at_every_version() {
+    let req = FetchRequest {
+        topics: vec![FetchTopic {
+            topic: "t".into(),
+            partitions: vec![FetchPartition::default()],
+            ..Default::default()
+        }],
+        forgotten_topics_data: vec![ForgottenTopic {
+            topic: "f".into(),
+            partitions: vec![1],
+            ..Default::default()
+        }],
+        rack_id: "r".into(),
+        ..Default::default()
+    };
+    let resp = FetchResponse {
+        responses: vec![FetchResponseTopic {
+            topic: "t".into(),
+            partitions: vec![FetchResponsePartition {
+                aborted_transactions: Some(vec![AbortedTransaction::default()]),
+                records: Some(Bytes::from_static(b"abc")),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    // Request: 17 fixed + topic (4 + 3 + 4 + partition 16) = 44 at v4; v5
+    // log_start_offset +8; v7 session +8 and forgotten topics +15; v9
+    // current_leader_epoch +4; v11 rack_id +3; v12 compact, with
+    // last_fetched_epoch and tagged sections.
+    let req_sizes = [44, 52, 52, 75, 75, 79, 79, 82, 75];
+    // Response: 4 + topic (4 + 3 + 4 + partition 49) = 64 at v4; v5
+    // log_start_offset +8; v7 error_code and session_id +6; v11
+    // preferred_read_replica +4; v12 compact.
+    let resp_sizes = [64, 72, 72, 78, 78, 78, 78, 82, 73];
+    for v in 4..=12i16 {
+        let i = (v - 4) as usize;
+        assert_eq!(common::encode(&req, v).len(), req_sizes[i], "request v{v}");
+        assert_eq!(
+            common::encode(&resp, v).len(),
+            resp_sizes[i],
+            "response v{v}"
+        );
+    }
+}

@@ -2,7 +2,9 @@
 
 mod common;
 
-use bytes::{Bytes, BytesMut};
+use common::encode;
+
+use bytes::Bytes;
 use kproducer_protocol::messages::{Coordinator, FindCoordinatorRequest, FindCoordinatorResponse};
 use kproducer_protocol::{ApiKey, Message, TaggedFields};
 use proptest::prelude::*;
@@ -89,12 +91,6 @@ roundtrip!(
     ApiKey::FindCoordinator.versions(),
     response
 );
-
-fn encode<M: Message>(m: &M, v: i16) -> Vec<u8> {
-    let mut buf = BytesMut::new();
-    m.encode(&mut buf, v).expect("encodes");
-    buf.to_vec()
-}
 
 #[test]
 fn single_key_request_known_bytes() {

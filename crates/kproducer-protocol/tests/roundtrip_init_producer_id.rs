@@ -2,7 +2,9 @@
 
 mod common;
 
-use bytes::{Bytes, BytesMut};
+use common::encode;
+
+use bytes::Bytes;
 use kproducer_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse};
 use kproducer_protocol::{ApiKey, Message, TaggedFields};
 use proptest::prelude::*;
@@ -60,12 +62,6 @@ roundtrip!(
     ApiKey::InitProducerId.versions(),
     response
 );
-
-fn encode<M: Message>(m: &M, v: i16) -> Vec<u8> {
-    let mut buf = BytesMut::new();
-    m.encode(&mut buf, v).expect("encodes");
-    buf.to_vec()
-}
 
 #[test]
 fn v0_request_known_bytes() {

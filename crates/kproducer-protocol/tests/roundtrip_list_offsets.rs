@@ -223,3 +223,40 @@ fn request_v4_adds_isolation_level_and_leader_epoch() {
     let back = ListOffsetsRequest::decode(&mut v3.freeze(), 3).unwrap();
     assert_eq!(back.topics[0].partitions[0].current_leader_epoch, -1);
 }
+
+/// Hand-computed sizes at every version, from Kafka's
+/// `ListOffsetsRequest.json` and `ListOffsetsResponse.json`.
+#[test]
+fn encoded_size_at_every_version() {
+    let req = ListOffsetsRequest {
+        topics: vec![ListOffsetsTopic {
+            name: "t".into(),
+            partitions: vec![ListOffsetsPartition::default()],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let resp = ListOffsetsResponse {
+        topics: vec![ListOffsetsTopicResponse {
+            name: "t".into(),
+            partitions: vec![ListOffsetsPartitionResponse::default()],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    // Request: 4 + topic (4 + 3 + 4 + partition 12) = 27 at v1; v2
+    // isolation_level +1; v4 current_leader_epoch +4; v6 compact.
+    let req_sizes = [27, 28, 28, 32, 32, 28, 28];
+    // Response: topic (4 + 3 + 4 + partition 22) = 33 at v1; v2
+    // throttle_time_ms +4; v4 leader_epoch +4; v6 compact.
+    let resp_sizes = [33, 37, 37, 41, 41, 37, 37];
+    for v in 1..=7i16 {
+        let i = (v - 1) as usize;
+        assert_eq!(common::encode(&req, v).len(), req_sizes[i], "request v{v}");
+        assert_eq!(
+            common::encode(&resp, v).len(),
+            resp_sizes[i],
+            "response v{v}"
+        );
+    }
+}

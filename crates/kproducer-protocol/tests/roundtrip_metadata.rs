@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::{encode, gated};
+
 use bytes::{Bytes, BytesMut};
 use kproducer_protocol::messages::{
     AUTHORIZED_OPERATIONS_OMITTED, MetadataRequest, MetadataRequestTopic, MetadataResponse,
@@ -9,19 +11,6 @@ use kproducer_protocol::messages::{
 };
 use kproducer_protocol::{ApiKey, EncodeError, Message, TaggedFields};
 use proptest::prelude::*;
-
-/// `s` when the version has the field, else the field's default.
-fn gated<T: Clone + std::fmt::Debug + 'static>(
-    present: bool,
-    s: impl Strategy<Value = T> + 'static,
-    default: T,
-) -> BoxedStrategy<T> {
-    if present {
-        s.boxed()
-    } else {
-        Just(default).boxed()
-    }
-}
 
 fn ids() -> impl Strategy<Value = Vec<i32>> {
     proptest::collection::vec(any::<i32>(), 0..4)
@@ -175,12 +164,6 @@ roundtrip!(
     ApiKey::Metadata.versions(),
     response
 );
-
-fn encode<M: Message>(m: &M, v: i16) -> Vec<u8> {
-    let mut buf = BytesMut::new();
-    m.encode(&mut buf, v).expect("encodes");
-    buf.to_vec()
-}
 
 #[test]
 fn v1_request_known_bytes() {

@@ -2,7 +2,9 @@
 
 mod common;
 
-use bytes::{Bytes, BytesMut};
+use common::{encode, gated};
+
+use bytes::Bytes;
 use kproducer_protocol::messages::{
     BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceData,
     PartitionProduceResponse, ProduceRequest, ProduceResponse, TopicProduceData,
@@ -10,19 +12,6 @@ use kproducer_protocol::messages::{
 };
 use kproducer_protocol::{ApiKey, Message, TaggedFields};
 use proptest::prelude::*;
-
-/// `s` when the version has the field, else the field's default.
-fn gated<T: Clone + std::fmt::Debug + 'static>(
-    present: bool,
-    s: impl Strategy<Value = T> + 'static,
-    default: T,
-) -> BoxedStrategy<T> {
-    if present {
-        s.boxed()
-    } else {
-        Just(default).boxed()
-    }
-}
 
 fn request(v: i16) -> impl Strategy<Value = ProduceRequest> {
     let flexible = v >= 9;
@@ -180,12 +169,6 @@ roundtrip!(
     ApiKey::Produce.versions(),
     response
 );
-
-fn encode<M: Message>(m: &M, v: i16) -> Vec<u8> {
-    let mut buf = BytesMut::new();
-    m.encode(&mut buf, v).expect("encodes");
-    buf.to_vec()
-}
 
 fn one_partition_request(records: &'static [u8]) -> ProduceRequest {
     ProduceRequest {

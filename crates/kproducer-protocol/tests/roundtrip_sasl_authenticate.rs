@@ -109,3 +109,24 @@ fn debug_never_shows_the_token() {
     };
     assert!(!format!("{resp:?}").contains("secret"));
 }
+
+/// Hand-computed sizes at every version, from Kafka's
+/// `SaslAuthenticateRequest.json` and `SaslAuthenticateResponse.json`.
+#[test]
+fn encoded_size_at_every_version() {
+    let req = SaslAuthenticateRequest {
+        auth_bytes: Bytes::from_static(b"ab"),
+        ..Default::default()
+    };
+    let resp = SaslAuthenticateResponse {
+        auth_bytes: Bytes::from_static(b"ab"),
+        ..Default::default()
+    };
+    // Request: BYTES 4 + 2; v2 compact (1 + 2) and tagged fields.
+    // Response: error_code 2 + null message 2 + bytes 6 = 10 at v0; v1
+    // session_lifetime_ms +8; v2 compact.
+    for (v, req_size, resp_size) in [(0, 6, 10), (1, 6, 18), (2, 4, 15)] {
+        assert_eq!(common::encode(&req, v).len(), req_size, "request v{v}");
+        assert_eq!(common::encode(&resp, v).len(), resp_size, "response v{v}");
+    }
+}

@@ -212,6 +212,28 @@ impl ProducerConfig {
             .iter()
             .map(|s| parse_address(s))
             .collect::<Result<Vec<_>, _>>()?;
+        // Kafka's time settings are 32-bit milliseconds; larger values would
+        // also overflow deadline arithmetic.
+        for (key, d) in [
+            ("linger.ms", self.linger),
+            ("max.block.ms", self.max_block),
+            ("delivery.timeout.ms", self.delivery_timeout),
+            ("request.timeout.ms", self.request_timeout),
+            ("retry.backoff.ms", self.retry_backoff),
+            ("retry.backoff.max.ms", self.retry_backoff_max),
+            ("metadata.max.age.ms", self.metadata_max_age),
+            (
+                "kproducer.connections.scale.interval.ms",
+                self.scale_interval,
+            ),
+        ] {
+            if d.as_millis() > i32::MAX as u128 {
+                return Err(Error::config(
+                    key,
+                    "must be at most 2147483647 ms (about 24.8 days)",
+                ));
+            }
+        }
         if self.batch_size > i32::MAX as usize {
             return Err(Error::config("batch.size", "must fit a 32-bit length"));
         }
@@ -422,6 +444,13 @@ mod tests {
                     ..base()
                 },
                 "buffer.memory",
+            ),
+            (
+                ProducerConfig {
+                    linger: Duration::MAX,
+                    ..base()
+                },
+                "linger.ms",
             ),
         ];
         for (c, key) in cases {

@@ -377,3 +377,26 @@ fn invalid_configurations_fail_at_build() {
         assert!(e.to_string().contains("`acks`"));
     });
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<kproducer::Producer>();
+    send_sync::<kproducer::Error>();
+    send_sync::<kproducer::ProducerMetrics>();
+    send::<kproducer::DeliveryFuture>();
+    send::<kproducer::Record>();
+}
+
+#[tokio::test(start_paused = true)]
+async fn close_accepts_any_timeout() {
+    let cluster = cluster();
+    let producer = producer(&cluster, |b| b);
+    let f = producer
+        .send(Record::new("orders", "v").with_partition(0))
+        .await
+        .unwrap();
+    producer.close(Duration::MAX).await;
+    assert!(f.await.is_ok());
+}

@@ -3,6 +3,7 @@
 //! coordinator, 3 for a partition that does not exist, 49 / 90 from the
 //! coordinator's checks, or 0.
 
+use kproducer_net::TopicPartition;
 use kproducer_protocol::messages::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
     AddPartitionsToTxnTopicResult,
@@ -13,7 +14,8 @@ use super::coordinator::ensure_coordinator;
 use super::{Handled, InjectedErrors};
 use crate::cluster::FakeCluster;
 use crate::server::response_frame;
-use crate::topic_partition::{ConnectionId, TopicPartition};
+
+use crate::connection_id::ConnectionId;
 
 pub(crate) fn handle(
     cluster: &FakeCluster,

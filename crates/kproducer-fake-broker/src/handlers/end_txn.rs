@@ -7,8 +7,8 @@ use kproducer_protocol::{ApiKey, RequestHeader};
 use super::coordinator::ensure_coordinator;
 use super::{Handled, InjectedErrors};
 use crate::cluster::FakeCluster;
+use crate::connection_id::ConnectionId;
 use crate::server::response_frame;
-use crate::topic_partition::ConnectionId;
 use crate::txn_markers::write_markers;
 
 pub(crate) fn handle(

@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
+use kproducer_net::TopicPartition;
 use kproducer_protocol::messages::{
     AbortedTransaction, FetchRequest, FetchResponse, FetchResponsePartition, FetchResponseTopic,
 };
@@ -20,7 +21,8 @@ use super::{Handled, InjectedErrors};
 use crate::cluster::FakeCluster;
 use crate::partition_log::PartitionLog;
 use crate::server::response_frame;
-use crate::topic_partition::{ConnectionId, TopicPartition};
+
+use crate::connection_id::ConnectionId;
 
 /// Reads one partition from `fetch_offset`, at most `max_bytes` (but always
 /// at least one batch, as Kafka does so that a large batch cannot block a

@@ -4,6 +4,7 @@
 //! stands for all its records), which is exact for one-record batches and
 //! close enough for tests that look up "latest" and "earliest".
 
+use kproducer_net::TopicPartition;
 use kproducer_protocol::messages::{
     ListOffsetsPartitionResponse, ListOffsetsRequest, ListOffsetsResponse, ListOffsetsTopicResponse,
 };
@@ -14,7 +15,8 @@ use super::{Handled, InjectedErrors};
 use crate::cluster::FakeCluster;
 use crate::partition_log::PartitionLog;
 use crate::server::response_frame;
-use crate::topic_partition::{ConnectionId, TopicPartition};
+
+use crate::connection_id::ConnectionId;
 
 /// The special timestamps of the ListOffsets API.
 const LATEST: i64 = -1;

@@ -15,15 +15,17 @@ mod produce;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use kproducer_net::TopicPartition;
 use kproducer_protocol::messages::AnyRequest;
 use kproducer_protocol::{
-    ApiKey, DecodeError, EncodeError, ErrorCode, RequestHeader, VersionRange, ensure_consumed,
+    ApiKey, DecodeError, EncodeError, ErrorCode, RequestHeader, VersionRange,
 };
 
 use crate::cluster::FakeCluster;
 use crate::fault_plan::ErrorScope;
 use crate::inspect::ProducedBatch;
-use crate::topic_partition::{ConnectionId, TopicPartition};
+
+use crate::connection_id::ConnectionId;
 
 /// The APIs this broker serves, each at every version the protocol crate
 /// speaks.
@@ -50,11 +52,14 @@ pub(crate) enum DecodeFailure {
     /// The API or version is not served.
     UnsupportedVersion,
     /// The bytes are not a valid body.
-    Malformed(#[allow(dead_code)] DecodeError),
+    Malformed(DecodeError),
 }
 
-/// Decodes the body of a request for `api` at `version`; the whole body
-/// must be consumed.
+/// Decodes the body of a request for `api` at `version`.
+///
+/// Bytes left after the body are ignored, as Kafka ignores them: librdkafka
+/// 2.16 pads its "all topics" Metadata request (v9+) with zero bytes and
+/// real brokers answer it.
 pub(crate) fn decode(
     api: ApiKey,
     version: i16,
@@ -64,7 +69,9 @@ pub(crate) fn decode(
         return Err(DecodeFailure::UnsupportedVersion);
     }
     let request = AnyRequest::decode(api, version, &mut buf).map_err(DecodeFailure::Malformed)?;
-    ensure_consumed(&buf, api.name()).map_err(DecodeFailure::Malformed)?;
+    if !buf.is_empty() {
+        tracing::trace!(api = %api, version, left = buf.len(), "ignoring trailing request bytes");
+    }
     Ok(request)
 }
 
@@ -160,32 +167,64 @@ pub(crate) fn execute(
 /// Error codes a fault plan injected into one request.
 #[derive(Debug, Default)]
 pub(crate) struct InjectedErrors {
-    entries: Vec<(ErrorCode, ErrorScope, Option<TopicPartition>)>,
+    entries: Vec<Injected>,
+}
+
+#[derive(Debug)]
+struct Injected {
+    code: ErrorCode,
+    scope: ErrorScope,
+    partition: Option<TopicPartition>,
+    after_append: bool,
 }
 
 impl InjectedErrors {
+    /// Adds an error; `after_append` errors let a Produce append first.
     pub(crate) fn push(
         &mut self,
         code: ErrorCode,
         scope: ErrorScope,
         partition: Option<TopicPartition>,
+        after_append: bool,
     ) {
-        self.entries.push((code, scope, partition));
+        self.entries.push(Injected {
+            code,
+            scope,
+            partition,
+            after_append,
+        });
     }
 
     /// The code for an API with a single top-level error: the first
-    /// injected, whatever its scope.
+    /// injected, whatever its scope or timing.
     pub(crate) fn top_level(&self) -> Option<ErrorCode> {
-        self.entries.first().map(|e| e.0)
+        self.entries.first().map(|e| e.code)
     }
 
-    /// The code for one partition: the first rule that covers it.
-    pub(crate) fn for_partition(&self, tp: &TopicPartition) -> Option<ErrorCode> {
+    fn covering(&self, tp: &TopicPartition, after_append: bool) -> Option<ErrorCode> {
         self.entries
             .iter()
-            .find(|(_, scope, p)| {
-                *scope == ErrorScope::Request || p.as_ref().is_none_or(|p| p == tp)
+            .find(|e| {
+                e.after_append == after_append
+                    && (e.scope == ErrorScope::Request
+                        || e.partition.as_ref().is_none_or(|p| p == tp))
             })
-            .map(|e| e.0)
+            .map(|e| e.code)
+    }
+
+    /// The code that replaces handling one partition: the first rule that
+    /// covers it. For APIs other than Produce, after-append errors count too.
+    pub(crate) fn for_partition(&self, tp: &TopicPartition) -> Option<ErrorCode> {
+        self.covering(tp, false).or_else(|| self.covering(tp, true))
+    }
+
+    /// Produce: the code that replaces handling a partition.
+    pub(crate) fn before_append(&self, tp: &TopicPartition) -> Option<ErrorCode> {
+        self.covering(tp, false)
+    }
+
+    /// Produce: the code answered after appending a partition's batch.
+    pub(crate) fn after_append(&self, tp: &TopicPartition) -> Option<ErrorCode> {
+        self.covering(tp, true)
     }
 }

@@ -8,8 +8,12 @@
 //! offset). With one replica per partition, acks=1 and acks=all behave the
 //! same; acks other than -1, 0 or 1 is 21 `INVALID_REQUIRED_ACKS`.
 
+use std::collections::BTreeSet;
+
+use kproducer_net::TopicPartition;
 use kproducer_protocol::messages::{
-    PartitionProduceResponse, ProduceRequest, ProduceResponse, TopicProduceResponse,
+    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, ProduceRequest, ProduceResponse,
+    TopicProduceResponse,
 };
 use kproducer_protocol::{ApiKey, ErrorCode, RequestHeader};
 
@@ -22,7 +26,8 @@ use crate::inspect::ProducedBatch;
 use crate::partition_log::{AppendOutcome, BatchMeta};
 use crate::producer_state::add_sequence;
 use crate::server::response_frame;
-use crate::topic_partition::{ConnectionId, TopicPartition};
+
+use crate::connection_id::ConnectionId;
 
 /// No batch could be read: what the request log shows for it.
 const UNREADABLE: BatchMeta = BatchMeta {
@@ -41,6 +46,8 @@ struct PartitionResult {
     log_start_offset: i64,
     message: Option<String>,
     meta: BatchMeta,
+    /// With 6: the partition's live leader and its epoch (KIP-951).
+    current_leader: Option<(i32, i32)>,
 }
 
 impl PartitionResult {
@@ -51,6 +58,15 @@ impl PartitionResult {
             log_start_offset: -1,
             message,
             meta,
+            current_leader: None,
+        }
+    }
+
+    /// The same refusal, reporting the partition's log start offset.
+    fn at(self, log_start_offset: i64) -> Self {
+        Self {
+            log_start_offset,
+            ..self
         }
     }
 }
@@ -62,6 +78,7 @@ fn produce_one(
     tp: &TopicPartition,
     records: Option<&bytes::Bytes>,
     injected: Option<ErrorCode>,
+    after_append: Option<ErrorCode>,
 ) -> PartitionResult {
     let config = &state.config;
     let rules = config.idempotence_rules();
@@ -75,25 +92,38 @@ fn produce_one(
     if !acks_valid {
         return PartitionResult::error(ErrorCode::INVALID_REQUIRED_ACKS, meta, None);
     }
-    if !state.topics.contains_key(&tp.topic) && state.config.auto_create_topics {
+    if !state.topics.contains_key(&*tp.topic) && state.config.auto_create_topics {
         let partitions = state.config.auto_create_partitions;
         // Fails only for an invalid name, which then reads as unknown below.
         let _ = state.create_topic(&tp.topic, partitions, None);
     }
     let partition = match led_partition_mut(state, conn.broker, &tp.topic, tp.partition, -1) {
         Ok(p) => p,
-        Err(code) => return PartitionResult::error(code, meta, None),
+        Err(code) => {
+            let mut refused = PartitionResult::error(code, meta, None);
+            if code == ErrorCode::NOT_LEADER_OR_FOLLOWER {
+                refused.current_leader = state
+                    .partition(&tp.topic, tp.partition)
+                    .ok()
+                    .filter(|p| state.brokers.get(&p.leader).is_some_and(|b| b.up))
+                    .map(|p| (p.leader, p.leader_epoch));
+            }
+            return refused;
+        }
     };
+    // Past this point Kafka reports the partition's log start offset with
+    // errors too (`unknownLogAppendInfoWithLogStartOffset`): a client tells
+    // a 59 after truncation from one after a lost response by it.
+    let log_start_offset = partition.log.log_start_offset();
     let (meta, raw) = match checked {
         Ok(ok) => ok,
         Err(BatchRefusal { code, message }) => {
-            return PartitionResult::error(code, meta, Some(message));
+            return PartitionResult::error(code, meta, Some(message)).at(log_start_offset);
         }
     };
     let outcome = partition.log.append(meta, raw, rules);
-    let log_start_offset = partition.log.log_start_offset();
     let counters = &mut state.counters;
-    match outcome {
+    let result = match outcome {
         AppendOutcome::Appended { base_offset } => {
             counters.batches_appended += 1;
             counters.records_appended += u64::try_from(meta.record_count).unwrap_or(0);
@@ -103,6 +133,7 @@ fn produce_one(
                 log_start_offset,
                 message: None,
                 meta,
+                current_leader: None,
             }
         }
         AppendOutcome::Duplicate { base_offset } => {
@@ -113,13 +144,18 @@ fn produce_one(
                 log_start_offset,
                 message: None,
                 meta,
+                current_leader: None,
             }
         }
         AppendOutcome::Rejected(reason) => {
             let code = reason.error_code();
             *counters.rejected_batches.entry(code).or_default() += 1;
-            PartitionResult::error(code, meta, Some(reason.to_string()))
+            PartitionResult::error(code, meta, Some(reason.to_string())).at(log_start_offset)
         }
+    };
+    match after_append {
+        Some(code) => PartitionResult::error(code, meta, None).at(log_start_offset),
+        None => result,
     }
 }
 
@@ -132,6 +168,7 @@ pub(crate) fn handle(
 ) -> Handled {
     let acks_valid = matches!(request.acks, -1..=1);
     let mut batches = Vec::new();
+    let mut leaders = BTreeSet::new();
     let mut state = cluster.lock();
     let responses = request
         .topic_data
@@ -143,14 +180,14 @@ pub(crate) fn handle(
                 .iter()
                 .map(|p| {
                     let tp = TopicPartition::new(t.name.clone(), p.index);
-                    let injected = errors.for_partition(&tp);
                     let r = produce_one(
                         &mut state,
                         conn,
                         acks_valid,
                         &tp,
                         p.records.as_ref(),
-                        injected,
+                        errors.before_append(&tp),
+                        errors.after_append(&tp),
                     );
                     batches.push(ProducedBatch {
                         topic_partition: tp,
@@ -169,6 +206,14 @@ pub(crate) fn handle(
                         log_append_time_ms: -1,
                         log_start_offset: r.log_start_offset,
                         error_message: r.message,
+                        current_leader: r.current_leader.map(|(leader_id, leader_epoch)| {
+                            leaders.insert(leader_id);
+                            LeaderIdAndEpoch {
+                                leader_id,
+                                leader_epoch,
+                                ..Default::default()
+                            }
+                        }),
                         ..Default::default()
                     }
                 })
@@ -176,11 +221,26 @@ pub(crate) fn handle(
             ..Default::default()
         })
         .collect();
+    // KIP-951: name the endpoints of the leaders pointed to above.
+    let node_endpoints = (!leaders.is_empty()).then(|| {
+        leaders
+            .iter()
+            .filter_map(|id| state.brokers.get(id).map(|b| (id, b)))
+            .map(|(&node_id, b)| NodeEndpoint {
+                node_id,
+                host: b.address.host.clone(),
+                port: i32::from(b.address.port),
+                rack: None,
+                ..Default::default()
+            })
+            .collect()
+    });
     drop(state);
     let failed = batches.iter().any(|b| !b.error_code.is_ok());
     let frame = (request.acks != 0).then(|| {
         let body = ProduceResponse {
             responses,
+            node_endpoints,
             ..Default::default()
         };
         response_frame(

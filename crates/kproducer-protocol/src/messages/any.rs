@@ -12,6 +12,19 @@ use crate::message::Message;
 macro_rules! any_message {
     ($( $variant:ident => $req:ty, $resp:ty; )*) => {
         /// A request body of any API this crate implements.
+        ///
+        /// ```
+        /// use bytes::BytesMut;
+        /// use kproducer_protocol::ApiKey;
+        /// use kproducer_protocol::messages::{AnyRequest, EndTxnRequest};
+        ///
+        /// let req = AnyRequest::EndTxn(EndTxnRequest { committed: true, ..Default::default() });
+        /// let mut buf = BytesMut::new();
+        /// req.encode(&mut buf, 3).unwrap();
+        /// let back = AnyRequest::decode(req.api_key(), 3, &mut buf.freeze()).unwrap();
+        /// assert_eq!(back, req);
+        /// assert!(AnyRequest::decode(ApiKey::EndTxn, 9, &mut bytes::Bytes::new()).is_err());
+        /// ```
         #[derive(Debug, Clone, PartialEq, Eq)]
         #[non_exhaustive]
         #[allow(clippy::large_enum_variant)]
@@ -23,6 +36,17 @@ macro_rules! any_message {
         }
 
         /// A response body of any API this crate implements.
+        ///
+        /// ```
+        /// use bytes::BytesMut;
+        /// use kproducer_protocol::ApiKey;
+        /// use kproducer_protocol::messages::AnyResponse;
+        ///
+        /// let resp = AnyResponse::default_for(ApiKey::Metadata);
+        /// let mut buf = BytesMut::new();
+        /// resp.encode(&mut buf, 12).unwrap();
+        /// assert_eq!(AnyResponse::decode(ApiKey::Metadata, 12, &mut buf.freeze()).unwrap(), resp);
+        /// ```
         #[derive(Debug, Clone, PartialEq, Eq)]
         #[non_exhaustive]
         #[allow(clippy::large_enum_variant)]
@@ -34,7 +58,13 @@ macro_rules! any_message {
         }
 
         impl AnyRequest {
-            /// Decodes the body of a request for `api_key` at `version`.
+            /// Decodes the body of a request for `api_key` at `version` from
+            /// the front of `buf`.
+            ///
+            /// Bytes after the body are left in `buf`, not rejected: a broker
+            /// decides ([`ensure_consumed`](crate::ensure_consumed) rejects
+            /// them). librdkafka 2.16 pads its all-topics Metadata request
+            /// (v9+) with zero bytes that Kafka brokers ignore.
             pub fn decode(api_key: ApiKey, version: i16, buf: &mut Bytes) -> Result<Self, DecodeError> {
                 match api_key {
                     $( ApiKey::$variant => <$req as Message>::decode(buf, version).map(Self::$variant), )*
@@ -64,7 +94,8 @@ macro_rules! any_message {
         }
 
         impl AnyResponse {
-            /// Decodes the body of a response to `api_key` at `version`.
+            /// Decodes the body of a response to `api_key` at `version` from
+            /// the front of `buf`, leaving any bytes after it in `buf`.
             pub fn decode(api_key: ApiKey, version: i16, buf: &mut Bytes) -> Result<Self, DecodeError> {
                 match api_key {
                     $( ApiKey::$variant => <$resp as Message>::decode(buf, version).map(Self::$variant), )*

@@ -313,6 +313,28 @@ impl Request for FetchRequest {
 }
 
 /// The leader's answer to [`FetchRequest`].
+///
+/// ```
+/// use bytes::{Bytes, BytesMut};
+/// use kproducer_protocol::{Message, messages::{FetchResponse, FetchResponsePartition, FetchResponseTopic}};
+///
+/// let resp = FetchResponse {
+///     responses: vec![FetchResponseTopic {
+///         topic: "orders".into(),
+///         partitions: vec![FetchResponsePartition {
+///             partition_index: 0,
+///             high_watermark: 43,
+///             records: Some(Bytes::from_static(b"<record batches>")),
+///             ..Default::default()
+///         }],
+///         ..Default::default()
+///     }],
+///     ..Default::default()
+/// };
+/// let mut buf = BytesMut::new();
+/// resp.encode(&mut buf, 12).unwrap();
+/// assert_eq!(FetchResponse::decode(&mut buf.freeze(), 12).unwrap(), resp);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FetchResponse {
     /// Throttle time in milliseconds, or 0 when no quota was violated.

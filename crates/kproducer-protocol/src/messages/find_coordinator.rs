@@ -11,6 +11,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::tagged_section;
 use crate::api_key::ApiKey;
 use crate::error::{DecodeError, EncodeError};
 use crate::message::{Message, Request};
@@ -20,18 +21,8 @@ use crate::primitives::{
 };
 use crate::tagged::TaggedFields;
 
-/// First flexible version.
-const FLEXIBLE: i16 = 3;
 /// First version with batched keys and answers (KIP-699).
 const BATCHED: i16 = 4;
-
-fn get_tagged(buf: &mut Bytes, flexible: bool) -> Result<TaggedFields, DecodeError> {
-    if flexible {
-        TaggedFields::decode(buf)
-    } else {
-        Ok(TaggedFields::new())
-    }
-}
 
 /// Asks which broker coordinates a consumer group or a transactional id.
 ///
@@ -74,7 +65,7 @@ impl FindCoordinatorRequest {
 impl Message for FindCoordinatorRequest {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         ApiKey::FindCoordinator.check_encode(version)?;
-        let flexible = version >= FLEXIBLE;
+        let flexible = ApiKey::FindCoordinator.is_flexible(version);
         if version < BATCHED {
             put_string(buf, &self.key, flexible, "key")?;
         }
@@ -90,15 +81,13 @@ impl Message for FindCoordinatorRequest {
                 |buf, k| put_string(buf, k, flexible, "coordinator_keys"),
             )?;
         }
-        if flexible {
-            self.tagged_fields.encode(buf)?;
-        }
+        tagged_section::write(buf, &self.tagged_fields, flexible)?;
         Ok(())
     }
 
     fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError> {
         ApiKey::FindCoordinator.check_decode(version)?;
-        let flexible = version >= FLEXIBLE;
+        let flexible = ApiKey::FindCoordinator.is_flexible(version);
         let mut r = Self::default();
         if version < BATCHED {
             r.key = get_string(buf, flexible, "key")?;
@@ -111,7 +100,7 @@ impl Message for FindCoordinatorRequest {
                 get_string(buf, flexible, "coordinator_keys")
             })?;
         }
-        r.tagged_fields = get_tagged(buf, flexible)?;
+        r.tagged_fields = tagged_section::read(buf, flexible)?;
         Ok(r)
     }
 }
@@ -188,7 +177,7 @@ pub struct Coordinator {
 impl Message for FindCoordinatorResponse {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         ApiKey::FindCoordinator.check_encode(version)?;
-        let flexible = version >= FLEXIBLE;
+        let flexible = ApiKey::FindCoordinator.is_flexible(version);
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
         }
@@ -227,15 +216,13 @@ impl Message for FindCoordinatorResponse {
                 },
             )?;
         }
-        if flexible {
-            self.tagged_fields.encode(buf)?;
-        }
+        tagged_section::write(buf, &self.tagged_fields, flexible)?;
         Ok(())
     }
 
     fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError> {
         ApiKey::FindCoordinator.check_decode(version)?;
-        let flexible = version >= FLEXIBLE;
+        let flexible = ApiKey::FindCoordinator.is_flexible(version);
         let mut r = Self::default();
         if version >= 1 {
             r.throttle_time_ms = get_i32(buf, "throttle_time_ms")?;
@@ -265,7 +252,7 @@ impl Message for FindCoordinatorResponse {
                 })
             })?;
         }
-        r.tagged_fields = get_tagged(buf, flexible)?;
+        r.tagged_fields = tagged_section::read(buf, flexible)?;
         Ok(r)
     }
 }

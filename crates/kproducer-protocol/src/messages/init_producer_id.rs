@@ -12,14 +12,12 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::tagged_section;
 use crate::api_key::ApiKey;
 use crate::error::{DecodeError, EncodeError};
 use crate::message::{Message, Request};
 use crate::primitives::{get_i16, get_i32, get_i64, get_nullable_string, put_nullable_string};
 use crate::tagged::TaggedFields;
-
-/// First flexible version.
-const FLEXIBLE: i16 = 2;
 
 /// Asks for a producer id, or (v3+, KIP-360) a new epoch for the current one.
 ///
@@ -66,7 +64,7 @@ impl Default for InitProducerIdRequest {
 impl Message for InitProducerIdRequest {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         ApiKey::InitProducerId.check_encode(version)?;
-        let flexible = version >= FLEXIBLE;
+        let flexible = ApiKey::InitProducerId.is_flexible(version);
         put_nullable_string(
             buf,
             self.transactional_id.as_deref(),
@@ -78,15 +76,13 @@ impl Message for InitProducerIdRequest {
             buf.put_i64(self.producer_id);
             buf.put_i16(self.producer_epoch);
         }
-        if flexible {
-            self.tagged_fields.encode(buf)?;
-        }
+        tagged_section::write(buf, &self.tagged_fields, flexible)?;
         Ok(())
     }
 
     fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError> {
         ApiKey::InitProducerId.check_decode(version)?;
-        let flexible = version >= FLEXIBLE;
+        let flexible = ApiKey::InitProducerId.is_flexible(version);
         let mut r = Self {
             transactional_id: get_nullable_string(buf, flexible, "transactional_id")?,
             transaction_timeout_ms: get_i32(buf, "transaction_timeout_ms")?,
@@ -96,9 +92,7 @@ impl Message for InitProducerIdRequest {
             r.producer_id = get_i64(buf, "producer_id")?;
             r.producer_epoch = get_i16(buf, "producer_epoch")?;
         }
-        if flexible {
-            r.tagged_fields = TaggedFields::decode(buf)?;
-        }
+        r.tagged_fields = tagged_section::read(buf, flexible)?;
         Ok(r)
     }
 }
@@ -153,10 +147,11 @@ impl Message for InitProducerIdResponse {
         buf.put_i16(self.error_code);
         buf.put_i64(self.producer_id);
         buf.put_i16(self.producer_epoch);
-        if version >= FLEXIBLE {
-            self.tagged_fields.encode(buf)?;
-        }
-        Ok(())
+        tagged_section::write(
+            buf,
+            &self.tagged_fields,
+            ApiKey::InitProducerId.is_flexible(version),
+        )
     }
 
     fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError> {
@@ -166,11 +161,7 @@ impl Message for InitProducerIdResponse {
             error_code: get_i16(buf, "error_code")?,
             producer_id: get_i64(buf, "producer_id")?,
             producer_epoch: get_i16(buf, "producer_epoch")?,
-            tagged_fields: if version >= FLEXIBLE {
-                TaggedFields::decode(buf)?
-            } else {
-                TaggedFields::new()
-            },
+            tagged_fields: tagged_section::read(buf, ApiKey::InitProducerId.is_flexible(version))?,
         })
     }
 }

@@ -184,6 +184,25 @@ impl Request for ListOffsetsRequest {
 }
 
 /// The leader's answer to [`ListOffsetsRequest`].
+///
+/// ```
+/// use bytes::BytesMut;
+/// use kproducer_protocol::{Message, messages::{
+///     ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse,
+/// }};
+///
+/// let resp = ListOffsetsResponse {
+///     topics: vec![ListOffsetsTopicResponse {
+///         name: "orders".into(),
+///         partitions: vec![ListOffsetsPartitionResponse { offset: 43, ..Default::default() }],
+///         ..Default::default()
+///     }],
+///     ..Default::default()
+/// };
+/// let mut buf = BytesMut::new();
+/// resp.encode(&mut buf, 7).unwrap();
+/// assert_eq!(ListOffsetsResponse::decode(&mut buf.freeze(), 7).unwrap(), resp);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ListOffsetsResponse {
     /// Throttle time in milliseconds, or 0 when no quota was violated (v2+).

@@ -11,6 +11,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::tagged_section;
 use crate::api_key::ApiKey;
 use crate::error::{DecodeError, EncodeError};
 use crate::message::{Message, Request};
@@ -20,19 +21,8 @@ use crate::primitives::{
 };
 use crate::tagged::TaggedFields;
 
-/// First flexible version.
-const FLEXIBLE: i16 = 9;
-
 /// Kafka's "authorized operations were not requested" value.
 pub const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
-
-fn get_tagged(buf: &mut Bytes, flexible: bool) -> Result<TaggedFields, DecodeError> {
-    if flexible {
-        TaggedFields::decode(buf)
-    } else {
-        Ok(TaggedFields::new())
-    }
-}
 
 /// Writes `name`, which may be null only from `nullable_since`.
 fn put_topic_name(
@@ -42,7 +32,7 @@ fn put_topic_name(
     nullable_since: i16,
     what: &'static str,
 ) -> Result<(), EncodeError> {
-    let flexible = version >= FLEXIBLE;
+    let flexible = ApiKey::Metadata.is_flexible(version);
     match name {
         Some(n) => put_string(buf, n, flexible, what),
         None if version >= nullable_since => put_nullable_string(buf, None, flexible, what),
@@ -56,7 +46,7 @@ fn get_topic_name(
     nullable_since: i16,
     what: &'static str,
 ) -> Result<Option<String>, DecodeError> {
-    let flexible = version >= FLEXIBLE;
+    let flexible = ApiKey::Metadata.is_flexible(version);
     if version >= nullable_since {
         get_nullable_string(buf, flexible, what)
     } else {
@@ -148,7 +138,7 @@ impl Default for MetadataRequestTopic {
 impl Message for MetadataRequest {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         ApiKey::Metadata.check_encode(version)?;
-        let flexible = version >= FLEXIBLE;
+        let flexible = ApiKey::Metadata.is_flexible(version);
         match &self.topics {
             None if version == 0 => put_array_len(buf, Some(0), flexible, "topics")?,
             Some(t) if version == 0 && t.is_empty() => {
@@ -164,9 +154,7 @@ impl Message for MetadataRequest {
                     buf.put_slice(&t.topic_id);
                 }
                 put_topic_name(buf, t.name.as_deref(), version, 10, "topics.name")?;
-                if flexible {
-                    t.tagged_fields.encode(buf)?;
-                }
+                tagged_section::write(buf, &t.tagged_fields, flexible)?;
                 Ok(())
             })?,
         }
@@ -179,15 +167,13 @@ impl Message for MetadataRequest {
         if version >= 8 {
             buf.put_u8(u8::from(self.include_topic_authorized_operations));
         }
-        if flexible {
-            self.tagged_fields.encode(buf)?;
-        }
+        tagged_section::write(buf, &self.tagged_fields, flexible)?;
         Ok(())
     }
 
     fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError> {
         ApiKey::Metadata.check_decode(version)?;
-        let flexible = version >= FLEXIBLE;
+        let flexible = ApiKey::Metadata.is_flexible(version);
         let topic = |buf: &mut Bytes| -> Result<MetadataRequestTopic, DecodeError> {
             let topic_id = if version >= 10 {
                 get_uuid(buf, "topics.topic_id")?
@@ -197,7 +183,7 @@ impl Message for MetadataRequest {
             Ok(MetadataRequestTopic {
                 topic_id,
                 name: get_topic_name(buf, version, 10, "topics.name")?,
-                tagged_fields: get_tagged(buf, flexible)?,
+                tagged_fields: tagged_section::read(buf, flexible)?,
             })
         };
         let topics = if version == 0 {
@@ -220,7 +206,7 @@ impl Message for MetadataRequest {
             r.include_topic_authorized_operations =
                 get_bool(buf, "include_topic_authorized_operations")?;
         }
-        r.tagged_fields = get_tagged(buf, flexible)?;
+        r.tagged_fields = tagged_section::read(buf, flexible)?;
         Ok(r)
     }
 }
@@ -392,7 +378,7 @@ fn encode_partition(
     p: &MetadataResponsePartition,
     version: i16,
 ) -> Result<(), EncodeError> {
-    let flexible = version >= FLEXIBLE;
+    let flexible = ApiKey::Metadata.is_flexible(version);
     buf.put_i16(p.error_code);
     buf.put_i32(p.partition_index);
     buf.put_i32(p.leader_id);
@@ -404,9 +390,7 @@ fn encode_partition(
     if version >= 5 {
         put_ids(buf, &p.offline_replicas, flexible, "offline_replicas")?;
     }
-    if flexible {
-        p.tagged_fields.encode(buf)?;
-    }
+    tagged_section::write(buf, &p.tagged_fields, flexible)?;
     Ok(())
 }
 
@@ -414,7 +398,7 @@ fn decode_partition(
     buf: &mut Bytes,
     version: i16,
 ) -> Result<MetadataResponsePartition, DecodeError> {
-    let flexible = version >= FLEXIBLE;
+    let flexible = ApiKey::Metadata.is_flexible(version);
     let mut p = MetadataResponsePartition {
         error_code: get_i16(buf, "partitions.error_code")?,
         partition_index: get_i32(buf, "partitions.partition_index")?,
@@ -429,7 +413,7 @@ fn decode_partition(
     if version >= 5 {
         p.offline_replicas = get_ids(buf, flexible, "offline_replicas")?;
     }
-    p.tagged_fields = get_tagged(buf, flexible)?;
+    p.tagged_fields = tagged_section::read(buf, flexible)?;
     Ok(p)
 }
 
@@ -438,7 +422,7 @@ fn encode_topic(
     t: &MetadataResponseTopic,
     version: i16,
 ) -> Result<(), EncodeError> {
-    let flexible = version >= FLEXIBLE;
+    let flexible = ApiKey::Metadata.is_flexible(version);
     buf.put_i16(t.error_code);
     put_topic_name(buf, t.name.as_deref(), version, 12, "topics.name")?;
     if version >= 10 {
@@ -453,14 +437,12 @@ fn encode_topic(
     if version >= 8 {
         buf.put_i32(t.topic_authorized_operations);
     }
-    if flexible {
-        t.tagged_fields.encode(buf)?;
-    }
+    tagged_section::write(buf, &t.tagged_fields, flexible)?;
     Ok(())
 }
 
 fn decode_topic(buf: &mut Bytes, version: i16) -> Result<MetadataResponseTopic, DecodeError> {
-    let flexible = version >= FLEXIBLE;
+    let flexible = ApiKey::Metadata.is_flexible(version);
     let mut t = MetadataResponseTopic {
         error_code: get_i16(buf, "topics.error_code")?,
         name: get_topic_name(buf, version, 12, "topics.name")?,
@@ -478,14 +460,14 @@ fn decode_topic(buf: &mut Bytes, version: i16) -> Result<MetadataResponseTopic, 
     if version >= 8 {
         t.topic_authorized_operations = get_i32(buf, "topics.topic_authorized_operations")?;
     }
-    t.tagged_fields = get_tagged(buf, flexible)?;
+    t.tagged_fields = tagged_section::read(buf, flexible)?;
     Ok(t)
 }
 
 impl Message for MetadataResponse {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         ApiKey::Metadata.check_encode(version)?;
-        let flexible = version >= FLEXIBLE;
+        let flexible = ApiKey::Metadata.is_flexible(version);
         if version >= 3 {
             buf.put_i32(self.throttle_time_ms);
         }
@@ -496,9 +478,7 @@ impl Message for MetadataResponse {
             if version >= 1 {
                 put_nullable_string(buf, b.rack.as_deref(), flexible, "brokers.rack")?;
             }
-            if flexible {
-                b.tagged_fields.encode(buf)?;
-            }
+            tagged_section::write(buf, &b.tagged_fields, flexible)?;
             Ok(())
         })?;
         if version >= 2 {
@@ -513,15 +493,13 @@ impl Message for MetadataResponse {
         if (8..=10).contains(&version) {
             buf.put_i32(self.cluster_authorized_operations);
         }
-        if flexible {
-            self.tagged_fields.encode(buf)?;
-        }
+        tagged_section::write(buf, &self.tagged_fields, flexible)?;
         Ok(())
     }
 
     fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError> {
         ApiKey::Metadata.check_decode(version)?;
-        let flexible = version >= FLEXIBLE;
+        let flexible = ApiKey::Metadata.is_flexible(version);
         let mut r = Self::default();
         if version >= 3 {
             r.throttle_time_ms = get_i32(buf, "throttle_time_ms")?;
@@ -536,7 +514,7 @@ impl Message for MetadataResponse {
             if version >= 1 {
                 b.rack = get_nullable_string(buf, flexible, "brokers.rack")?;
             }
-            b.tagged_fields = get_tagged(buf, flexible)?;
+            b.tagged_fields = tagged_section::read(buf, flexible)?;
             Ok(b)
         })?;
         if version >= 2 {
@@ -549,7 +527,7 @@ impl Message for MetadataResponse {
         if (8..=10).contains(&version) {
             r.cluster_authorized_operations = get_i32(buf, "cluster_authorized_operations")?;
         }
-        r.tagged_fields = get_tagged(buf, flexible)?;
+        r.tagged_fields = tagged_section::read(buf, flexible)?;
         Ok(r)
     }
 }

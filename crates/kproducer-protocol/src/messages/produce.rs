@@ -13,6 +13,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::tagged_section;
 use crate::api_key::ApiKey;
 use crate::error::{DecodeError, EncodeError};
 use crate::message::{Message, Request, ensure_consumed};
@@ -22,20 +23,10 @@ use crate::primitives::{
 };
 use crate::tagged::{TaggedFields, encode_tagged_with, take_tag};
 
-/// First flexible version.
-const FLEXIBLE: i16 = 9;
 /// First version with the KIP-951 tagged fields.
 const LEADER_HINTS: i16 = 10;
 /// Tag of `current_leader` (partition level) and `node_endpoints` (top level).
 const HINT_TAG: u32 = 0;
-
-fn get_tagged(buf: &mut Bytes, flexible: bool) -> Result<TaggedFields, DecodeError> {
-    if flexible {
-        TaggedFields::decode(buf)
-    } else {
-        Ok(TaggedFields::new())
-    }
-}
 
 /// Writes record batches to partitions.
 ///
@@ -101,7 +92,7 @@ pub struct PartitionProduceData {
 impl Message for ProduceRequest {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         ApiKey::Produce.check_encode(version)?;
-        let flexible = version >= FLEXIBLE;
+        let flexible = ApiKey::Produce.is_flexible(version);
         put_nullable_string(
             buf,
             self.transactional_id.as_deref(),
@@ -120,26 +111,20 @@ impl Message for ProduceRequest {
                 |buf, p| {
                     buf.put_i32(p.index);
                     put_nullable_bytes(buf, p.records.as_deref(), flexible, "records")?;
-                    if flexible {
-                        p.tagged_fields.encode(buf)?;
-                    }
+                    tagged_section::write(buf, &p.tagged_fields, flexible)?;
                     Ok(())
                 },
             )?;
-            if flexible {
-                t.tagged_fields.encode(buf)?;
-            }
+            tagged_section::write(buf, &t.tagged_fields, flexible)?;
             Ok(())
         })?;
-        if flexible {
-            self.tagged_fields.encode(buf)?;
-        }
+        tagged_section::write(buf, &self.tagged_fields, flexible)?;
         Ok(())
     }
 
     fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError> {
         ApiKey::Produce.check_decode(version)?;
-        let flexible = version >= FLEXIBLE;
+        let flexible = ApiKey::Produce.is_flexible(version);
         let transactional_id = get_nullable_string(buf, flexible, "transactional_id")?;
         let acks = get_i16(buf, "acks")?;
         let timeout_ms = get_i32(buf, "timeout_ms")?;
@@ -149,13 +134,13 @@ impl Message for ProduceRequest {
                 Ok(PartitionProduceData {
                     index: get_i32(buf, "partition_data.index")?,
                     records: get_nullable_bytes(buf, flexible, "records")?,
-                    tagged_fields: get_tagged(buf, flexible)?,
+                    tagged_fields: tagged_section::read(buf, flexible)?,
                 })
             })?;
             Ok(TopicProduceData {
                 name,
                 partition_data,
-                tagged_fields: get_tagged(buf, flexible)?,
+                tagged_fields: tagged_section::read(buf, flexible)?,
             })
         })?;
         Ok(Self {
@@ -163,7 +148,7 @@ impl Message for ProduceRequest {
             acks,
             timeout_ms,
             topic_data,
-            tagged_fields: get_tagged(buf, flexible)?,
+            tagged_fields: tagged_section::read(buf, flexible)?,
         })
     }
 }
@@ -361,7 +346,7 @@ fn encode_partition_response(
     p: &PartitionProduceResponse,
     version: i16,
 ) -> Result<(), EncodeError> {
-    let flexible = version >= FLEXIBLE;
+    let flexible = ApiKey::Produce.is_flexible(version);
     buf.put_i32(p.index);
     buf.put_i16(p.error_code);
     buf.put_i64(p.base_offset);
@@ -383,9 +368,7 @@ fn encode_partition_response(
                     flexible,
                     "batch_index_error_message",
                 )?;
-                if flexible {
-                    e.tagged_fields.encode(buf)?;
-                }
+                tagged_section::write(buf, &e.tagged_fields, flexible)?;
                 Ok(())
             },
         )?;
@@ -407,7 +390,7 @@ fn decode_partition_response(
     buf: &mut Bytes,
     version: i16,
 ) -> Result<PartitionProduceResponse, DecodeError> {
-    let flexible = version >= FLEXIBLE;
+    let flexible = ApiKey::Produce.is_flexible(version);
     let mut p = PartitionProduceResponse {
         index: get_i32(buf, "partition_responses.index")?,
         error_code: get_i16(buf, "partition_responses.error_code")?,
@@ -427,12 +410,12 @@ fn decode_partition_response(
                     flexible,
                     "batch_index_error_message",
                 )?,
-                tagged_fields: get_tagged(buf, flexible)?,
+                tagged_fields: tagged_section::read(buf, flexible)?,
             })
         })?;
         p.error_message = get_nullable_string(buf, flexible, "error_message")?;
     }
-    p.tagged_fields = get_tagged(buf, flexible)?;
+    p.tagged_fields = tagged_section::read(buf, flexible)?;
     if version >= LEADER_HINTS {
         p.current_leader = take_tag(&mut p.tagged_fields, HINT_TAG)
             .map(decode_current_leader)
@@ -444,7 +427,7 @@ fn decode_partition_response(
 impl Message for ProduceResponse {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         ApiKey::Produce.check_encode(version)?;
-        let flexible = version >= FLEXIBLE;
+        let flexible = ApiKey::Produce.is_flexible(version);
         put_array(buf, &self.responses, flexible, "responses", |buf, t| {
             put_string(buf, &t.name, flexible, "responses.name")?;
             put_array(
@@ -454,9 +437,7 @@ impl Message for ProduceResponse {
                 "partition_responses",
                 |buf, p| encode_partition_response(buf, p, version),
             )?;
-            if flexible {
-                t.tagged_fields.encode(buf)?;
-            }
+            tagged_section::write(buf, &t.tagged_fields, flexible)?;
             Ok(())
         })?;
         buf.put_i32(self.throttle_time_ms);
@@ -474,7 +455,7 @@ impl Message for ProduceResponse {
 
     fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError> {
         ApiKey::Produce.check_decode(version)?;
-        let flexible = version >= FLEXIBLE;
+        let flexible = ApiKey::Produce.is_flexible(version);
         let responses = get_array(buf, flexible, "responses", |buf| {
             let name = get_string(buf, flexible, "responses.name")?;
             let partition_responses = get_array(buf, flexible, "partition_responses", |buf| {
@@ -483,11 +464,11 @@ impl Message for ProduceResponse {
             Ok(TopicProduceResponse {
                 name,
                 partition_responses,
-                tagged_fields: get_tagged(buf, flexible)?,
+                tagged_fields: tagged_section::read(buf, flexible)?,
             })
         })?;
         let throttle_time_ms = get_i32(buf, "throttle_time_ms")?;
-        let mut tagged_fields = get_tagged(buf, flexible)?;
+        let mut tagged_fields = tagged_section::read(buf, flexible)?;
         let node_endpoints = if version >= LEADER_HINTS {
             take_tag(&mut tagged_fields, HINT_TAG)
                 .map(decode_node_endpoints)

@@ -2,7 +2,7 @@
 //!
 //! Each `roundtrip_<api>.rs` file defines, per message type, a strategy that
 //! yields only values valid at a given version, and hands it to
-//! [`roundtrip!`]. The checks are the same for every message:
+//! [`roundtrip!`], which runs it at every supported version from a fixed seed. The checks are the same for every message:
 //! `decode(encode(x)) == x`, `encode(decode(bytes)) == bytes`, all input
 //! consumed, and every strict prefix of a valid encoding fails with an error
 //! (never a panic).
@@ -53,6 +53,26 @@ pub fn check_no_panic<M: Message>(data: &[u8], version: i16) {
     let _ = M::decode(&mut Bytes::copy_from_slice(data), version);
 }
 
+/// `s` when the version has the field, else the field's default.
+pub fn gated<T: Clone + std::fmt::Debug + 'static>(
+    present: bool,
+    s: impl Strategy<Value = T> + 'static,
+    default: T,
+) -> BoxedStrategy<T> {
+    if present {
+        s.boxed()
+    } else {
+        Just(default).boxed()
+    }
+}
+
+/// `m` encoded at `v` (test helper: panics when it does not encode).
+pub fn encode<M: Message>(m: &M, v: i16) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    m.encode(&mut buf, v).expect("encodes");
+    buf.to_vec()
+}
+
 /// Every version in `range`.
 pub fn versions(range: VersionRange) -> impl Strategy<Value = i16> {
     range.min..=range.max
@@ -74,11 +94,17 @@ pub fn bytes() -> impl Strategy<Value = Bytes> {
 }
 
 /// Unknown tagged fields for a flexible version, or none otherwise. Tags are
-/// drawn from 100..110 so they never collide with the typed tags (0..10)
-/// that some messages know.
+/// drawn from 100 up so they never collide with the typed tags (0..10) that
+/// some messages know; some tags and values are long enough to need
+/// multi-byte varints.
 pub fn tagged(flexible: bool) -> BoxedStrategy<TaggedFields> {
     if flexible {
-        proptest::collection::btree_map(100u32..110, bytes(), 0..3)
+        let tag = prop_oneof![4 => 100u32..110, 1 => 128u32..20_000, 1 => Just(u32::MAX)];
+        let value = prop_oneof![
+            4 => bytes(),
+            1 => proptest::collection::vec(any::<u8>(), 128..160).prop_map(Bytes::from),
+        ];
+        proptest::collection::btree_map(tag, value, 0..3)
             .prop_map(|m| m.into_iter().collect())
             .boxed()
     } else {
@@ -86,30 +112,70 @@ pub fn tagged(flexible: bool) -> BoxedStrategy<TaggedFields> {
     }
 }
 
-/// Declares a proptest that draws a version from `$range` and a value from
-/// `$strategy(version)`, then runs [`check_roundtrip`]; and a second one that
-/// feeds random bytes to the decoder at every version.
+/// The fixed seed of every round-trip run, so that a failure reproduces on
+/// any machine. `PROPTEST_CASES` changes the number of cases per version.
+pub const SEED: u64 = 0x6b70_726f_746f_636f;
+
+/// Cases per version unless `PROPTEST_CASES` says otherwise.
+pub const CASES_PER_VERSION: u32 = 64;
+
+/// Runs `check` on `cases` values of `strategy(version)` for *every* version
+/// in `range` (not a random sample of versions), each version from the fixed
+/// [`SEED`]. A failure panics with the message type, the version, the seed
+/// and the shrunk value.
+pub fn for_every_version<S: Strategy>(
+    what: &str,
+    range: VersionRange,
+    strategy: impl Fn(i16) -> S,
+    check: impl Fn(S::Value, i16) -> Result<(), TestCaseError>,
+) where
+    S::Value: Debug,
+{
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(CASES_PER_VERSION);
+    for version in range.min..=range.max {
+        let config = proptest::test_runner::Config {
+            cases,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(SEED ^ version as u64),
+            failure_persistence: None,
+            ..Default::default()
+        };
+        let mut runner = proptest::test_runner::TestRunner::new(config);
+        if let Err(e) = runner.run(&strategy(version), |value| check(value, version)) {
+            panic!("{what} v{version} (seed {SEED:#x} ^ {version}): {e}");
+        }
+    }
+}
+
+/// Declares, for one message type, a test that runs [`check_roundtrip`] on
+/// values from `$strategy(version)` at every version in `$range`, and one
+/// that feeds random bytes to the decoder at every version in `$range`.
 #[macro_export]
 macro_rules! roundtrip {
     ($name:ident, $ty:ty, $range:expr, $strategy:expr) => {
         mod $name {
             use super::*;
-            proptest::proptest! {
-                #[test]
-                fn roundtrips(
-                    (version, value) in common::versions($range)
-                        .prop_flat_map(|v| ($strategy)(v).prop_map(move |x| (v, x)))
-                ) {
-                    common::check_roundtrip::<$ty>(&value, version)?;
-                }
 
-                #[test]
-                fn random_input_never_panics(
-                    version in common::versions($range),
-                    data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
-                ) {
-                    common::check_no_panic::<$ty>(&data, version);
-                }
+            #[test]
+            fn roundtrips() {
+                common::for_every_version(stringify!($ty), $range, $strategy, |value, version| {
+                    common::check_roundtrip::<$ty>(&value, version)
+                });
+            }
+
+            #[test]
+            fn random_input_never_panics() {
+                common::for_every_version(
+                    stringify!($ty),
+                    $range,
+                    |_| proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+                    |data, version| {
+                        common::check_no_panic::<$ty>(&data, version);
+                        Ok(())
+                    },
+                );
             }
         }
     };

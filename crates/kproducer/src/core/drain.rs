@@ -45,10 +45,12 @@ struct RequestDraft {
 }
 
 impl Core {
-    /// One drain pass over every partition with a ready batch.
-    pub(super) fn drain(&mut self, now: Instant) {
+    /// One drain pass over every partition with a ready batch: at most one
+    /// batch per partition per pass. Returns whether anything was sent (then
+    /// another pass may send the next batches at once).
+    pub(super) fn drain(&mut self, now: Instant) -> bool {
         if self.fatal.is_some() {
-            return;
+            return false;
         }
         let c = &self.settings.config;
         let max_request = c.max_request_size;
@@ -218,6 +220,7 @@ impl Core {
             }
         }
         let mut immediate = Vec::new();
+        let sent = !requests.is_empty();
         let mut slots: Vec<SlotId> = requests.keys().copied().collect();
         slots.sort_unstable();
         for slot in slots {
@@ -230,6 +233,7 @@ impl Core {
         for event in immediate {
             self.on_event(event);
         }
+        sent
     }
 
     /// Encodes and queues one Produce request on `slot` through its

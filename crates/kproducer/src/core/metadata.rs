@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use kproducer_net::BrokerAddress;
 use kproducer_protocol::ErrorCode;
-use kproducer_protocol::messages::{MetadataRequest, MetadataRequestTopic, MetadataResponse};
+use kproducer_protocol::messages::{
+    MetadataRequest, MetadataRequestTopic, MetadataResponse, NodeEndpoint,
+};
 use tokio::time::Instant;
 
 /// One partition's leader.
@@ -96,6 +98,47 @@ impl Metadata {
             ),
             allow_auto_topic_creation: allow_auto_create,
             ..MetadataRequest::default()
+        }
+    }
+
+    /// Applies a produce response's leader hint (KIP-951): `topic`-`partition`
+    /// is now led by `leader` at `epoch`, reachable at one of `endpoints`.
+    /// Returns whether the partition's leader changed. Hints older than
+    /// what is known are ignored.
+    pub(crate) fn apply_leader_hint(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        leader: i32,
+        epoch: i32,
+        endpoints: &[NodeEndpoint],
+    ) -> bool {
+        for n in endpoints {
+            if let Ok(port) = u16::try_from(n.port) {
+                self.brokers
+                    .entry(n.node_id)
+                    .or_insert_with(|| BrokerAddress::new(n.host.clone(), port));
+            }
+        }
+        if leader < 0 || !self.brokers.contains_key(&leader) {
+            return false;
+        }
+        let Some(slot) = self
+            .topics
+            .get_mut(topic)
+            .and_then(|t| t.partitions.get_mut(usize::try_from(partition).ok()?))
+        else {
+            return false;
+        };
+        match *slot {
+            Some(known) if known.epoch >= epoch || known.broker == leader => false,
+            _ => {
+                *slot = Some(Leader {
+                    broker: leader,
+                    epoch,
+                });
+                true
+            }
         }
     }
 

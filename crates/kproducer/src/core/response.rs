@@ -100,6 +100,7 @@ impl Core {
             }
             Ok(Some(mut body)) => match ProduceResponse::decode(&mut body, request.version) {
                 Ok(response) => {
+                    self.apply_leader_hints(&response);
                     for b in request.batches {
                         let found = response
                             .responses
@@ -150,6 +151,46 @@ impl Core {
                     }
                 }
             },
+        }
+    }
+
+    /// KIP-951: a partition answered NOT_LEADER_OR_FOLLOWER (or a leader
+    /// epoch error) names its new leader; route there at once instead of
+    /// waiting for a metadata round trip. The router fences the partition
+    /// until its batches on the old leader are resolved.
+    fn apply_leader_hints(&mut self, response: &ProduceResponse) {
+        let endpoints = response.node_endpoints.as_deref().unwrap_or_default();
+        for t in &response.responses {
+            for p in &t.partition_responses {
+                let code = ErrorCode::from_i16(p.error_code);
+                if !matches!(
+                    code,
+                    ErrorCode::NOT_LEADER_OR_FOLLOWER | ErrorCode::FENCED_LEADER_EPOCH
+                ) {
+                    continue;
+                }
+                let Some(hint) = &p.current_leader else {
+                    continue;
+                };
+                if self.metadata.apply_leader_hint(
+                    &t.name,
+                    p.index,
+                    hint.leader_id,
+                    hint.leader_epoch,
+                    endpoints,
+                ) && let Some(topic) = self
+                    .metadata
+                    .topics
+                    .get_key_value(t.name.as_str())
+                    .map(|(k, _)| k.clone())
+                {
+                    tracing::debug!(topic = %t.name, partition = p.index, leader = hint.leader_id, "leader hint from a produce response");
+                    let _ = self.router.set_leader(
+                        kproducer_net::TopicPartition::new(topic, p.index),
+                        hint.leader_id,
+                    );
+                }
+            }
         }
     }
 

@@ -240,3 +240,47 @@ pub fn producer_with_bootstrap(
         .seed(SEED);
     tweak(builder).build().expect("valid test configuration")
 }
+
+/// Asserts the broker never refused a batch with `code` (for example 45
+/// `OUT_OF_ORDER_SEQUENCE_NUMBER` during a scale-up or scale-down).
+pub fn assert_never_rejected_with(cluster: &FakeCluster, code: kproducer_protocol::ErrorCode) {
+    let counters = cluster.counters();
+    assert!(
+        !counters.rejected_batches.contains_key(&code),
+        "seed {SEED:#x}: the broker refused batches with {code}: {:?}",
+        counters.rejected_batches
+    );
+}
+
+/// Asserts that, in `topic`-`partition`'s log, each producer epoch's
+/// batches carry contiguous sequences (each base is the previous last + 1,
+/// mod 2^31) and start at 0 after an epoch change.
+pub fn assert_sequences_contiguous(cluster: &FakeCluster, topic: &str, partition: i32) {
+    let log = cluster
+        .partition(topic, partition)
+        .expect("partition exists");
+    let mut previous: Option<(i64, i16, i32)> = None;
+    for (pid, epoch, base, count) in log.sequences() {
+        if pid < 0 {
+            continue;
+        }
+        match previous {
+            Some((p, e, last)) if p == pid && e == epoch => {
+                let expected = ((i64::from(last) + 1) % (1 << 31)) as i32;
+                assert_eq!(
+                    base, expected,
+                    "seed {SEED:#x}: {topic}-{partition}: gap or overlap in sequences"
+                );
+            }
+            Some((p, _, _)) if p == pid => {
+                assert_eq!(
+                    base, 0,
+                    "seed {SEED:#x}: {topic}-{partition}: a new epoch starts at sequence 0"
+                );
+            }
+            _ => {}
+        }
+        let last = ((i64::from(base) + i64::from(count) - 1) % (1 << 31)) as i32;
+        previous = Some((pid, epoch, last));
+    }
+}
