@@ -43,6 +43,13 @@ impl Pacer {
         }
     }
 
+    /// Whether there is a cap at all. Callers check this first to skip
+    /// reading the clock per record when sending flat out.
+    #[must_use]
+    pub fn is_limited(&self) -> bool {
+        self.records_per_sec.is_some()
+    }
+
     /// How long to wait at `now` before sending record number `sent`
     /// (0-based), or `None` to send it now.
     #[must_use]
@@ -70,6 +77,7 @@ mod tests {
     fn unlimited_never_waits() {
         let start = Instant::now();
         let pacer = Pacer::new(start, None);
+        assert!(!pacer.is_limited());
         assert_eq!(pacer.wait_before(u64::MAX, start), None);
     }
 
@@ -77,6 +85,7 @@ mod tests {
     fn follows_the_schedule_not_the_gap() {
         let start = Instant::now();
         let pacer = Pacer::new(start, NonZeroU64::new(1000)); // 1 ms apart
+        assert!(pacer.is_limited());
         assert_eq!(pacer.wait_before(0, start), None);
         assert_eq!(pacer.wait_before(10, start), Some(ms(10)));
         assert_eq!(pacer.wait_before(10, start + ms(4)), Some(ms(6)));

@@ -32,9 +32,12 @@ use tokio::sync::mpsc;
 /// Cargo.toml; krafka exports no version constant).
 const CLIENT: &str = "krafka-0.28.1";
 
-/// How long the final close may take before the records still waiting count
+/// How long the final flush may take before the records still waiting count
 /// as failed.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(300);
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long a close may take once there is nothing left worth waiting for.
+const GIVE_UP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings `--property` may change, beyond the shared flags.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -228,7 +231,9 @@ async fn send_all(
     let pacer = Pacer::new(start, flags.throughput);
     let mut refused = DeliveryTally::default();
     for sent in 0..flags.num_records {
-        if let Some(wait) = pacer.wait_before(sent, Instant::now()) {
+        if pacer.is_limited()
+            && let Some(wait) = pacer.wait_before(sent, Instant::now())
+        {
             tokio::time::sleep(wait).await;
         }
         // Stamped before the enqueue, like Kafka's perf tool: time spent
@@ -281,9 +286,25 @@ async fn run(flags: PerfFlags) -> ExitCode {
     let collector = tokio::spawn(collect_acknowledgements(receiver));
     let start = Instant::now();
     let refused = send_all(&producer, &flags, handles, start).await;
-    let close = producer
-        .close_with(CloseOptions::new().timeout(CLOSE_TIMEOUT))
-        .await;
+    // `flush` sends lingering batches at once and waits for every outcome
+    // (as librdkafka's flush does), but has no bound of its own.
+    let flushed = match tokio::time::timeout(FLUSH_TIMEOUT, producer.flush()).await {
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
+            eprintln!("krafka-perf: flush failed: {error}");
+            false
+        }
+        Err(_) => {
+            eprintln!("krafka-perf: flush did not finish within {FLUSH_TIMEOUT:?}");
+            false
+        }
+    };
+    if !flushed {
+        // Fails every record still without an outcome, so the collector ends.
+        let _ = producer
+            .close_with(CloseOptions::new().timeout(GIVE_UP_TIMEOUT))
+            .await;
+    }
     let mut tally = match collector.await {
         Ok(tally) => tally,
         Err(error) => {
@@ -292,9 +313,12 @@ async fn run(flags: PerfFlags) -> ExitCode {
         }
     };
     let elapsed = start.elapsed();
-    if let Err(error) = close {
-        // Records without an outcome by then failed, and were counted.
-        eprintln!("krafka-perf: close did not finish within {CLOSE_TIMEOUT:?}: {error}");
+    if flushed
+        && let Err(error) = producer
+            .close_with(CloseOptions::new().timeout(GIVE_UP_TIMEOUT))
+            .await
+    {
+        eprintln!("krafka-perf: close failed after every record had its outcome: {error}");
     }
     tally.failed += refused.failed;
     if tally.first_error.is_none() {

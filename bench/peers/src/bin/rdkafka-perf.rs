@@ -12,6 +12,12 @@
 //! a preallocated table, which the callback would have to lock). The callback
 //! runs on this thread, inside `poll`.
 //!
+//! Waiting (for `--throughput`, queue space or the final flush) never uses
+//! the crate's `poll(timeout)`, which asks librdkafka for whole milliseconds
+//! and so spins through the last millisecond of every call: this thread
+//! sleeps in steps of [`SERVE_INTERVAL`] and runs the ready callbacks between
+//! steps, so a delivery may be seen up to that much late.
+//!
 //! Run `rdkafka-perf --help` for the flags, which `kproducer perf` shares.
 
 use std::process::ExitCode;
@@ -29,7 +35,10 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 
 /// Deliveries are served at least this often while sending flat out, so
 /// latencies are not inflated by callbacks waiting for a poll.
-const POLL_EVERY_RECORDS: u64 = 256;
+const SERVE_EVERY_RECORDS: u64 = 256;
+
+/// While waiting, deliveries are served at least this often.
+const SERVE_INTERVAL: Duration = Duration::from_micros(250);
 
 /// How long to wait for the metadata that warms the connection up.
 const WARM_UP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -69,6 +78,12 @@ impl PerfContext {
         self.tally
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records with an outcome so far.
+    fn outcomes(&self) -> u64 {
+        let tally = self.tally();
+        tally.delivered + tally.failed
     }
 
     fn count_failure(&self, error: &KafkaError) {
@@ -112,6 +127,57 @@ fn client_config(flags: &PerfFlags) -> ClientConfig {
     config
 }
 
+/// Runs every delivery callback that is ready, without waiting.
+fn serve_deliveries(producer: &BaseProducer<PerfContext>) {
+    let context = producer.context();
+    loop {
+        // `poll` with a zero timeout handles at most one event (a batch of
+        // delivery reports); stop once one brings nothing.
+        let before = context.outcomes();
+        producer.poll(Duration::ZERO);
+        if context.outcomes() == before {
+            return;
+        }
+    }
+}
+
+/// Waits `wait`, running delivery callbacks as they become ready, without
+/// spinning (see the module docs).
+fn wait_serving_deliveries(producer: &BaseProducer<PerfContext>, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    loop {
+        serve_deliveries(producer);
+        match deadline.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => std::thread::sleep(left.min(SERVE_INTERVAL)),
+            _ => return,
+        }
+    }
+}
+
+/// Waits until every record has its outcome, like `Producer::flush`, but
+/// checks every [`SERVE_INTERVAL`]: the `rdkafka` crate's own `flush` polls
+/// in steps of up to 100 ms that always run to the end (adding up to 100 ms
+/// to the measured time), and spin through their last millisecond.
+fn flush_promptly(
+    producer: &BaseProducer<PerfContext>,
+    timeout: Duration,
+) -> Result<(), KafkaError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        // A zero-timeout flush still tells librdkafka to send lingering
+        // batches at once, as a full flush does.
+        match producer.flush(Duration::ZERO) {
+            Ok(()) => return Ok(()),
+            Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut))
+                if Instant::now() < deadline =>
+            {
+                wait_serving_deliveries(producer, SERVE_INTERVAL);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
 /// Sends every record, then flushes. Returns the elapsed time.
 fn produce(producer: &BaseProducer<PerfContext>, flags: &PerfFlags) -> Duration {
     let payload = perf_payload(flags.record_size);
@@ -119,9 +185,10 @@ fn produce(producer: &BaseProducer<PerfContext>, flags: &PerfFlags) -> Duration 
     let start = Instant::now();
     let pacer = Pacer::new(start, flags.throughput);
     for sent in 0..flags.num_records {
-        if let Some(wait) = pacer.wait_before(sent, Instant::now()) {
-            // Wait by serving deliveries: never a busy loop, never stale callbacks.
-            producer.poll(wait);
+        if pacer.is_limited()
+            && let Some(wait) = pacer.wait_before(sent, Instant::now())
+        {
+            wait_serving_deliveries(producer, wait);
         }
         // Stamped before the first attempt, like Kafka's perf tool: time spent
         // waiting for queue space counts as latency.
@@ -133,7 +200,7 @@ fn produce(producer: &BaseProducer<PerfContext>, flags: &PerfFlags) -> Duration 
                 Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                     record = returned;
-                    producer.poll(Duration::from_millis(1));
+                    wait_serving_deliveries(producer, SERVE_INTERVAL);
                 }
                 Err((error, _)) => {
                     context.count_failure(&error);
@@ -141,11 +208,11 @@ fn produce(producer: &BaseProducer<PerfContext>, flags: &PerfFlags) -> Duration 
                 }
             }
         }
-        if sent % POLL_EVERY_RECORDS == 0 {
-            producer.poll(Duration::ZERO);
+        if sent % SERVE_EVERY_RECORDS == 0 {
+            serve_deliveries(producer);
         }
     }
-    if let Err(error) = producer.flush(FLUSH_TIMEOUT) {
+    if let Err(error) = flush_promptly(producer, FLUSH_TIMEOUT) {
         // Whatever is still queued will not be acknowledged within this run.
         let stuck = u64::try_from(producer.in_flight_count()).unwrap_or(0);
         let mut tally = context.tally();
@@ -155,6 +222,31 @@ fn produce(producer: &BaseProducer<PerfContext>, flags: &PerfFlags) -> Duration 
         });
     }
     start.elapsed()
+}
+
+/// Sends one record and waits for it, so an idempotent producer has its
+/// producer id before the clock starts — as krafka-perf's has (krafka fetches
+/// it while building the producer). librdkafka fetches it in the background,
+/// and if no broker connection is up yet at that moment it retries only after
+/// 500 ms, which would otherwise land inside the measurement at random. The
+/// topic therefore holds one record more than `--num-records`.
+fn warm_up_producer_id(producer: &BaseProducer<PerfContext>, topic: &str) -> Result<(), String> {
+    let context = producer.context();
+    let record: BaseRecord<'_, (), [u8], usize> =
+        BaseRecord::with_opaque_to(topic, context.stamp(Instant::now())).payload(&[][..]);
+    if let Err((error, _)) = producer.send(record) {
+        return Err(format!("the warm-up record was refused: {error}"));
+    }
+    if let Err(error) = producer.flush(WARM_UP_TIMEOUT) {
+        return Err(format!(
+            "the warm-up record was not acknowledged within {WARM_UP_TIMEOUT:?} ({error}); is the broker up?"
+        ));
+    }
+    let warm_up = std::mem::take(&mut *context.tally());
+    match warm_up.first_error {
+        Some(error) => Err(format!("the warm-up record failed: {error}")),
+        None => Ok(()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -187,6 +279,13 @@ fn main() -> ExitCode {
             "rdkafka-perf: no metadata for topic {:?} from {} within {WARM_UP_TIMEOUT:?}: {error}; is the broker up?",
             flags.topic, flags.bootstrap
         );
+        return ExitCode::FAILURE;
+    }
+
+    if flags.idempotence
+        && let Err(message) = warm_up_producer_id(&producer, &flags.topic)
+    {
+        eprintln!("rdkafka-perf: {message}");
         return ExitCode::FAILURE;
     }
 
