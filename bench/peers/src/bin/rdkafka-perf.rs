@@ -9,19 +9,18 @@
 //! Each record's send time travels as its delivery opaque, encoded as the
 //! `usize` count of nanoseconds since the context was made: no allocation and
 //! no shared array per record (cheaper than a `Box<Instant>` or an index into
-//! a preallocated table, which the callback would have to lock). The callback
-//! runs on this thread, inside `poll`.
+//! a preallocated table, which the callback would have to lock).
 //!
-//! Waiting (for `--throughput`, queue space or the final flush) never uses
-//! the crate's `poll(timeout)`, which asks librdkafka for whole milliseconds
-//! and so spins through the last millisecond of every call: this thread
-//! sleeps in steps of [`SERVE_INTERVAL`] and runs the ready callbacks between
-//! steps, so a delivery may be seen up to that much late.
+//! One thread sends (and sleeps for `--throughput` or queue space); a second
+//! blocks in `poll` and runs the callbacks as deliveries arrive — the
+//! arrangement of the crate's `ThreadedProducer`, kept explicit here so the
+//! context and the stop are ours.
 //!
 //! Run `rdkafka-perf --help` for the flags, which `kproducer perf` shares.
 
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -33,12 +32,14 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 
-/// Deliveries are served at least this often while sending flat out, so
-/// latencies are not inflated by callbacks waiting for a poll.
-const SERVE_EVERY_RECORDS: u64 = 256;
+/// How long each blocking poll of the polling thread lasts.
+const POLL_SLICE: Duration = Duration::from_millis(100);
 
-/// While waiting, deliveries are served at least this often.
-const SERVE_INTERVAL: Duration = Duration::from_micros(250);
+/// How long the sending thread sleeps when librdkafka's queue is full.
+const QUEUE_FULL_BACKOFF: Duration = Duration::from_micros(250);
+
+/// How often the final flush checks whether it is done.
+const FLUSH_CHECK_INTERVAL: Duration = Duration::from_micros(250);
 
 /// How long to wait for the metadata that warms the connection up.
 const WARM_UP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -60,8 +61,8 @@ struct DeliveryTally {
 #[derive(Debug)]
 struct PerfContext {
     origin: Instant,
-    /// Locked only by the polling thread (callbacks run inside `poll`), so
-    /// never contended; a `Mutex` because the context must be `Sync`.
+    /// Locked by the polling thread once per delivery, and by the sending
+    /// thread only when a send fails, so hardly ever contended.
     tally: Mutex<DeliveryTally>,
 }
 
@@ -78,12 +79,6 @@ impl PerfContext {
         self.tally
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Records with an outcome so far.
-    fn outcomes(&self) -> u64 {
-        let tally = self.tally();
-        tally.delivered + tally.failed
     }
 
     fn count_failure(&self, error: &KafkaError) {
@@ -127,51 +122,36 @@ fn client_config(flags: &PerfFlags) -> ClientConfig {
     config
 }
 
-/// Runs every delivery callback that is ready, without waiting.
-fn serve_deliveries(producer: &BaseProducer<PerfContext>) {
-    let context = producer.context();
-    loop {
-        // `poll` with a zero timeout handles at most one event (a batch of
-        // delivery reports); stop once one brings nothing.
-        let before = context.outcomes();
-        producer.poll(Duration::ZERO);
-        if context.outcomes() == before {
-            return;
-        }
-    }
-}
-
-/// Waits `wait`, running delivery callbacks as they become ready, without
-/// spinning (see the module docs).
-fn wait_serving_deliveries(producer: &BaseProducer<PerfContext>, wait: Duration) {
-    let deadline = Instant::now() + wait;
-    loop {
-        serve_deliveries(producer);
-        match deadline.checked_duration_since(Instant::now()) {
-            Some(left) if !left.is_zero() => std::thread::sleep(left.min(SERVE_INTERVAL)),
-            _ => return,
-        }
+/// Runs delivery callbacks as they arrive until `done` is set.
+///
+/// `poll(POLL_SLICE)` blocks on librdkafka's queue and wakes for each event,
+/// so a delivery is timed the moment it is reported. The crate asks
+/// librdkafka for whole milliseconds, so each call spins through its last
+/// millisecond: 1 % of a core at this slice, the price of exact timing.
+fn serve_deliveries(producer: &BaseProducer<PerfContext>, done: &AtomicBool) {
+    while !done.load(Ordering::Acquire) {
+        producer.poll(POLL_SLICE);
     }
 }
 
 /// Waits until every record has its outcome, like `Producer::flush`, but
-/// checks every [`SERVE_INTERVAL`]: the `rdkafka` crate's own `flush` polls
-/// in steps of up to 100 ms that always run to the end (adding up to 100 ms
-/// to the measured time), and spin through their last millisecond.
+/// checks every [`FLUSH_CHECK_INTERVAL`]: the `rdkafka` crate's own `flush`
+/// polls in steps of up to 100 ms that always run to the end, which would add
+/// up to 100 ms to the measured time. The polling thread runs the callbacks.
 fn flush_promptly(
     producer: &BaseProducer<PerfContext>,
     timeout: Duration,
 ) -> Result<(), KafkaError> {
     let deadline = Instant::now() + timeout;
     loop {
-        // A zero-timeout flush still tells librdkafka to send lingering
-        // batches at once, as a full flush does.
+        // librdkafka counts a record until its delivery report is destroyed,
+        // i.e. after its callback ran, so Ok means every callback has run.
         match producer.flush(Duration::ZERO) {
             Ok(()) => return Ok(()),
             Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut))
                 if Instant::now() < deadline =>
             {
-                wait_serving_deliveries(producer, SERVE_INTERVAL);
+                std::thread::sleep(FLUSH_CHECK_INTERVAL);
             }
             Err(error) => return Err(error),
         }
@@ -188,7 +168,7 @@ fn produce(producer: &BaseProducer<PerfContext>, flags: &PerfFlags) -> Duration 
         if pacer.is_limited()
             && let Some(wait) = pacer.wait_before(sent, Instant::now())
         {
-            wait_serving_deliveries(producer, wait);
+            std::thread::sleep(wait);
         }
         // Stamped before the first attempt, like Kafka's perf tool: time spent
         // waiting for queue space counts as latency.
@@ -199,17 +179,15 @@ fn produce(producer: &BaseProducer<PerfContext>, flags: &PerfFlags) -> Duration 
             match producer.send(record) {
                 Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                    // The polling thread frees space as deliveries come back.
                     record = returned;
-                    wait_serving_deliveries(producer, SERVE_INTERVAL);
+                    std::thread::sleep(QUEUE_FULL_BACKOFF);
                 }
                 Err((error, _)) => {
                     context.count_failure(&error);
                     break;
                 }
             }
-        }
-        if sent % SERVE_EVERY_RECORDS == 0 {
-            serve_deliveries(producer);
         }
     }
     if let Err(error) = flush_promptly(producer, FLUSH_TIMEOUT) {
@@ -289,7 +267,13 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    let elapsed = produce(&producer, &flags);
+    let done = AtomicBool::new(false);
+    let elapsed = std::thread::scope(|scope| {
+        scope.spawn(|| serve_deliveries(&producer, &done));
+        let elapsed = produce(&producer, &flags);
+        done.store(true, Ordering::Release);
+        elapsed
+    });
     let cpu = match process_cpu_time() {
         Ok(cpu) => cpu,
         Err(error) => {
