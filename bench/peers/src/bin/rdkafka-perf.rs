@@ -242,7 +242,7 @@ fn main() -> ExitCode {
         Ok(producer) => producer,
         Err(error) => {
             eprintln!(
-                "rdkafka-perf: librdkafka refused the configuration: {error}; check --property names and values"
+                "rdkafka-perf: librdkafka refused the configuration: {error}; check the flags and --property values"
             );
             return ExitCode::FAILURE;
         }
