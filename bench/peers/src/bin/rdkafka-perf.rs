@@ -42,7 +42,7 @@ const QUEUE_FULL_BACKOFF: Duration = Duration::from_micros(250);
 const FLUSH_CHECK_INTERVAL: Duration = Duration::from_micros(250);
 
 /// How long to wait for the metadata that warms the connection up.
-const WARM_UP_TIMEOUT: Duration = Duration::from_secs(30);
+const WARM_UP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long the final flush may take before the records still queued count
 /// as failed.
