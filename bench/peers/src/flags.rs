@@ -8,6 +8,20 @@ use clap::{ArgAction, Args, Parser, ValueEnum};
 ///
 /// Each peer binary parses this; `kproducer perf` flattens [`PerfFlags`] into
 /// its own command and adds its own flags.
+///
+/// ```
+/// use clap::Parser;
+/// use kproducer_bench_peers::{Acks, PerfCommand};
+///
+/// let flags = PerfCommand::try_parse_from([
+///     "krafka-perf", "--bootstrap", "127.0.0.1:9092", "--acks", "1", "--idempotence", "false",
+/// ])?
+/// .flags;
+/// assert_eq!(flags.acks, Acks::Leader);
+/// assert!(!flags.idempotence);
+/// assert_eq!(flags.linger_ms, 5);
+/// # Ok::<(), clap::Error>(())
+/// ```
 #[derive(Debug, Clone, Parser)]
 #[command(
     about = "Produce --num-records records as fast as allowed and report throughput, \
@@ -157,6 +171,15 @@ pub enum PropertyError {
 
 impl Property {
     /// Parses `key=value`; the value may itself contain `=`.
+    ///
+    /// ```
+    /// use kproducer_bench_peers::Property;
+    ///
+    /// let property = Property::parse("sasl.jaas.config=a=b")?;
+    /// assert_eq!((property.key.as_str(), property.value.as_str()), ("sasl.jaas.config", "a=b"));
+    /// assert!(Property::parse("linger.ms").is_err());
+    /// # Ok::<(), kproducer_bench_peers::PropertyError>(())
+    /// ```
     ///
     /// # Errors
     ///

@@ -2,8 +2,7 @@
 //!
 //! librdkafka 2.12.1 (bundled in `rdkafka-sys` 4.10, built with its own
 //! `./configure && make`), driven the fastest way the `rdkafka` crate offers:
-//! a `BaseProducer` that this thread polls, with a delivery callback
-//! (`ProducerContext::delivery`). Not `FutureProducer`, whose per-record
+//! a `BaseProducer` with a delivery callback (`ProducerContext::delivery`). Not `FutureProducer`, whose per-record
 //! future and channel make it several times slower.
 //!
 //! Each record's send time travels as its delivery opaque, encoded as the
@@ -302,4 +301,46 @@ fn main() -> ExitCode {
     };
     report.print(flags.json);
     report.exit_code()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn flags_become_librdkafka_properties_and_properties_win() {
+        let flags = PerfCommand::try_parse_from([
+            "rdkafka-perf",
+            "--bootstrap",
+            "127.0.0.1:9092",
+            "--acks",
+            "1",
+            "--idempotence",
+            "false",
+            "--compression",
+            "lz4",
+            "--linger-ms",
+            "7",
+            "--property",
+            "batch.size=65536",
+            "--property",
+            "queue.buffering.max.messages=500000",
+        ])
+        .expect("valid flags")
+        .flags;
+        let config = client_config(&flags);
+        for (key, want) in [
+            ("bootstrap.servers", "127.0.0.1:9092"),
+            ("acks", "1"),
+            ("enable.idempotence", "false"),
+            ("compression.type", "lz4"),
+            ("linger.ms", "7"),
+            ("batch.size", "65536"),
+            ("queue.buffering.max.messages", "500000"),
+        ] {
+            assert_eq!(config.get(key), Some(want), "{key}");
+        }
+    }
 }
