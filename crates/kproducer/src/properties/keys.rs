@@ -200,11 +200,11 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
         Ok(())
     }),
     ("kproducer.scaler.cooldown.ms", |f, v| {
-        f.config.scaler.cooldown = values::millis(v)?;
+        f.config.scaler.cooldown = values::long_millis(v)?;
         Ok(())
     }),
     ("kproducer.scaler.sustained.low.ms", |f, v| {
-        f.config.scaler.sustained_low = values::millis(v)?;
+        f.config.scaler.sustained_low = values::long_millis(v)?;
         Ok(())
     }),
     ("kproducer.scaler.up.wait.fraction", |f, v| {

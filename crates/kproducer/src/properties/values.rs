@@ -32,9 +32,9 @@ const MAX_MILLIS: u64 = i32::MAX as u64;
 pub(super) fn millis(value: &str) -> Result<Duration, Expected> {
     match value.parse::<u64>() {
         Ok(ms) if ms <= MAX_MILLIS => Ok(Duration::from_millis(ms)),
-        _ => Err(
-            "a whole number of milliseconds from 0 to 2147483647 (for example 100)".to_owned(),
-        ),
+        _ => {
+            Err("a whole number of milliseconds from 0 to 2147483647 (for example 100)".to_owned())
+        }
     }
 }
 
@@ -50,10 +50,11 @@ pub(super) fn long_millis(value: &str) -> Result<Duration, Expected> {
         .map_err(|_| "a whole number of milliseconds, 0 or more (for example 100)".to_owned())
 }
 
-/// A whole number of milliseconds, 1 or more.
+/// A whole number of milliseconds, 1 or more, held at 2147483647 like
+/// [`long_millis`].
 pub(super) fn positive_millis(value: &str) -> Result<Duration, Expected> {
     match value.parse::<u64>() {
-        Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+        Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms.min(MAX_MILLIS))),
         _ => Err("a whole number of milliseconds, 1 or more (for example 100)".to_owned()),
     }
 }
@@ -183,7 +184,10 @@ mod tests {
             assert!(millis(bad).is_err(), "{bad:?}");
         }
         assert_eq!(millis("0"), Ok(Duration::ZERO));
-        assert!(millis("2147483648").is_err(), "an INT setting above i32::MAX");
+        assert!(
+            millis("2147483648").is_err(),
+            "an INT setting above i32::MAX"
+        );
         assert_eq!(
             long_millis("9223372036854775807"),
             Ok(Duration::from_millis(i32::MAX as u64)),
