@@ -1,15 +1,59 @@
 //! kproducer: a pure-Rust, tokio-based Apache Kafka producer.
 //!
-//! Not built yet: the producer lands with the project's issue "The
-//! `kproducer` producer: API, batching, …". Today the workspace ships the
-//! wire-protocol crate, [`kproducer_protocol`], re-exported here as
-//! [`protocol`].
+//! - [`Producer`] (built with [`Producer::builder`], Kafka 4.x defaults:
+//!   idempotence on, `acks=all`, `linger.ms=5`): [`send`](Producer::send)
+//!   waits for buffer space up to `max.block.ms`,
+//!   [`try_send`](Producer::try_send) never waits, and each record's
+//!   [`DeliveryFuture`] resolves exactly once to its [`RecordMetadata`] or
+//!   an [`Error`].
+//! - Records are built from cheap handles ([`Topic`] is an `Arc<str>`, keys
+//!   and values are `Bytes`): sending one allocates only its delivery
+//!   channel.
+//! - Idempotence follows Kafka's Java producer (sequences, ≤ 5 in flight
+//!   per partition, duplicates as success, KIP-360 epoch bumps); see
+//!   `docs/idempotence.md`. Connections per broker adapt to load
+//!   (`kproducer-net`'s scaler and fenced router).
 //!
 //! ```
-//! use kproducer::protocol::ApiKey;
-//! assert_eq!(ApiKey::Produce.versions().max, 11);
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), kproducer::Error> {
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use kproducer::{Producer, Record, Topic};
+//! use kproducer_fake_broker::FakeCluster;
+//!
+//! // An in-memory cluster stands in for Kafka here; in production leave
+//! // out `transport` and give real bootstrap servers.
+//! let cluster = FakeCluster::builder().brokers(3).topic("orders", 6).build().unwrap();
+//! let producer = Producer::builder()
+//!     .bootstrap_servers(cluster.bootstrap_servers().split(','))
+//!     .transport(Arc::new(cluster.transport()))
+//!     .build()?;
+//!
+//! let orders = Topic::new("orders");
+//! let delivery = producer.send(Record::new(orders.clone(), "hello").with_key("customer-7")).await?;
+//! let written = delivery.await?;
+//! assert_eq!(written.offset, 0);
+//! assert_eq!(producer.metrics().records_sent, 1);
+//! producer.close(Duration::from_secs(5)).await;
+//! # Ok(()) }
 //! ```
 
+mod config;
+mod core;
+mod delivery;
+mod error;
+mod metrics;
 pub mod partitioner;
+mod producer;
+mod properties;
+mod record;
+
+pub use config::{Acks, MAX_IN_FLIGHT_IDEMPOTENT, PartitionerKind, ProducerConfig, Settings};
+pub use delivery::{DeliveryFuture, DeliveryResult};
+pub use error::{Error, TrySendError};
+pub use metrics::ProducerMetrics;
+pub use producer::{Producer, ProducerBuilder};
+pub use record::{Header, Record, RecordMetadata, Topic};
 
 pub use kproducer_protocol as protocol;

@@ -307,11 +307,14 @@ async fn read_loop(
             biased;
             note = written.recv() => match note {
                 Some(Written::Request(p)) => {
+                    // `now` was taken before the wait; the request was
+                    // written just now, after any idle time.
+                    let written_at = Instant::now();
                     if outstanding.is_empty() {
-                        shared.stats.busy_start(now);
+                        shared.stats.busy_start(written_at);
                     }
                     outstanding.push_back(p);
-                    last_activity = now;
+                    last_activity = written_at;
                 }
                 Some(Written::Activity) => last_activity = now,
                 Some(Written::Drain) => draining = true,

@@ -1,0 +1,332 @@
+//! Per-partition batching: one open batch built in place with the protocol
+//! crate's [`RecordBatchBuilder`], sealed on `batch.size`, `linger.ms` or a
+//! flush, then queued (in order) until the drain sends it.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use kproducer_net::TopicPartition;
+use kproducer_protocol::records::{BatchParams, Compression, RecordBatchBuilder};
+use tokio::time::Instant;
+
+use super::idempotence::BatchSequence;
+use crate::delivery::DeliverySender;
+use crate::error::Error;
+use crate::record::{Record, Topic};
+
+/// One record waiting for its outcome: its delivery channel and timestamp.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) reply: DeliverySender,
+    pub(crate) timestamp: i64,
+}
+
+/// Orders batches of one partition: creation order, then split order.
+pub(crate) type BatchOrder = (u64, u32);
+
+/// A sealed batch: from the moment it is closed until its records resolve.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub(crate) order: BatchOrder,
+    pub(crate) topic: Topic,
+    pub(crate) tp: TopicPartition,
+    /// The sealed v2 batch (producer state stamped at first send).
+    pub(crate) data: Bytes,
+    pub(crate) count: i32,
+    pub(crate) records: Vec<Pending>,
+    /// `buffer.memory` bytes to give back when the batch resolves.
+    pub(crate) reserved: usize,
+    /// Which flush generation the records belong to.
+    pub(crate) flush_gen: u64,
+    /// When the first record was appended: the delivery timeout counts
+    /// from here.
+    pub(crate) created: Instant,
+    /// The sequence, once first sent (idempotent producers only).
+    pub(crate) seq: Option<BatchSequence>,
+    pub(crate) attempts: u32,
+    pub(crate) retry_at: Option<Instant>,
+    /// The broker may hold this batch (it was written and the answer lost).
+    pub(crate) maybe_persisted: bool,
+    /// The last error seen, for the delivery-timeout message.
+    pub(crate) last_error: Option<String>,
+}
+
+/// The open batch's bookkeeping (its bytes live in the partition's builder).
+#[derive(Debug)]
+struct OpenBatch {
+    records: Vec<Pending>,
+    reserved: usize,
+    created: Instant,
+    flush_gen: u64,
+}
+
+/// Everything queued for one partition.
+#[derive(Debug)]
+pub(crate) struct PartitionQueue {
+    pub(crate) topic: Topic,
+    pub(crate) tp: TopicPartition,
+    builder: RecordBatchBuilder,
+    open: Option<OpenBatch>,
+    /// Sealed batches in order; retried batches go back in their place.
+    pub(crate) ready: VecDeque<Batch>,
+    /// Batches of this partition in flight right now.
+    pub(crate) in_flight: usize,
+}
+
+/// Why a record could not be appended; the record's reply comes back.
+#[derive(Debug)]
+pub(crate) struct Rejected {
+    pub(crate) reply: DeliverySender,
+    pub(crate) reserved: usize,
+    pub(crate) error: Error,
+}
+
+impl PartitionQueue {
+    pub(crate) fn new(
+        topic: Topic,
+        partition: i32,
+        compression: Compression,
+        batch_size: usize,
+    ) -> Self {
+        let tp = TopicPartition::new(topic.shared().clone(), partition);
+        PartitionQueue {
+            topic,
+            tp,
+            // Room for a full batch; one allocation per partition, reused.
+            builder: RecordBatchBuilder::with_capacity(compression, batch_size.max(128)),
+            open: None,
+            ready: VecDeque::new(),
+            in_flight: 0,
+        }
+    }
+
+    /// Appends a record. Seals the open batch first if the record would
+    /// overflow `batch_size` or belongs to a newer flush generation, and
+    /// after, if the batch is full. `next_order` hands out batch orders.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn append(
+        &mut self,
+        record: &Record,
+        timestamp: i64,
+        reply: DeliverySender,
+        reserved: usize,
+        now: Instant,
+        batch_size: usize,
+        flush_gen: u64,
+        next_order: &mut u64,
+    ) -> Result<(), Rejected> {
+        let key = record.key.as_deref();
+        let value = record.value.as_deref();
+        let size = self
+            .builder
+            .encoded_size(timestamp, key, value, &record.headers);
+        if let Some(open) = &self.open
+            && (open.flush_gen != flush_gen
+                || self.builder.size_estimate().saturating_add(size) > batch_size)
+        {
+            self.seal(next_order);
+        }
+        if let Err(e) = self
+            .builder
+            .try_append(timestamp, key, value, &record.headers)
+        {
+            return Err(Rejected {
+                reply,
+                reserved,
+                error: Error::InvalidRecord {
+                    topic: record.topic.clone(),
+                    reason: e.to_string(),
+                },
+            });
+        }
+        let open = self.open.get_or_insert_with(|| OpenBatch {
+            records: Vec::new(),
+            reserved: 0,
+            created: now,
+            flush_gen,
+        });
+        open.records.push(Pending { reply, timestamp });
+        open.reserved += reserved;
+        if self.builder.size_estimate() >= batch_size {
+            self.seal(next_order);
+        }
+        Ok(())
+    }
+
+    /// When the open batch's linger ends, if there is one.
+    pub(crate) fn linger_deadline(&self, linger: std::time::Duration) -> Option<Instant> {
+        self.open.as_ref().map(|o| o.created + linger)
+    }
+
+    /// Seals the open batch if its linger has passed (or `force`).
+    pub(crate) fn seal_if_due(
+        &mut self,
+        now: Instant,
+        linger: std::time::Duration,
+        force: bool,
+        next_order: &mut u64,
+    ) {
+        if let Some(o) = &self.open
+            && (force || o.created + linger <= now)
+        {
+            self.seal(next_order);
+        }
+    }
+
+    /// Closes the open batch and queues it. A batch that cannot be sealed
+    /// (a compression failure) fails its records here.
+    fn seal(&mut self, next_order: &mut u64) {
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        let count = self.builder.record_count() as i32;
+        match self.builder.seal(&BatchParams::default()) {
+            Ok(data) => {
+                *next_order += 1;
+                self.ready.push_back(Batch {
+                    order: (*next_order, 0),
+                    topic: self.topic.clone(),
+                    tp: self.tp.clone(),
+                    data,
+                    count,
+                    records: open.records,
+                    reserved: open.reserved,
+                    flush_gen: open.flush_gen,
+                    created: open.created,
+                    seq: None,
+                    attempts: 0,
+                    retry_at: None,
+                    maybe_persisted: false,
+                    last_error: None,
+                });
+            }
+            Err(e) => {
+                // Reported through a zero-record "batch" the core fails.
+                *next_order += 1;
+                self.ready.push_back(Batch {
+                    order: (*next_order, 0),
+                    topic: self.topic.clone(),
+                    tp: self.tp.clone(),
+                    data: Bytes::new(),
+                    count: 0,
+                    records: open.records,
+                    reserved: open.reserved,
+                    flush_gen: open.flush_gen,
+                    created: open.created,
+                    seq: None,
+                    attempts: 0,
+                    retry_at: None,
+                    maybe_persisted: false,
+                    last_error: Some(format!("the batch could not be sealed: {e}")),
+                });
+            }
+        }
+    }
+
+    /// Puts a batch back in its place (by order) for a retry.
+    pub(crate) fn requeue(&mut self, batch: Batch) {
+        let at = self
+            .ready
+            .iter()
+            .position(|b| b.order > batch.order)
+            .unwrap_or(self.ready.len());
+        self.ready.insert(at, batch);
+    }
+
+    /// Takes every record not yet in flight (open and queued), to fail them.
+    pub(crate) fn take_all(&mut self, next_order: &mut u64) -> Vec<Batch> {
+        self.seal(next_order);
+        self.ready.drain(..).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::delivery;
+
+    fn queue(batch_size: usize) -> PartitionQueue {
+        PartitionQueue::new(Topic::new("t"), 0, Compression::None, batch_size)
+    }
+
+    fn append(
+        q: &mut PartitionQueue,
+        value: usize,
+        now: Instant,
+        batch_size: usize,
+        generation: u64,
+        order: &mut u64,
+    ) {
+        let record = Record::new("t", vec![b'v'; value]);
+        let (tx, _rx) = delivery::channel();
+        q.append(
+            &record, 1_000, tx, value, now, batch_size, generation, order,
+        )
+        .expect("valid record");
+    }
+
+    #[test]
+    fn seals_when_the_next_record_would_overflow_batch_size() {
+        let now = Instant::now();
+        let mut order = 0;
+        let mut q = queue(300);
+        append(&mut q, 100, now, 300, 0, &mut order);
+        append(&mut q, 100, now, 300, 0, &mut order);
+        assert!(q.ready.is_empty(), "two records fit");
+        append(&mut q, 100, now, 300, 0, &mut order);
+        assert_eq!(
+            q.ready.len(),
+            1,
+            "the third would overflow: the first two go"
+        );
+        assert_eq!(q.ready[0].count, 2);
+        assert!(q.ready[0].data.len() <= 300);
+    }
+
+    #[test]
+    fn an_oversized_record_gets_a_batch_of_its_own() {
+        let now = Instant::now();
+        let mut order = 0;
+        let mut q = queue(100);
+        append(&mut q, 500, now, 100, 0, &mut order);
+        assert_eq!(q.ready.len(), 1);
+        assert_eq!(q.ready[0].count, 1);
+    }
+
+    #[test]
+    fn linger_and_flush_generations_seal() {
+        let now = Instant::now();
+        let linger = Duration::from_millis(5);
+        let mut order = 0;
+        let mut q = queue(16_384);
+        append(&mut q, 10, now, 16_384, 0, &mut order);
+        q.seal_if_due(now + Duration::from_millis(4), linger, false, &mut order);
+        assert!(q.ready.is_empty());
+        assert_eq!(q.linger_deadline(linger), Some(now + linger));
+        q.seal_if_due(now + linger, linger, false, &mut order);
+        assert_eq!(q.ready.len(), 1);
+        // A record of a newer flush generation never joins an older batch.
+        append(&mut q, 10, now, 16_384, 0, &mut order);
+        append(&mut q, 10, now, 16_384, 1, &mut order);
+        assert_eq!(q.ready.len(), 2);
+        assert_eq!(q.ready[1].flush_gen, 0);
+    }
+
+    #[test]
+    fn requeued_batches_go_back_in_their_place() {
+        let now = Instant::now();
+        let mut order = 0;
+        let mut q = queue(100);
+        for _ in 0..3 {
+            append(&mut q, 500, now, 100, 0, &mut order);
+        }
+        let first = q.ready.pop_front().unwrap();
+        let second = q.ready.pop_front().unwrap();
+        q.requeue(second);
+        q.requeue(first);
+        let orders: Vec<BatchOrder> = q.ready.iter().map(|b| b.order).collect();
+        assert_eq!(orders, vec![(1, 0), (2, 0), (3, 0)]);
+    }
+}

@@ -1,0 +1,359 @@
+//! The core's control plane: connections per broker slot, Metadata and
+//! InitProducerId requests, and the adaptive scaler's tick.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kproducer_net::{BrokerAddress, Connection, ConnectionGroup, Scaler};
+use kproducer_protocol::ErrorCode;
+use kproducer_protocol::messages::InitProducerIdRequest;
+use tokio::time::Instant;
+
+use super::broker::BrokerLink;
+use super::idempotence::ProducerIdentity;
+use super::{Core, Event};
+use crate::error::Error;
+use crate::metrics;
+
+/// Exponential backoff: `base * 2^failures`, at most `max`.
+pub(super) fn backoff(base: Duration, max: Duration, failures: u32) -> Duration {
+    base.saturating_mul(1u32 << failures.min(16)).min(max)
+}
+
+impl Core {
+    /// The broker's link, created on first use (needs its address).
+    pub(super) fn link(&mut self, broker: i32) -> Option<&mut BrokerLink> {
+        if !self.brokers.contains_key(&broker) {
+            let address = self.metadata.brokers.get(&broker)?.clone();
+            let c = &self.settings.config;
+            let group = Arc::new(ConnectionGroup::new(
+                address,
+                self.transport.clone(),
+                self.group_config.clone(),
+            ));
+            let width = super::initial_width(&self.settings);
+            let scaler = if c.adaptive_connections {
+                let scaler_config = kproducer_net::ScalerConfig {
+                    initial_width: width,
+                    ..c.scaler.clone()
+                };
+                Scaler::new(scaler_config, Instant::now().into_std()).ok()
+            } else {
+                None
+            };
+            let _ = self.router.set_width(
+                broker,
+                NonZeroUsize::new(width).unwrap_or(NonZeroUsize::MIN),
+            );
+            self.shared.metrics.connections(broker, width);
+            self.brokers
+                .insert(broker, BrokerLink::new(group, width, scaler));
+        }
+        self.brokers.get_mut(&broker)
+    }
+
+    /// Starts connecting `slot` of `broker` unless an attempt is under way.
+    pub(super) fn connect(&mut self, broker: i32, slot: usize) {
+        let Some(link) = self.link(broker) else {
+            return;
+        };
+        let group = link.group.clone();
+        let s = link.slot(slot);
+        if s.connecting {
+            return;
+        }
+        s.connecting = true;
+        self.events.push(Box::pin(async move {
+            let result = group.connection(slot).await;
+            Event::Connected {
+                broker,
+                slot,
+                result,
+            }
+        }));
+    }
+
+    /// A connection for control requests (Metadata, InitProducerId): slot 0
+    /// of a known broker, else a bootstrap server.
+    fn control_connection(
+        &mut self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Connection, String>> + Send>>
+    {
+        let mut ids: Vec<i32> = self.metadata.brokers.keys().copied().collect();
+        ids.sort_unstable();
+        if !ids.is_empty() {
+            let id = ids[self.bootstrap_next % ids.len()];
+            self.bootstrap_next = self.bootstrap_next.wrapping_add(1);
+            if let Some(link) = self.link(id) {
+                let group = link.group.clone();
+                return Box::pin(
+                    async move { group.connection(0).await.map_err(|e| e.to_string()) },
+                );
+            }
+        }
+        let servers = &self.settings.bootstrap;
+        let (host, port) = servers[self.bootstrap_next % servers.len()].clone();
+        self.bootstrap_next = self.bootstrap_next.wrapping_add(1);
+        let transport = self.transport.clone();
+        let config = self.group_config.connection.clone();
+        Box::pin(async move {
+            let address = BrokerAddress::new(host, port);
+            Connection::connect(transport.as_ref(), &address, config)
+                .await
+                .map_err(|e| format!("bootstrap server {address}: {e}"))
+        })
+    }
+
+    /// Starts a Metadata request if one is due.
+    pub(super) fn maybe_refresh_metadata(&mut self, now: Instant) {
+        if !self
+            .metadata
+            .refresh_due(now, self.settings.config.metadata_max_age)
+        {
+            return;
+        }
+        self.metadata.in_flight = true;
+        let request = self
+            .metadata
+            .request(self.settings.config.allow_auto_create_topics);
+        let connection = self.control_connection();
+        self.events.push(Box::pin(async move {
+            let result = match connection.await {
+                Ok(c) => c.send(&request).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            Event::Metadata(result)
+        }));
+    }
+
+    /// Starts InitProducerId if the idempotent producer has no id.
+    pub(super) fn maybe_init_producer_id(&mut self, now: Instant) {
+        let Some(idem) = &self.idempotence else {
+            return;
+        };
+        if idem.producer().is_some()
+            || self.init_in_flight
+            || self.fatal.is_some()
+            || self.init_next_attempt.is_some_and(|t| t > now)
+        {
+            return;
+        }
+        self.init_in_flight = true;
+        let request = InitProducerIdRequest {
+            transactional_id: None,
+            transaction_timeout_ms: i32::MAX,
+            producer_id: -1,
+            producer_epoch: -1,
+            tagged_fields: Default::default(),
+        };
+        let connection = self.control_connection();
+        self.events.push(Box::pin(async move {
+            let result = match connection.await {
+                Ok(c) => c.send(&request).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            Event::InitProducerId(result)
+        }));
+    }
+
+    /// A Metadata answer (or failure) arrived.
+    pub(super) fn on_metadata(
+        &mut self,
+        result: Result<kproducer_protocol::messages::MetadataResponse, String>,
+    ) {
+        let now = Instant::now();
+        self.metadata.in_flight = false;
+        let retry_backoff = self.settings.config.retry_backoff;
+        let retry_backoff_max = self.settings.config.retry_backoff_max;
+        match result {
+            Ok(response) => {
+                let changes = self.metadata.update(&response, now);
+                // Never more than one refresh per retry.backoff.ms, so a
+                // partition without a leader cannot spin the loop.
+                self.metadata.next_attempt = Some(now + retry_backoff);
+                for (topic, partition, broker) in changes.leaders {
+                    let tp = kproducer_net::TopicPartition::new(topic, partition);
+                    let _ = self.router.set_leader(tp, broker);
+                }
+                // Topics still unknown (or in error) are asked for again
+                // after a backoff; fatal topic errors fail their records.
+                let mut retry = false;
+                let wanted: Vec<Arc<str>> = self.metadata.wanted.iter().cloned().collect();
+                for topic in wanted {
+                    match self.metadata.topics.get(&topic).map(|t| t.error) {
+                        Some(ErrorCode::NONE) => {}
+                        Some(
+                            code @ (ErrorCode::TOPIC_AUTHORIZATION_FAILED
+                            | ErrorCode::INVALID_TOPIC_EXCEPTION),
+                        ) => {
+                            self.fail_waiting(&topic, code);
+                        }
+                        _ => retry = true,
+                    }
+                }
+                if retry {
+                    self.metadata.refresh_requested = true;
+                    self.metadata.next_attempt = Some(now + retry_backoff);
+                }
+                // Records parked for topics now known go to their partitions.
+                let ready: Vec<Arc<str>> = self
+                    .waiting
+                    .keys()
+                    .filter(|t| self.metadata.partition_count(t).is_some())
+                    .cloned()
+                    .collect();
+                for topic in ready {
+                    if let Some(queue) = self.waiting.remove(&topic) {
+                        for w in queue {
+                            self.route(w.envelope, now, w.flush_gen);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "metadata request failed");
+                self.metadata.failures = self.metadata.failures.saturating_add(1);
+                self.metadata.next_attempt =
+                    Some(now + backoff(retry_backoff, retry_backoff_max, self.metadata.failures));
+                self.metadata.last_error = Some(e);
+                self.metadata.refresh_requested = true;
+            }
+        }
+    }
+
+    /// Fails the records waiting for `topic` with a topic-level error.
+    fn fail_waiting(&mut self, topic: &str, code: ErrorCode) {
+        if let Some(queue) = self.waiting.remove(topic) {
+            for w in queue {
+                let error = Error::Broker {
+                    topic: w.envelope.record.topic.clone(),
+                    partition: -1,
+                    code,
+                    message: None,
+                };
+                self.resolved(w.flush_gen, 1);
+                self.reject(w.envelope.reply, w.envelope.reserved, error);
+            }
+        }
+    }
+
+    /// An InitProducerId answer (or failure) arrived.
+    pub(super) fn on_init_producer_id(
+        &mut self,
+        result: Result<kproducer_protocol::messages::InitProducerIdResponse, String>,
+    ) {
+        let now = Instant::now();
+        self.init_in_flight = false;
+        let c = &self.settings.config;
+        let retry_at =
+            |failures: u32| now + backoff(c.retry_backoff, c.retry_backoff_max, failures);
+        match result {
+            Ok(r) if r.error_code == 0 => {
+                self.init_failures = 0;
+                if let Some(idem) = &mut self.idempotence {
+                    let p = ProducerIdentity {
+                        id: r.producer_id,
+                        epoch: r.producer_epoch,
+                    };
+                    tracing::info!(producer_id = p.id, epoch = p.epoch, "producer id assigned");
+                    idem.set_producer(p);
+                }
+            }
+            Ok(r) => {
+                let code = ErrorCode::from_i16(r.error_code);
+                if code.is_retriable() {
+                    tracing::debug!(%code, "InitProducerId will be retried");
+                    self.init_failures = self.init_failures.saturating_add(1);
+                    self.init_next_attempt = Some(retry_at(self.init_failures));
+                } else {
+                    self.set_fatal(Error::Fatal {
+                        reason: format!("InitProducerId failed: {code}"),
+                        code: Some(code),
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "InitProducerId request failed; retrying");
+                self.init_failures = self.init_failures.saturating_add(1);
+                self.init_next_attempt = Some(retry_at(self.init_failures));
+                self.last_connect_error = Some(e);
+            }
+        }
+    }
+
+    /// A slot's connect attempt finished.
+    pub(super) fn on_connected(
+        &mut self,
+        broker: i32,
+        slot: usize,
+        result: Result<Connection, kproducer_net::GroupError>,
+    ) {
+        let Some(link) = self.brokers.get_mut(&broker) else {
+            return;
+        };
+        let s = link.slot(slot);
+        s.connecting = false;
+        match result {
+            Ok(c) => {
+                s.connection = Some(c);
+            }
+            Err(e) => {
+                tracing::debug!(broker, slot, error = %e, "connect failed");
+                self.last_connect_error = Some(e.to_string());
+                self.metadata.refresh_requested = true;
+            }
+        }
+    }
+
+    /// The scaler's tick: feed each adaptive broker's signals, apply new
+    /// widths to its group and the router.
+    pub(super) fn scale(&mut self, now: Instant) {
+        let used = self.shared.buffer_used() as u64;
+        let memory = self.shared.buffer_memory as u64;
+        let now_std = now.into_std();
+        for (&broker, link) in &mut self.brokers {
+            let Some(scaler) = &mut link.scaler else {
+                continue;
+            };
+            for (i, s) in link.slots.iter_mut().enumerate() {
+                // "Waited for an in-flight slot": the connection's own
+                // permit wait plus the time ready batches were held back
+                // by a full window here (with idempotence the partition's
+                // 5-batch window usually binds before the connection's).
+                let held = s.take_blocked(now);
+                let (waited, busy) = match &s.connection {
+                    Some(c) => {
+                        let m = c.metrics();
+                        let delta = match &s.last_metrics {
+                            Some(prev) => m.delta_since(prev),
+                            None => m,
+                        };
+                        s.last_metrics = Some(m);
+                        (delta.permit_wait, delta.busy)
+                    }
+                    None => (Duration::ZERO, Duration::ZERO),
+                };
+                scaler.observe(i, waited.max(held), busy);
+            }
+            scaler.observe_buffer(now_std, used, memory);
+            let decision = scaler.evaluate(now_std);
+            if decision.is_change() {
+                let width = decision.target_width.max(1);
+                link.group.set_width(width);
+                for s in link.slots.iter_mut().skip(width) {
+                    // Retiring: its connection drains; a later scale-up
+                    // reconnects through the group.
+                    s.connection = None;
+                    s.last_metrics = None;
+                }
+                let _ = self.router.set_width(
+                    broker,
+                    NonZeroUsize::new(width).unwrap_or(NonZeroUsize::MIN),
+                );
+                metrics::add(&self.shared.metrics.scale_events, 1);
+                self.shared.metrics.connections(broker, width);
+            }
+        }
+    }
+}

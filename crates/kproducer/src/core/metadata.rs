@@ -1,0 +1,204 @@
+//! What the producer knows of the cluster: brokers, and per topic its
+//! partitions' leaders. Plain data, updated from Metadata responses.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use kproducer_net::BrokerAddress;
+use kproducer_protocol::ErrorCode;
+use kproducer_protocol::messages::{
+    MetadataRequest, MetadataRequestTopic, MetadataResponse, NodeEndpoint,
+};
+use tokio::time::Instant;
+
+/// One partition's leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Leader {
+    pub(crate) broker: i32,
+    pub(crate) epoch: i32,
+}
+
+/// One topic as the cluster described it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TopicMeta {
+    /// Per partition index: its leader, or `None` when it has none now.
+    pub(crate) partitions: Vec<Option<Leader>>,
+    /// The topic-level error of the last answer (NONE when known).
+    pub(crate) error: ErrorCode,
+}
+
+/// The metadata cache.
+#[derive(Debug, Default)]
+pub(crate) struct Metadata {
+    pub(crate) brokers: HashMap<i32, BrokerAddress>,
+    pub(crate) topics: HashMap<Arc<str>, TopicMeta>,
+    /// Topics the producer writes to: what each refresh asks for.
+    pub(crate) wanted: HashSet<Arc<str>>,
+    /// A refresh was asked for (new topic, leader moved, …).
+    pub(crate) refresh_requested: bool,
+    /// A Metadata request is in flight.
+    pub(crate) in_flight: bool,
+    /// When the last answer arrived.
+    pub(crate) updated_at: Option<Instant>,
+    /// Not before this instant (backoff after a failed attempt).
+    pub(crate) next_attempt: Option<Instant>,
+    /// Consecutive failed attempts.
+    pub(crate) failures: u32,
+    /// The last failure, for error messages.
+    pub(crate) last_error: Option<String>,
+}
+
+/// What changed in an update.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    /// Partitions whose leader is now known or different: (topic, partition, broker).
+    pub(crate) leaders: Vec<(Arc<str>, i32, i32)>,
+}
+
+impl Metadata {
+    /// The partitions of `topic`, if known and usable.
+    pub(crate) fn partition_count(&self, topic: &str) -> Option<usize> {
+        self.topics
+            .get(topic)
+            .filter(|t| t.error == ErrorCode::NONE && !t.partitions.is_empty())
+            .map(|t| t.partitions.len())
+    }
+
+    /// The leader of `topic`-`partition`, if any.
+    pub(crate) fn leader(&self, topic: &str, partition: i32) -> Option<Leader> {
+        let t = self.topics.get(topic)?;
+        *t.partitions.get(usize::try_from(partition).ok()?)?
+    }
+
+    /// Whether a refresh should start now.
+    pub(crate) fn refresh_due(&self, now: Instant, max_age: std::time::Duration) -> bool {
+        if self.in_flight || self.wanted.is_empty() {
+            return false;
+        }
+        if self.next_attempt.is_some_and(|t| t > now) {
+            return false;
+        }
+        self.refresh_requested || self.updated_at.is_none_or(|t| t + max_age <= now)
+    }
+
+    /// The request for the wanted topics.
+    pub(crate) fn request(&self, allow_auto_create: bool) -> MetadataRequest {
+        let mut names: Vec<&Arc<str>> = self.wanted.iter().collect();
+        names.sort();
+        MetadataRequest {
+            topics: Some(
+                names
+                    .into_iter()
+                    .map(|n| MetadataRequestTopic {
+                        topic_id: [0; 16],
+                        name: Some(n.to_string()),
+                        tagged_fields: Default::default(),
+                    })
+                    .collect(),
+            ),
+            allow_auto_topic_creation: allow_auto_create,
+            ..MetadataRequest::default()
+        }
+    }
+
+    /// Applies a produce response's leader hint (KIP-951): `topic`-`partition`
+    /// is now led by `leader` at `epoch`, reachable at one of `endpoints`.
+    /// Returns whether the partition's leader changed. Hints older than
+    /// what is known are ignored.
+    pub(crate) fn apply_leader_hint(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        leader: i32,
+        epoch: i32,
+        endpoints: &[NodeEndpoint],
+    ) -> bool {
+        for n in endpoints {
+            if let Ok(port) = u16::try_from(n.port) {
+                self.brokers
+                    .entry(n.node_id)
+                    .or_insert_with(|| BrokerAddress::new(n.host.clone(), port));
+            }
+        }
+        if leader < 0 || !self.brokers.contains_key(&leader) {
+            return false;
+        }
+        let Some(slot) = self
+            .topics
+            .get_mut(topic)
+            .and_then(|t| t.partitions.get_mut(usize::try_from(partition).ok()?))
+        else {
+            return false;
+        };
+        match *slot {
+            Some(known) if known.epoch >= epoch || known.broker == leader => false,
+            _ => {
+                *slot = Some(Leader {
+                    broker: leader,
+                    epoch,
+                });
+                true
+            }
+        }
+    }
+
+    /// Applies an answer.
+    pub(crate) fn update(&mut self, response: &MetadataResponse, now: Instant) -> Changes {
+        let mut changes = Changes::default();
+        for b in &response.brokers {
+            let Ok(port) = u16::try_from(b.port) else {
+                continue;
+            };
+            self.brokers
+                .insert(b.node_id, BrokerAddress::new(b.host.clone(), port));
+        }
+        for t in &response.topics {
+            let Some(name) = t.name.as_deref() else {
+                continue;
+            };
+            let key: Arc<str> = self
+                .wanted
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| Arc::from(name));
+            let error = ErrorCode::from_i16(t.error_code);
+            let entry = self.topics.entry(key.clone()).or_default();
+            entry.error = error;
+            if error != ErrorCode::NONE {
+                continue;
+            }
+            let count = t
+                .partitions
+                .iter()
+                .filter_map(|p| usize::try_from(p.partition_index).ok())
+                .max()
+                .map_or(0, |m| m + 1);
+            if entry.partitions.len() < count {
+                entry.partitions.resize(count, None);
+            }
+            for p in &t.partitions {
+                let Ok(i) = usize::try_from(p.partition_index) else {
+                    continue;
+                };
+                let leader = (p.leader_id >= 0 && self.brokers.contains_key(&p.leader_id))
+                    .then_some(Leader {
+                        broker: p.leader_id,
+                        epoch: p.leader_epoch,
+                    });
+                if let Some(l) = leader
+                    && entry.partitions[i].map(|o| o.broker) != Some(l.broker)
+                {
+                    changes
+                        .leaders
+                        .push((key.clone(), p.partition_index, l.broker));
+                }
+                entry.partitions[i] = leader;
+            }
+        }
+        self.updated_at = Some(now);
+        self.refresh_requested = false;
+        self.failures = 0;
+        self.next_attempt = None;
+        changes
+    }
+}

@@ -1,0 +1,498 @@
+//! The core task: one owner for all producer state (accumulator, metadata,
+//! idempotence, router, scalers, buffer accounting). Producer handles talk
+//! to it through one channel; connections answer through futures it polls.
+//! It never awaits a connection, so brokers never wait on each other. See
+//! `docs/producer-internals.md`.
+
+pub(crate) mod accumulator;
+mod broker;
+mod completion;
+mod control;
+mod drain;
+pub(crate) mod idempotence;
+mod metadata;
+mod response;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use kproducer_net::{
+    Connection, ConnectionError, GroupConfig, GroupError, Router, TopicPartition, Transport,
+};
+use kproducer_protocol::messages::{InitProducerIdResponse, MetadataResponse};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::time::{Instant, sleep_until};
+
+use self::accumulator::{Batch, PartitionQueue};
+use self::broker::BrokerLink;
+use self::idempotence::Idempotence;
+use self::metadata::Metadata;
+use crate::config::Settings;
+use crate::delivery::DeliverySender;
+use crate::error::Error;
+use crate::metrics::{self, MetricsRecorder};
+use crate::partitioner::{PartitionRequest, Partitioner};
+use crate::record::Record;
+
+/// What producer handles send to the core, in one ordered channel (so a
+/// flush sees every record sent before it).
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// A record to deliver.
+    Record(Envelope),
+    /// Resolve once every record sent before is resolved.
+    Flush(oneshot::Sender<()>),
+    /// Flush, fail what is left after `timeout`, and stop.
+    Close {
+        timeout: Duration,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// A record on its way to the core.
+#[derive(Debug)]
+pub(crate) struct Envelope {
+    pub(crate) record: Record,
+    pub(crate) reply: DeliverySender,
+    /// `buffer.memory` bytes taken for it.
+    pub(crate) reserved: usize,
+}
+
+/// State shared by the handles and the core.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// `buffer.memory`, in bytes, as permits.
+    pub(crate) buffer: Semaphore,
+    pub(crate) buffer_memory: usize,
+    pub(crate) metrics: MetricsRecorder,
+    /// Set by `close` (and by a fatal error): sends are refused.
+    pub(crate) closed: AtomicBool,
+    /// The fatal error, once one happened.
+    pub(crate) fatal: OnceLock<Error>,
+}
+
+impl Shared {
+    pub(crate) fn new(buffer_memory: usize) -> Self {
+        Shared {
+            buffer: Semaphore::new(buffer_memory),
+            buffer_memory,
+            metrics: MetricsRecorder::default(),
+            closed: AtomicBool::new(false),
+            fatal: OnceLock::new(),
+        }
+    }
+
+    /// Gives `bytes` of `buffer.memory` back.
+    pub(crate) fn release(&self, bytes: usize) {
+        if bytes > 0 {
+            self.buffer.add_permits(bytes);
+        }
+    }
+
+    /// Bytes of `buffer.memory` in use.
+    pub(crate) fn buffer_used(&self) -> usize {
+        self.buffer_memory
+            .saturating_sub(self.buffer.available_permits())
+    }
+}
+
+/// Something that finished outside the core.
+#[derive(Debug)]
+enum Event {
+    /// A Produce request's outcome.
+    Produce {
+        id: u64,
+        result: Result<Option<Bytes>, ConnectionError>,
+    },
+    /// A Metadata request's outcome.
+    Metadata(Result<MetadataResponse, String>),
+    /// An InitProducerId request's outcome.
+    InitProducerId(Result<InitProducerIdResponse, String>),
+    /// A slot's connect attempt finished.
+    Connected {
+        broker: i32,
+        slot: usize,
+        result: Result<Connection, GroupError>,
+    },
+}
+
+type EventFuture = Pin<Box<dyn Future<Output = Event> + Send>>;
+
+/// A Produce request in flight: where it went and what it carries.
+#[derive(Debug)]
+struct InFlightRequest {
+    broker: i32,
+    slot: usize,
+    version: i16,
+    connection: Connection,
+    batches: Vec<Batch>,
+}
+
+/// A record waiting for its topic's metadata.
+#[derive(Debug)]
+struct Waiting {
+    envelope: Envelope,
+    received: Instant,
+    flush_gen: u64,
+}
+
+/// The core: owns all producer state; see the module docs.
+pub(crate) struct Core {
+    settings: Settings,
+    shared: Arc<Shared>,
+    transport: Arc<dyn Transport>,
+    group_config: GroupConfig,
+    commands: mpsc::UnboundedReceiver<Command>,
+    commands_open: bool,
+    partitioner: Box<dyn Partitioner>,
+    metadata: Metadata,
+    waiting: HashMap<Arc<str>, VecDeque<Waiting>>,
+    partitions: HashMap<TopicPartition, PartitionQueue>,
+    brokers: HashMap<i32, BrokerLink>,
+    router: Router,
+    idempotence: Option<Idempotence<TopicPartition>>,
+    init_in_flight: bool,
+    init_next_attempt: Option<Instant>,
+    init_failures: u32,
+    events: FuturesUnordered<EventFuture>,
+    requests: HashMap<u64, InFlightRequest>,
+    next_request_id: u64,
+    next_order: u64,
+    flush_gen: u64,
+    outstanding: BTreeMap<u64, usize>,
+    flush_waiters: Vec<(u64, oneshot::Sender<()>)>,
+    closing: Option<Instant>,
+    close_waiters: Vec<oneshot::Sender<()>>,
+    next_scale_tick: Instant,
+    bootstrap_next: usize,
+    last_connect_error: Option<String>,
+    fatal: Option<Error>,
+    /// Reused between drains.
+    scratch_keys: Vec<TopicPartition>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("partitions", &self.partitions.len())
+            .field("brokers", &self.brokers.len())
+            .field("requests_in_flight", &self.requests.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Core {
+    pub(crate) fn new(
+        settings: Settings,
+        shared: Arc<Shared>,
+        transport: Arc<dyn Transport>,
+        commands: mpsc::UnboundedReceiver<Command>,
+        partitioner: Box<dyn Partitioner>,
+    ) -> Self {
+        let c = &settings.config;
+        let group_config = GroupConfig {
+            connection: kproducer_net::ConnectionConfig {
+                max_in_flight: c.max_in_flight,
+                request_timeout: c.request_timeout,
+                client_id: Some(c.client_id.clone()),
+                ..kproducer_net::ConnectionConfig::default()
+            },
+            jitter_seed: c.seed,
+            ..GroupConfig::default()
+        };
+        let width = initial_width(&settings);
+        let idempotence = settings
+            .idempotent
+            .then(|| Idempotence::new(c.max_in_flight, false));
+        Core {
+            router: Router::new(NonZeroUsize::new(width).unwrap_or(NonZeroUsize::MIN)),
+            next_scale_tick: Instant::now() + c.scale_interval,
+            settings,
+            shared,
+            transport,
+            group_config,
+            commands,
+            commands_open: true,
+            partitioner,
+            metadata: Metadata::default(),
+            waiting: HashMap::new(),
+            partitions: HashMap::new(),
+            brokers: HashMap::new(),
+            idempotence,
+            init_in_flight: false,
+            init_next_attempt: None,
+            init_failures: 0,
+            events: FuturesUnordered::new(),
+            requests: HashMap::new(),
+            next_request_id: 0,
+            next_order: 0,
+            flush_gen: 0,
+            outstanding: BTreeMap::new(),
+            flush_waiters: Vec::new(),
+            closing: None,
+            close_waiters: Vec::new(),
+            bootstrap_next: 0,
+            last_connect_error: None,
+            fatal: None,
+            scratch_keys: Vec::new(),
+        }
+    }
+
+    /// The task's loop: take input, make decisions, start I/O, sleep until
+    /// the next input or deadline.
+    pub(crate) async fn run(mut self) {
+        let mut inbox = Vec::with_capacity(512);
+        loop {
+            let now = Instant::now();
+            self.housekeeping(now);
+            let sent = self.drain(now);
+            self.answer_flushes();
+            if self.finished(now) {
+                break;
+            }
+            // After a pass that sent something, the next batches of the same
+            // partitions may go at once: pass again right after looking at
+            // input, instead of waiting for the next event.
+            let wake = if sent { now } else { self.next_wakeup(now) };
+            tokio::select! {
+                n = self.commands.recv_many(&mut inbox, 512), if self.commands_open => {
+                    if n == 0 {
+                        self.commands_open = false;
+                        if self.closing.is_none() {
+                            // Every handle is gone without close(): fail what
+                            // is left rather than leave it pending.
+                            self.fail_everything(&Error::Dropped);
+                            break;
+                        }
+                    }
+                    let now = Instant::now();
+                    for cmd in inbox.drain(..) {
+                        self.on_command(cmd, now);
+                    }
+                }
+                Some(event) = self.events.next(), if !self.events.is_empty() => {
+                    self.on_event(event);
+                }
+                () = sleep_until(wake) => {}
+            }
+        }
+        let closed = if self.closing.is_some() {
+            Error::Closed
+        } else {
+            Error::Dropped
+        };
+        self.fail_everything(&closed);
+        self.answer_flushes();
+        for w in self.close_waiters.drain(..) {
+            let _ = w.send(());
+        }
+        tracing::debug!("producer core stopped");
+    }
+
+    fn on_command(&mut self, cmd: Command, now: Instant) {
+        match cmd {
+            Command::Record(envelope) => {
+                if let Some(e) = self.fatal.clone() {
+                    self.reject(envelope.reply, envelope.reserved, e);
+                    return;
+                }
+                *self.outstanding.entry(self.flush_gen).or_default() += 1;
+                self.route(envelope, now, self.flush_gen);
+            }
+            Command::Flush(tx) => {
+                self.flush_gen += 1;
+                self.flush_waiters.push((self.flush_gen, tx));
+            }
+            Command::Close { timeout, done } => {
+                self.flush_gen += 1;
+                // Any timeout the caller passes is accepted; beyond a year
+                // it means "no deadline" in practice.
+                let deadline = now
+                    .checked_add(timeout)
+                    .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
+                self.closing = Some(self.closing.map_or(deadline, |d| d.min(deadline)));
+                self.close_waiters.push(done);
+            }
+        }
+    }
+
+    /// Fails a record that never entered the accumulator.
+    fn reject(&self, reply: DeliverySender, reserved: usize, error: Error) {
+        self.shared.release(reserved);
+        metrics::add(&self.shared.metrics.records_failed, 1);
+        let _ = reply.send(Err(error));
+    }
+
+    /// One record fewer outstanding in flush generation `generation`.
+    fn resolved(&mut self, generation: u64, count: usize) {
+        if let Some(n) = self.outstanding.get_mut(&generation) {
+            *n = n.saturating_sub(count);
+            if *n == 0 {
+                self.outstanding.remove(&generation);
+            }
+        }
+    }
+
+    /// Chooses the record's partition and appends it, or parks it until its
+    /// topic's metadata is known.
+    fn route(&mut self, envelope: Envelope, now: Instant, flush_gen: u64) {
+        let topic = envelope.record.topic.shared().clone();
+        let Some(partitions) = self.metadata.partition_count(&topic) else {
+            if self.metadata.wanted.insert(topic.clone()) {
+                self.metadata.refresh_requested = true;
+            }
+            self.waiting.entry(topic).or_default().push_back(Waiting {
+                envelope,
+                received: now,
+                flush_gen,
+            });
+            return;
+        };
+        let record = &envelope.record;
+        let partition = match record.partition {
+            Some(p) if p >= 0 && (p as usize) < partitions => p,
+            Some(p) => {
+                let error = Error::InvalidRecord {
+                    topic: record.topic.clone(),
+                    reason: format!("partition {p} does not exist (the topic has {partitions})"),
+                };
+                self.resolved(flush_gen, 1);
+                self.reject(envelope.reply, envelope.reserved, error);
+                return;
+            }
+            None => self.partitioner.partition(&PartitionRequest {
+                topic: &topic,
+                key: record.key.as_deref(),
+                value: record.value.as_deref(),
+                partitions: partitions as u32,
+            }),
+        };
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let c = &self.settings.config;
+        let tp = TopicPartition::new(topic.clone(), partition);
+        let queue = self.partitions.entry(tp).or_insert_with(|| {
+            PartitionQueue::new(record.topic.clone(), partition, c.compression, c.batch_size)
+        });
+        let size = envelope.reserved;
+        let Envelope {
+            record,
+            reply,
+            reserved,
+        } = envelope;
+        match queue.append(
+            &record,
+            timestamp,
+            reply,
+            reserved,
+            now,
+            c.batch_size,
+            flush_gen,
+            &mut self.next_order,
+        ) {
+            Ok(()) => self.partitioner.on_append(&topic, partition, size),
+            Err(rejected) => {
+                self.resolved(flush_gen, 1);
+                self.reject(rejected.reply, rejected.reserved, rejected.error);
+            }
+        }
+    }
+
+    /// Timers and state transitions that need no input: linger, expiry,
+    /// producer id, metadata, scaling.
+    fn housekeeping(&mut self, now: Instant) {
+        let force = !self.flush_waiters.is_empty() || self.closing.is_some();
+        let linger = self.settings.config.linger;
+        for q in self.partitions.values_mut() {
+            q.seal_if_due(now, linger, force, &mut self.next_order);
+        }
+        self.expire(now);
+        if let Some(idem) = &mut self.idempotence {
+            match idem.apply_bump() {
+                idempotence::IdentityAction::None => {}
+                idempotence::IdentityAction::Bumped(p) => {
+                    metrics::add(&self.shared.metrics.epoch_bumps, 1);
+                    tracing::info!(producer_id = p.id, epoch = p.epoch, "producer epoch bumped");
+                }
+                idempotence::IdentityAction::NewProducerId => {
+                    metrics::add(&self.shared.metrics.epoch_bumps, 1);
+                    tracing::info!("producer epoch exhausted: requesting a new producer id");
+                }
+            }
+        }
+        self.maybe_init_producer_id(now);
+        self.maybe_refresh_metadata(now);
+        if now >= self.next_scale_tick {
+            self.scale(now);
+            self.next_scale_tick = now + self.settings.config.scale_interval;
+        }
+    }
+
+    /// When the loop must wake even without input.
+    fn next_wakeup(&self, now: Instant) -> Instant {
+        let c = &self.settings.config;
+        let mut wake = now + c.metadata_max_age.min(Duration::from_secs(60));
+        let mut consider = |t: Instant| {
+            if t > now && t < wake {
+                wake = t;
+            }
+        };
+        for q in self.partitions.values() {
+            if let Some(t) = q.linger_deadline(c.linger) {
+                consider(t);
+            }
+            if let Some(b) = q.ready.front() {
+                if let Some(t) = b.retry_at {
+                    consider(t);
+                }
+                consider(b.created + c.delivery_timeout);
+            }
+        }
+        for q in self.waiting.values() {
+            if let Some(w) = q.front() {
+                consider(w.received + c.delivery_timeout);
+            }
+        }
+        if let Some(t) = self.metadata.next_attempt {
+            consider(t);
+        }
+        if let Some(t) = self.metadata.updated_at {
+            consider(t + c.metadata_max_age);
+        }
+        if let Some(t) = self.init_next_attempt {
+            consider(t);
+        }
+        if self.brokers.values().any(|b| b.scaler.is_some()) {
+            consider(self.next_scale_tick);
+        }
+        if let Some(t) = self.closing {
+            consider(t);
+        }
+        wake
+    }
+}
+
+/// Connections per broker at start.
+fn initial_width(settings: &Settings) -> usize {
+    let s = &settings.config.scaler;
+    if settings.config.adaptive_connections {
+        s.initial_width.max(s.min_width)
+    } else {
+        s.min_width
+    }
+    .max(1)
+}

@@ -1,0 +1,180 @@
+//! The producer's errors: one [`Error`] for building, sending and delivery,
+//! and [`TrySendError`] for [`Producer::try_send`](crate::Producer::try_send),
+//! which hands the record back.
+
+use std::time::Duration;
+
+use kproducer_protocol::ErrorCode;
+
+use crate::record::{Record, Topic};
+
+/// Everything that can go wrong building a producer, sending a record, or
+/// delivering it.
+///
+/// Cloneable: one broker answer fails every record of a batch with the same
+/// error.
+///
+/// ```
+/// use kproducer::Error;
+/// let e = Error::Config { key: "linger.ms".into(), message: "must be at most 1 hour".into() };
+/// assert_eq!(e.to_string(), "invalid configuration `linger.ms`: must be at most 1 hour");
+/// assert!(!e.is_retriable());
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting is invalid or conflicts with another; `key` is the Kafka
+    /// property name.
+    #[error("invalid configuration `{key}`: {message}")]
+    Config {
+        /// The setting, by its Kafka property name (`acks`, `linger.ms`, …).
+        key: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// `send` waited `max.block.ms` for `buffer.memory` and none came free.
+    #[error(
+        "no room in buffer.memory ({buffer_memory} bytes) within max.block.ms ({waited:?}): \
+         records are produced faster than the brokers accept them; slow down, or raise \
+         buffer.memory or max.block.ms"
+    )]
+    BufferTimeout {
+        /// How long `send` waited.
+        waited: Duration,
+        /// The configured `buffer.memory`.
+        buffer_memory: usize,
+    },
+    /// A record is larger than a limit; other records are unaffected.
+    #[error(
+        "record of {size} bytes is larger than {setting} ({limit} bytes); raise {setting} or send a smaller record"
+    )]
+    RecordTooLarge {
+        /// The record's size bound.
+        size: usize,
+        /// The limit it broke.
+        limit: usize,
+        /// Which setting (or `the broker's message.max.bytes`).
+        setting: &'static str,
+    },
+    /// The record cannot be encoded (for example a header key that is not
+    /// UTF-8) or names a partition the topic does not have.
+    #[error("invalid record for topic {topic}: {reason}")]
+    InvalidRecord {
+        /// The record's topic.
+        topic: Topic,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The broker rejected the record's batch with an error the producer
+    /// does not retry.
+    #[error("broker rejected a batch for {topic}-{partition}: {code}{}", message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    Broker {
+        /// The topic.
+        topic: Topic,
+        /// The partition.
+        partition: i32,
+        /// The broker's error code.
+        code: ErrorCode,
+        /// The broker's message, if it sent one.
+        message: Option<String>,
+    },
+    /// `delivery.timeout.ms` passed before the record was acknowledged.
+    /// With idempotence on, the record may still have been written (then it
+    /// is not written twice).
+    #[error(
+        "delivery.timeout.ms ({timeout:?}) passed before the record was acknowledged by {topic}-{partition}; last problem: {last_problem}"
+    )]
+    DeliveryTimeout {
+        /// The topic.
+        topic: Topic,
+        /// The partition, or -1 if the topic's metadata never arrived.
+        partition: i32,
+        /// The configured `delivery.timeout.ms`.
+        timeout: Duration,
+        /// The last error seen for it (or why it never left the producer).
+        last_problem: String,
+    },
+    /// The producer hit an error it cannot continue from (its producer id
+    /// was fenced, authorization failed, …): every outstanding record fails
+    /// with it and every later send is refused. Create a new producer.
+    #[error("fatal producer error, create a new producer: {reason}")]
+    Fatal {
+        /// What happened.
+        reason: String,
+        /// The broker's error code, when a broker caused it.
+        code: Option<ErrorCode>,
+    },
+    /// The producer was closed (by [`close`](crate::Producer::close)) before
+    /// the record was acknowledged, or a send came after close.
+    #[error("the producer is closed: the record was not (or not known to be) delivered")]
+    Closed,
+    /// The producer was dropped (or its task ended) before the record was
+    /// acknowledged. The record may or may not have been written.
+    #[error(
+        "the producer was dropped before this record was acknowledged; call close() or flush() before dropping it"
+    )]
+    Dropped,
+}
+
+impl Error {
+    /// Whether sending the same record again may succeed (a timeout,
+    /// buffer pressure, a retriable broker code).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::BufferTimeout { .. } | Error::DeliveryTimeout { .. } => true,
+            Error::Broker { code, .. } => code.is_retriable(),
+            _ => false,
+        }
+    }
+
+    /// The broker's error code, if a broker caused the error.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Broker { code, .. } => Some(*code),
+            Error::Fatal { code, .. } => *code,
+            _ => None,
+        }
+    }
+
+    pub(crate) fn config(key: &str, message: impl Into<String>) -> Self {
+        Error::Config {
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why [`Producer::try_send`](crate::Producer::try_send) did not take a
+/// record; the record comes back.
+///
+/// ```
+/// use kproducer::{Record, TrySendError};
+/// let e = TrySendError::QueueFull(Record::new("t", "v"));
+/// assert!(e.to_string().contains("buffer.memory"));
+/// let record = e.into_record();
+/// assert_eq!(record.topic.as_str(), "t");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrySendError {
+    /// `buffer.memory` is full right now.
+    #[error("buffer.memory is full: try again later or use send(), which waits")]
+    QueueFull(Record),
+    /// The producer is closed (or failed fatally).
+    #[error("the producer is closed: {1}")]
+    Closed(Record, Error),
+    /// The record itself is unacceptable (too large, invalid).
+    #[error("{1}")]
+    Invalid(Record, Error),
+}
+
+impl TrySendError {
+    /// The record that was not sent.
+    pub fn into_record(self) -> Record {
+        match self {
+            TrySendError::QueueFull(r)
+            | TrySendError::Closed(r, _)
+            | TrySendError::Invalid(r, _) => r,
+        }
+    }
+}

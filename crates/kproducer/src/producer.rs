@@ -1,0 +1,461 @@
+//! [`Producer`], the handle users hold, and [`ProducerBuilder`].
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use kproducer_net::{ScalerConfig, TcpTransport, Transport};
+use kproducer_protocol::records::Compression;
+use tokio::sync::{TryAcquireError, mpsc, oneshot};
+
+use crate::config::{Acks, PartitionerKind, ProducerConfig, Settings};
+use crate::core::{Command, Core, Envelope, Shared};
+use crate::delivery::{self, DeliveryFuture};
+use crate::error::{Error, TrySendError};
+use crate::metrics::ProducerMetrics;
+use crate::partitioner::{DefaultPartitioner, Partitioner, RoundRobin};
+use crate::record::Record;
+
+/// A Kafka producer. Cheap to clone; every clone feeds the same producer.
+///
+/// Build one with [`Producer::builder`]. It connects lazily: the first
+/// record triggers metadata, the producer id (with idempotence) and
+/// connections. Records resolve through their [`DeliveryFuture`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), kproducer::Error> {
+/// use std::time::Duration;
+/// use kproducer::{Producer, Record, Topic};
+///
+/// let producer = Producer::builder()
+///     .bootstrap_servers(["127.0.0.1:9092"])
+///     .linger(Duration::from_millis(10))
+///     .build()?;
+/// let orders = Topic::new("orders");
+/// let delivery = producer.send(Record::new(orders.clone(), "hello").with_key("k1")).await?;
+/// let written = delivery.await?;
+/// println!("{written}");
+/// producer.close(Duration::from_secs(5)).await;
+/// # Ok(()) }
+/// ```
+///
+/// Dropping every clone without [`close`](Self::close) fails the records
+/// still outstanding with [`Error::Dropped`]: nothing stays pending and
+/// nothing is lost silently.
+#[derive(Debug, Clone)]
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<Shared>,
+    settings: Settings,
+}
+
+impl Producer {
+    /// A builder with Kafka 4.x defaults.
+    pub fn builder() -> ProducerBuilder {
+        ProducerBuilder::default()
+    }
+
+    /// Whether idempotence is on (asked for, or the default and nothing
+    /// conflicts with it).
+    pub fn is_idempotent(&self) -> bool {
+        self.inner.settings.idempotent
+    }
+
+    /// Hands `record` to the producer, waiting up to `max.block.ms` for
+    /// room in `buffer.memory`. The returned future resolves when the
+    /// record is acknowledged or has failed.
+    ///
+    /// # Errors
+    /// [`Error::BufferTimeout`] after `max.block.ms` without room;
+    /// [`Error::RecordTooLarge`] for a record above `max.request.size` or
+    /// `buffer.memory`; [`Error::Closed`] / [`Error::Fatal`] once the
+    /// producer is closed or failed.
+    pub async fn send(&self, record: Record) -> Result<DeliveryFuture, Error> {
+        self.check_open()?;
+        let size = self.check_size(&record)?;
+        let shared = &self.inner.shared;
+        let permits = u32::try_from(size).unwrap_or(u32::MAX);
+        match shared.buffer.try_acquire_many(permits) {
+            Ok(p) => p.forget(),
+            Err(TryAcquireError::Closed) => return Err(Error::Closed),
+            Err(TryAcquireError::NoPermits) => {
+                let max_block = self.inner.settings.config.max_block;
+                match tokio::time::timeout(max_block, shared.buffer.acquire_many(permits)).await {
+                    Ok(Ok(p)) => p.forget(),
+                    Ok(Err(_)) => return Err(Error::Closed),
+                    Err(_) => {
+                        return Err(Error::BufferTimeout {
+                            waited: max_block,
+                            buffer_memory: shared.buffer_memory,
+                        });
+                    }
+                }
+            }
+        }
+        self.enqueue(record, size).map_err(|_| Error::Closed)
+    }
+
+    /// Hands `record` to the producer only if `buffer.memory` has room now;
+    /// otherwise gives it back at once.
+    ///
+    /// # Errors
+    /// [`TrySendError::QueueFull`] when the buffer is full,
+    /// [`TrySendError::Invalid`] for a record that can never be sent,
+    /// [`TrySendError::Closed`] once the producer is closed; each returns
+    /// the record.
+    // The record comes back by value in the error, as tokio's channels do:
+    // boxing it would allocate on the path taken under backpressure.
+    #[allow(clippy::result_large_err)]
+    pub fn try_send(&self, record: Record) -> Result<DeliveryFuture, TrySendError> {
+        if let Err(e) = self.check_open() {
+            return Err(TrySendError::Closed(record, e));
+        }
+        let size = match self.check_size(&record) {
+            Ok(s) => s,
+            Err(e) => return Err(TrySendError::Invalid(record, e)),
+        };
+        let permits = u32::try_from(size).unwrap_or(u32::MAX);
+        match self.inner.shared.buffer.try_acquire_many(permits) {
+            Ok(p) => p.forget(),
+            Err(TryAcquireError::NoPermits) => return Err(TrySendError::QueueFull(record)),
+            Err(TryAcquireError::Closed) => {
+                return Err(TrySendError::Closed(record, Error::Closed));
+            }
+        }
+        self.enqueue(record, size)
+            .map_err(|record| TrySendError::Closed(*record, Error::Closed))
+    }
+
+    /// Resolves once every record sent before the call is resolved
+    /// (acknowledged or failed). Open batches are sent without waiting for
+    /// `linger.ms`.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] if the producer has stopped.
+    pub async fn flush(&self) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .commands
+            .send(Command::Flush(tx))
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+
+    /// Refuses new records, delivers what is outstanding for up to
+    /// `timeout`, fails what is left with [`Error::Closed`], and stops the
+    /// producer (connections close). Idempotent: later calls return at once.
+    pub async fn close(&self, timeout: Duration) {
+        self.inner.shared.closed.store(true, Ordering::Release);
+        let (done, rx) = oneshot::channel();
+        if self
+            .inner
+            .commands
+            .send(Command::Close { timeout, done })
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+    }
+
+    /// A snapshot of the producer's counters.
+    pub fn metrics(&self) -> ProducerMetrics {
+        let shared = &self.inner.shared;
+        shared
+            .metrics
+            .snapshot(shared.buffer_used(), shared.buffer_memory)
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        let shared = &self.inner.shared;
+        if let Some(e) = shared.fatal.get() {
+            return Err(e.clone());
+        }
+        if shared.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    fn check_size(&self, record: &Record) -> Result<usize, Error> {
+        let size = record.size_bound();
+        let c = &self.inner.settings.config;
+        if size > c.max_request_size {
+            return Err(Error::RecordTooLarge {
+                size,
+                limit: c.max_request_size,
+                setting: "max.request.size",
+            });
+        }
+        if size > c.buffer_memory {
+            return Err(Error::RecordTooLarge {
+                size,
+                limit: c.buffer_memory,
+                setting: "buffer.memory",
+            });
+        }
+        Ok(size)
+    }
+
+    /// Hands the record to the core; gives it back if the core is gone.
+    fn enqueue(&self, record: Record, size: usize) -> Result<DeliveryFuture, Box<Record>> {
+        let (reply, future) = delivery::channel();
+        let command = Command::Record(Envelope {
+            record,
+            reply,
+            reserved: size,
+        });
+        match self.inner.commands.send(command) {
+            Ok(()) => Ok(future),
+            Err(mpsc::error::SendError(command)) => {
+                self.inner.shared.release(size);
+                match command {
+                    Command::Record(envelope) => Err(Box::new(envelope.record)),
+                    // `SendError` hands back exactly the command that was
+                    // sent, built just above as `Command::Record`.
+                    _ => unreachable!("SendError returned a different command"),
+                }
+            }
+        }
+    }
+}
+
+/// Builds a [`Producer`]: typed setters over [`ProducerConfig`] (Kafka 4.x
+/// defaults), plus what a config cannot hold (a custom partitioner or
+/// transport).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), kproducer::Error> {
+/// use std::time::Duration;
+/// use kproducer::{Acks, Producer};
+///
+/// let producer = Producer::builder()
+///     .bootstrap_servers(["127.0.0.1:9092"])
+///     .client_id("billing")
+///     .acks(Acks::All)
+///     .linger(Duration::from_millis(20))
+///     .batch_size(64 * 1024)
+///     .build()?; // connects lazily, on the first record
+/// assert!(producer.is_idempotent());
+///
+/// let err = Producer::builder().build().unwrap_err();
+/// assert!(err.to_string().contains("bootstrap.servers"));
+/// # Ok(()) }
+/// ```
+#[derive(Default)]
+pub struct ProducerBuilder {
+    config: ProducerConfig,
+    transport: Option<Arc<dyn Transport>>,
+    partitioner: Option<Box<dyn Partitioner>>,
+}
+
+impl std::fmt::Debug for ProducerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProducerBuilder")
+            .field("config", &self.config)
+            .field("transport", &self.transport)
+            .field("partitioner", &self.partitioner)
+            .finish()
+    }
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
+        $(#[$doc])*
+        #[must_use]
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.config.$name = value;
+            self
+        }
+    };
+}
+
+impl ProducerBuilder {
+    /// Replaces every setting with `config` (for example one filled from
+    /// properties).
+    #[must_use]
+    pub fn config(mut self, config: ProducerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// `bootstrap.servers`: `host:port` addresses.
+    #[must_use]
+    pub fn bootstrap_servers<I, S>(mut self, servers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.bootstrap_servers = servers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// `client.id`.
+    #[must_use]
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.config.client_id = id.into();
+        self
+    }
+
+    /// `enable.idempotence`, explicitly (conflicting settings then fail the
+    /// build instead of turning it off).
+    #[must_use]
+    pub fn enable_idempotence(mut self, on: bool) -> Self {
+        self.config.enable_idempotence = Some(on);
+        self
+    }
+
+    setter!(
+        /// `acks`.
+        acks: Acks
+    );
+    setter!(
+        /// `linger.ms`.
+        linger: Duration
+    );
+    setter!(
+        /// `batch.size`, in bytes.
+        batch_size: usize
+    );
+    setter!(
+        /// `buffer.memory`, in bytes.
+        buffer_memory: usize
+    );
+    setter!(
+        /// `max.block.ms`.
+        max_block: Duration
+    );
+    setter!(
+        /// `delivery.timeout.ms`.
+        delivery_timeout: Duration
+    );
+    setter!(
+        /// `request.timeout.ms`.
+        request_timeout: Duration
+    );
+    setter!(
+        /// `retry.backoff.ms`.
+        retry_backoff: Duration
+    );
+    setter!(
+        /// `retry.backoff.max.ms`.
+        retry_backoff_max: Duration
+    );
+    setter!(
+        /// `max.in.flight.requests.per.connection`.
+        max_in_flight: usize
+    );
+    setter!(
+        /// `compression.type`.
+        compression: Compression
+    );
+    setter!(
+        /// `max.request.size`, in bytes.
+        max_request_size: usize
+    );
+    setter!(
+        /// `metadata.max.age.ms`.
+        metadata_max_age: Duration
+    );
+    setter!(
+        /// `allow.auto.create.topics`.
+        allow_auto_create_topics: bool
+    );
+    setter!(
+        /// Built-in partitioner choice (`partitioner.class`).
+        partitioner_kind: PartitionerKind
+    );
+    setter!(
+        /// `partitioner.ignore.keys`.
+        partitioner_ignore_keys: bool
+    );
+    setter!(
+        /// Adaptive connections per broker (on by default).
+        adaptive_connections: bool
+    );
+    setter!(
+        /// The adaptive scaler's bounds and thresholds.
+        scaler: ScalerConfig
+    );
+    setter!(
+        /// How often the scaler looks at each broker.
+        scale_interval: Duration
+    );
+
+    /// Connections per broker: at least `min`, at most `max` (adaptive).
+    #[must_use]
+    pub fn connections(mut self, min: usize, max: usize) -> Self {
+        self.config.scaler.min_width = min;
+        self.config.scaler.max_width = max;
+        self
+    }
+
+    /// Fixes the seed of the sticky partitioner and backoff jitter.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = Some(seed);
+        self
+    }
+
+    /// A custom partitioner for records that name no partition.
+    #[must_use]
+    pub fn partitioner(mut self, partitioner: impl Partitioner + 'static) -> Self {
+        self.partitioner = Some(Box::new(partitioner));
+        self
+    }
+
+    /// How connections are opened (default: TCP). Tests pass the fake
+    /// broker's in-memory transport.
+    #[must_use]
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// Validates the settings and starts the producer's task on the current
+    /// tokio runtime. Nothing connects until the first record.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the offending setting, or when called
+    /// outside a tokio runtime.
+    pub fn build(self) -> Result<Producer, Error> {
+        let settings = self.config.validate()?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::config(
+                "runtime",
+                "Producer::build must be called inside a tokio runtime",
+            )
+        })?;
+        let c = &settings.config;
+        let seed = c.seed.unwrap_or_else(|| {
+            std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8)
+        });
+        let partitioner: Box<dyn Partitioner> = match (self.partitioner, c.partitioner_kind) {
+            (Some(p), _) => p,
+            (None, PartitionerKind::Default) => Box::new(DefaultPartitioner::new(
+                c.batch_size,
+                c.partitioner_ignore_keys,
+                seed,
+            )),
+            (None, PartitionerKind::RoundRobin) => Box::new(RoundRobin::default()),
+        };
+        let transport = self
+            .transport
+            .unwrap_or_else(|| Arc::new(TcpTransport::default()));
+        let shared = Arc::new(Shared::new(c.buffer_memory));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let core = Core::new(settings.clone(), shared.clone(), transport, rx, partitioner);
+        runtime.spawn(core.run());
+        Ok(Producer {
+            inner: Arc::new(Inner {
+                commands: tx,
+                shared,
+                settings,
+            }),
+        })
+    }
+}

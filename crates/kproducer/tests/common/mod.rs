@@ -1,0 +1,286 @@
+//! Shared harness for end-to-end tests against the in-memory fake broker:
+//! a cluster plus a producer on paused tokio time, numbered records, and the
+//! checks every fault scenario ends with (nothing lost, nothing duplicated,
+//! order kept, every future resolved exactly once).
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kproducer::{DeliveryFuture, Error, Producer, ProducerBuilder, Record, RecordMetadata, Topic};
+use kproducer_fake_broker::FakeCluster;
+use kproducer_net::{Connection, ConnectionConfig, Transport};
+use kproducer_protocol::messages::{FetchPartition, FetchRequest, FetchTopic};
+use kproducer_protocol::records::RecordBatch;
+
+/// The seed every test producer uses (printed by failing checks).
+pub const SEED: u64 = 0x5eed_0001;
+
+/// A producer wired to `cluster`'s in-memory transport, with a fixed seed;
+/// `tweak` adjusts the builder.
+pub fn producer(
+    cluster: &FakeCluster,
+    tweak: impl FnOnce(ProducerBuilder) -> ProducerBuilder,
+) -> Producer {
+    let transport: Arc<dyn Transport> = Arc::new(cluster.transport());
+    let builder = Producer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers().split(','))
+        .transport(transport)
+        .seed(SEED);
+    tweak(builder).build().expect("valid test configuration")
+}
+
+/// One record's value: `"<topic>/<partition>/<n>"`, so the log can be
+/// checked for loss, duplication and order.
+pub fn value(topic: &str, partition: i32, n: usize) -> Bytes {
+    Bytes::from(format!("{topic}/{partition}/{n:08}"))
+}
+
+/// A partition, by topic name and index.
+pub type PartitionKey = (String, i32);
+
+/// One record's value and, until awaited, its future.
+pub type SentRecord = (Bytes, Option<DeliveryFuture>);
+
+/// One record's value and what became of it.
+pub type RecordOutcome = (Bytes, Result<RecordMetadata, Error>);
+
+/// Records sent by a test and their futures, to check against the log.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// Per (topic, partition): values in send order, with their futures.
+    sent: BTreeMap<PartitionKey, Vec<SentRecord>>,
+}
+
+/// What became of the ledger's records.
+#[derive(Debug, Default)]
+pub struct Outcomes {
+    /// Per (topic, partition): (value, result) in send order.
+    pub results: BTreeMap<PartitionKey, Vec<RecordOutcome>>,
+}
+
+impl Outcomes {
+    /// How many records resolved `Ok`.
+    pub fn ok(&self) -> usize {
+        self.results
+            .values()
+            .flatten()
+            .filter(|(_, r)| r.is_ok())
+            .count()
+    }
+
+    /// Every error, for assertions.
+    pub fn errors(&self) -> Vec<&Error> {
+        self.results
+            .values()
+            .flatten()
+            .filter_map(|(_, r)| r.as_ref().err())
+            .collect()
+    }
+}
+
+impl Ledger {
+    /// Sends `count` numbered records to `topic`-`partition` (explicit
+    /// partition), continuing the numbering of earlier calls.
+    pub async fn send(&mut self, producer: &Producer, topic: &Topic, partition: i32, count: usize) {
+        for _ in 0..count {
+            let entry = self
+                .sent
+                .entry((topic.as_str().to_owned(), partition))
+                .or_default();
+            let v = value(topic.as_str(), partition, entry.len());
+            let fut = producer
+                .send(Record::new(topic.clone(), v.clone()).with_partition(partition))
+                .await
+                .expect("send accepted");
+            entry.push((v, Some(fut)));
+        }
+    }
+
+    /// Awaits every future (each must resolve; a future can only resolve
+    /// once) and returns the outcomes.
+    pub async fn outcomes(&mut self) -> Outcomes {
+        let mut out = Outcomes::default();
+        for (key, records) in &mut self.sent {
+            let list = out.results.entry(key.clone()).or_default();
+            for (v, fut) in records.iter_mut() {
+                let fut = fut.take().expect("each future is awaited once");
+                list.push((v.clone(), fut.await));
+            }
+        }
+        out
+    }
+}
+
+/// Every record value in the log of `topic`-`partition`, with its offset,
+/// read with Fetch from the partition's leader.
+pub async fn log_values(cluster: &FakeCluster, topic: &str, partition: i32) -> Vec<(i64, Bytes)> {
+    let leader = cluster.leader(topic, partition).expect("partition exists");
+    let address = cluster.address(leader).expect("leader exists");
+    let transport = cluster.transport();
+    let conn = Connection::connect(&transport, &address, ConnectionConfig::default())
+        .await
+        .expect("fetch connection");
+    let mut values = Vec::new();
+    let mut offset = 0;
+    loop {
+        let request = FetchRequest {
+            topics: vec![FetchTopic {
+                topic: topic.to_owned(),
+                partitions: vec![FetchPartition {
+                    partition,
+                    current_leader_epoch: -1,
+                    fetch_offset: offset,
+                    last_fetched_epoch: -1,
+                    log_start_offset: -1,
+                    partition_max_bytes: i32::MAX,
+                    tagged_fields: Default::default(),
+                }],
+                tagged_fields: Default::default(),
+            }],
+            ..FetchRequest::default()
+        };
+        let response = conn
+            .send_version(&request, 12)
+            .await
+            .expect("fetch answered");
+        let p = &response.responses[0].partitions[0];
+        assert_eq!(p.error_code, 0, "fetch {topic}-{partition}");
+        let Some(blob) = p.records.clone().filter(|b| !b.is_empty()) else {
+            break;
+        };
+        let before = values.len();
+        for batch in RecordBatch::decode_all(blob) {
+            let batch = batch.expect("well-formed batch in the log");
+            let header = *batch.header();
+            for r in batch.records().expect("records") {
+                let r = r.expect("record");
+                let o = r.offset(&header);
+                if o >= offset {
+                    values.push((o, r.value.clone().unwrap_or_default()));
+                }
+            }
+            offset = offset.max(header.last_offset() + 1);
+        }
+        if values.len() == before {
+            break;
+        }
+    }
+    values
+}
+
+/// The checks every scenario ends with, per partition: every record whose
+/// future resolved `Ok` is in the log exactly once at the offset it was
+/// told; no value is in the log twice; log order equals send order; a
+/// record that failed is absent or present once.
+pub async fn assert_log_matches(cluster: &FakeCluster, outcomes: &Outcomes) {
+    for ((topic, partition), results) in &outcomes.results {
+        let log = log_values(cluster, topic, *partition).await;
+        let mut seen: BTreeMap<&Bytes, i64> = BTreeMap::new();
+        for (offset, v) in &log {
+            if let Some(first) = seen.insert(v, *offset) {
+                panic!(
+                    "seed {SEED:#x}: {topic}-{partition}: {v:?} duplicated at offsets {first} and {offset}"
+                );
+            }
+        }
+        let position: BTreeMap<&Bytes, usize> = results
+            .iter()
+            .enumerate()
+            .map(|(i, (v, _))| (v, i))
+            .collect();
+        let mut last = None;
+        for (offset, v) in &log {
+            let Some(&i) = position.get(v) else {
+                panic!("seed {SEED:#x}: {topic}-{partition}: unexpected value {v:?} at {offset}");
+            };
+            if let Some(prev) = last {
+                assert!(
+                    i > prev,
+                    "seed {SEED:#x}: {topic}-{partition}: {v:?} at {offset} is out of send order"
+                );
+            }
+            last = Some(i);
+        }
+        for (v, r) in results {
+            if let Ok(m) = r {
+                let at = seen.get(v).unwrap_or_else(|| {
+                    panic!("seed {SEED:#x}: {topic}-{partition}: {v:?} acknowledged at {} but not in the log", m.offset)
+                });
+                assert_eq!(
+                    *at, m.offset,
+                    "seed {SEED:#x}: {topic}-{partition}: {v:?} offset"
+                );
+                assert_eq!(m.partition, *partition);
+                assert_eq!(m.topic.as_str(), topic);
+            }
+        }
+    }
+}
+
+/// Lets the producer's task and the fake broker run for `d` of paused time.
+pub async fn run_for(d: Duration) {
+    tokio::time::sleep(d).await;
+}
+
+/// Like [`producer`], with an explicit bootstrap list (for unreachable
+/// addresses).
+pub fn producer_with_bootstrap(
+    cluster: &FakeCluster,
+    bootstrap: &str,
+    tweak: impl FnOnce(ProducerBuilder) -> ProducerBuilder,
+) -> Producer {
+    let transport: Arc<dyn Transport> = Arc::new(cluster.transport());
+    let builder = Producer::builder()
+        .bootstrap_servers([bootstrap])
+        .transport(transport)
+        .seed(SEED);
+    tweak(builder).build().expect("valid test configuration")
+}
+
+/// Asserts the broker never refused a batch with `code` (for example 45
+/// `OUT_OF_ORDER_SEQUENCE_NUMBER` during a scale-up or scale-down).
+pub fn assert_never_rejected_with(cluster: &FakeCluster, code: kproducer_protocol::ErrorCode) {
+    let counters = cluster.counters();
+    assert!(
+        !counters.rejected_batches.contains_key(&code),
+        "seed {SEED:#x}: the broker refused batches with {code}: {:?}",
+        counters.rejected_batches
+    );
+}
+
+/// Asserts that, in `topic`-`partition`'s log, each producer epoch's
+/// batches carry contiguous sequences (each base is the previous last + 1,
+/// mod 2^31) and start at 0 after an epoch change.
+pub fn assert_sequences_contiguous(cluster: &FakeCluster, topic: &str, partition: i32) {
+    let log = cluster
+        .partition(topic, partition)
+        .expect("partition exists");
+    let mut previous: Option<(i64, i16, i32)> = None;
+    for (pid, epoch, base, count) in log.sequences() {
+        if pid < 0 {
+            continue;
+        }
+        match previous {
+            Some((p, e, last)) if p == pid && e == epoch => {
+                let expected = ((i64::from(last) + 1) % (1 << 31)) as i32;
+                assert_eq!(
+                    base, expected,
+                    "seed {SEED:#x}: {topic}-{partition}: gap or overlap in sequences"
+                );
+            }
+            Some((p, _, _)) if p == pid => {
+                assert_eq!(
+                    base, 0,
+                    "seed {SEED:#x}: {topic}-{partition}: a new epoch starts at sequence 0"
+                );
+            }
+            _ => {}
+        }
+        let last = ((i64::from(base) + i64::from(count) - 1) % (1 << 31)) as i32;
+        previous = Some((pid, epoch, last));
+    }
+}

@@ -1,0 +1,192 @@
+//! Throughput and allocations per record: 1M records of 100 bytes,
+//! idempotent, 6 partitions, against the in-process fake broker, with
+//! adaptive connections on and off. Ignored by default; run in release:
+//!
+//! ```text
+//! cargo test --release -p kproducer --test throughput -- --ignored --nocapture --test-threads 1
+//! ```
+//!
+//! Allocations are counted two ways: on the sending thread around `send`
+//! only (the per-record cost a user pays), and for the whole process (the
+//! producer's task *and* the fake broker, which decodes every request).
+
+// A `GlobalAlloc` impl is `unsafe` by definition; this one only forwards to
+// `System` and bumps counters, in this test binary alone.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kproducer::{Producer, Record, Topic};
+use kproducer_fake_broker::{FakeCluster, ServiceTime};
+use kproducer_net::Transport;
+
+struct CountingAllocator;
+
+static TOTAL: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static LOCAL: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    TOTAL.fetch_add(1, Ordering::Relaxed);
+    LOCAL.with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded as received.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded as received.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: forwarded as received.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as received.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+const RECORDS: usize = 1_000_000;
+const PARTITIONS: i32 = 6;
+
+/// CPU time the whole process has used (user + system), from
+/// `/proc/self/stat`; `None` off Linux.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the full line, 12 and 13 here,
+    // in clock ticks (100 per second on Linux).
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+struct Run {
+    cpu: Option<Duration>,
+    elapsed: Duration,
+    send_allocs: u64,
+    total_allocs: u64,
+    connections: usize,
+}
+
+fn run(adaptive: bool, service: ServiceTime) -> Run {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let cluster = FakeCluster::builder()
+            .brokers(3)
+            .topic("bench", PARTITIONS)
+            .record_requests(false)
+            .validate_records(false)
+            .service_time(service)
+            .build()
+            .expect("cluster");
+        let transport: Arc<dyn Transport> = Arc::new(cluster.transport());
+        let producer = Producer::builder()
+            .bootstrap_servers(cluster.bootstrap_servers().split(','))
+            .transport(transport)
+            .adaptive_connections(adaptive)
+            .seed(1)
+            .build()
+            .expect("producer");
+        assert!(producer.is_idempotent());
+        let topic = Topic::new("bench");
+        let payload = Bytes::from(vec![b'x'; 100]);
+        // Warm-up: metadata, producer id, connections.
+        for p in 0..PARTITIONS {
+            producer
+                .send(Record::new(topic.clone(), payload.clone()).with_partition(p))
+                .await
+                .expect("send")
+                .await
+                .expect("warm-up delivery");
+        }
+        let mut futures = Vec::with_capacity(RECORDS);
+        let start = Instant::now();
+        let cpu_before = process_cpu();
+        let total_before = TOTAL.load(Ordering::Relaxed);
+        let mut send_allocs = 0;
+        for i in 0..RECORDS {
+            let record =
+                Record::new(topic.clone(), payload.clone()).with_partition(i as i32 % PARTITIONS);
+            let before = LOCAL.with(Cell::get);
+            let f = producer.send(record).await.expect("send");
+            send_allocs += LOCAL.with(Cell::get) - before;
+            futures.push(f);
+        }
+        for f in futures {
+            f.await.expect("delivered");
+        }
+        let elapsed = start.elapsed();
+        let cpu = process_cpu()
+            .zip(cpu_before)
+            .map(|(a, b)| a.saturating_sub(b));
+        let total_allocs = TOTAL.load(Ordering::Relaxed) - total_before;
+        let connections = producer.metrics().connections_per_broker.values().sum();
+        producer.close(Duration::from_secs(5)).await;
+        Run {
+            cpu,
+            elapsed,
+            send_allocs,
+            total_allocs,
+            connections,
+        }
+    })
+}
+
+fn report(name: &str, r: &Run) {
+    println!(
+        "{name}: {RECORDS} records in {:.3} s = {:.0} records/s (process CPU {:.2} s = {:.0} records per CPU-second); allocations per record: send path {:.2}, whole process (producer + fake broker) {:.2}; connections at end {}",
+        r.elapsed.as_secs_f64(),
+        RECORDS as f64 / r.elapsed.as_secs_f64(),
+        r.cpu.map_or(f64::NAN, |c| c.as_secs_f64()),
+        r.cpu.map_or(f64::NAN, |c| RECORDS as f64 / c.as_secs_f64()),
+        r.send_allocs as f64 / RECORDS as f64,
+        r.total_allocs as f64 / RECORDS as f64,
+        r.connections,
+    );
+}
+
+#[test]
+#[ignore = "benchmark: run in release with --ignored --nocapture"]
+fn throughput_idempotent_6_partitions() {
+    for service in [
+        ServiceTime::zero(),
+        ServiceTime::new(Duration::from_micros(50), Duration::from_micros(200)),
+    ] {
+        for adaptive in [true, false] {
+            let r = run(adaptive, service);
+            report(
+                &format!(
+                    "adaptive {} / broker service time {:?} + {:?} per KiB",
+                    if adaptive { "on " } else { "off" },
+                    service.fixed,
+                    service.per_kib
+                ),
+                &r,
+            );
+        }
+    }
+}
