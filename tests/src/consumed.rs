@@ -73,7 +73,8 @@ impl Problems {
             return Ok(ok);
         }
         if self.more > 0 {
-            self.listed.push(format!("… and {} more problems", self.more));
+            self.listed
+                .push(format!("… and {} more problems", self.more));
         }
         Err(self.listed)
     }
@@ -188,9 +189,7 @@ pub fn check(
                 .entry(key.to_string())
                 .or_insert(partition);
             if first != partition {
-                problems.push(format!(
-                    "{at}: key `{key}` is also on partition {first}"
-                ));
+                problems.push(format!("{at}: key `{key}` is also on partition {first}"));
             }
         }
     }
@@ -241,8 +240,14 @@ mod tests {
     #[test]
     fn lost_and_duplicated_records_are_named() {
         let p = problems("2 0 k0 0\n2 1 k0 0\n5 0  1\n", &REPORTED, STRICT);
-        assert!(p.contains("record 0 (partition 2, offset 1) is a duplicate"), "{p}");
-        assert!(p.contains("2 of 4 records never came back (first: 2, 3)"), "{p}");
+        assert!(
+            p.contains("record 0 (partition 2, offset 1) is a duplicate"),
+            "{p}"
+        );
+        assert!(
+            p.contains("2 of 4 records never came back (first: 2, 3)"),
+            "{p}"
+        );
         let tolerant = Expectations {
             loss_tolerated: true,
             ..STRICT

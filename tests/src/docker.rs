@@ -48,7 +48,9 @@ pub fn engine() -> Result<String, String> {
     if answer.starts_with("HTTP/1.") && answer.contains(" 200") {
         Ok(host)
     } else {
-        Err(format!("{host} does not answer like a Docker engine: `{answer}`"))
+        Err(format!(
+            "{host} does not answer like a Docker engine: `{answer}`"
+        ))
     }
 }
 

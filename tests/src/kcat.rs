@@ -29,10 +29,7 @@ impl TempFile {
     /// A fresh path in the temp directory, named after `label` and this
     /// process.
     pub fn new(label: &str) -> Self {
-        Self(std::env::temp_dir().join(format!(
-            "kproducer-itests-{}-{label}",
-            std::process::id()
-        )))
+        Self(std::env::temp_dir().join(format!("kproducer-itests-{}-{label}", std::process::id())))
     }
 
     /// Its path.
@@ -63,7 +60,17 @@ impl Kcat {
     pub fn consume(&self, bootstrap: &str, topic: &str, format: &str) -> Result<String, String> {
         let out = TempFile::new(&format!("{topic}.consumed"));
         let args = [
-            "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", format,
+            "-C",
+            "-b",
+            bootstrap,
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-f",
+            format,
         ];
         self.run(&args, None, out.path())?;
         std::fs::read_to_string(out.path())

@@ -126,8 +126,7 @@ impl Scenario {
             target
                 .admin
                 .create(&target.bootstrap, &reference, self.partitions)?;
-            let theirs =
-                placement::librdkafka_placement(target, &reference, self.workload.keys())?;
+            let theirs = placement::librdkafka_placement(target, &reference, self.workload.keys())?;
             let problems = placement::disagreements(&summary.key_partitions, &theirs);
             if !problems.is_empty() {
                 return Err(format!(

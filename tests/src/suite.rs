@@ -110,6 +110,9 @@ pub fn run(test: &str, target: &BrokerTarget, scenario: &Scenario) {
             say(&format!("{test}: {report}"));
             marker::record_ran(test, &format!("{} records", report.summary.total()));
         }
-        Err(why) => panic!("{test} against {:?} at {}: {why}", target.kind, target.bootstrap),
+        Err(why) => panic!(
+            "{test} against {:?} at {}: {why}",
+            target.kind, target.bootstrap
+        ),
     }
 }

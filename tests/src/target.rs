@@ -55,9 +55,9 @@ pub fn say(line: &str) {
 /// `KPRODUCER_ITESTS_REQUIRE` is set to something other than empty, `0` or
 /// `false`.
 pub fn broker_required() -> bool {
-    [REQUIRE_ENV, "CI"].iter().any(|name| {
-        std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
-    })
+    [REQUIRE_ENV, "CI"]
+        .iter()
+        .any(|name| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false"))
 }
 
 /// Skips (printing `why`) or, when [`broker_required`], panics with it.
@@ -148,7 +148,9 @@ struct StateFile {
 /// Reads `$CARGO_TARGET_DIR/tansu/broker.state` (else
 /// `<repo>/target/tansu/broker.state`); `None` if absent or unreadable.
 fn read_state_file() -> Option<StateFile> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.to_path_buf();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()?
+        .to_path_buf();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .filter(|v| !v.is_empty())
         .map_or_else(|| root.join("target"), |dir| root.join(dir));
