@@ -19,9 +19,21 @@
 //! or just `cargo xtask broker start` and `cargo test -p
 //! kproducer-integration-tests` (the tests then read the state file `start`
 //! left). Without a broker they print why they skip; with `CI` set they
-//! fail instead. `cargo xtask ci` runs them in its `integration (tansu)`
+//! fail instead. `cargo xtask ci` runs them in its `integration-tansu`
 //! step.
+//!
+//! The same scenarios ([`suite::all`]) run against Apache Kafka in a
+//! container (`tests/apache_kafka.rs`) where a Docker engine is reachable
+//! and the `apache-kafka` feature (testcontainers) is on:
+//!
+//! ```text
+//! cargo test -p kproducer-integration-tests --features apache-kafka --test apache_kafka -- --nocapture
+//! ```
+//!
+//! Without an engine that test prints why it skipped.
 
+#[cfg(feature = "apache-kafka")]
+pub mod apache_kafka;
 pub mod consumed;
 pub mod docker;
 pub mod kcat;

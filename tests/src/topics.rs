@@ -67,7 +67,7 @@ impl TopicAdmin {
             Self::KafkaContainer { container } => {
                 let mut cmd = Command::new("docker");
                 cmd.args(["exec", container, "/opt/kafka/bin/kafka-topics.sh"])
-                    .args(["--bootstrap-server", "localhost:9092", "--create"])
+                    .args(["--bootstrap-server", "localhost:29092", "--create"])
                     .args(["--topic", name, "--partitions"])
                     .arg(partitions.to_string())
                     .args(["--replication-factor", "1"]);
