@@ -8,7 +8,7 @@
 //! on the partition librdkafka's `murmur2_random` partitioner picks for its
 //! key ([`placement`]).
 //!
-//! How the tests find a broker: [`target::BrokerTarget::from_env`]. In short,
+//! How the tests find a broker: [`target::BrokerTarget::tansu_from_env`]. In short,
 //!
 //! ```text
 //! BOOTSTRAP=$(cargo xtask broker start | tail -n1)

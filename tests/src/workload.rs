@@ -35,7 +35,8 @@ impl Workload {
 
     /// The key of record `i`: `k<n>` for even `i`, none for odd.
     pub fn key(&self, i: u64) -> Option<String> {
-        (i % 2 == 0).then(|| key_name((i / 2) % self.distinct_keys))
+        i.is_multiple_of(2)
+            .then(|| key_name((i / 2) % self.distinct_keys))
     }
 
     /// The value of record `i`: `i` in decimal.
