@@ -24,6 +24,15 @@ pub fn engine() -> Result<String, String> {
         .ok()
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| format!("unix://{DEFAULT_SOCKET}"));
+    engine_at(&host)
+}
+
+/// Like [`engine`], for the engine at `host` (`unix://PATH` or
+/// `tcp://HOST:PORT`).
+///
+/// # Errors
+/// Why no engine answers there.
+pub fn engine_at(host: &str) -> Result<String, String> {
     let answer = if let Some(path) = host.strip_prefix("unix://") {
         UnixStream::connect(path)
             .and_then(|mut s| {
@@ -46,7 +55,7 @@ pub fn engine() -> Result<String, String> {
         ));
     };
     if answer.starts_with("HTTP/1.") && answer.contains(" 200") {
-        Ok(host)
+        Ok(host.to_string())
     } else {
         Err(format!(
             "{host} does not answer like a Docker engine: `{answer}`"
@@ -60,4 +69,55 @@ fn read_status(stream: &mut impl Read) -> std::io::Result<String> {
     let n = stream.read(&mut buf)?;
     let text = String::from_utf8_lossy(&buf[..n]);
     Ok(text.lines().next().unwrap_or_default().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, TcpListener};
+    use std::thread;
+
+    /// A one-shot server on 127.0.0.1 answering `reply` to one request.
+    fn answering(reply: &'static str) -> String {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 256];
+            let _ = s.read(&mut buf);
+            s.write_all(reply.as_bytes()).unwrap();
+        });
+        format!("tcp://{addr}")
+    }
+
+    #[test]
+    fn an_engine_answers_ping_with_200() {
+        let host = answering("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK");
+        assert_eq!(engine_at(&host), Ok(host.clone()));
+    }
+
+    #[test]
+    fn anything_else_is_no_engine_with_a_reason() {
+        let host = answering("SSH-2.0-OpenSSH\r\n");
+        assert!(
+            engine_at(&host)
+                .unwrap_err()
+                .contains("does not answer like a Docker engine")
+        );
+        let free = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let err = engine_at(&format!("tcp://{free}")).unwrap_err();
+        assert!(
+            err.starts_with("no Docker engine at tcp://127.0.0.1:"),
+            "{err}"
+        );
+        let err = engine_at("unix:///nonexistent/docker.sock").unwrap_err();
+        assert!(
+            err.contains("no Docker engine at unix:///nonexistent"),
+            "{err}"
+        );
+        assert!(engine_at("ssh://host").unwrap_err().contains("neither"));
+    }
 }
