@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::deny;
+use crate::integration;
 use crate::peer::Peer;
 use crate::process::{self, cargo, secs};
 
@@ -95,6 +96,7 @@ const STEPS: &[Step] = &[
     Step::cargo("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
     Step::custom("test", tests),
     Step::custom("librdkafka-peer", librdkafka_peer_vs_fake_broker),
+    Step::custom("integration-tansu", integration::tansu_step),
     Step::cargo_env("doc", &["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")]),
     // The fuzz targets sit outside the workspace, so clippy above does not
     // see them; this keeps them compiling as the decoders change. Fuzzing
@@ -146,20 +148,34 @@ fn librdkafka_peer_vs_fake_broker() -> Outcome {
 /// Unit and integration tests with nextest when it is installed (faster,
 /// clearer output), then doctests, which nextest does not run. Without
 /// nextest, `cargo test` runs both. Like the steps, every test runs even
-/// after one fails.
+/// after one fails. The real-broker package is left to its own step
+/// (`integration-tansu`), which starts the broker it needs.
 fn tests() -> Outcome {
     if process::succeeds_quietly(&mut cargo(&["nextest", "--version"])) {
         let result = process::run(
-            cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
-                .env(PEER_TEST_IN_OWN_STEP.0, PEER_TEST_IN_OWN_STEP.1),
+            cargo(&[
+                "nextest",
+                "run",
+                "--workspace",
+                "--exclude",
+                integration::PACKAGE,
+                "--no-fail-fast",
+            ])
+            .env(PEER_TEST_IN_OWN_STEP.0, PEER_TEST_IN_OWN_STEP.1),
         )
         .and_then(|()| process::run(&mut cargo(&["test", "--workspace", "--doc"])));
         Outcome::from_result(result)
     } else {
         Outcome {
             result: process::run(
-                cargo(&["test", "--workspace", "--no-fail-fast"])
-                    .env(PEER_TEST_IN_OWN_STEP.0, PEER_TEST_IN_OWN_STEP.1),
+                cargo(&[
+                    "test",
+                    "--workspace",
+                    "--exclude",
+                    integration::PACKAGE,
+                    "--no-fail-fast",
+                ])
+                .env(PEER_TEST_IN_OWN_STEP.0, PEER_TEST_IN_OWN_STEP.1),
             ),
             note: Some("cargo-nextest not found; ran `cargo test`".to_string()),
         }
