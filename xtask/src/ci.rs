@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::deny;
+use crate::peer::Peer;
 use crate::process::{self, cargo, secs};
 
 /// What a step concluded.
@@ -67,6 +68,10 @@ const STEPS: &[Step] = &[
         run: tests,
     },
     Step {
+        name: "librdkafka-peer",
+        run: librdkafka_peer_vs_fake_broker,
+    },
+    Step {
         name: "doc",
         run: || {
             cargo_step(
@@ -87,23 +92,50 @@ fn cargo_step(args: &[&str], envs: &[(&str, &str)]) -> Outcome {
     Outcome::from_result(process::run(&mut cmd))
 }
 
+/// Set for the workspace test run: the fake broker's librdkafka peer test
+/// then says it runs in its own step instead of failing for want of kcat.
+const PEER_TEST_IN_OWN_STEP: (&str, &str) = ("KPRODUCER_PEER_TEST_IN_OWN_STEP", "1");
+
+/// librdkafka peer vs fake broker: installs kcat with librdkafka 2.16
+/// (`tools/install-librdkafka-peer.sh`) and runs the fake broker's
+/// `librdkafka_peer` test with `KPRODUCER_KCAT_LIBDIR` pointing at it:
+/// 100,000 records produced per codec and with acks=1 over loopback TCP,
+/// then consumed back and checked.
+fn librdkafka_peer_vs_fake_broker() -> Outcome {
+    let result = Peer::ensure_installed().and_then(|peer| {
+        let mut cmd = cargo(&[
+            "test",
+            "-p",
+            "kproducer-fake-broker",
+            "--test",
+            "librdkafka_peer",
+            "--",
+            "--nocapture",
+        ]);
+        cmd.env("KPRODUCER_KCAT_LIBDIR", peer.lib_dir());
+        process::run(&mut cmd)
+    });
+    Outcome::from_result(result)
+}
+
 /// Unit and integration tests with nextest when it is installed (faster,
 /// clearer output), then doctests, which nextest does not run. Without
 /// nextest, `cargo test` runs both. Like the steps, every test runs even
 /// after one fails.
 fn tests() -> Outcome {
     if process::succeeds_quietly(&mut cargo(&["nextest", "--version"])) {
-        let result = process::run(&mut cargo(&[
-            "nextest",
-            "run",
-            "--workspace",
-            "--no-fail-fast",
-        ]))
+        let result = process::run(
+            cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
+                .env(PEER_TEST_IN_OWN_STEP.0, PEER_TEST_IN_OWN_STEP.1),
+        )
         .and_then(|()| process::run(&mut cargo(&["test", "--workspace", "--doc"])));
         Outcome::from_result(result)
     } else {
         Outcome {
-            result: process::run(&mut cargo(&["test", "--workspace", "--no-fail-fast"])),
+            result: process::run(
+                cargo(&["test", "--workspace", "--no-fail-fast"])
+                    .env(PEER_TEST_IN_OWN_STEP.0, PEER_TEST_IN_OWN_STEP.1),
+            ),
             note: Some("cargo-nextest not found; ran `cargo test`".to_string()),
         }
     }

@@ -3,7 +3,8 @@
 //! 100 × 100-byte records each) over in-memory connections and reports
 //! requests per second of wall time — with record validation on and off,
 //! then with a 100 µs service time over 1 and 4 connections (each partition
-//! stays on one connection).
+//! stays on one connection); then the same unpaced runs over the loopback
+//! TCP listener, to show what TCP adds per request.
 //!
 //! ```text
 //! cargo run --release -p kproducer-fake-broker --example broker_cost [requests]
@@ -23,11 +24,21 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 const PARTITIONS: i32 = 6;
 const RECORDS_PER_BATCH: i32 = 100;
 
+/// How the client reaches the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// `FakeTransport`'s in-memory duplex streams.
+    InMemory,
+    /// The loopback listener, over 127.0.0.1 TCP.
+    Tcp,
+}
+
 async fn run(
     requests: usize,
     validate: bool,
     connections: usize,
     service: Duration,
+    link: Link,
 ) -> Result<f64, Box<dyn std::error::Error>> {
     let cluster = FakeCluster::builder()
         .brokers(1)
@@ -70,9 +81,21 @@ async fn run(
         let connection = usize::try_from(partition)? % connections;
         frames[connection].push(buf.freeze());
     }
-    let mut streams = Vec::new();
+    let listener = match link {
+        Link::InMemory => None,
+        Link::Tcp => Some(cluster.listen("127.0.0.1:0").await?),
+    };
+    let mut streams: Vec<kproducer_net::BoxStream> = Vec::new();
     for _ in 0..connections {
-        streams.push(cluster.transport().connect(&cluster.address(0)?).await?);
+        match &listener {
+            None => streams.push(cluster.transport().connect(&cluster.address(0)?).await?),
+            Some(l) => {
+                let addr = l.address(0).ok_or("broker 0 is not listening")?;
+                let stream = tokio::net::TcpStream::connect(addr).await?;
+                stream.set_nodelay(true)?;
+                streams.push(Box::new(stream));
+            }
+        }
     }
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -120,18 +143,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(60_000);
-    for validate in [true, false] {
-        let per_sec = run(requests, validate, 1, Duration::ZERO).await?;
-        println!(
-            "validate_records={validate}, no service time, 1 connection: {requests} requests, {per_sec:.0} requests/s, {:.2} µs each, {:.0} records/s",
-            1e6 / per_sec,
-            per_sec * f64::from(RECORDS_PER_BATCH)
-        );
+    for link in [Link::InMemory, Link::Tcp] {
+        for validate in [true, false] {
+            let per_sec = run(requests, validate, 1, Duration::ZERO, link).await?;
+            println!(
+                "{link:?}, validate_records={validate}, no service time, 1 connection: {requests} requests, {per_sec:.0} requests/s, {:.2} µs each, {:.0} records/s",
+                1e6 / per_sec,
+                per_sec * f64::from(RECORDS_PER_BATCH)
+            );
+        }
     }
     let service = Duration::from_micros(100);
     let paced = requests.min(20_000);
     for connections in [1, 4] {
-        let per_sec = run(paced, false, connections, service).await?;
+        let per_sec = run(paced, false, connections, service, Link::InMemory).await?;
         println!(
             "service time {service:?}, {connections} connection(s): {paced} requests, {per_sec:.0} requests/s (ideal {:.0})",
             connections as f64 * 1e6 / service.as_micros() as f64

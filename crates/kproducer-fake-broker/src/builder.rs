@@ -153,6 +153,7 @@ impl FakeClusterBuilder {
         for id in self.broker_ids {
             let broker = BrokerState {
                 address: fake_broker_address(id),
+                in_memory_address: fake_broker_address(id),
                 up: true,
                 generation: watch::Sender::new(0),
                 accepted: 0,

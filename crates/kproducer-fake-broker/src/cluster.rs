@@ -10,9 +10,10 @@ use crate::batch_check::check_batch;
 use crate::builder::FakeClusterBuilder;
 use crate::cluster_state::ClusterState;
 use crate::config::ClusterConfig;
-use crate::error::ClusterError;
+use crate::error::{ClusterError, ListenError};
 use crate::fault_plan::{FaultId, FaultRule};
 use crate::inspect::{Counters, PartitionSnapshot, RequestRecord};
+use crate::listener::LoopbackListener;
 use crate::partition_log::AppendOutcome;
 use crate::transactions::TxnEntry;
 use crate::transport::FakeTransport;
@@ -62,6 +63,31 @@ impl FakeCluster {
         FakeTransport::new(self.clone())
     }
 
+    /// Serves this cluster over TCP on 127.0.0.1 as well, one port per
+    /// broker: `addr` is `127.0.0.1:PORT`, the first broker's port (the
+    /// others take the following ports), or `127.0.0.1:0` for a free port
+    /// per broker. While the returned listener lives, Metadata advertises
+    /// `127.0.0.1:<port>` for each broker, so external clients such as
+    /// librdkafka route to partition leaders; in-memory connections keep
+    /// working. Only 127.0.0.1 is accepted.
+    ///
+    /// ```
+    /// use kproducer_fake_broker::FakeCluster;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cluster = FakeCluster::builder().brokers(2).topic("t", 6).build().unwrap();
+    /// let listener = cluster.listen("127.0.0.1:0").await.unwrap();
+    /// let bootstrap = listener.bootstrap_servers(); // "127.0.0.1:PORT,127.0.0.1:PORT"
+    /// assert_eq!(bootstrap.split(',').count(), 2);
+    /// assert!(cluster.listen("0.0.0.0:0").await.is_err());
+    /// listener.shutdown().await;
+    /// # }
+    /// ```
+    pub async fn listen(&self, addr: &str) -> Result<LoopbackListener, ListenError> {
+        LoopbackListener::start(self, addr).await
+    }
+
     /// The settings the cluster was built with.
     pub fn config(&self) -> ClusterConfig {
         self.lock().config.clone()
@@ -72,7 +98,9 @@ impl FakeCluster {
         self.lock().brokers.keys().copied().collect()
     }
 
-    /// The address broker `id` advertises.
+    /// The address broker `id` advertises: `fake-broker-<id>:9092`, or
+    /// `127.0.0.1:<port>` while a [`LoopbackListener`] serves the cluster.
+    /// [`FakeTransport`] reaches either.
     pub fn address(&self, id: i32) -> Result<BrokerAddress, ClusterError> {
         Ok(self.lock().broker(id)?.address.clone())
     }

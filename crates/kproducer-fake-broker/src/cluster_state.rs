@@ -21,7 +21,12 @@ use crate::transactions::TransactionCoordinator;
 /// One broker.
 #[derive(Debug)]
 pub(crate) struct BrokerState {
+    /// The address Metadata and FindCoordinator advertise: the in-memory
+    /// name, or `127.0.0.1:<port>` while a loopback listener serves it.
     pub(crate) address: BrokerAddress,
+    /// The in-memory name (`fake-broker-<id>:9092`), which
+    /// [`FakeTransport`](crate::FakeTransport) always resolves.
+    pub(crate) in_memory_address: BrokerAddress,
     pub(crate) up: bool,
     /// Bumped every time the broker goes down; a connection accepted under
     /// an older generation closes.
@@ -62,6 +67,8 @@ pub(crate) struct ClusterState {
     pub(crate) txn: TransactionCoordinator,
     /// The coordinator a test chose; the lowest broker id otherwise.
     pub(crate) coordinator: Option<i32>,
+    /// Whether a loopback listener currently serves the cluster.
+    pub(crate) listening: bool,
 }
 
 /// Kafka's rule for topic names: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
@@ -89,6 +96,7 @@ impl ClusterState {
             topics_created: 0,
             txn: TransactionCoordinator::default(),
             coordinator: None,
+            listening: false,
         }
     }
 
@@ -108,11 +116,11 @@ impl ClusterState {
             .ok_or(ClusterError::UnknownBroker(id))
     }
 
-    /// The broker advertising `address`, if any.
+    /// The broker advertising `address` (or known in memory by it), if any.
     pub(crate) fn broker_at(&self, address: &BrokerAddress) -> Option<i32> {
         self.brokers
             .iter()
-            .find(|(_, b)| &b.address == address)
+            .find(|(_, b)| &b.address == address || &b.in_memory_address == address)
             .map(|(&id, _)| id)
     }
 

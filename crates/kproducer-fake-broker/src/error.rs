@@ -66,3 +66,46 @@ pub enum ClusterError {
         count: i32,
     },
 }
+
+/// [`FakeCluster::listen`](crate::FakeCluster::listen) could not start
+/// serving the cluster over TCP.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListenError {
+    /// The address is not `IP:PORT`.
+    #[error("{0:?} is not an address to listen on: give 127.0.0.1:PORT (PORT 0 = any free port)")]
+    InvalidAddress(String),
+    /// The address is not 127.0.0.1: the fake broker never listens beyond
+    /// this machine's IPv4 loopback.
+    #[error("the fake broker only listens on 127.0.0.1, not {0}: use 127.0.0.1:PORT")]
+    NotLoopback(std::net::IpAddr),
+    /// Brokers get consecutive ports from the first one, and the last would
+    /// be above 65535.
+    #[error(
+        "{brokers} brokers do not fit in consecutive ports from {first}: pick a lower port, or 0"
+    )]
+    PortRange {
+        /// The first broker's port.
+        first: u16,
+        /// How many brokers need a port.
+        brokers: usize,
+    },
+    /// Binding a broker's port failed (in use, or not permitted).
+    #[error("broker {broker} cannot listen on {addr}: {source} (pick another port, or 0)")]
+    Bind {
+        /// The broker.
+        broker: i32,
+        /// The address it tried.
+        addr: std::net::SocketAddr,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// A listener already serves this cluster; drop it first.
+    #[error("this cluster is already listening: drop or shut down the first LoopbackListener")]
+    AlreadyListening,
+    /// Not called inside a tokio runtime.
+    #[error(
+        "the fake broker's listener needs a tokio runtime: call listen from async code running on tokio"
+    )]
+    NoRuntime,
+}

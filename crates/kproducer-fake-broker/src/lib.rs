@@ -1,5 +1,6 @@
 //! An in-memory Kafka cluster with Kafka's real idempotence rules, fault
-//! plans and an in-memory [`Transport`](kproducer_net::Transport).
+//! plans, an in-memory [`Transport`](kproducer_net::Transport), and a
+//! loopback TCP listener for external clients.
 //!
 //! - [`ProducerStates`]: the idempotence rules as a pure state machine (the
 //!   rules and their sources are listed there).
@@ -12,6 +13,14 @@
 //! - [`FakeTransport`]: connects a client to the cluster through in-memory
 //!   duplex streams; each connection's requests are served one at a time, in
 //!   arrival order, with a configurable [`ServiceTime`].
+//! - [`FakeCluster::listen`]: serves the same cluster on 127.0.0.1, one
+//!   port per broker, advertised in Metadata so that external clients
+//!   (librdkafka, kcat, benchmark peers) route to partition leaders; the
+//!   [`LoopbackListener`] it returns stops serving when dropped. The
+//!   `kproducer-fake-broker` binary starts a cluster from flags and prints
+//!   its bootstrap address (`kproducer-fake-broker --help`). The crate's
+//!   `librdkafka_peer` test has kcat (librdkafka 2.16) produce and consume
+//!   100,000 records per codec through it.
 //! - Inspection: [`FakeCluster::partition`], [`FakeCluster::records`],
 //!   [`FakeCluster::requests`], [`FakeCluster::counters`], and the test
 //!   assertions [`FakeCluster::assert_values`] and
@@ -46,6 +55,9 @@
 //!   ignored, as Kafka ignores them (librdkafka sends some).
 //! - Transactional batches are not checked against AddPartitionsToTxn
 //!   (Kafka 3.6+ verifies them, KIP-890).
+//! - A broker that is down keeps its TCP port bound and closes each new
+//!   connection as soon as it is accepted (a real broker's port would
+//!   refuse it); clients see the connection end either way.
 //!
 //! ```
 //! use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule};
@@ -73,6 +85,7 @@ mod fault_plan;
 mod handlers;
 mod hold;
 mod inspect;
+mod listener;
 mod log_records;
 mod pacer;
 mod partition_log;
@@ -86,13 +99,14 @@ pub use builder::{FAKE_BROKER_PORT, FakeClusterBuilder, fake_broker_address};
 pub use cluster::FakeCluster;
 pub use config::{ClusterConfig, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, ServiceTime};
 pub use connection_id::ConnectionId;
-pub use error::ClusterError;
+pub use error::{ClusterError, ListenError};
 pub use fault_plan::{ErrorScope, FaultAction, FaultId, FaultPlan, FaultRule, ResponseCorruption};
 pub use hold::Hold;
 pub use inspect::{
     BatchSummary, Counters, Disposition, PartitionSnapshot, ProducedBatch, RequestRecord,
 };
 pub use kproducer_net::TopicPartition;
+pub use listener::LoopbackListener;
 pub use log_records::LogRecord;
 pub use partition_log::{AbortedTxn, AppendOutcome, BatchMeta, PartitionLog, StoredBatch};
 pub use producer_state::{

@@ -14,7 +14,7 @@
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use kproducer_protocol::{ApiKey, RequestHeader};
-use tokio::io::DuplexStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
@@ -32,12 +32,17 @@ enum Served {
     Close,
 }
 
-pub(crate) async fn serve_connection(
+/// Serves one accepted connection until the client closes it, the broker
+/// goes down (`down` changes) or a request closes it. The same loop serves
+/// in-memory duplex streams and loopback TCP streams.
+pub(crate) async fn serve_connection<S>(
     cluster: FakeCluster,
     conn: ConnectionId,
-    stream: DuplexStream,
+    stream: S,
     mut down: watch::Receiver<u64>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let max_frame = cluster.lock().config.max_frame_bytes;
     let codec = LengthDelimitedCodec::builder()
         .length_field_length(4)

@@ -30,6 +30,17 @@ impl WireClient {
         }
     }
 
+    /// Connects to a loopback listener's address over TCP.
+    pub async fn connect_tcp(addr: std::net::SocketAddr) -> Self {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("the listener accepts TCP connections");
+        Self {
+            framed: Framed::new(Box::new(stream), LengthDelimitedCodec::new()),
+            next_correlation_id: 0,
+        }
+    }
+
     /// Sends a request; returns its correlation id.
     pub async fn send<R: Request>(&mut self, version: i16, body: &R) -> i32 {
         let id = self.next_correlation_id;

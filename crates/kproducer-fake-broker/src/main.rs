@@ -1,0 +1,209 @@
+//! `kproducer-fake-broker`: starts an in-memory fake Kafka cluster from
+//! flags and serves it on 127.0.0.1, one port per broker, until stopped.
+//!
+//! Prints the bootstrap address (`127.0.0.1:PORT[,127.0.0.1:PORT…]`) alone
+//! on the first line of stdout, then serves until SIGINT or SIGTERM (or
+//! until stdin reaches end-of-file, with `--stop-on-stdin-eof`). Errors are
+//! one line on stderr and a non-zero exit status.
+//!
+//! ```text
+//! kproducer-fake-broker --brokers 3 --partitions 6 --topic perf --service-time-us 50
+//! ```
+//!
+//! The request log is off (a long-running broker would keep every request
+//! in memory); everything else behaves as [`kproducer_fake_broker::FakeCluster`].
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use kproducer_fake_broker::{BehaviourMode, FakeCluster, ServiceTime};
+
+/// Which Kafka version's idempotence rules to reproduce.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Mode {
+    /// Kafka 2.0 to 2.4: 59 UNKNOWN_PRODUCER_ID for a producer without state
+    /// unless it starts at sequence 0.
+    #[value(name = "pre-2.5")]
+    Pre2_5,
+    /// Kafka 2.5 to 4.4 (default): a producer without state may start at any
+    /// sequence.
+    #[value(name = "pre-4.5")]
+    Pre4_5,
+    /// Kafka 4.5 (KAFKA-15591): a partition that never held records accepts
+    /// only sequence 0.
+    #[value(name = "kafka-4.5")]
+    Kafka4_5,
+}
+
+impl From<Mode> for BehaviourMode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Pre2_5 => BehaviourMode::Pre2_5,
+            Mode::Pre4_5 => BehaviourMode::Pre4_5,
+            Mode::Kafka4_5 => BehaviourMode::Kafka4_5,
+        }
+    }
+}
+
+/// A fake Kafka cluster on 127.0.0.1, for benchmarks and interoperability
+/// tests. Prints the bootstrap address on the first line of stdout.
+#[derive(Debug, Parser)]
+#[command(name = "kproducer-fake-broker", version)]
+struct Args {
+    /// Number of brokers (ids 0..N), each on its own port.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    brokers: u16,
+    /// Partitions per topic (and per auto-created topic).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..))]
+    partitions: i32,
+    /// A topic to create (repeatable; default `perf`).
+    #[arg(long = "topic", value_name = "NAME")]
+    topics: Vec<String>,
+    /// Fixed time charged per request, in microseconds.
+    #[arg(long, default_value_t = 0)]
+    service_time_us: u64,
+    /// Time charged per KiB of request, in microseconds.
+    #[arg(long, default_value_t = 0)]
+    service_us_per_kib: u64,
+    /// The first broker's port (the others take the next ones); 0 = a free
+    /// port per broker.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Create unknown topics on first use, with --partitions partitions.
+    #[arg(long)]
+    auto_create: bool,
+    /// Largest record batch accepted (message.max.bytes).
+    #[arg(long)]
+    max_message_bytes: Option<usize>,
+    /// Which Kafka version's idempotence rules to reproduce.
+    #[arg(long, value_enum, default_value = "pre-4.5")]
+    mode: Mode,
+    /// Answer duplicate batches with 46 DUPLICATE_SEQUENCE_NUMBER, as
+    /// brokers before 2.0 did.
+    #[arg(long)]
+    legacy_duplicate_error: bool,
+    /// Decode every produced batch's records to check them (false is
+    /// cheaper; headers, lengths and CRCs are always checked).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    validate_records: bool,
+    /// Also stop when stdin reaches end-of-file (for a parent process that
+    /// wants the broker gone when it exits).
+    #[arg(long)]
+    stop_on_stdin_eof: bool,
+}
+
+fn build(args: &Args) -> Result<FakeCluster, String> {
+    let topics = if args.topics.is_empty() {
+        vec!["perf".to_owned()]
+    } else {
+        args.topics.clone()
+    };
+    let mut builder = FakeCluster::builder()
+        .brokers(args.brokers)
+        .mode(args.mode.into())
+        .legacy_duplicate_error(args.legacy_duplicate_error)
+        .service_time(ServiceTime::new(
+            Duration::from_micros(args.service_time_us),
+            Duration::from_micros(args.service_us_per_kib),
+        ))
+        .validate_records(args.validate_records)
+        .record_requests(false);
+    for t in topics {
+        builder = builder.topic(t, args.partitions);
+    }
+    if args.auto_create {
+        builder = builder.auto_create_topics(Some(args.partitions));
+    }
+    if let Some(max) = args.max_message_bytes {
+        builder = builder.max_message_bytes(max);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// The signals that stop the broker, registered before the bootstrap line is
+/// printed so that a parent reacting to that line cannot signal too early.
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn register() -> Result<Self, String> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())
+                .map_err(|e| format!("cannot watch for SIGINT: {e}"))?,
+            terminate: signal(SignalKind::terminate())
+                .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?,
+        })
+    }
+
+    /// Resolves when the process should stop: SIGINT, SIGTERM, or (when
+    /// asked) end-of-file on stdin. Says which.
+    async fn wait(mut self, stop_on_stdin_eof: bool) -> &'static str {
+        let stdin_eof = async {
+            if stop_on_stdin_eof {
+                let mut stdin = tokio::io::stdin();
+                let mut buf = [0u8; 1024];
+                loop {
+                    match tokio::io::AsyncReadExt::read(&mut stdin, &mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                }
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+            () = stdin_eof => "end of stdin",
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let cluster = build(&args)?;
+    let listener = cluster
+        .listen(&format!("127.0.0.1:{}", args.port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let signals = StopSignals::register()?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", listener.bootstrap_servers())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| format!("cannot write the bootstrap address to stdout: {e}"))?;
+    drop(stdout);
+    let why = signals.wait(args.stop_on_stdin_eof).await;
+    tracing::info!(reason = why, "stopping");
+    listener.shutdown().await;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kproducer-fake-broker: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(args));
+    // A stdin read may still be blocking a thread (stopped by a signal with
+    // stdin open): do not wait for it.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kproducer-fake-broker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

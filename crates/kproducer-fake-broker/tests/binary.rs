@@ -1,0 +1,164 @@
+//! The `kproducer-fake-broker` binary: prints its bootstrap address alone on
+//! the first line, serves the cluster its flags describe, stops on stdin
+//! EOF (when asked) or SIGTERM, and reports bad flags in one line with a
+//! non-zero exit.
+//!
+//! Real processes and sockets, so tokio's real clock; every wait is bounded
+//! (a hang guard, not a timing assertion) and children are killed on drop.
+
+mod common;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::WireClient;
+use kproducer_protocol::messages::{MetadataRequest, MetadataRequestTopic};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_kproducer-fake-broker");
+
+async fn within<F: Future>(what: &str, f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(20), f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not happen within 20 s"))
+}
+
+/// Starts the binary and returns it with the addresses from its first line.
+async fn start(args: &[&str]) -> (Child, Vec<SocketAddr>) {
+    let mut child = Command::new(BINARY)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut first = String::new();
+    within(
+        "the bootstrap line",
+        BufReader::new(stdout).read_line(&mut first),
+    )
+    .await
+    .expect("stdout is readable");
+    let addrs = first
+        .trim_end()
+        .split(',')
+        .map(|a| {
+            a.parse()
+                .unwrap_or_else(|_| panic!("{first:?} is a list of addresses"))
+        })
+        .collect();
+    (child, addrs)
+}
+
+#[tokio::test]
+async fn serves_the_cluster_its_flags_describe_and_stops_on_stdin_eof() {
+    let (mut child, addrs) = start(&[
+        "--brokers",
+        "2",
+        "--partitions",
+        "4",
+        "--topic",
+        "a",
+        "--topic",
+        "b",
+        "--stop-on-stdin-eof",
+    ])
+    .await;
+    assert_eq!(addrs.len(), 2);
+    assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() != 0));
+
+    let mut client = within("connect", WireClient::connect_tcp(addrs[1])).await;
+    let r = within(
+        "metadata",
+        client.call(
+            12,
+            &MetadataRequest {
+                topics: None,
+                ..Default::default()
+            },
+        ),
+    )
+    .await;
+    let advertised: Vec<String> = r
+        .brokers
+        .iter()
+        .map(|b| format!("{}:{}", b.host, b.port))
+        .collect();
+    let expected: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    assert_eq!(advertised, expected);
+    let topics: Vec<(Option<String>, usize)> = r
+        .topics
+        .iter()
+        .map(|t| (t.name.clone(), t.partitions.len()))
+        .collect();
+    assert_eq!(
+        topics,
+        vec![(Some("a".to_owned()), 4), (Some("b".to_owned()), 4)]
+    );
+
+    drop(child.stdin.take());
+    let status = within("exit on stdin EOF", child.wait())
+        .await
+        .expect("exit status");
+    assert!(status.success(), "{status}");
+    assert!(within("close", client.is_closed()).await);
+}
+
+#[tokio::test]
+async fn auto_creates_topics_when_asked_and_stops_on_sigterm() {
+    // Stdin stays open (and is being read): SIGTERM alone must stop it.
+    let (mut child, addrs) =
+        start(&["--auto-create", "--partitions", "3", "--stop-on-stdin-eof"]).await;
+    let mut client = within("connect", WireClient::connect_tcp(addrs[0])).await;
+    let r = within(
+        "metadata",
+        client.call(
+            12,
+            &MetadataRequest {
+                topics: Some(vec![MetadataRequestTopic::named("fresh")]),
+                allow_auto_topic_creation: true,
+                ..Default::default()
+            },
+        ),
+    )
+    .await;
+    assert_eq!(r.topics[0].error_code, 0);
+    assert_eq!(r.topics[0].partitions.len(), 3);
+
+    let pid = child.id().expect("running").to_string();
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(kill.success());
+    let status = within("exit on SIGTERM", child.wait())
+        .await
+        .expect("exit status");
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn bad_flags_are_one_line_and_a_failure() {
+    // Two brokers cannot have consecutive ports from 65535.
+    let out = within(
+        "exit",
+        Command::new(BINARY)
+            .args(["--brokers", "2", "--port", "65535"])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the binary runs");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("65535"), "{stderr}");
+}
