@@ -46,6 +46,7 @@ mod error;
 mod metrics;
 pub mod partitioner;
 mod producer;
+mod properties;
 mod record;
 
 pub use config::{Acks, MAX_IN_FLIGHT_IDEMPOTENT, PartitionerKind, ProducerConfig, Settings};
