@@ -89,6 +89,11 @@ pub(crate) fn process_cpu() -> Result<Duration, CpuTimeError> {
     read_stat("/proc/self/stat").map(|s| s.cpu)
 }
 
+/// User + system CPU time of the calling thread.
+pub(crate) fn current_thread_cpu() -> Result<Duration, CpuTimeError> {
+    read_stat("/proc/thread-self/stat").map(|s| s.cpu)
+}
+
 /// User + system CPU time of this process's live threads whose name starts
 /// with `prefix`.
 pub(crate) fn threads_cpu(prefix: &str) -> Result<Duration, CpuTimeError> {
@@ -139,6 +144,7 @@ mod tests {
     fn this_process_and_its_threads_are_readable() {
         let total = process_cpu().unwrap();
         let none = threads_cpu("no-thread-is-called-this").unwrap();
+        assert!(current_thread_cpu().unwrap() <= total);
         assert_eq!(none, Duration::ZERO);
         assert!(threads_cpu("").unwrap() <= total + Duration::from_millis(100));
     }

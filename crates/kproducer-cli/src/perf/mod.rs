@@ -120,7 +120,7 @@ fn run(args: &PerfArgs) -> Result<PerfReport, CliError> {
     }
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .thread_name("kproducer")
+        .thread_name("kp-producer")
         .build()
         .map_err(CliError::Runtime)
         .and_then(|runtime| runtime.block_on(measure(args, config, broker.is_some())));
@@ -181,6 +181,7 @@ async fn measure(
         latency: tally.latency.summary(),
         cpu,
         broker_cpu,
+        loop_cpu: tally.loop_cpu,
         errors: tally.failed,
         errors_by_kind: tally.by_kind,
         first_error: tally.first_error,

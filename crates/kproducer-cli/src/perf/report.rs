@@ -31,6 +31,8 @@ pub(crate) struct PerfReport {
     pub(crate) cpu: Duration,
     /// CPU time of the embedded broker's threads (zero against a real one).
     pub(crate) broker_cpu: Option<Duration>,
+    /// CPU time of the sending loop's thread during the run.
+    pub(crate) loop_cpu: Option<Duration>,
     /// Records that failed.
     pub(crate) errors: u64,
     /// Failures by kind.
@@ -149,12 +151,18 @@ impl PerfReport {
             self.cpu.as_secs_f64(),
             cpu_per_million
         );
-        match self.broker_cpu {
-            Some(b) => {
-                let _ = writeln!(s, ", embedded broker {:.2} s", b.as_secs_f64());
-            }
-            None => s.push('\n'),
+        if let Some(l) = self.loop_cpu {
+            let _ = write!(
+                s,
+                "; the sending loop's thread {:.2} s ({:.0} % of the run)",
+                l.as_secs_f64(),
+                100.0 * l.as_secs_f64() / self.elapsed.as_secs_f64().max(1e-9)
+            );
         }
+        if let Some(b) = self.broker_cpu {
+            let _ = write!(s, "; embedded broker {:.2} s", b.as_secs_f64());
+        }
+        s.push('\n');
         if self.errors == 0 {
             s.push_str("errors: none\n");
         } else {
@@ -190,6 +198,7 @@ mod tests {
             },
             cpu: Duration::from_millis(310),
             broker_cpu: Some(Duration::from_millis(100)),
+            loop_cpu: None,
             errors: 0,
             errors_by_kind: BTreeMap::new(),
             first_error: None,
