@@ -26,6 +26,8 @@ pub(crate) struct WidthChange {
 /// Connections per broker over a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ScalingStory {
+    /// The widths of the first sample: where the run started.
+    start: Option<BTreeMap<i32, usize>>,
     current: BTreeMap<i32, usize>,
     max: BTreeMap<i32, usize>,
     changes: Vec<WidthChange>,
@@ -37,13 +39,17 @@ pub(crate) struct ScalingStory {
 const CHANGES_SHOWN: usize = 20;
 
 impl ScalingStory {
-    /// Takes one sample.
+    /// Takes one sample. The first is the starting point, not a change.
     pub(crate) fn sample(
         &mut self,
         at: Duration,
         widths: &BTreeMap<i32, usize>,
         scale_events: u64,
     ) {
+        if self.start.is_none() {
+            self.start = Some(widths.clone());
+            self.current = widths.clone();
+        }
         for (&broker, &to) in widths {
             let from = self.current.insert(broker, to).unwrap_or(0);
             if from != to {
@@ -86,6 +92,15 @@ impl ScalingStory {
             .iter()
             .map(|(b, w)| format!("broker {b}: {w} (max {})", self.max.get(b).unwrap_or(w)))
             .collect();
+        let starts: Vec<String> = self
+            .start
+            .iter()
+            .flatten()
+            .map(|(b, w)| format!("broker {b}: {w}"))
+            .collect();
+        if !starts.is_empty() {
+            let _ = write!(s, "; at the start {}", starts.join(", "));
+        }
         if !finals.is_empty() {
             let _ = write!(s, "; at the end {}", finals.join(", "));
         }
@@ -134,13 +149,15 @@ mod tests {
             .iter()
             .map(|c| (c.broker, c.from, c.to))
             .collect();
-        assert_eq!(seen, vec![(0, 0, 1), (1, 0, 1), (0, 1, 3), (0, 3, 2)]);
+        // The first sample is the start; broker 1 appearing later is a change.
+        assert_eq!(seen, vec![(1, 0, 1), (0, 1, 3), (0, 3, 2)]);
         let text = s.describe();
         assert!(
             text.contains("at most 3 per broker, 2 scale events"),
             "{text}"
         );
         assert!(text.contains("broker 0: 2 (max 3)"), "{text}");
+        assert!(text.contains("at the start broker 0: 1;"), "{text}");
         assert!(text.contains("broker 0: 1 → 3"), "{text}");
     }
 
