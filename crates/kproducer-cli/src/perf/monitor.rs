@@ -42,7 +42,7 @@ fn progress_bar(total: u64) -> ProgressBar {
     // The template is a constant; if indicatif ever refused it, the default
     // style is still a progress bar.
     if let Ok(style) =
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} records {msg}")
+        ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} {msg}")
     {
         bar.set_style(style.progress_chars("=> "));
     }
@@ -89,7 +89,7 @@ async fn run(watch: Watch, mut stopped: oneshot::Receiver<()>) -> ScalingStory {
                 .map(ToString::to_string)
                 .collect();
             bar.set_message(format!(
-                "{rate:.0} records/s, connections per broker [{}]",
+                "{rate:.0} rec/s, connections [{}]",
                 widths.join(" ")
             ));
         }
