@@ -8,7 +8,9 @@ use std::time::Duration;
 use kproducer::protocol::ErrorCode;
 use kproducer::protocol::messages::{MetadataRequest, MetadataRequestTopic};
 use kproducer::{ProducerConfig, Settings};
-use kproducer_net::{BrokerAddress, Connection, ConnectionConfig, TcpConfig, TcpTransport};
+use kproducer_net::{
+    BrokerAddress, Connection, ConnectionConfig, ConnectionError, TcpConfig, TcpTransport,
+};
 
 use crate::error::CliError;
 
@@ -47,6 +49,11 @@ pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<
         };
         let response = match tokio::time::timeout(PREFLIGHT_TIMEOUT * 2, attempt).await {
             Ok(Ok(r)) => r,
+            // The transport's error already names the address.
+            Ok(Err(ConnectionError::Connect { source, .. })) => {
+                failures.push(source.to_string());
+                continue;
+            }
             Ok(Err(e)) => {
                 failures.push(format!("{address}: {e}"));
                 continue;
