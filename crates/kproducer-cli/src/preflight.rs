@@ -18,8 +18,10 @@ use crate::error::CliError;
 pub(crate) const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Checks that some bootstrap server answers and knows `topic` (or is
-/// creating it, when `allow.auto.create.topics` asks it to).
-pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<(), CliError> {
+/// creating it, when `allow.auto.create.topics` asks it to). Returns the
+/// topic's partition count as that server sees it (0 while it is being
+/// created).
+pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<usize, CliError> {
     let settings: Settings = config.validate().map_err(CliError::Config)?;
     let transport = TcpTransport::new(TcpConfig {
         connect_timeout: PREFLIGHT_TIMEOUT,
@@ -66,22 +68,23 @@ pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<
                 continue;
             }
         };
-        let code = response
+        let found = response
             .topics
             .iter()
-            .find(|t| t.name.as_deref() == Some(topic))
-            .map_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, |t| {
-                ErrorCode::from_i16(t.error_code)
-            });
+            .find(|t| t.name.as_deref() == Some(topic));
+        let code = found.map_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, |t| {
+            ErrorCode::from_i16(t.error_code)
+        });
+        let partitions = found.map_or(0, |t| t.partitions.len());
         return match code {
-            ErrorCode::NONE => Ok(()),
+            ErrorCode::NONE => Ok(partitions),
             ErrorCode::UNKNOWN_TOPIC_OR_PARTITION => Err(CliError::UnknownTopic {
                 topic: topic.to_owned(),
                 bootstrap: address.to_string(),
             }),
             // Being created, or a leader election under way: the producer
             // waits for it.
-            c if c.is_retriable() => Ok(()),
+            c if c.is_retriable() => Ok(0),
             c => Err(CliError::TopicRefused {
                 topic: topic.to_owned(),
                 bootstrap: address.to_string(),

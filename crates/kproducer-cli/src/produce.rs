@@ -131,7 +131,7 @@ async fn produce(
     config: ProducerConfig,
     headers: Vec<Header>,
 ) -> Result<Outcome, CliError> {
-    preflight::check_topic(&config, &args.topic).await?;
+    let _partitions = preflight::check_topic(&config, &args.topic).await?;
     let producer = start_producer(config)?;
     let topic = Topic::new(args.topic.as_str());
     let separator = args.key_separator.as_deref().map(str::as_bytes);

@@ -3,9 +3,11 @@
 //!
 //! The order of a run: start the embedded broker if asked (its own runtime
 //! and threads); check the cluster and topic ([`crate::preflight`]); build
-//! the producer; send one warm-up record and wait for it (so connections,
-//! metadata and the producer id are in place before the clock starts, as
-//! the benchmark peers do); then the measured run ([`load`]) with a
+//! the producer; send one empty warm-up record to each partition and wait
+//! for them (so metadata, the producer id and a connection to every
+//! partition leader are in place before the clock starts, as the benchmark
+//! peers warm up too; the topic holds these records besides the measured
+//! ones); then the measured run ([`load`]) with a
 //! [`monitor`] sampling metrics; close; report.
 //!
 //! The hot loop runs in the runtime's `block_on`, on the main thread, while
@@ -40,7 +42,7 @@ use load::LoadSpec;
 use monitor::{Monitor, Watch};
 use report::PerfReport;
 
-/// How long the warm-up record may take.
+/// How long the warm-up records may take.
 const WARM_UP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long closing the producer may take after the run.
@@ -130,14 +132,36 @@ fn run(args: &PerfArgs) -> Result<PerfReport, CliError> {
     result
 }
 
-/// Sends one record and waits for its outcome.
-async fn warm_up(producer: &Producer, topic: &Topic) -> Result<(), CliError> {
-    let delivery = producer
-        .send(Record::new(topic.clone(), Bytes::new()))
-        .await
-        .map_err(|e| CliError::WarmUp(e.to_string()))?;
-    match tokio::time::timeout(WARM_UP_TIMEOUT, delivery).await {
-        Ok(Ok(_)) => Ok(()),
+/// Sends one empty record to each of `partitions` partitions (one record,
+/// placed by the partitioner, when the count is not known yet) and waits
+/// for them: every partition leader is then connected. Returns how many
+/// records were sent.
+async fn warm_up(producer: &Producer, topic: &Topic, partitions: usize) -> Result<u64, CliError> {
+    let records: Vec<Record> = if partitions == 0 {
+        vec![Record::new(topic.clone(), Bytes::new())]
+    } else {
+        (0..partitions)
+            .filter_map(|p| i32::try_from(p).ok())
+            .map(|p| Record::new(topic.clone(), Bytes::new()).with_partition(p))
+            .collect()
+    };
+    let sent = records.len() as u64;
+    let mut deliveries = Vec::with_capacity(records.len());
+    for record in records {
+        let delivery = producer
+            .send(record)
+            .await
+            .map_err(|e| CliError::WarmUp(e.to_string()))?;
+        deliveries.push(delivery);
+    }
+    let all = async {
+        for delivery in deliveries {
+            delivery.await?;
+        }
+        Ok::<(), kproducer::Error>(())
+    };
+    match tokio::time::timeout(WARM_UP_TIMEOUT, all).await {
+        Ok(Ok(())) => Ok(sent),
         Ok(Err(e)) => Err(CliError::WarmUp(e.to_string())),
         Err(_) => Err(CliError::WarmUp(format!(
             "no acknowledgement within {WARM_UP_TIMEOUT:?}; is the cluster healthy?"
@@ -150,10 +174,10 @@ async fn measure(
     config: ProducerConfig,
     embedded: bool,
 ) -> Result<PerfReport, CliError> {
-    preflight::check_topic(&config, &args.topic).await?;
+    let partitions = preflight::check_topic(&config, &args.topic).await?;
     let producer = start_producer(config)?;
     let topic = Topic::new(args.topic.as_str());
-    warm_up(&producer, &topic).await?;
+    let warm_up_records = warm_up(&producer, &topic, partitions).await?;
     let spec = LoadSpec {
         topic,
         payload: Bytes::from(payload::perf_payload(args.record_size)),
@@ -165,9 +189,9 @@ async fn measure(
         producer: producer.clone(),
         start: Instant::now(),
         total: args.num_records,
-        // The warm-up record (counted in the metrics, perhaps a moment after
-        // its outcome arrived, so not read from them).
-        resolved_before: 1,
+        // The warm-up records (counted in the metrics, perhaps a moment
+        // after their outcomes arrived, so not read from them).
+        resolved_before: warm_up_records,
         progress: show_progress,
     });
     // Unconstrained: tokio's cooperative budget would otherwise make the
