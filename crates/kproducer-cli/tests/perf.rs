@@ -141,3 +141,19 @@ fn embedded_only_flags_are_refused_against_a_real_broker() {
     assert_eq!(out.status.code(), Some(2));
     assert_one_line_error(&out, &["--partitions", "embedded"]);
 }
+
+#[test]
+fn piped_output_gets_the_summary_and_no_progress_bar() {
+    let out = kproducer(&["perf", "--num-records", "5000"], b"");
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(stdout.contains("5000 records of 100 bytes"), "{stdout}");
+    assert!(stdout.contains("latency send→ack: p50"), "{stdout}");
+    assert!(stdout.contains("connections: at most"), "{stdout}");
+    assert!(
+        !stdout.trim_start().starts_with('{'),
+        "no JSON without --json"
+    );
+    // Stdout is not a terminal: no progress bar on stderr.
+    assert_eq!(stderr(&out), "");
+}
