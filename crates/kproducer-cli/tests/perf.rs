@@ -157,3 +157,32 @@ fn piped_output_gets_the_summary_and_no_progress_bar() {
     // Stdout is not a terminal: no progress bar on stderr.
     assert_eq!(stderr(&out), "");
 }
+
+#[test]
+fn failed_records_are_counted_by_kind_and_fail_the_exit_status() {
+    // The (empty) warm-up records fit; every measured record is too large.
+    let out = kproducer(
+        &[
+            "perf",
+            "--num-records",
+            "50",
+            "--record-size",
+            "2000",
+            "--property",
+            "max.request.size=1500",
+            "--json",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(json["records"], 0);
+    assert_eq!(json["errors"], 50);
+    let err = stderr(&out);
+    assert!(
+        err.contains("50 records failed: record too large × 50"),
+        "{err}"
+    );
+    assert!(err.contains("max.request.size"), "{err}");
+}
