@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask COMMAND` (an alias in
 //! `.cargo/config.toml`).
 //!
-//! - `ci`: every check CI runs (format, lints, tests, docs, cargo-deny).
+//! - `ci`: every check CI runs (format, lints, tests, docs, fuzz targets
+//!   build, cargo-deny).
 //! - `fuzz`: the libFuzzer targets under `fuzz/`, each for a bounded time.
 //! - `broker`: a fresh tansu on 127.0.0.1 for the real-broker tests.
 //!
@@ -25,7 +26,8 @@ const USAGE: &str = "\
 usage: cargo xtask COMMAND [ARGS]
 
 commands:
-  ci      every check CI runs: fmt, clippy, tests, docs, cargo-deny
+  ci      every check CI runs: fmt, clippy, tests, librdkafka peer, docs,
+          fuzz-build, cargo-deny
   fuzz    run the fuzz targets for a bounded time (needs nightly; not in CI)
   broker  start|stop|status|install|roundtrip a tansu broker on 127.0.0.1
 

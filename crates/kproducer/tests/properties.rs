@@ -370,10 +370,9 @@ mod end_to_end {
         let bootstrap = cluster.bootstrap_servers();
         let config = ProducerConfig::from_properties([
             ("bootstrap.servers", bootstrap.as_str()),
-            // delivery.timeout.ms must cover linger.ms + request.timeout.ms.
-            ("linger.ms", "4611686018427387903"),
-            ("request.timeout.ms", "2147483647"),
-            ("delivery.timeout.ms", LONG_MAX),
+            // An INT in Java: at most 2147483647 (see below). It must cover
+            // linger.ms + request.timeout.ms, so linger.ms stays small here.
+            ("delivery.timeout.ms", "2147483647"),
             ("max.block.ms", LONG_MAX),
             ("metadata.max.age.ms", LONG_MAX),
             ("retry.backoff.max.ms", LONG_MAX),
@@ -381,9 +380,18 @@ mod end_to_end {
             ("kproducer.scaler.sustained.low.ms", LONG_MAX),
         ])
         .expect("valid properties");
+        assert_eq!(config.max_block, Duration::from_millis(i32::MAX as u64));
+        let linger = ProducerConfig::from_properties([("linger.ms", LONG_MAX)]).unwrap();
+        assert_eq!(linger.linger, Duration::from_millis(i32::MAX as u64));
         let producer = producer(&cluster, config);
         let per_partition = send_keyless(&producer, 5).await;
         assert_eq!(per_partition.values().sum::<usize>(), 5);
         producer.close(Duration::from_secs(1)).await;
+
+        // Settings Java types as INT refuse what an INT cannot hold.
+        for key in ["delivery.timeout.ms", "request.timeout.ms"] {
+            let err = ProducerConfig::from_properties([(key, LONG_MAX)]).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
     }
 }

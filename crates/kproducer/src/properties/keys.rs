@@ -79,7 +79,7 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
         Ok(())
     }),
     ("linger.ms", |f, v| {
-        f.config.linger = values::millis(v)?;
+        f.config.linger = values::long_millis(v)?;
         Ok(())
     }),
     ("batch.size", |f, v| {
@@ -91,7 +91,7 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
         Ok(())
     }),
     ("max.block.ms", |f, v| {
-        f.config.max_block = values::millis(v)?;
+        f.config.max_block = values::long_millis(v)?;
         Ok(())
     }),
     ("delivery.timeout.ms", |f, v| {
@@ -103,11 +103,11 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
         Ok(())
     }),
     ("retry.backoff.ms", |f, v| {
-        f.config.retry_backoff = values::millis(v)?;
+        f.config.retry_backoff = values::long_millis(v)?;
         Ok(())
     }),
     ("retry.backoff.max.ms", |f, v| {
-        f.config.retry_backoff_max = values::millis(v)?;
+        f.config.retry_backoff_max = values::long_millis(v)?;
         Ok(())
     }),
     ("max.in.flight.requests.per.connection", |f, v| {
@@ -123,7 +123,7 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
         Ok(())
     }),
     ("metadata.max.age.ms", |f, v| {
-        f.config.metadata_max_age = values::millis(v)?;
+        f.config.metadata_max_age = values::long_millis(v)?;
         Ok(())
     }),
     ("allow.auto.create.topics", |f, v| {
@@ -200,11 +200,11 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
         Ok(())
     }),
     ("kproducer.scaler.cooldown.ms", |f, v| {
-        f.config.scaler.cooldown = values::millis(v)?;
+        f.config.scaler.cooldown = values::long_millis(v)?;
         Ok(())
     }),
     ("kproducer.scaler.sustained.low.ms", |f, v| {
-        f.config.scaler.sustained_low = values::millis(v)?;
+        f.config.scaler.sustained_low = values::long_millis(v)?;
         Ok(())
     }),
     ("kproducer.scaler.up.wait.fraction", |f, v| {

@@ -22,18 +22,39 @@ pub(super) fn boolean(value: &str) -> Result<bool, Expected> {
     }
 }
 
-/// A whole number of milliseconds, 0 or more.
+/// The longest duration a time setting can hold: Kafka's time settings are
+/// at most 32-bit milliseconds once in use (about 24.8 days).
+const MAX_MILLIS: u64 = i32::MAX as u64;
+
+/// A whole number of milliseconds, 0 or more, for a setting Java types as
+/// `INT` (`delivery.timeout.ms`, `request.timeout.ms`): larger values are an
+/// error, as in Java.
 pub(super) fn millis(value: &str) -> Result<Duration, Expected> {
+    match value.parse::<u64>() {
+        Ok(ms) if ms <= MAX_MILLIS => Ok(Duration::from_millis(ms)),
+        _ => {
+            Err("a whole number of milliseconds from 0 to 2147483647 (for example 100)".to_owned())
+        }
+    }
+}
+
+/// A whole number of milliseconds, 0 or more, for a setting Java types as
+/// `LONG` (`linger.ms`, `max.block.ms`, `retry.backoff.ms`, …): Java accepts
+/// up to `Long.MAX_VALUE` and uses at most `Integer.MAX_VALUE` ms, so larger
+/// values are accepted and held at 2147483647 ms, as Java does for
+/// `linger.ms`. Configurations written for Java keep working.
+pub(super) fn long_millis(value: &str) -> Result<Duration, Expected> {
     value
         .parse::<u64>()
-        .map(Duration::from_millis)
+        .map(|ms| Duration::from_millis(ms.min(MAX_MILLIS)))
         .map_err(|_| "a whole number of milliseconds, 0 or more (for example 100)".to_owned())
 }
 
-/// A whole number of milliseconds, 1 or more.
+/// A whole number of milliseconds, 1 or more, held at 2147483647 like
+/// [`long_millis`].
 pub(super) fn positive_millis(value: &str) -> Result<Duration, Expected> {
     match value.parse::<u64>() {
-        Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+        Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms.min(MAX_MILLIS))),
         _ => Err("a whole number of milliseconds, 1 or more (for example 100)".to_owned()),
     }
 }
@@ -163,6 +184,16 @@ mod tests {
             assert!(millis(bad).is_err(), "{bad:?}");
         }
         assert_eq!(millis("0"), Ok(Duration::ZERO));
+        assert!(
+            millis("2147483648").is_err(),
+            "an INT setting above i32::MAX"
+        );
+        assert_eq!(
+            long_millis("9223372036854775807"),
+            Ok(Duration::from_millis(i32::MAX as u64)),
+            "a LONG setting is held at i32::MAX ms, as Java does"
+        );
+        assert!(long_millis("-1").is_err());
         assert!(positive_millis("0").is_err());
         assert_eq!(count("2", 1), Ok(2));
         assert!(count("0", 1).is_err());

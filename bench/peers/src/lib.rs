@@ -1,0 +1,43 @@
+//! What the peer perf drivers share with `kproducer perf`: the command-line
+//! flags, the pacing of `--throughput`, the record payload, the latency
+//! histogram, the process CPU time and the report (a human summary and one
+//! JSON line).
+//!
+//! Two binaries use it:
+//!
+//! - `rdkafka-perf` drives librdkafka (2.12.1, bundled in `rdkafka-sys` 4.10)
+//!   through the `rdkafka` crate's `BaseProducer` and a delivery callback;
+//! - `krafka-perf` drives the pure-Rust `krafka` 0.28 through `enqueue`.
+//!
+//! Both print, with `--json`, exactly one JSON object as the last line of
+//! stdout (see [`PerfReport::to_json_line`]), so `cargo xtask bench` can run
+//! them and `kproducer perf` side by side and compare like with like.
+//!
+//! Nothing here depends on either client, so `kproducer perf` can mirror it
+//! (or the lead can move it into a shared crate).
+//!
+//! ```
+//! use clap::Parser;
+//! use kproducer_bench_peers::{PerfCommand, PerfReport};
+//!
+//! let command = PerfCommand::try_parse_from([
+//!     "rdkafka-perf", "--bootstrap", "127.0.0.1:9092", "--num-records", "1000", "--json",
+//! ])?;
+//! assert_eq!(command.flags.num_records, 1000);
+//! assert_eq!(command.flags.batch_size, 1_048_576);
+//! # Ok::<(), clap::Error>(())
+//! ```
+
+mod cpu_time;
+mod flags;
+mod latency;
+mod pacing;
+mod payload;
+mod report;
+
+pub use cpu_time::{CpuTimeError, parse_proc_stat_cpu_time, process_cpu_time};
+pub use flags::{Acks, Compression, PerfCommand, PerfFlags, Property, PropertyError};
+pub use latency::{LatencyRecorder, LatencySummary};
+pub use pacing::Pacer;
+pub use payload::perf_payload;
+pub use report::PerfReport;
