@@ -126,6 +126,8 @@ pub(crate) enum Verdict {
 struct PartitionSequences {
     /// The identity the partition's sequences belong to.
     producer: ProducerIdentity,
+    /// The sequence the partition's first batch got (0 but for a test seam).
+    first: i32,
     /// The sequence the next new batch gets.
     next: i32,
     /// The last acknowledged sequence under `producer`.
@@ -146,10 +148,11 @@ struct PartitionSequences {
 }
 
 impl PartitionSequences {
-    fn new(producer: ProducerIdentity) -> Self {
+    fn new(producer: ProducerIdentity, first: i32) -> Self {
         PartitionSequences {
             producer,
-            next: 0,
+            first,
+            next: first,
             last_acked: None,
             last_acked_offset: -1,
             outstanding: VecDeque::new(),
@@ -160,7 +163,8 @@ impl PartitionSequences {
     }
 
     fn expected(&self) -> i32 {
-        self.last_acked.map_or(0, |l| increment_sequence(l, 1))
+        self.last_acked
+            .map_or(self.first, |l| increment_sequence(l, 1))
     }
 
     fn remove(&mut self, base: i32) {
@@ -184,6 +188,9 @@ pub(crate) struct Idempotence<K> {
     max_in_flight: usize,
     bump_requested: bool,
     partitions: HashMap<K, PartitionSequences>,
+    /// The sequence a partition seen for the first time starts at (a test
+    /// seam; 0 by default). Resets after a bump always restart at 0.
+    first_sequence: i32,
 }
 
 /// What the producer must do about its identity.
@@ -207,7 +214,15 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
             max_in_flight: max_in_flight.max(1),
             bump_requested: false,
             partitions: HashMap::new(),
+            first_sequence: 0,
         }
+    }
+
+    /// Partitions seen for the first time start at `sequence` instead of 0
+    /// (a test seam for sequence wrap-around).
+    pub(crate) fn first_sequence(mut self, sequence: i32) -> Self {
+        self.first_sequence = sequence;
+        self
     }
 
     /// The current producer id and epoch, once known.
@@ -261,10 +276,11 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
         let Some(producer) = self.producer else {
             return SendCheck::Wait;
         };
+        let first = self.first_sequence;
         let p = self
             .partitions
             .entry(tp.clone())
-            .or_insert_with(|| PartitionSequences::new(producer));
+            .or_insert_with(|| PartitionSequences::new(producer, first));
         if p.producer != producer {
             // A stale partition switches once nothing of it is in flight and
             // (unless it asked for the bump) nothing of it is outstanding at
@@ -305,7 +321,7 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
     pub(crate) fn reset_partition(&mut self, tp: &K) {
         if let Some(producer) = self.producer {
             self.partitions
-                .insert(tp.clone(), PartitionSequences::new(producer));
+                .insert(tp.clone(), PartitionSequences::new(producer, 0));
         }
     }
 
@@ -313,10 +329,11 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
     /// Returns `None` when there is no producer id.
     pub(crate) fn assign(&mut self, tp: &K, count: i32) -> Option<BatchSequence> {
         let producer = self.producer?;
+        let first = self.first_sequence;
         let p = self
             .partitions
             .entry(tp.clone())
-            .or_insert_with(|| PartitionSequences::new(producer));
+            .or_insert_with(|| PartitionSequences::new(producer, first));
         let base = p.next;
         p.next = increment_sequence(base, count);
         p.outstanding.push_back(base);

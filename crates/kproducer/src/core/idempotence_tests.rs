@@ -158,7 +158,7 @@ fn out_of_order_is_abortable_for_transactions() {
 #[test]
 fn stale_partitions_finish_old_batches_before_switching() {
     let mut s = started();
-    s.partitions.insert("u-0", PartitionSequences::new(P));
+    s.partitions.insert("u-0", PartitionSequences::new(P, 0));
     let a = send(&mut s, 1);
     s.on_outcome(&"t-0", a, &ok(0));
     let b = send(&mut s, 1);
