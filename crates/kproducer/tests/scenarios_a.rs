@@ -225,7 +225,8 @@ async fn s04_new_partition_one_in_flight_until_first_ack() {
     // No batch with a later sequence reached the partition before sequence
     // 0 was appended.
     let mut first_ok = None;
-    for (seq, _, _, _, base, code) in sent_batches(&cluster, "orders", 0) {
+    for b in sent_batches(&cluster, "orders", 0) {
+        let (seq, base, code) = (b.seq, b.base, b.error);
         if base == 0 && code == ErrorCode::NONE {
             first_ok.get_or_insert(seq);
         }
@@ -262,7 +263,7 @@ async fn s05_leader_move_waits_for_old_connection_in_flight() {
     assert!(
         sent_batches(&cluster, "orders", 0)
             .iter()
-            .all(|b| b.1 != new),
+            .all(|b| b.broker != new),
         "seed {SEED:#x}: a batch reached the new leader while three were in flight on the old one"
     );
     cluster.remove_fault(held);
@@ -276,7 +277,7 @@ async fn s05_leader_move_waits_for_old_connection_in_flight() {
     );
     let refused_by_old = sent_batches(&cluster, "orders", 0)
         .iter()
-        .filter(|b| b.1 == old && b.5 == ErrorCode::NOT_LEADER_OR_FOLLOWER)
+        .filter(|b| b.broker == old && b.error == ErrorCode::NOT_LEADER_OR_FOLLOWER)
         .count();
     assert!(
         refused_by_old >= 1,

@@ -107,7 +107,7 @@ async fn s14_message_too_large_splits_an_unsent_batch() {
     );
     let sent = common::sent_batches(&cluster, "orders", 0);
     assert!(
-        sent.iter().any(|b| b.5 == ErrorCode::MESSAGE_TOO_LARGE),
+        sent.iter().any(|b| b.error == ErrorCode::MESSAGE_TOO_LARGE),
         "seed {SEED:#x}: the first attempt was refused whole: {sent:?}"
     );
     assert!(

@@ -129,7 +129,7 @@ async fn collide(cluster: FakeCluster) {
     let on = |topic: &str| -> usize {
         common::sent_batches(&cluster, topic, 0)
             .iter()
-            .filter(|b| b.5 == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+            .filter(|b| b.error == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
             .count()
     };
     assert_eq!(on("a"), 1, "seed {SEED:#x}: the injected 45 on a-0");
@@ -205,7 +205,7 @@ async fn s25_sustained_load_still_scales_up_and_down() {
     // connections than the peak.
     let rounds = 1_250;
     for round in 0..rounds {
-        trickle_one(&producer, &mut ledger, &calm_topic, (round % 6) as i32).await;
+        ledger.send(&producer, &calm_topic, round % 6, 1).await;
         run_for(Duration::from_millis(8)).await;
         if round > 100 && producer.metrics().in_flight_batches == 0 {
             idle_samples += 1;
@@ -241,10 +241,6 @@ async fn s25_sustained_load_still_scales_up_and_down() {
         outcomes.errors().first()
     );
     assert_never_rejected_with(&cluster, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
-}
-
-async fn trickle_one(producer: &kproducer::Producer, ledger: &mut Ledger, topic: &Topic, p: i32) {
-    ledger.send(producer, topic, p, 1).await;
 }
 
 fn width(producer: &kproducer::Producer) -> usize {

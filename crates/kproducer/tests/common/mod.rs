@@ -334,7 +334,11 @@ pub async fn settle(cluster: &FakeCluster, ledger: &mut Ledger) -> Outcomes {
 /// every time: same record count, same last sequence, same max timestamp.
 /// Returns how many batches were sent more than once.
 pub fn assert_never_rebatched(cluster: &FakeCluster) -> usize {
-    let mut seen: BTreeMap<(String, i32, i64, i16, i32), (i32, i32, i64, usize)> = BTreeMap::new();
+    // (topic, partition, producer id, epoch, base sequence) ->
+    // ((record count, last sequence, max timestamp), attempts).
+    type Attempt = (String, i32, i64, i16, i32);
+    type Shape = (i32, i32, i64);
+    let mut seen: BTreeMap<Attempt, (Shape, usize)> = BTreeMap::new();
     for r in cluster.requests() {
         for b in &r.batches {
             if b.meta.producer_id < 0 {
@@ -348,47 +352,51 @@ pub fn assert_never_rebatched(cluster: &FakeCluster) -> usize {
                 b.meta.base_sequence,
             );
             let shape = (b.meta.record_count, b.last_sequence, b.meta.max_timestamp);
-            let entry = seen
-                .entry(key.clone())
-                .or_insert((shape.0, shape.1, shape.2, 0));
+            let entry = seen.entry(key.clone()).or_insert((shape, 0));
             assert_eq!(
-                (entry.0, entry.1, entry.2),
-                shape,
+                entry.0, shape,
                 "seed {SEED:#x}: batch {key:?} was re-batched between attempts"
             );
-            entry.3 += 1;
+            entry.1 += 1;
         }
     }
-    seen.values().filter(|e| e.3 > 1).count()
+    seen.values().filter(|e| e.1 > 1).count()
 }
 
-/// Sequences sent for `topic`-`partition`, in the order the broker saw
-/// them: `(request seq, broker, producer id, epoch, base sequence, error)`.
-pub fn sent_batches(
-    cluster: &FakeCluster,
-    topic: &str,
-    partition: i32,
-) -> Vec<(u64, i32, i64, i16, i32, kproducer_protocol::ErrorCode)> {
-    cluster
-        .requests()
-        .iter()
-        .flat_map(|r| {
-            r.batches
-                .iter()
-                .filter(|b| {
-                    &*b.topic_partition.topic == topic && b.topic_partition.partition == partition
-                })
-                .map(|b| {
-                    (
-                        r.seq,
-                        r.connection.broker,
-                        b.meta.producer_id,
-                        b.meta.producer_epoch,
-                        b.meta.base_sequence,
-                        b.error_code,
-                    )
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect()
+/// One batch of a partition as the broker saw it in a Produce request.
+#[derive(Debug, Clone, Copy)]
+pub struct SentBatch {
+    /// The request's position in the broker's request log.
+    pub seq: u64,
+    /// The broker that received it.
+    pub broker: i32,
+    /// Its producer id.
+    pub producer_id: i64,
+    /// Its producer epoch.
+    pub epoch: i16,
+    /// Its base sequence.
+    pub base: i32,
+    /// What the broker answered for it.
+    pub error: kproducer_protocol::ErrorCode,
+}
+
+/// Every batch sent for `topic`-`partition`, in the order the broker saw
+/// them.
+pub fn sent_batches(cluster: &FakeCluster, topic: &str, partition: i32) -> Vec<SentBatch> {
+    let mut out = Vec::new();
+    for r in cluster.requests() {
+        for b in &r.batches {
+            if &*b.topic_partition.topic == topic && b.topic_partition.partition == partition {
+                out.push(SentBatch {
+                    seq: r.seq,
+                    broker: r.connection.broker,
+                    producer_id: b.meta.producer_id,
+                    epoch: b.meta.producer_epoch,
+                    base: b.meta.base_sequence,
+                    error: b.error_code,
+                });
+            }
+        }
+    }
+    out
 }
