@@ -493,7 +493,11 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
         }
         if maybe_persisted {
             let last = batch.last();
-            if p.unresolved.is_none_or(|u| after(last, u)) {
+            // A later batch already acknowledged under the same identity
+            // proves this one was written (the broker takes a sequence only
+            // right after the previous one): nothing is in doubt.
+            let acknowledged = p.last_acked.is_some_and(|l| !after(last, l));
+            if !acknowledged && p.unresolved.is_none_or(|u| after(last, u)) {
                 p.unresolved = Some(last);
             }
         } else {
@@ -516,7 +520,7 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
         if !p.outstanding.is_empty() {
             return;
         }
-        if p.last_acked == Some(u) {
+        if p.last_acked.is_some_and(|l| !after(u, l)) {
             p.unresolved = None;
         } else {
             self.request_bump(tp);

@@ -346,3 +346,28 @@ fn sequence_order_helper() {
     assert!(!after(0, 0));
     assert!(!after(0, 1));
 }
+
+#[test]
+fn expired_after_a_later_batch_was_acknowledged_is_already_resolved() {
+    // S11: b's answer is lost, c (behind it) is acknowledged, which proves
+    // b was written; b then expires. Nothing is in doubt: no bump.
+    let mut s = started();
+    let a = send(&mut s, 1);
+    s.on_outcome(&"t-0", a, &ok(0));
+    let b = send(&mut s, 2);
+    let c = send(&mut s, 2);
+    assert_eq!(s.on_outcome(&"t-0", c, &ok(3)), Verdict::Complete);
+    assert!(matches!(
+        s.on_outcome(
+            &"t-0",
+            b,
+            &Outcome::Lost {
+                maybe_persisted: true
+            }
+        ),
+        Verdict::Retry { .. }
+    ));
+    s.on_expired(&"t-0", b, true);
+    assert!(!s.bump_requested(), "c's success already resolved b");
+    assert_eq!(s.check_send(&"t-0", None), SendCheck::Send);
+}
