@@ -374,10 +374,12 @@ async fn s08_out_of_order_behind_failed_batch_retried_without_bump() {
     assert_eq!(producer.metrics().epoch_bumps, 0);
 }
 
-/// S8, "the second response arrives first": the head batch is lost on the
-/// way (never handled, never answered), so the broker answers the batch
-/// behind it (45, a gap) before the head's fate is known. That 45 is not on
-/// the next expected batch: retried without a bump once the head resolves.
+/// S8, "the second response arrives first": the head request is lost on
+/// the way (never handled, never answered), so the broker answers the
+/// request behind it first (45: a gap). Kafka answers in order on a
+/// connection, so the client treats that answer as a broken stream (as
+/// Java's `NetworkClient` does): the connection is closed, both batches are
+/// in doubt and retried in order, without a bump.
 #[tokio::test(start_paused = true)]
 async fn s08b_second_response_arrives_first() {
     let cluster = cluster();

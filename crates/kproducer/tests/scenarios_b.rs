@@ -59,6 +59,14 @@ async fn permanent_error(code: ErrorCode) {
     assert!(errors.iter().all(|e| e.code() == Some(code)), "{errors:?}");
     assert!(errors[0].to_string().contains("orders-0"), "{}", errors[0]);
     assert_eq!(outcomes.ok(), 95);
+    let collateral = common::sent_batches(&cluster, "orders", 0)
+        .iter()
+        .filter(|b| b.error == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+        .count();
+    assert!(
+        collateral >= 1,
+        "seed {SEED:#x} {code}: the batches in flight behind it got 45"
+    );
     let p1 = &outcomes.results[&("orders".to_owned(), 1)];
     assert!(
         p1.iter().all(|(_, r)| r.is_ok()),
@@ -143,9 +151,9 @@ async fn s14b_single_oversized_record_fails_clearly() {
 }
 
 /// S14: a batch that already carries a sequence (it was sent and refused
-/// with a retriable error) is never re-batched: when it is refused with 10
-/// later, only its own records are split, and no attempt under one
-/// sequence ever carried other records.
+/// with a retriable code) is resent unchanged; when the broker then refuses
+/// it as too large, its records are split into new batches under a bumped
+/// epoch: no `(epoch, sequence)` ever carries a different record set.
 #[tokio::test(start_paused = true)]
 async fn s14c_a_sequenced_batch_is_never_rebatched() {
     let cluster = small_batches_cluster();
@@ -153,19 +161,26 @@ async fn s14c_a_sequenced_batch_is_never_rebatched() {
     let producer = producer(&cluster, |b| b.linger(Duration::from_millis(20)));
     let topic = Topic::new("orders");
     let mut ledger = Ledger::default();
-    ledger.send(&producer, &topic, 0, 6).await;
-    run_for(Duration::from_millis(30)).await;
-    ledger.send(&producer, &topic, 0, 6).await;
+    ledger.send(&producer, &topic, 0, 20).await;
     let outcomes = settle(&cluster, &mut ledger).await;
     assert_eq!(
         outcomes.ok(),
-        12,
+        20,
         "seed {SEED:#x}: {:?}",
         outcomes.errors().first()
     );
+    let resent = assert_never_rebatched(&cluster);
+    let sent = common::sent_batches(&cluster, "orders", 0);
+    assert!(resent >= 1, "the refused batch was sent again: {sent:?}");
+    let codes: Vec<ErrorCode> = sent.iter().take(2).map(|b| b.error).collect();
+    assert_eq!(
+        codes,
+        [ErrorCode::NOT_ENOUGH_REPLICAS, ErrorCode::MESSAGE_TOO_LARGE],
+        "seed {SEED:#x}: {sent:?}"
+    );
     assert!(
-        assert_never_rebatched(&cluster) >= 1,
-        "the refused batch was sent again"
+        sent.iter().skip(2).all(|b| b.epoch == 1),
+        "seed {SEED:#x}: the split batches are new, under a bumped epoch: {sent:?}"
     );
 }
 
@@ -385,6 +400,32 @@ async fn s19_sequence_wraps_past_i32_max() {
 #[tokio::test(start_paused = true)]
 async fn s20_broker_forgets_idle_producer() {
     let cluster = cluster();
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
+    run_for(Duration::from_secs(60)).await;
+    let pid = cluster.partition("orders", 0).unwrap().sequences()[0].0;
+    assert!(cluster.expire_producer_everywhere(pid) >= 1);
+    bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
+    let outcomes = settle(&cluster, &mut ledger).await;
+    assert_eq!(
+        outcomes.ok(),
+        30,
+        "seed {SEED:#x}: {:?}",
+        outcomes.errors().first()
+    );
+}
+
+/// S20 on a Kafka 4.5 broker (KAFKA-15591): the partition held records, so
+/// a producer it has forgotten may still continue its sequence.
+#[tokio::test(start_paused = true)]
+async fn s20b_broker_forgets_idle_producer_kafka_4_5() {
+    let cluster = FakeCluster::builder()
+        .brokers(3)
+        .topic("orders", 6)
+        .mode(kproducer_fake_broker::BehaviourMode::Kafka4_5)
+        .build()
+        .unwrap();
     let producer = producer(&cluster, |b| b);
     let mut ledger = Ledger::default();
     bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
