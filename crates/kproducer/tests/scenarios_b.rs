@@ -342,11 +342,17 @@ async fn s18_epoch_exhausted_requests_a_new_producer_id() {
     cluster.add_fault(on_p0(error(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)).nth(2));
     let producer = producer(&cluster, |b| b);
     let mut ledger = Ledger::default();
-    bursts(&producer, &mut ledger, "orders", 0, 6, 3).await;
+    // Partition 1 carries on beside it and must switch to the new id too.
+    let topic = Topic::new("orders");
+    for _ in 0..6 {
+        ledger.send(&producer, &topic, 0, 3).await;
+        ledger.send(&producer, &topic, 1, 3).await;
+        run_for(Duration::from_millis(6)).await;
+    }
     let outcomes = settle(&cluster, &mut ledger).await;
     assert_eq!(
         outcomes.ok(),
-        18,
+        36,
         "seed {SEED:#x}: {:?}",
         outcomes.errors().first()
     );
@@ -373,7 +379,10 @@ async fn s18_epoch_exhausted_requests_a_new_producer_id() {
 /// accepts any first sequence from a producer it has no state for).
 #[tokio::test(start_paused = true)]
 async fn s19_sequence_wraps_past_i32_max() {
-    let cluster = cluster();
+    let cluster = cluster_with(Duration::from_millis(10));
+    // The batch that crosses the wrap is refused once (6): the batches
+    // behind it get 45 and everything is retried in order across the wrap.
+    cluster.add_fault(on_p0(error(ErrorCode::NOT_LEADER_OR_FOLLOWER)).nth(3));
     let producer = producer(&cluster, |b| b.first_sequence(i32::MAX - 9));
     let mut ledger = Ledger::default();
     bursts(&producer, &mut ledger, "orders", 0, 8, 4).await;
@@ -389,6 +398,12 @@ async fn s19_sequence_wraps_past_i32_max() {
     assert!(
         seqs.iter().any(|s| s.2 < 100),
         "seed {SEED:#x}: the sequence wrapped to 0: {seqs:?}"
+    );
+    let sent = common::sent_batches(&cluster, "orders", 0);
+    assert!(
+        sent.iter()
+            .any(|b| b.error == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
+        "seed {SEED:#x}: batches behind the refused one got 45: {sent:?}"
     );
     assert_eq!(producer.metrics().epoch_bumps, 0);
 }
