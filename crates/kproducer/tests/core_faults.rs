@@ -1,6 +1,6 @@
-//! Faults beyond the numbered scenarios (those are in `scenarios_a.rs`,
-//! `scenarios_b.rs` and `scenarios_c.rs`, one test per scenario), end to end
-//! against the fake broker on paused time. Each ends with the log checks: nothing lost, nothing duplicated,
+//! Faults beyond the numbered scenarios (those are in `scenarios_a.rs` to
+//! `scenarios_d.rs`, one test per scenario and variant), end to end against
+//! the fake broker on paused time. Each ends with the log checks: nothing lost, nothing duplicated,
 //! order kept, every future resolved.
 
 mod common;

@@ -1,6 +1,6 @@
-//! Fault scenarios 13–25 of `shared/design/fault-scenarios.md`, one named
-//! test per scenario and variant, end to end against the fake broker on
-//! paused tokio time with a fixed seed (printed by every failing check).
+//! Fault scenarios 9–16 of `shared/design/fault-scenarios.md`, one
+//! named test per scenario and variant, end to end against the fake broker
+//! on paused tokio time with a fixed seed (printed by every failing check).
 //! Each ends with the log checks: nothing lost, nothing duplicated, order
 //! kept per partition, sequences contiguous, every future resolved once.
 
@@ -8,38 +8,269 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Ledger, SEED, assert_never_rebatched, bursts, error, producer, run_for, settle};
-use kproducer::{Error, Record, Topic};
-use kproducer_fake_broker::{
-    ErrorScope, FakeCluster, FaultAction, FaultRule, ResponseCorruption, ServiceTime,
+use common::{
+    Ledger, SEED, assert_never_rebatched, bursts, cluster, cluster_with, error, on_p0, producer,
+    run_for, sent_batches, settle,
 };
+use kproducer::{Error, Record, Topic};
+use kproducer_fake_broker::{BehaviourMode, FakeCluster, FaultAction, FaultRule};
 use kproducer_protocol::{ApiKey, ErrorCode};
 
-/// Three brokers, `orders` with 6 partitions, each request taking `service`.
-fn cluster_with(service: Duration) -> FakeCluster {
-    FakeCluster::builder()
-        .brokers(3)
-        .topic("orders", 6)
-        .service_time(ServiceTime::new(service, Duration::ZERO))
-        .build()
-        .expect("cluster")
+// ---- S9 -------------------------------------------------------------------
+
+/// S9: a 2.0–2.4 broker dropped the producer's state with the log's head
+/// (log start offset past the last acknowledged offset) and answers 59: a
+/// silent epoch bump, nothing lost.
+#[tokio::test(start_paused = true)]
+async fn s09_unknown_producer_id_past_log_start_bumps_silently() {
+    let cluster = cluster_with(Duration::ZERO, |b| b.mode(BehaviourMode::Pre2_5));
+    let producer = producer(&cluster, |b| b);
+    let mut first = Ledger::default();
+    bursts(&producer, &mut first, "orders", 0, 3, 5).await;
+    let before = settle(&cluster, &mut first).await;
+    assert_eq!(before.ok(), 15);
+    let end = cluster.partition("orders", 0).unwrap().high_watermark;
+    cluster.advance_log_start_offset("orders", 0, end).unwrap();
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
+    let outcomes = ledger.outcomes().await;
+    assert_eq!(
+        outcomes.ok(),
+        15,
+        "seed {SEED:#x}: {:?}",
+        outcomes.errors().first()
+    );
+    assert!(
+        cluster
+            .counters()
+            .rejected_batches
+            .contains_key(&ErrorCode::UNKNOWN_PRODUCER_ID),
+        "seed {SEED:#x}: the broker answered 59"
+    );
+    assert_eq!(producer.metrics().epoch_bumps, 1);
+    common::assert_log_matches(&cluster, &outcomes).await;
+    common::assert_sequences_contiguous(&cluster, "orders", 0);
 }
 
-fn cluster() -> FakeCluster {
-    cluster_with(Duration::ZERO)
+/// S9, log start offset -1 in the answer (unknown): a plain retry.
+#[tokio::test(start_paused = true)]
+async fn s09b_unknown_producer_id_without_log_start_retries() {
+    let cluster = cluster();
+    cluster.add_fault(on_p0(error(ErrorCode::UNKNOWN_PRODUCER_ID)).nth(2));
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
+    let outcomes = settle(&cluster, &mut ledger).await;
+    assert_eq!(
+        outcomes.ok(),
+        30,
+        "seed {SEED:#x}: {:?}",
+        outcomes.errors().first()
+    );
+    let m = producer.metrics();
+    assert_eq!(m.epoch_bumps, 0, "{m:?}");
+    assert!(m.retries >= 1, "{m:?}");
 }
 
-/// A rule on Produce requests for `orders`-0.
-fn on_p0(action: FaultAction) -> FaultRule {
-    FaultRule::new(action)
-        .api(ApiKey::Produce)
-        .partition("orders", 0)
+// ---- S10 ------------------------------------------------------------------
+
+/// S10: 47 on produce is fatal for an idempotent producer: every outstanding
+/// record and every later send fails with a typed, clear error.
+#[tokio::test(start_paused = true)]
+async fn s10_invalid_producer_epoch_is_fatal_and_clear() {
+    let cluster = cluster();
+    cluster.add_fault(on_p0(error(ErrorCode::INVALID_PRODUCER_EPOCH)));
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    ledger.send(&producer, &Topic::new("orders"), 0, 1).await;
+    let outcomes = settle(&cluster, &mut ledger).await;
+    let err = outcomes.errors()[0].clone();
+    assert!(matches!(err, Error::Fatal { .. }), "{err}");
+    assert!(err.to_string().contains("create a new producer"), "{err}");
+    let later = producer.send(Record::new("orders", "x")).await.unwrap_err();
+    assert!(matches!(later, Error::Fatal { .. }), "{later}");
 }
 
+// ---- S11 ------------------------------------------------------------------
+
+/// S11: a batch answered 7 `REQUEST_TIMED_OUT` after the broker appended
+/// it keeps getting that answer until the delivery timeout, while the batch
+/// right behind it succeeded (which proves the first was written): the
+/// first one's records fail (they are in the log once), and the later
+/// success has already resolved its sequence: no epoch bump.
+#[tokio::test(start_paused = true)]
+async fn s11_delivery_timeout_in_flight_resolved_by_later_success() {
+    let cluster = cluster_with(Duration::from_millis(20), |b| b);
+    let producer = producer(&cluster, |b| {
+        b.request_timeout(Duration::from_secs(1))
+            .retry_backoff(Duration::from_secs(1))
+            .delivery_timeout(Duration::from_secs(4))
+    });
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, "orders", 0, 1, 5).await;
+    run_for(Duration::from_millis(100)).await;
+    let after_append = |rule: FaultRule| rule.api(ApiKey::Produce).partition("orders", 0);
+    let timed_out = FaultAction::ErrorAfterAppend {
+        code: ErrorCode::REQUEST_TIMED_OUT,
+        scope: kproducer_fake_broker::ErrorScope::Partition,
+    };
+    cluster.add_fault(after_append(FaultRule::new(timed_out.clone())));
+    // Two batches in flight: the first is appended and answered 7, the
+    // second appended and answered.
+    bursts(&producer, &mut ledger, "orders", 0, 2, 5).await;
+    run_for(Duration::from_millis(200)).await;
+    // Every retry of the first batch is answered 7 until it expires.
+    let sticky = cluster.add_fault(after_append(FaultRule::new(timed_out).sticky()));
+    run_for(Duration::from_secs(6)).await;
+    cluster.remove_fault(sticky);
+    let sent = sent_batches(&cluster, "orders", 0);
+    bursts(&producer, &mut ledger, "orders", 0, 2, 5).await;
+    let outcomes = settle(&cluster, &mut ledger).await;
+    let errors = outcomes.errors();
+    assert_eq!(
+        errors.len(),
+        5,
+        "seed {SEED:#x}: the second batch timed out: {errors:?} {sent:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .all(|e| matches!(e, Error::DeliveryTimeout { .. })),
+        "{errors:?}"
+    );
+    assert_eq!(outcomes.ok(), 20);
+    assert_eq!(
+        producer.metrics().epoch_bumps,
+        0,
+        "seed {SEED:#x}: resolved by the later success: {sent:?}"
+    );
+}
+
+/// S11: a batch that never got through (each attempt's connection closed
+/// before handling) times out and nothing after it succeeds: the partition
+/// goes idle with the sequence in doubt, so the epoch is bumped and later
+/// batches start again at sequence 0.
+#[tokio::test(start_paused = true)]
+async fn s11b_delivery_timeout_nothing_got_through_bumps() {
+    let cluster = cluster();
+    let producer = producer(&cluster, |b| {
+        b.request_timeout(Duration::from_secs(1))
+            .delivery_timeout(Duration::from_secs(4))
+    });
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, "orders", 0, 1, 5).await;
+    run_for(Duration::from_millis(50)).await;
+    let close = cluster.add_fault(on_p0(FaultAction::CloseBeforeHandling).sticky());
+    bursts(&producer, &mut ledger, "orders", 0, 1, 5).await;
+    run_for(Duration::from_secs(6)).await;
+    cluster.remove_fault(close);
+    bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
+    let outcomes = settle(&cluster, &mut ledger).await;
+    assert_eq!(
+        outcomes.errors().len(),
+        5,
+        "seed {SEED:#x}: {:?}",
+        outcomes.errors()
+    );
+    assert_eq!(outcomes.ok(), 20);
+    assert_eq!(
+        producer.metrics().epoch_bumps,
+        1,
+        "the sequence in doubt was repaired"
+    );
+}
+
+/// S11: batches that expire without ever being sent (their leader is down)
+/// mark nothing unresolved: no bump, and the partition's first batch later
+/// still starts at sequence 0.
+#[tokio::test(start_paused = true)]
+async fn s11c_expiry_of_never_sent_batches_marks_nothing_unresolved() {
+    let cluster = cluster();
+    let producer = producer(&cluster, |b| {
+        b.request_timeout(Duration::from_secs(1))
+            .delivery_timeout(Duration::from_secs(4))
+    });
+    let leader = cluster.leader("orders", 0).unwrap();
+    let other = (0..6)
+        .find(|&p| cluster.leader("orders", p).unwrap() != leader)
+        .unwrap();
+    producer
+        .send(Record::new("orders", "warm").with_partition(other))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    cluster.broker_down(leader).unwrap();
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, "orders", 0, 2, 5).await;
+    run_for(Duration::from_secs(6)).await;
+    cluster.broker_up(leader).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    bursts(&producer, &mut ledger, "orders", 0, 2, 5).await;
+    let outcomes = settle(&cluster, &mut ledger).await;
+    let errors = outcomes.errors();
+    assert_eq!(errors.len(), 10, "seed {SEED:#x}: {errors:?}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| matches!(e, Error::DeliveryTimeout { .. })),
+        "{errors:?}"
+    );
+    assert_eq!(outcomes.ok(), 10);
+    assert_eq!(producer.metrics().epoch_bumps, 0);
+    let first = cluster.partition("orders", 0).unwrap().sequences()[0];
+    assert_eq!(
+        (first.1, first.2),
+        (0, 0),
+        "seed {SEED:#x}: epoch 0, sequence 0"
+    );
+}
+
+// ---- S12 ------------------------------------------------------------------
+
+async fn possibly_persisted(code: ErrorCode) {
+    let cluster = cluster();
+    cluster.add_fault(
+        on_p0(FaultAction::ErrorAfterAppend {
+            code,
+            scope: kproducer_fake_broker::ErrorScope::Partition,
+        })
+        .nth(2),
+    );
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
+    let outcomes = settle(&cluster, &mut ledger).await;
+    assert_eq!(
+        outcomes.ok(),
+        30,
+        "seed {SEED:#x} {code}: {:?}",
+        outcomes.errors().first()
+    );
+    assert_eq!(
+        cluster.counters().duplicate_batches,
+        1,
+        "seed {SEED:#x} {code}"
+    );
+    assert_eq!(producer.metrics().epoch_bumps, 0);
+}
+
+/// S12: 7 `REQUEST_TIMED_OUT` after the broker appended: possibly persisted,
+/// retried with the same sequence, settled as a duplicate.
+#[tokio::test(start_paused = true)]
+async fn s12_request_timed_out_possibly_persisted() {
+    possibly_persisted(ErrorCode::REQUEST_TIMED_OUT).await;
+}
+
+/// S12: 20 `NOT_ENOUGH_REPLICAS_AFTER_APPEND`, the same.
+#[tokio::test(start_paused = true)]
+async fn s12b_not_enough_replicas_after_append_possibly_persisted() {
+    possibly_persisted(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND).await;
+}
 // ---- S13 ------------------------------------------------------------------
 
 async fn permanent_error(code: ErrorCode) {
-    let cluster = cluster_with(Duration::from_millis(10));
+    let cluster = cluster_with(Duration::from_millis(10), |b| b);
     cluster.add_fault(on_p0(error(code)).nth(3));
     let producer = producer(&cluster, |b| b);
     let mut ledger = Ledger::default();
@@ -191,7 +422,7 @@ async fn s14c_a_sequenced_batch_is_never_rebatched() {
 /// errors, lost answers and a lost connection.
 #[tokio::test(start_paused = true)]
 async fn s15_a_retried_batch_is_identical_on_every_attempt() {
-    let cluster = cluster_with(Duration::from_millis(5));
+    let cluster = cluster_with(Duration::from_millis(5), |b| b);
     cluster.add_fault(on_p0(error(ErrorCode::NOT_LEADER_OR_FOLLOWER)).nth(2));
     cluster.add_fault(on_p0(FaultAction::DropResponse).nth(5));
     cluster.add_fault(on_p0(FaultAction::CloseBeforeHandling).nth(9));
@@ -256,289 +487,4 @@ async fn s16b_unknown_topic_fails_after_delivery_timeout() {
     bursts(&producer, &mut ledger, "orders", 0, 2, 2).await;
     let outcomes = settle(&cluster, &mut ledger).await;
     assert_eq!(outcomes.ok(), 4, "other topics are unaffected");
-}
-
-// ---- S17 ------------------------------------------------------------------
-
-fn init_error(code: ErrorCode) -> FaultRule {
-    FaultRule::new(FaultAction::Error {
-        code,
-        scope: ErrorScope::Request,
-    })
-    .api(ApiKey::InitProducerId)
-}
-
-/// S17: 31 on InitProducerId is fatal and clear.
-#[tokio::test(start_paused = true)]
-async fn s17_init_cluster_authorization_failed_is_fatal() {
-    let cluster = cluster();
-    cluster.add_fault(init_error(ErrorCode::CLUSTER_AUTHORIZATION_FAILED).sticky());
-    let producer = producer(&cluster, |b| b);
-    let mut ledger = Ledger::default();
-    ledger.send(&producer, &Topic::new("orders"), 0, 3).await;
-    let outcomes = settle(&cluster, &mut ledger).await;
-    let errors = outcomes.errors();
-    assert_eq!(errors.len(), 3);
-    for e in errors {
-        assert!(matches!(e, Error::Fatal { .. }), "{e}");
-        assert!(
-            e.to_string().contains("CLUSTER_AUTHORIZATION_FAILED"),
-            "{e}"
-        );
-    }
-    assert!(cluster.partition("orders", 0).unwrap().batches.is_empty());
-}
-
-async fn init_retried(code: ErrorCode) {
-    let cluster = cluster();
-    cluster.add_fault(init_error(code).nth(1));
-    cluster.add_fault(init_error(code).nth(2));
-    let producer = producer(&cluster, |b| b);
-    let mut ledger = Ledger::default();
-    bursts(&producer, &mut ledger, "orders", 0, 3, 3).await;
-    let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        9,
-        "seed {SEED:#x} {code}: {:?}",
-        outcomes.errors().first()
-    );
-    assert!(
-        cluster.counters().requests[&ApiKey::InitProducerId.as_i16()] >= 3,
-        "{code} was retried"
-    );
-}
-
-/// S17: 15 `COORDINATOR_NOT_AVAILABLE` is retried.
-#[tokio::test(start_paused = true)]
-async fn s17b_init_coordinator_not_available_retried() {
-    init_retried(ErrorCode::COORDINATOR_NOT_AVAILABLE).await;
-}
-
-/// S17: 16 `NOT_COORDINATOR` is retried.
-#[tokio::test(start_paused = true)]
-async fn s17c_init_not_coordinator_retried() {
-    init_retried(ErrorCode::NOT_COORDINATOR).await;
-}
-
-/// S17: 14 `COORDINATOR_LOAD_IN_PROGRESS` is retried.
-#[tokio::test(start_paused = true)]
-async fn s17d_init_coordinator_load_in_progress_retried() {
-    init_retried(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS).await;
-}
-
-// ---- S18 ------------------------------------------------------------------
-
-/// S18: at epoch `i16::MAX` a bump cannot happen: the producer asks for a
-/// new producer id, and the partition continues under it from sequence 0.
-#[tokio::test(start_paused = true)]
-async fn s18_epoch_exhausted_requests_a_new_producer_id() {
-    let cluster = FakeCluster::builder()
-        .brokers(3)
-        .topic("orders", 6)
-        .idempotent_producer_epoch(i16::MAX)
-        .build()
-        .unwrap();
-    cluster.add_fault(on_p0(error(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)).nth(2));
-    let producer = producer(&cluster, |b| b);
-    let mut ledger = Ledger::default();
-    // Partition 1 carries on beside it and must switch to the new id too.
-    let topic = Topic::new("orders");
-    for _ in 0..6 {
-        ledger.send(&producer, &topic, 0, 3).await;
-        ledger.send(&producer, &topic, 1, 3).await;
-        run_for(Duration::from_millis(6)).await;
-    }
-    let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        36,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
-    let seqs = cluster.partition("orders", 0).unwrap().sequences();
-    let ids: std::collections::BTreeSet<i64> = seqs.iter().map(|s| s.0).collect();
-    assert_eq!(
-        ids.len(),
-        2,
-        "seed {SEED:#x}: a second producer id: {seqs:?}"
-    );
-    assert!(seqs.iter().all(|s| s.1 == i16::MAX), "{seqs:?}");
-    let after = seqs.iter().find(|s| s.0 != seqs[0].0).unwrap();
-    assert_eq!(after.2, 0, "the new producer id starts at sequence 0");
-    assert_eq!(
-        cluster.counters().requests[&ApiKey::InitProducerId.as_i16()],
-        2
-    );
-}
-
-// ---- S19 ------------------------------------------------------------------
-
-/// S19: a partition's sequence near `i32::MAX` wraps to 0 and keeps going
-/// (the producer's first sequence is seeded near the top; a 2.5+ broker
-/// accepts any first sequence from a producer it has no state for).
-#[tokio::test(start_paused = true)]
-async fn s19_sequence_wraps_past_i32_max() {
-    let cluster = cluster_with(Duration::from_millis(10));
-    // The batch that crosses the wrap is refused once (6): the batches
-    // behind it get 45 and everything is retried in order across the wrap.
-    cluster.add_fault(on_p0(error(ErrorCode::NOT_LEADER_OR_FOLLOWER)).nth(3));
-    let producer = producer(&cluster, |b| b.first_sequence(i32::MAX - 9));
-    let mut ledger = Ledger::default();
-    bursts(&producer, &mut ledger, "orders", 0, 8, 4).await;
-    let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        32,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
-    let seqs = cluster.partition("orders", 0).unwrap().sequences();
-    assert_eq!(seqs[0].2, i32::MAX - 9, "{seqs:?}");
-    assert!(
-        seqs.iter().any(|s| s.2 < 100),
-        "seed {SEED:#x}: the sequence wrapped to 0: {seqs:?}"
-    );
-    let sent = common::sent_batches(&cluster, "orders", 0);
-    assert!(
-        sent.iter()
-            .any(|b| b.error == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
-        "seed {SEED:#x}: batches behind the refused one got 45: {sent:?}"
-    );
-    assert_eq!(producer.metrics().epoch_bumps, 0);
-}
-
-// ---- S20 ------------------------------------------------------------------
-
-/// S20: the broker forgets the producer while it is idle (producer state
-/// expiry); the next batches are handled without loss.
-#[tokio::test(start_paused = true)]
-async fn s20_broker_forgets_idle_producer() {
-    let cluster = cluster();
-    let producer = producer(&cluster, |b| b);
-    let mut ledger = Ledger::default();
-    bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
-    run_for(Duration::from_secs(60)).await;
-    let pid = cluster.partition("orders", 0).unwrap().sequences()[0].0;
-    assert!(cluster.expire_producer_everywhere(pid) >= 1);
-    bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
-    let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        30,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
-}
-
-/// S20 on a Kafka 4.5 broker (KAFKA-15591): the partition held records, so
-/// a producer it has forgotten may still continue its sequence.
-#[tokio::test(start_paused = true)]
-async fn s20b_broker_forgets_idle_producer_kafka_4_5() {
-    let cluster = FakeCluster::builder()
-        .brokers(3)
-        .topic("orders", 6)
-        .mode(kproducer_fake_broker::BehaviourMode::Kafka4_5)
-        .build()
-        .unwrap();
-    let producer = producer(&cluster, |b| b);
-    let mut ledger = Ledger::default();
-    bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
-    run_for(Duration::from_secs(60)).await;
-    let pid = cluster.partition("orders", 0).unwrap().sequences()[0].0;
-    assert!(cluster.expire_producer_everywhere(pid) >= 1);
-    bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
-    let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        30,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
-}
-
-// ---- S21 ------------------------------------------------------------------
-
-async fn broken_response(how: ResponseCorruption) {
-    let cluster = cluster();
-    cluster.add_fault(on_p0(FaultAction::CorruptResponse(how)).nth(2));
-    let producer = producer(&cluster, |b| b.request_timeout(Duration::from_secs(2)));
-    let mut ledger = Ledger::default();
-    bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
-    let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        30,
-        "seed {SEED:#x} {how:?}: {:?}",
-        outcomes.errors().first()
-    );
-    assert_eq!(
-        cluster.counters().duplicate_batches,
-        1,
-        "seed {SEED:#x} {how:?}: the batch answered with a broken frame was possibly persisted"
-    );
-}
-
-/// S21: a response frame of garbage closes the connection; the batches on
-/// it are possibly persisted; nothing panics, nothing is lost.
-#[tokio::test(start_paused = true)]
-async fn s21_garbage_response_frame() {
-    broken_response(ResponseCorruption::Garbage).await;
-}
-
-/// S21: a truncated response frame, the same.
-#[tokio::test(start_paused = true)]
-async fn s21b_truncated_response_frame() {
-    broken_response(ResponseCorruption::Truncate).await;
-}
-
-/// S21: a response with a correlation id of no request in flight, the same.
-#[tokio::test(start_paused = true)]
-async fn s21c_wrong_correlation_id() {
-    broken_response(ResponseCorruption::WrongCorrelationId).await;
-}
-
-// ---- S22 ------------------------------------------------------------------
-
-/// S22: no response at all: the request timeout ends the wait, the batch
-/// (appended) is retried and answered as a duplicate.
-#[tokio::test(start_paused = true)]
-async fn s22_request_timeout_without_response() {
-    let cluster = cluster();
-    cluster.add_fault(on_p0(FaultAction::DropResponse).nth(2));
-    let producer = producer(&cluster, |b| b.request_timeout(Duration::from_secs(2)));
-    let mut ledger = Ledger::default();
-    bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
-    let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        30,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
-    assert!(cluster.counters().duplicate_batches >= 1);
-}
-
-/// S22: an explicit close (before the broker handled the request): the
-/// batch is retried at once, appended for the first time, no duplicate.
-#[tokio::test(start_paused = true)]
-async fn s22b_explicit_connection_close() {
-    let cluster = cluster();
-    cluster.add_fault(on_p0(FaultAction::CloseBeforeHandling).nth(2));
-    let producer = producer(&cluster, |b| b.request_timeout(Duration::from_secs(30)));
-    let mut ledger = Ledger::default();
-    let start = tokio::time::Instant::now();
-    bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
-    let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        30,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
-    assert_eq!(cluster.counters().duplicate_batches, 0);
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "a close is noticed without waiting for the request timeout"
-    );
 }

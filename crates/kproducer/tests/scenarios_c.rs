@@ -1,6 +1,6 @@
-//! Fault scenarios 23–25 of `shared/design/fault-scenarios.md` (adaptive
-//! connections and routing), one named test per scenario and variant, end
-//! to end against the fake broker on paused tokio time with a fixed seed.
+//! Fault scenarios 17–22 of `shared/design/fault-scenarios.md`, one
+//! named test per scenario and variant, end to end against the fake broker
+//! on paused tokio time with a fixed seed (printed by every failing check).
 //! Each ends with the log checks: nothing lost, nothing duplicated, order
 //! kept per partition, sequences contiguous, every future resolved once.
 
@@ -8,246 +8,294 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Ledger, SEED, assert_never_rejected_with, error, producer, run_for, settle};
-use kproducer::Topic;
-use kproducer_fake_broker::{FakeCluster, FaultRule, ServiceTime};
-use kproducer_net::ScalerConfig;
+use common::{
+    Ledger, SEED, bursts, cluster, cluster_with, error, on_p0, producer, run_for, settle,
+};
+use kproducer::{Error, Topic};
+use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule, ResponseCorruption};
 use kproducer_protocol::{ApiKey, ErrorCode};
 
-/// One broker, 10 ms per request, `orders` and `calm` with 6 partitions.
-fn slow_broker() -> FakeCluster {
-    FakeCluster::builder()
-        .brokers(1)
-        .topic("orders", 6)
-        .topic("calm", 6)
-        .service_time(ServiceTime::new(Duration::from_millis(10), Duration::ZERO))
-        .build()
-        .unwrap()
+// ---- S17 ------------------------------------------------------------------
+
+fn init_error(code: ErrorCode) -> FaultRule {
+    FaultRule::new(FaultAction::Error {
+        code,
+        scope: ErrorScope::Request,
+    })
+    .api(ApiKey::InitProducerId)
 }
 
-/// 200 rounds of 10 records to each of `orders`' 6 partitions, 1 ms apart:
-/// enough to saturate one connection's in-flight window.
-async fn heavy_load(producer: &kproducer::Producer, ledger: &mut Ledger) {
-    let topic = Topic::new("orders");
-    for _ in 0..200 {
-        for p in 0..6 {
-            ledger.send(producer, &topic, p, 10).await;
-        }
-        run_for(Duration::from_millis(1)).await;
-    }
-}
-
-// ---- S23 ------------------------------------------------------------------
-
-/// S23: the saturated connection is widened while batches are in flight;
-/// partitions move to new connections without a 45 from the broker.
+/// S17: 31 on InitProducerId is fatal and clear.
 #[tokio::test(start_paused = true)]
-async fn s23_scale_up_with_batches_in_flight() {
-    let cluster = slow_broker();
-    let producer = producer(&cluster, |b| b.batch_size(1_000));
+async fn s17_init_cluster_authorization_failed_is_fatal() {
+    let cluster = cluster();
+    cluster.add_fault(init_error(ErrorCode::CLUSTER_AUTHORIZATION_FAILED).sticky());
+    let producer = producer(&cluster, |b| b);
     let mut ledger = Ledger::default();
-    heavy_load(&producer, &mut ledger).await;
+    ledger.send(&producer, &Topic::new("orders"), 0, 3).await;
+    let outcomes = settle(&cluster, &mut ledger).await;
+    let errors = outcomes.errors();
+    assert_eq!(errors.len(), 3);
+    for e in errors {
+        assert!(matches!(e, Error::Fatal { .. }), "{e}");
+        assert!(
+            e.to_string().contains("CLUSTER_AUTHORIZATION_FAILED"),
+            "{e}"
+        );
+    }
+    assert!(cluster.partition("orders", 0).unwrap().batches.is_empty());
+}
+
+async fn init_retried(code: ErrorCode) {
+    let cluster = cluster();
+    cluster.add_fault(init_error(code).nth(1));
+    cluster.add_fault(init_error(code).nth(2));
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, "orders", 0, 3, 3).await;
     let outcomes = settle(&cluster, &mut ledger).await;
     assert_eq!(
         outcomes.ok(),
-        12_000,
-        "seed {SEED:#x}: {:?}",
+        9,
+        "seed {SEED:#x} {code}: {:?}",
         outcomes.errors().first()
     );
-    let m = producer.metrics();
     assert!(
-        m.scale_events >= 1,
-        "the saturated connection was widened: {m:?}"
+        cluster.counters().requests[&ApiKey::InitProducerId.as_i16()] >= 3,
+        "{code} was retried"
     );
-    assert_never_rejected_with(&cluster, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
 }
 
-/// S23: load falls and the group narrows again; partitions leave retiring
-/// connections with batches possibly in flight; no 45, nothing lost.
+/// S17: 15 `COORDINATOR_NOT_AVAILABLE` is retried.
 #[tokio::test(start_paused = true)]
-async fn s23b_scale_down_with_batches_in_flight() {
-    let cluster = slow_broker();
-    let producer = producer(&cluster, |b| b.batch_size(1_000));
-    let mut ledger = Ledger::default();
-    heavy_load(&producer, &mut ledger).await;
-    let busy = settle(&cluster, &mut ledger).await;
-    assert_eq!(busy.ok(), 12_000);
-    let widened = producer.metrics();
-    assert!(widened.connections_per_broker[&0] > 1, "{widened:?}");
-    let calm_topic = Topic::new("calm");
-    let mut trickle = Ledger::default();
-    for _ in 0..120 {
-        for p in 0..6 {
-            trickle.send(&producer, &calm_topic, p, 1).await;
-        }
-        run_for(Duration::from_millis(500)).await;
-    }
-    let calm = settle(&cluster, &mut trickle).await;
-    assert_eq!(
-        calm.ok(),
-        720,
-        "seed {SEED:#x}: {:?}",
-        calm.errors().first()
-    );
-    let m = producer.metrics();
-    assert_eq!(m.connections_per_broker[&0], 1, "{m:?}");
-    assert!(m.scale_events >= 2);
-    assert!(
-        !m.errors_by_code
-            .contains_key(&ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
-        "{m:?}"
-    );
-    assert_never_rejected_with(&cluster, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+async fn s17b_init_coordinator_not_available_retried() {
+    init_retried(ErrorCode::COORDINATOR_NOT_AVAILABLE).await;
 }
 
-// ---- S24 ------------------------------------------------------------------
+/// S17: 16 `NOT_COORDINATOR` is retried.
+#[tokio::test(start_paused = true)]
+async fn s17c_init_not_coordinator_retried() {
+    init_retried(ErrorCode::NOT_COORDINATOR).await;
+}
 
-/// Interleaved bursts to partition 0 of topics `a` and `b`, with an epoch
-/// bump forced on `a`-0 only; `b`-0 must never see a 45.
-async fn collide(cluster: FakeCluster) {
-    cluster.add_fault(
-        FaultRule::new(error(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER))
-            .api(ApiKey::Produce)
-            .partition("a", 0)
-            .nth(3),
-    );
+/// S17: 14 `COORDINATOR_LOAD_IN_PROGRESS` is retried.
+#[tokio::test(start_paused = true)]
+async fn s17d_init_coordinator_load_in_progress_retried() {
+    init_retried(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS).await;
+}
+
+// ---- S18 ------------------------------------------------------------------
+
+/// S18: at epoch `i16::MAX` a bump cannot happen: the producer asks for a
+/// new producer id, and the partition continues under it from sequence 0.
+#[tokio::test(start_paused = true)]
+async fn s18_epoch_exhausted_requests_a_new_producer_id() {
+    let cluster = FakeCluster::builder()
+        .brokers(3)
+        .topic("orders", 6)
+        .idempotent_producer_epoch(i16::MAX)
+        .build()
+        .unwrap();
+    cluster.add_fault(on_p0(error(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)).nth(2));
     let producer = producer(&cluster, |b| b);
-    let (a, b) = (Topic::new("a"), Topic::new("b"));
     let mut ledger = Ledger::default();
-    for _ in 0..10 {
-        ledger.send(&producer, &a, 0, 3).await;
-        ledger.send(&producer, &b, 0, 2).await;
+    // Partition 1 carries on beside it and must switch to the new id too.
+    let topic = Topic::new("orders");
+    for _ in 0..6 {
+        ledger.send(&producer, &topic, 0, 3).await;
+        ledger.send(&producer, &topic, 1, 3).await;
         run_for(Duration::from_millis(6)).await;
     }
     let outcomes = settle(&cluster, &mut ledger).await;
     assert_eq!(
         outcomes.ok(),
-        50,
+        36,
         "seed {SEED:#x}: {:?}",
         outcomes.errors().first()
     );
-    let on = |topic: &str| -> usize {
-        common::sent_batches(&cluster, topic, 0)
-            .iter()
-            .filter(|b| b.error == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
-            .count()
-    };
-    assert_eq!(on("a"), 1, "seed {SEED:#x}: the injected 45 on a-0");
-    assert_eq!(on("b"), 0, "seed {SEED:#x}: b-0 never refused out of order");
-    assert_eq!(producer.metrics().epoch_bumps, 1);
-    let b_log = cluster.partition("b", 0).unwrap().sequences();
-    assert_eq!(b_log.len(), 10, "b-0 got its own ten batches: {b_log:?}");
-}
-
-/// S24: the same partition number in two topics on one broker never shares
-/// a fence or a sequence.
-#[tokio::test(start_paused = true)]
-async fn s24_same_partition_number_in_two_topics() {
-    let cluster = FakeCluster::builder()
-        .brokers(1)
-        .topic("a", 2)
-        .topic("b", 2)
-        .build()
-        .unwrap();
-    collide(cluster).await;
-}
-
-/// S24: the same partition number on two brokers (partition 0 of `a` led by
-/// broker 0, of `b` by broker 1) never shares a fence or a sequence.
-#[tokio::test(start_paused = true)]
-async fn s24b_same_partition_number_on_two_brokers() {
-    let cluster = FakeCluster::builder()
-        .brokers(2)
-        .topic_with_leaders("a", &[0, 1])
-        .topic_with_leaders("b", &[1, 0])
-        .build()
-        .unwrap();
-    collide(cluster).await;
-}
-
-// ---- S25 ------------------------------------------------------------------
-
-/// S25: load that never lets the in-flight count reach zero: a wanted
-/// scale-up still happens within a bounded time (checked while the load is
-/// still running), and so does the scale-down when the load falls to a
-/// trickle that still always has a request in flight.
-#[tokio::test(start_paused = true)]
-async fn s25_sustained_load_still_scales_up_and_down() {
-    let cluster = slow_broker();
-    // Shorter cooldown and low-load period than the defaults (2 s, 30 s) so
-    // that the test sees several decisions in a few seconds of load.
-    let scaler = ScalerConfig {
-        cooldown: Duration::from_millis(200),
-        sustained_low: Duration::from_secs(3),
-        ..ScalerConfig::default()
-    };
-    let producer = producer(&cluster, |b| b.batch_size(1_000).scaler(scaler));
-    let topic = Topic::new("orders");
-    let mut ledger = Ledger::default();
-    let mut widened_at = None;
-    for round in 0..400 {
-        for p in 0..6 {
-            ledger.send(&producer, &topic, p, 10).await;
-        }
-        run_for(Duration::from_millis(1)).await;
-        if widened_at.is_none() && width(&producer) > 1 {
-            widened_at = Some(round);
-        }
-    }
-    let up = widened_at.expect("scaled up while the load never paused");
-    assert!(up < 300, "seed {SEED:#x}: scale-up took {up} ms of load");
-    let calm_topic = Topic::new("calm");
-    let mut peak = width(&producer);
-    let mut narrowed_at = None;
-    let mut idle_samples = 0;
-    // One record every 8 ms against 10 ms of service per request: a
-    // request is always in flight somewhere, yet the load fits in fewer
-    // connections than the peak.
-    let rounds = 1_250;
-    for round in 0..rounds {
-        ledger.send(&producer, &calm_topic, round % 6, 1).await;
-        run_for(Duration::from_millis(8)).await;
-        if round > 100 && producer.metrics().in_flight_batches == 0 {
-            idle_samples += 1;
-        }
-        let now = width(&producer);
-        if narrowed_at.is_none() {
-            if now < peak {
-                narrowed_at = Some(round);
-            }
-            peak = peak.max(now);
-        }
-    }
+    let seqs = cluster.partition("orders", 0).unwrap().sequences();
+    let ids: std::collections::BTreeSet<i64> = seqs.iter().map(|s| s.0).collect();
     assert_eq!(
-        idle_samples, 0,
-        "seed {SEED:#x}: the trickle kept requests in flight"
+        ids.len(),
+        2,
+        "seed {SEED:#x}: a second producer id: {seqs:?}"
     );
-    let down = narrowed_at.unwrap_or_else(|| {
-        panic!(
-            "seed {SEED:#x}: no scale-down from {peak} while requests stayed in flight: {:?}",
-            producer.metrics()
-        )
-    });
-    assert!(
-        down < 1_000,
-        "seed {SEED:#x}: scale-down took {} ms",
-        down * 8
+    assert!(seqs.iter().all(|s| s.1 == i16::MAX), "{seqs:?}");
+    let after = seqs.iter().find(|s| s.0 != seqs[0].0).unwrap();
+    assert_eq!(after.2, 0, "the new producer id starts at sequence 0");
+    assert_eq!(
+        cluster.counters().requests[&ApiKey::InitProducerId.as_i16()],
+        2
     );
+}
+
+// ---- S19 ------------------------------------------------------------------
+
+/// S19: a partition's sequence near `i32::MAX` wraps to 0 and keeps going
+/// (the producer's first sequence is seeded near the top; a 2.5+ broker
+/// accepts any first sequence from a producer it has no state for).
+#[tokio::test(start_paused = true)]
+async fn s19_sequence_wraps_past_i32_max() {
+    let cluster = cluster_with(Duration::from_millis(10), |b| b);
+    // The batch that crosses the wrap is refused once (6): the batches
+    // behind it get 45 and everything is retried in order across the wrap.
+    cluster.add_fault(on_p0(error(ErrorCode::NOT_LEADER_OR_FOLLOWER)).nth(3));
+    let producer = producer(&cluster, |b| b.first_sequence(i32::MAX - 9));
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, "orders", 0, 8, 4).await;
     let outcomes = settle(&cluster, &mut ledger).await;
     assert_eq!(
         outcomes.ok(),
-        24_000 + 1_250,
-        "{:?}",
+        32,
+        "seed {SEED:#x}: {:?}",
         outcomes.errors().first()
     );
-    assert_never_rejected_with(&cluster, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+    let seqs = cluster.partition("orders", 0).unwrap().sequences();
+    assert_eq!(seqs[0].2, i32::MAX - 9, "{seqs:?}");
+    assert!(
+        seqs.iter().any(|s| s.2 < 100),
+        "seed {SEED:#x}: the sequence wrapped to 0: {seqs:?}"
+    );
+    let sent = common::sent_batches(&cluster, "orders", 0);
+    assert!(
+        sent.iter()
+            .any(|b| b.error == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
+        "seed {SEED:#x}: batches behind the refused one got 45: {sent:?}"
+    );
+    assert_eq!(producer.metrics().epoch_bumps, 0);
 }
 
-fn width(producer: &kproducer::Producer) -> usize {
-    producer
-        .metrics()
-        .connections_per_broker
-        .get(&0)
-        .copied()
-        .unwrap_or(0)
+// ---- S20 ------------------------------------------------------------------
+
+/// S20: the broker forgets the producer while it is idle (producer state
+/// expiry); the next batches are handled without loss.
+#[tokio::test(start_paused = true)]
+async fn s20_broker_forgets_idle_producer() {
+    let cluster = cluster();
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
+    run_for(Duration::from_secs(60)).await;
+    let pid = cluster.partition("orders", 0).unwrap().sequences()[0].0;
+    assert!(cluster.expire_producer_everywhere(pid) >= 1);
+    bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
+    let outcomes = settle(&cluster, &mut ledger).await;
+    assert_eq!(
+        outcomes.ok(),
+        30,
+        "seed {SEED:#x}: {:?}",
+        outcomes.errors().first()
+    );
+}
+
+/// S20 on a Kafka 4.5 broker (KAFKA-15591): the partition held records, so
+/// a producer it has forgotten may still continue its sequence.
+#[tokio::test(start_paused = true)]
+async fn s20b_broker_forgets_idle_producer_kafka_4_5() {
+    let cluster = FakeCluster::builder()
+        .brokers(3)
+        .topic("orders", 6)
+        .mode(kproducer_fake_broker::BehaviourMode::Kafka4_5)
+        .build()
+        .unwrap();
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
+    run_for(Duration::from_secs(60)).await;
+    let pid = cluster.partition("orders", 0).unwrap().sequences()[0].0;
+    assert!(cluster.expire_producer_everywhere(pid) >= 1);
+    bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
+    let outcomes = settle(&cluster, &mut ledger).await;
+    assert_eq!(
+        outcomes.ok(),
+        30,
+        "seed {SEED:#x}: {:?}",
+        outcomes.errors().first()
+    );
+}
+
+// ---- S21 ------------------------------------------------------------------
+
+async fn broken_response(how: ResponseCorruption) {
+    let cluster = cluster();
+    cluster.add_fault(on_p0(FaultAction::CorruptResponse(how)).nth(2));
+    let producer = producer(&cluster, |b| b.request_timeout(Duration::from_secs(2)));
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
+    let outcomes = settle(&cluster, &mut ledger).await;
+    assert_eq!(
+        outcomes.ok(),
+        30,
+        "seed {SEED:#x} {how:?}: {:?}",
+        outcomes.errors().first()
+    );
+    assert_eq!(
+        cluster.counters().duplicate_batches,
+        1,
+        "seed {SEED:#x} {how:?}: the batch answered with a broken frame was possibly persisted"
+    );
+}
+
+/// S21: a response frame of garbage closes the connection; the batches on
+/// it are possibly persisted; nothing panics, nothing is lost.
+#[tokio::test(start_paused = true)]
+async fn s21_garbage_response_frame() {
+    broken_response(ResponseCorruption::Garbage).await;
+}
+
+/// S21: a truncated response frame, the same.
+#[tokio::test(start_paused = true)]
+async fn s21b_truncated_response_frame() {
+    broken_response(ResponseCorruption::Truncate).await;
+}
+
+/// S21: a response with a correlation id of no request in flight, the same.
+#[tokio::test(start_paused = true)]
+async fn s21c_wrong_correlation_id() {
+    broken_response(ResponseCorruption::WrongCorrelationId).await;
+}
+
+// ---- S22 ------------------------------------------------------------------
+
+/// S22: no response at all: the request timeout ends the wait, the batch
+/// (appended) is retried and answered as a duplicate.
+#[tokio::test(start_paused = true)]
+async fn s22_request_timeout_without_response() {
+    let cluster = cluster();
+    cluster.add_fault(on_p0(FaultAction::DropResponse).nth(2));
+    let producer = producer(&cluster, |b| b.request_timeout(Duration::from_secs(2)));
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
+    let outcomes = settle(&cluster, &mut ledger).await;
+    assert_eq!(
+        outcomes.ok(),
+        30,
+        "seed {SEED:#x}: {:?}",
+        outcomes.errors().first()
+    );
+    assert!(cluster.counters().duplicate_batches >= 1);
+}
+
+/// S22: an explicit close (before the broker handled the request): the
+/// batch is retried at once, appended for the first time, no duplicate.
+#[tokio::test(start_paused = true)]
+async fn s22b_explicit_connection_close() {
+    let cluster = cluster();
+    cluster.add_fault(on_p0(FaultAction::CloseBeforeHandling).nth(2));
+    let producer = producer(&cluster, |b| b.request_timeout(Duration::from_secs(30)));
+    let mut ledger = Ledger::default();
+    let start = tokio::time::Instant::now();
+    bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
+    let outcomes = settle(&cluster, &mut ledger).await;
+    assert_eq!(
+        outcomes.ok(),
+        30,
+        "seed {SEED:#x}: {:?}",
+        outcomes.errors().first()
+    );
+    assert_eq!(cluster.counters().duplicate_batches, 0);
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "a close is noticed without waiting for the request timeout"
+    );
 }

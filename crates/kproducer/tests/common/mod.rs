@@ -400,3 +400,36 @@ pub fn sent_batches(cluster: &FakeCluster, topic: &str, partition: i32) -> Vec<S
     }
     out
 }
+
+/// Three brokers, `orders` with 6 partitions, each request taking
+/// `service`; `tweak` adjusts the cluster.
+pub fn cluster_with(
+    service: Duration,
+    tweak: impl FnOnce(
+        kproducer_fake_broker::FakeClusterBuilder,
+    ) -> kproducer_fake_broker::FakeClusterBuilder,
+) -> FakeCluster {
+    tweak(
+        FakeCluster::builder()
+            .brokers(3)
+            .topic("orders", 6)
+            .service_time(kproducer_fake_broker::ServiceTime::new(
+                service,
+                Duration::ZERO,
+            )),
+    )
+    .build()
+    .expect("cluster")
+}
+
+/// [`cluster_with`] answering at once.
+pub fn cluster() -> FakeCluster {
+    cluster_with(Duration::ZERO, |b| b)
+}
+
+/// A rule on Produce requests for `orders`-0.
+pub fn on_p0(action: kproducer_fake_broker::FaultAction) -> kproducer_fake_broker::FaultRule {
+    kproducer_fake_broker::FaultRule::new(action)
+        .api(kproducer_protocol::ApiKey::Produce)
+        .partition("orders", 0)
+}
