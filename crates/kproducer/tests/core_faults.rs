@@ -1,7 +1,7 @@
 //! Faults beyond the numbered scenarios (those are in `scenarios_a.rs` to
 //! `scenarios_d.rs`, one test per scenario and variant), end to end against
-//! the fake broker on paused time. Each ends with the log checks: nothing lost, nothing duplicated,
-//! order kept, every future resolved.
+//! the fake broker on paused time. Each ends with the log checks: nothing
+//! lost, nothing duplicated, order kept, every future resolved.
 
 mod common;
 

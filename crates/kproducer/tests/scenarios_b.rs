@@ -23,7 +23,7 @@ use kproducer_protocol::{ApiKey, ErrorCode};
 /// silent epoch bump, nothing lost.
 #[tokio::test(start_paused = true)]
 async fn s09_unknown_producer_id_past_log_start_bumps_silently() {
-    let cluster = cluster_with(Duration::ZERO, |b| b.mode(BehaviourMode::Pre2_5));
+    let cluster = cluster_with(Duration::from_millis(10), |b| b.mode(BehaviourMode::Pre2_5));
     let producer = producer(&cluster, |b| b);
     let mut first = Ledger::default();
     bursts(&producer, &mut first, "orders", 0, 3, 5).await;
@@ -32,11 +32,11 @@ async fn s09_unknown_producer_id_past_log_start_bumps_silently() {
     let end = cluster.partition("orders", 0).unwrap().high_watermark;
     cluster.advance_log_start_offset("orders", 0, end).unwrap();
     let mut ledger = Ledger::default();
-    bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
+    bursts(&producer, &mut ledger, "orders", 0, 8, 5).await;
     let outcomes = ledger.outcomes().await;
     assert_eq!(
         outcomes.ok(),
-        15,
+        40,
         "seed {SEED:#x}: {:?}",
         outcomes.errors().first()
     );

@@ -9,10 +9,13 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Ledger, SEED, bursts, cluster, cluster_with, error, on_p0, producer, run_for, settle,
+    Ledger, SEED, bursts, cluster, cluster_with, error, on_p0, producer, run_for, sent_batches,
+    settle,
 };
 use kproducer::{Error, Topic};
-use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule, ResponseCorruption};
+use kproducer_fake_broker::{
+    BehaviourMode, ErrorScope, FakeCluster, FaultAction, FaultRule, ResponseCorruption,
+};
 use kproducer_protocol::{ApiKey, ErrorCode};
 
 // ---- S17 ------------------------------------------------------------------
@@ -211,6 +214,41 @@ async fn s20b_broker_forgets_idle_producer_kafka_4_5() {
         30,
         "seed {SEED:#x}: {:?}",
         outcomes.errors().first()
+    );
+}
+
+/// S20 on a Kafka 2.0–2.4 broker: it answers 59 `UNKNOWN_PRODUCER_ID` to
+/// the forgotten producer's next batch (its log start offset is not past
+/// the last acknowledged offset, so retention is not the cause). The
+/// idempotent producer bumps its epoch and retries from sequence 0, as
+/// Java's does (KIP-360): nothing fails, nothing is lost.
+#[tokio::test(start_paused = true)]
+async fn s20c_broker_forgets_idle_producer_pre_2_5() {
+    let cluster = cluster_with(Duration::from_millis(10), |b| b.mode(BehaviourMode::Pre2_5));
+    let producer = producer(&cluster, |b| b);
+    let mut ledger = Ledger::default();
+    bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
+    run_for(Duration::from_secs(60)).await;
+    let pid = cluster.partition("orders", 0).unwrap().sequences()[0].0;
+    assert!(cluster.expire_producer_everywhere(pid) >= 1);
+    bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
+    let outcomes = settle(&cluster, &mut ledger).await;
+    assert_eq!(
+        outcomes.ok(),
+        45,
+        "seed {SEED:#x}: {:?}",
+        outcomes.errors().first()
+    );
+    let sent = sent_batches(&cluster, "orders", 0);
+    assert!(
+        sent.iter()
+            .any(|b| b.error == ErrorCode::UNKNOWN_PRODUCER_ID),
+        "seed {SEED:#x}: the broker answered 59: {sent:?}"
+    );
+    assert_eq!(
+        producer.metrics().epoch_bumps,
+        1,
+        "seed {SEED:#x}: {sent:?}"
     );
 }
 

@@ -263,11 +263,18 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
     }
 
     fn request_bump(&mut self, tp: &K) {
-        self.bump_requested = true;
         if let Some(p) = self.partitions.get_mut(tp) {
+            if p.rewrite {
+                // This partition already asked for a bump and restarts at
+                // sequence 0 under the new epoch anyway: its other
+                // old-epoch batches' refusals (several in flight got the
+                // same 59 or 45) need no second bump.
+                return;
+            }
             p.rewrite = true;
             p.unresolved = None;
         }
+        self.bump_requested = true;
     }
 
     /// May the head batch of `tp` be sent? `head` is its sequence if it
@@ -439,10 +446,21 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
                         maybe_persisted: false,
                         refresh_metadata: false,
                     }
-                } else {
+                } else if transactional {
                     p.remove(batch.base);
                     self.request_bump(tp);
                     Verdict::Fail
+                } else {
+                    // The broker forgot us for another reason (a 2.0–2.4
+                    // broker's producer state expiry, S20). The batch was
+                    // refused, so it is safe to resend it from sequence 0
+                    // under a bumped epoch, as Java's idempotent producer
+                    // does ("always retry UNKNOWN_PRODUCER_ID").
+                    self.request_bump(tp);
+                    Verdict::Retry {
+                        maybe_persisted: false,
+                        refresh_metadata: false,
+                    }
                 }
             }
             ErrorCode::MESSAGE_TOO_LARGE if batch.count > 1 => {
