@@ -229,7 +229,7 @@ async fn s11c_expiry_of_never_sent_batches_marks_nothing_unresolved() {
 // ---- S12 ------------------------------------------------------------------
 
 async fn possibly_persisted(code: ErrorCode) {
-    let cluster = cluster();
+    let cluster = cluster_with(Duration::from_millis(10), |b| b);
     cluster.add_fault(
         on_p0(FaultAction::ErrorAfterAppend {
             code,
@@ -239,11 +239,11 @@ async fn possibly_persisted(code: ErrorCode) {
     );
     let producer = producer(&cluster, |b| b);
     let mut ledger = Ledger::default();
-    bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
+    bursts(&producer, &mut ledger, "orders", 0, 12, 5).await;
     let outcomes = settle(&cluster, &mut ledger).await;
     assert_eq!(
         outcomes.ok(),
-        30,
+        60,
         "seed {SEED:#x} {code}: {:?}",
         outcomes.errors().first()
     );
