@@ -44,7 +44,7 @@ async fn response_lost_then_duplicate(cluster: FakeCluster, legacy: bool) {
         duplicates >= 1,
         "seed {SEED:#x}: the retry of the appended batch was answered as a duplicate: {counters:?}"
     );
-    assert_eq!(producer.metrics().epoch_bumps, 0);
+    assert_eq!(producer.metrics().epoch_bumps, 0, "seed {SEED:#x}");
 }
 
 /// S1: the broker appends, the response is lost; the retry carries the same
@@ -286,7 +286,7 @@ async fn s06_leader_move_after_lost_append_answered_by_new_leader_duplicate() {
         outcomes.errors().first()
     );
     assert_eq!(cluster.counters().duplicate_batches, 1, "seed {SEED:#x}");
-    assert_eq!(producer.metrics().epoch_bumps, 0);
+    assert_eq!(producer.metrics().epoch_bumps, 0, "seed {SEED:#x}");
 }
 
 // ---- S7 -------------------------------------------------------------------
@@ -356,7 +356,7 @@ async fn s08_out_of_order_behind_failed_batch_retried_without_bump() {
             .contains_key(&ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
         "seed {SEED:#x}: collateral 45s happened"
     );
-    assert_eq!(producer.metrics().epoch_bumps, 0);
+    assert_eq!(producer.metrics().epoch_bumps, 0, "seed {SEED:#x}");
 }
 
 /// S8, "the second response arrives first": the head request is lost on
@@ -389,5 +389,5 @@ async fn s08b_second_response_arrives_first() {
             .contains_key(&ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
         "seed {SEED:#x}: the batch behind the lost one was answered 45 first"
     );
-    assert_eq!(producer.metrics().epoch_bumps, 0);
+    assert_eq!(producer.metrics().epoch_bumps, 0, "seed {SEED:#x}");
 }

@@ -19,12 +19,26 @@ use kproducer_protocol::records::RecordBatch;
 /// The seed every test producer uses (printed by failing checks).
 pub const SEED: u64 = 0x5eed_0001;
 
+/// Makes every failing assertion in this test binary print [`SEED`] too
+/// (installed once, before the first producer is built).
+fn print_seed_on_panic() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            eprintln!("test producer seed: {SEED:#x}");
+            previous(info);
+        }));
+    });
+}
+
 /// A producer wired to `cluster`'s in-memory transport, with a fixed seed;
 /// `tweak` adjusts the builder.
 pub fn producer(
     cluster: &FakeCluster,
     tweak: impl FnOnce(ProducerBuilder) -> ProducerBuilder,
 ) -> Producer {
+    print_seed_on_panic();
     let transport: Arc<dyn Transport> = Arc::new(cluster.transport());
     let builder = Producer::builder()
         .bootstrap_servers(cluster.bootstrap_servers().split(','))
@@ -240,6 +254,7 @@ pub fn producer_with_bootstrap(
     bootstrap: &str,
     tweak: impl FnOnce(ProducerBuilder) -> ProducerBuilder,
 ) -> Producer {
+    print_seed_on_panic();
     let transport: Arc<dyn Transport> = Arc::new(cluster.transport());
     let builder = Producer::builder()
         .bootstrap_servers([bootstrap])
