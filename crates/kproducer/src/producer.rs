@@ -401,6 +401,15 @@ impl ProducerBuilder {
         self
     }
 
+    /// The sequence each partition's first batch gets (default 0): a test
+    /// seam for sequence wrap-around, see
+    /// [`ProducerConfig::first_sequence`](crate::ProducerConfig::first_sequence).
+    #[must_use]
+    pub fn first_sequence(mut self, sequence: i32) -> Self {
+        self.config.first_sequence = sequence;
+        self
+    }
+
     /// A custom partitioner for records that name no partition.
     #[must_use]
     pub fn partitioner(mut self, partitioner: impl Partitioner + 'static) -> Self {

@@ -218,7 +218,7 @@ impl Core {
         let width = initial_width(&settings);
         let idempotence = settings
             .idempotent
-            .then(|| Idempotence::new(c.max_in_flight, false));
+            .then(|| Idempotence::new(c.max_in_flight, false).first_sequence(c.first_sequence));
         Core {
             router: Router::new(NonZeroUsize::new(width).unwrap_or(NonZeroUsize::MIN)),
             next_scale_tick: Instant::now() + c.scale_interval,
