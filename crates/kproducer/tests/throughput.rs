@@ -172,10 +172,16 @@ fn report(name: &str, r: &Run) {
 #[test]
 #[ignore = "benchmark: run in release with --ignored --nocapture"]
 fn throughput_idempotent_6_partitions() {
+    // KPRODUCER_BENCH_ZERO_ONLY=1 skips the runs with a broker service
+    // time (for profiling the client alone).
+    let zero_only = std::env::var_os("KPRODUCER_BENCH_ZERO_ONLY").is_some();
     for service in [
         ServiceTime::zero(),
         ServiceTime::new(Duration::from_micros(50), Duration::from_micros(200)),
     ] {
+        if zero_only && service.fixed > Duration::ZERO {
+            continue;
+        }
         for adaptive in [true, false] {
             let r = run(adaptive, service);
             report(
