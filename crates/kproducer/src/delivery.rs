@@ -13,13 +13,14 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
 
 use crate::error::Error;
-use crate::record::RecordMetadata;
+use crate::record::{RecordMetadata, Topic};
 
 /// The result of delivering one record.
 pub type DeliveryResult = Result<RecordMetadata, Error>;
@@ -29,10 +30,64 @@ pub type DeliveryResult = Result<RecordMetadata, Error>;
 pub(crate) const SLOTS_PER_BLOCK: usize = 64;
 
 /// One record's outcome: written once by its sender, read by its future.
+///
+/// A success is three numbers in atomics, published by `state` (release
+/// store, acquire load): no lock and no `Once` on the common path. An error
+/// (rare) goes in a `OnceLock` first, then `state` says so.
 #[derive(Debug, Default)]
 struct Slot {
-    result: OnceLock<DeliveryResult>,
+    state: AtomicU8,
+    partition: AtomicI32,
+    offset: AtomicI64,
+    timestamp: AtomicI64,
+    error: OnceLock<Error>,
     waker: AtomicWaker,
+}
+
+/// `Slot::state` values.
+const PENDING: u8 = 0;
+const DELIVERED: u8 = 1;
+const FAILED: u8 = 2;
+
+impl Slot {
+    /// The outcome, if written; `topic` is the record's (kept by the
+    /// future, so the slot holds no reference-counted name).
+    fn result(&self, topic: &Topic) -> Option<DeliveryResult> {
+        match self.state.load(Ordering::Acquire) {
+            DELIVERED => Some(Ok(RecordMetadata {
+                topic: topic.clone(),
+                partition: self.partition.load(Ordering::Relaxed),
+                offset: self.offset.load(Ordering::Relaxed),
+                timestamp: self.timestamp.load(Ordering::Relaxed),
+            })),
+            FAILED => Some(Err(self
+                .error
+                .get()
+                .cloned()
+                // `error` is set before `state` turns FAILED (release /
+                // acquire), so it is always there.
+                .unwrap_or(Error::Dropped))),
+            _ => None,
+        }
+    }
+
+    /// Writes the outcome (once: only the slot's one sender calls this)
+    /// and wakes the waiting task, if any.
+    fn write(&self, result: DeliveryResult) {
+        match result {
+            Ok(m) => {
+                self.partition.store(m.partition, Ordering::Relaxed);
+                self.offset.store(m.offset, Ordering::Relaxed);
+                self.timestamp.store(m.timestamp, Ordering::Relaxed);
+                self.state.store(DELIVERED, Ordering::Release);
+            }
+            Err(e) => {
+                let _ = self.error.set(e);
+                self.state.store(FAILED, Ordering::Release);
+            }
+        }
+        self.waker.wake();
+    }
 }
 
 /// Slots for [`SLOTS_PER_BLOCK`] records, shared by their senders and
@@ -85,12 +140,13 @@ impl SlotRef {
 #[must_use = "a DeliveryFuture tells whether the record was written; await it or drop it knowingly"]
 pub struct DeliveryFuture {
     slot: SlotRef,
+    topic: Topic,
 }
 
 impl DeliveryFuture {
     /// The result if it is already known, without waiting.
     pub fn try_result(&mut self) -> Option<DeliveryResult> {
-        self.slot.slot().result.get().cloned()
+        self.slot.slot().result(&self.topic)
     }
 }
 
@@ -99,14 +155,14 @@ impl Future for DeliveryFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let slot = self.slot.slot();
-        if let Some(r) = slot.result.get() {
-            return Poll::Ready(r.clone());
+        if let Some(r) = slot.result(&self.topic) {
+            return Poll::Ready(r);
         }
         slot.waker.register(cx.waker());
         // Written between the first look and the registration: the sender
         // woke nobody (or an older waker), so look again.
-        match slot.result.get() {
-            Some(r) => Poll::Ready(r.clone()),
+        match slot.result(&self.topic) {
+            Some(r) => Poll::Ready(r),
             None => Poll::Pending,
         }
     }
@@ -131,10 +187,7 @@ impl DeliverySender {
 
     fn complete(&mut self, result: DeliveryResult) {
         self.sent = true;
-        let slot = self.slot.slot();
-        // Only this sender writes the slot, once: `set` cannot find it full.
-        let _ = slot.result.set(result);
-        slot.waker.wake();
+        self.slot.slot().write(result);
     }
 }
 
@@ -151,9 +204,9 @@ thread_local! {
     static CURRENT: RefCell<Option<(Arc<Block>, usize)>> = const { RefCell::new(None) };
 }
 
-/// A new delivery channel: the next free slot of this thread's block (a new
-/// block when it is used up).
-pub(crate) fn channel() -> (DeliverySender, DeliveryFuture) {
+/// A new delivery channel for a record of `topic`: the next free slot of
+/// this thread's block (a new block when it is used up).
+pub(crate) fn channel(topic: &Topic) -> (DeliverySender, DeliveryFuture) {
     let (block, index) = CURRENT
         .try_with(|current| {
             let mut current = current.borrow_mut();
@@ -182,17 +235,17 @@ pub(crate) fn channel() -> (DeliverySender, DeliveryFuture) {
         },
         DeliveryFuture {
             slot: SlotRef { block, index },
+            topic: topic.clone(),
         },
     )
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
     use std::task::{Wake, Waker};
 
     use super::*;
-    use crate::record::Topic;
 
     #[derive(Default)]
     struct CountingWaker(AtomicUsize);
@@ -219,11 +272,11 @@ mod tests {
 
     #[test]
     fn a_result_sent_before_the_first_poll_is_ready_at_once() {
-        let (tx, mut rx) = channel();
+        let (tx, mut rx) = channel(&Topic::new("t"));
         tx.send(Ok(metadata(5))).unwrap();
         let w = Arc::new(CountingWaker::default());
         match poll(&mut rx, &w) {
-            Poll::Ready(Ok(m)) => assert_eq!(m.offset, 5),
+            Poll::Ready(Ok(m)) => assert_eq!(m, metadata(5), "topic, partition, offset, timestamp"),
             other => panic!("expected the metadata, got {other:?}"),
         }
         assert_eq!(w.0.load(Ordering::SeqCst), 0, "nobody waited");
@@ -231,7 +284,7 @@ mod tests {
 
     #[test]
     fn a_waiting_task_is_woken_once_when_the_result_arrives() {
-        let (tx, mut rx) = channel();
+        let (tx, mut rx) = channel(&Topic::new("t"));
         let w = Arc::new(CountingWaker::default());
         assert!(poll(&mut rx, &w).is_pending());
         assert!(rx.try_result().is_none());
@@ -243,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_sender_dropped_without_an_answer_resolves_to_dropped() {
-        let (tx, mut rx) = channel();
+        let (tx, mut rx) = channel(&Topic::new("t"));
         let w = Arc::new(CountingWaker::default());
         assert!(poll(&mut rx, &w).is_pending());
         drop(tx);
@@ -257,7 +310,7 @@ mod tests {
     #[test]
     fn every_slot_of_several_blocks_holds_its_own_result() {
         let n = SLOTS_PER_BLOCK * 3 + 5;
-        let pairs: Vec<_> = (0..n).map(|_| channel()).collect();
+        let pairs: Vec<_> = (0..n).map(|_| channel(&Topic::new("t"))).collect();
         let mut futures = Vec::new();
         for (i, (tx, rx)) in pairs.into_iter().enumerate() {
             // Complete in a different order than handed out.
@@ -279,14 +332,14 @@ mod tests {
 
     #[test]
     fn a_future_dropped_first_does_not_stop_the_sender() {
-        let (tx, rx) = channel();
+        let (tx, rx) = channel(&Topic::new("t"));
         drop(rx);
         assert!(tx.send(Ok(metadata(1))).is_ok());
     }
 
     #[test]
     fn results_cross_threads() {
-        let (tx, rx) = channel();
+        let (tx, rx) = channel(&Topic::new("t"));
         let handle = std::thread::spawn(move || tx.send(Ok(metadata(3))));
         handle.join().unwrap().unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()

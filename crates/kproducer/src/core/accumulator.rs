@@ -273,7 +273,7 @@ mod tests {
         order: &mut u64,
     ) {
         let record = Record::new("t", vec![b'v'; value]);
-        let (tx, _rx) = delivery::channel();
+        let (tx, _rx) = delivery::channel(&record.topic);
         q.append(
             &record, 1_000, tx, value, now, batch_size, generation, order,
         )
