@@ -44,8 +44,7 @@ struct Slot {
     waker: AtomicWaker,
 }
 
-/// `Slot::state` values.
-const PENDING: u8 = 0;
+/// `Slot::state` values after 0, "pending" (the default).
 const DELIVERED: u8 = 1;
 const FAILED: u8 = 2;
 
@@ -67,7 +66,7 @@ impl Slot {
                 // `error` is set before `state` turns FAILED (release /
                 // acquire), so it is always there.
                 .unwrap_or(Error::Dropped))),
-            _ => None,
+            _pending => None,
         }
     }
 
