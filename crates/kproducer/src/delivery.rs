@@ -33,14 +33,16 @@ pub(crate) const SLOTS_PER_BLOCK: usize = 64;
 ///
 /// A success is three numbers in atomics, published by `state` (release
 /// store, acquire load): no lock and no `Once` on the common path. An error
-/// (rare) goes in a `OnceLock` first, then `state` says so.
+/// (rare) goes in a `OnceLock` first, then `state` says so; it is boxed so
+/// that a slot stays about one cache line (the core writes slots its
+/// callers created on other threads).
 #[derive(Debug, Default)]
 struct Slot {
     state: AtomicU8,
     partition: AtomicI32,
     offset: AtomicI64,
     timestamp: AtomicI64,
-    error: OnceLock<Error>,
+    error: OnceLock<Box<Error>>,
     waker: AtomicWaker,
 }
 
@@ -62,7 +64,7 @@ impl Slot {
             FAILED => Some(Err(self
                 .error
                 .get()
-                .cloned()
+                .map(|e| Error::clone(e))
                 // `error` is set before `state` turns FAILED (release /
                 // acquire), so it is always there.
                 .unwrap_or(Error::Dropped))),
@@ -81,7 +83,7 @@ impl Slot {
                 self.state.store(DELIVERED, Ordering::Release);
             }
             Err(e) => {
-                let _ = self.error.set(e);
+                let _ = self.error.set(Box::new(e));
                 self.state.store(FAILED, Ordering::Release);
             }
         }
@@ -334,6 +336,15 @@ mod tests {
         let (tx, rx) = channel(&Topic::new("t"));
         drop(rx);
         assert!(tx.send(Ok(metadata(1))).is_ok());
+    }
+
+    #[test]
+    fn a_slot_fits_a_cache_line() {
+        assert!(
+            std::mem::size_of::<Slot>() <= 64,
+            "{}",
+            std::mem::size_of::<Slot>()
+        );
     }
 
     #[test]
