@@ -5,7 +5,8 @@
 //! slot of its current block, so creating a delivery future allocates only
 //! once per block, not once per record (a `tokio::sync::oneshot` per record
 //! was the one allocation left on the send path). A slot is written once
-//! (`OnceLock`) and wakes only a task that actually waits on it
+//! (a success as atomics published by a state byte, a failure in a
+//! `OnceLock`) and wakes only a task that actually waits on it
 //! (`AtomicWaker`); a block is freed when the last future and sender of its
 //! slots are gone. No lock is shared between records: a thread's current
 //! block sits in a thread-local.
@@ -127,7 +128,8 @@ impl SlotRef {
 /// Dropping the future does not cancel the record: it is still delivered.
 /// If the producer goes away first, the future resolves to
 /// [`Error::Dropped`] rather than staying pending. Creating one costs no
-/// allocation of its own (see the module docs of the crate's internals).
+/// allocation of its own: it takes a slot of a block shared by 64 records
+/// (`docs/producer-internals.md`, "Delivery slots").
 ///
 /// ```no_run
 /// # async fn demo(producer: kproducer::Producer) -> Result<(), kproducer::Error> {

@@ -76,7 +76,7 @@ const SEND_PATH_BOUND: f64 = 0.05;
 /// Everything while delivering — the producer's core plus the fake broker
 /// decoding and answering each request — in allocations per record. What
 /// is left is per batch and per request (a batch holds ~140 records of
-/// 100 bytes at the default 16 KiB `batch.size`): 0.40 here. One
+/// 100 bytes at the default 16 KiB `batch.size`): 0.39 here. One
 /// allocation per record anywhere would put it above 1.
 const WHOLE_PROCESS_BOUND: f64 = 1.0;
 
