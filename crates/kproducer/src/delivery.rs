@@ -341,6 +341,13 @@ mod tests {
     }
 
     #[test]
+    fn futures_and_senders_cross_threads_and_tasks() {
+        fn send_sync_unpin<T: Send + Sync + Unpin>() {}
+        send_sync_unpin::<DeliveryFuture>();
+        send_sync_unpin::<DeliverySender>();
+    }
+
+    #[test]
     fn a_slot_fits_a_cache_line() {
         assert!(
             std::mem::size_of::<Slot>() <= 64,
