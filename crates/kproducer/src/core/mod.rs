@@ -358,8 +358,13 @@ impl Core {
     /// topic's metadata is known. `wall_ms` is the CreateTime given to a
     /// record without a timestamp.
     fn route(&mut self, envelope: Envelope, now: Instant, wall_ms: i64, flush_gen: u64) {
-        let topic = envelope.record.topic.shared().clone();
-        let Some(partitions) = self.metadata.partition_count(&topic) else {
+        // The topic is borrowed, not cloned: its `Arc` count is shared with
+        // the sending threads, so every clone is a contended cache line.
+        let Some(partitions) = self
+            .metadata
+            .partition_count(envelope.record.topic.as_str())
+        else {
+            let topic = envelope.record.topic.shared().clone();
             if self.metadata.wanted.insert(topic.clone()) {
                 self.metadata.refresh_requested = true;
             }
@@ -383,7 +388,7 @@ impl Core {
                 return;
             }
             None => self.partitioner.partition(&PartitionRequest {
-                topic: &topic,
+                topic: record.topic.as_str(),
                 key: record.key.as_deref(),
                 value: record.value.as_deref(),
                 partitions: partitions as u32,
@@ -391,7 +396,7 @@ impl Core {
         };
         let timestamp = record.timestamp.unwrap_or(wall_ms);
         let c = &self.settings.config;
-        let tp = TopicPartition::new(topic.clone(), partition);
+        let tp = TopicPartition::new(record.topic.shared().clone(), partition);
         let queue = self.partitions.entry(tp).or_insert_with(|| {
             PartitionQueue::new(record.topic.clone(), partition, c.compression, c.batch_size)
         });
@@ -411,7 +416,9 @@ impl Core {
             flush_gen,
             &mut self.next_order,
         ) {
-            Ok(()) => self.partitioner.on_append(&topic, partition, size),
+            Ok(()) => self
+                .partitioner
+                .on_append(record.topic.as_str(), partition, size),
             Err(rejected) => {
                 self.resolved(flush_gen, 1);
                 self.reject(rejected.reply, rejected.reserved, rejected.error);
