@@ -203,7 +203,7 @@ impl Producer {
 
     /// Hands the record to the core; gives it back if the core is gone.
     fn enqueue(&self, record: Record, size: usize) -> Result<DeliveryFuture, Box<Record>> {
-        let (reply, future) = delivery::channel();
+        let (reply, future) = delivery::channel(&record.topic);
         let command = Command::Record(Envelope {
             record,
             reply,
