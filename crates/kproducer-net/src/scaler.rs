@@ -12,6 +12,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::scale_up_check::{ScaleUpCheck, Verdict};
 use crate::scaler_config::{ScalerConfig, ScalerConfigError};
 
 /// What one evaluation window measured, each signal normalised by the
@@ -33,6 +34,9 @@ pub struct Signals {
     pub busy_fraction: f64,
     /// Time-weighted mean of `buffered bytes / buffer memory` over the window.
     pub buffer_fill: f64,
+    /// Bytes per second the group reported moving over the window
+    /// ([`Scaler::observe_sent`]); 0 when nothing was reported.
+    pub throughput: f64,
 }
 
 impl Signals {
@@ -86,6 +90,22 @@ pub enum Reason {
     /// Pressure is between the scale-down and scale-up thresholds
     /// (the hysteresis band): nothing to do.
     Steady,
+    /// The last scale-up did not raise throughput by
+    /// [`ScalerConfig::scale_up_min_gain`] within a cooldown: the
+    /// bottleneck is not the connections (typically the producer's own
+    /// CPU). The width goes back, and scale-ups are blocked for a while.
+    IneffectiveScaleUp {
+        /// Bytes per second before the scale-up.
+        before_bytes_per_sec: u64,
+        /// Bytes per second after it.
+        after_bytes_per_sec: u64,
+    },
+    /// Pressure is high, but a recent scale-up did not pay off: no new
+    /// trial until the back-off ends.
+    ScaleUpBackedOff {
+        /// How long the back-off still lasts.
+        remaining: Duration,
+    },
 }
 
 /// The result of one [`Scaler::evaluate`].
@@ -94,7 +114,8 @@ pub struct Decision {
     /// The width before this decision.
     pub previous_width: usize,
     /// The width the group should have now. Equal to `previous_width` unless
-    /// the reason is [`Reason::ScaleUp`] or [`Reason::SustainedLow`].
+    /// the reason is [`Reason::ScaleUp`], [`Reason::SustainedLow`] or
+    /// [`Reason::IneffectiveScaleUp`].
     pub target_width: usize,
     /// Why.
     pub reason: Reason,
@@ -153,6 +174,7 @@ pub struct Scaler {
     buffer_level: Option<(Instant, f64)>,
     last_change: Option<Instant>,
     low_since: Option<Instant>,
+    scale_up_check: ScaleUpCheck,
 }
 
 impl Scaler {
@@ -171,6 +193,7 @@ impl Scaler {
             buffer_level: None,
             last_change: None,
             low_since: None,
+            scale_up_check: ScaleUpCheck::default(),
         })
     }
 
@@ -196,6 +219,19 @@ impl Scaler {
             totals.waited = totals.waited.saturating_add(waited);
             totals.busy = totals.busy.saturating_add(busy);
         }
+    }
+
+    /// Adds `bytes` the group moved (written in requests, or acknowledged:
+    /// the caller picks one and sticks to it) since its previous report.
+    ///
+    /// Optional. When the group reports it, every scale-up is checked a
+    /// cooldown later: unless throughput rose by at least
+    /// [`ScalerConfig::scale_up_min_gain`], the scale-up is undone
+    /// ([`Reason::IneffectiveScaleUp`]) and further scale-ups back off
+    /// ([`Reason::ScaleUpBackedOff`]). Without it, scale-ups are never
+    /// undone.
+    pub fn observe_sent(&mut self, bytes: u64) {
+        self.scale_up_check.observe(bytes);
     }
 
     /// Records that, from `now` on, `buffered_bytes` of the producer's
@@ -240,8 +276,26 @@ impl Scaler {
             };
         }
         let signals = self.close_window(now, elapsed);
-        let (target_width, reason) = self.decide(now, &signals);
+        let (target_width, reason) = match self.scale_up_check.judge(now, &self.config) {
+            Verdict::Ineffective {
+                from,
+                before,
+                after,
+            } => (
+                from,
+                Reason::IneffectiveScaleUp {
+                    before_bytes_per_sec: before as u64,
+                    after_bytes_per_sec: after as u64,
+                },
+            ),
+            Verdict::Nothing | Verdict::Effective => self.decide(now, &signals),
+        };
         if target_width != previous_width {
+            if target_width > previous_width {
+                self.scale_up_check.on_scale_up(previous_width, now);
+            } else {
+                self.scale_up_check.on_other_change();
+            }
             self.width = target_width;
             self.slots.resize(target_width, SlotTotals::default());
             self.last_change = Some(now);
@@ -253,6 +307,7 @@ impl Scaler {
                 wait_fraction = signals.wait_fraction,
                 busy_fraction = signals.busy_fraction,
                 buffer_fill = signals.buffer_fill,
+                throughput_bytes_per_sec = signals.throughput as u64,
                 window_ms = signals.window.as_millis() as u64,
                 "connection group width changes"
             );
@@ -263,6 +318,7 @@ impl Scaler {
                 wait_fraction = signals.wait_fraction,
                 busy_fraction = signals.busy_fraction,
                 buffer_fill = signals.buffer_fill,
+                throughput_bytes_per_sec = signals.throughput as u64,
                 "connection group width holds"
             );
         }
@@ -286,12 +342,16 @@ impl Scaler {
         }
         self.integrate_buffer(now);
         let buffer_fill = (self.buffer_integral / window).clamp(0.0, 1.0);
+        let throughput =
+            self.scale_up_check
+                .close_window(self.window_start, elapsed, self.config.cooldown);
         let signals = Signals {
             window: elapsed,
             width,
             wait_fraction: wait / width as f64,
             busy_fraction: busy / width as f64,
             buffer_fill,
+            throughput,
         };
         self.slots.fill(SlotTotals::default());
         self.buffer_integral = 0.0;
@@ -317,6 +377,9 @@ impl Scaler {
             }
             if cooling {
                 return (w, Reason::CoolingDown);
+            }
+            if let Some(remaining) = self.scale_up_check.blocked_for(now) {
+                return (w, Reason::ScaleUpBackedOff { remaining });
             }
             // Waiting for a fraction f of the time on each of w connections
             // suggests roughly w·f more connections' worth of demand.
