@@ -149,9 +149,7 @@ impl ScaleUpCheck {
         }
         let doublings = self.failures.min(MAX_INEFFECTIVE_BACKOFF_DOUBLINGS);
         self.failures = self.failures.saturating_add(1);
-        let backoff = config
-            .ineffective_backoff
-            .saturating_mul(1u32 << doublings);
+        let backoff = config.ineffective_backoff.saturating_mul(1u32 << doublings);
         self.blocked_until = now.checked_add(backoff);
         Verdict::Ineffective {
             from: p.from,

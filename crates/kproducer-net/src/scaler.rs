@@ -35,7 +35,7 @@ pub struct Signals {
     /// Time-weighted mean of `buffered bytes / buffer memory` over the window.
     pub buffer_fill: f64,
     /// Bytes per second the group reported moving over the window
-    /// ([`Scaler::observe_sent`]); 0 when nothing was reported.
+    /// ([`Scaler::observe_throughput`]); 0 when nothing was reported.
     pub throughput: f64,
 }
 
@@ -221,8 +221,9 @@ impl Scaler {
         }
     }
 
-    /// Adds `bytes` the group moved (written in requests, or acknowledged:
-    /// the caller picks one and sticks to it) since its previous report.
+    /// Adds `bytes` the group moved since its previous report (the producer
+    /// reports bytes of batches in answered requests; any measure of work
+    /// done works, as long as it is the same one throughout).
     ///
     /// Optional. When the group reports it, every scale-up is checked a
     /// cooldown later: unless throughput rose by at least
@@ -230,7 +231,7 @@ impl Scaler {
     /// ([`Reason::IneffectiveScaleUp`]) and further scale-ups back off
     /// ([`Reason::ScaleUpBackedOff`]). Without it, scale-ups are never
     /// undone.
-    pub fn observe_sent(&mut self, bytes: u64) {
+    pub fn observe_throughput(&mut self, bytes: u64) {
         self.scale_up_check.observe(bytes);
     }
 

@@ -144,7 +144,7 @@ pub struct ScalerConfig {
     pub scale_down_busy: f64,
     /// Least relative throughput gain a scale-up must show, one cooldown
     /// after it, to be kept; otherwise it is undone. Only applies when the
-    /// group reports throughput ([`Scaler::observe_sent`](crate::Scaler::observe_sent)).
+    /// group reports throughput ([`Scaler::observe_throughput`](crate::Scaler::observe_throughput)).
     /// Default [`SCALE_UP_MIN_GAIN`].
     pub scale_up_min_gain: f64,
     /// How long scale-ups are blocked after an undone one (doubling per

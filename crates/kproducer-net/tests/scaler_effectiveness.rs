@@ -21,7 +21,7 @@ fn tick(
     for slot in 0..s.width() {
         s.observe(slot, TICK.mul_f64(wait), TICK);
     }
-    s.observe_sent((bytes_per_sec(s.width()) * TICK.as_secs_f64()) as u64);
+    s.observe_throughput((bytes_per_sec(s.width()) * TICK.as_secs_f64()) as u64);
     *now += TICK;
     s.evaluate(*now)
 }
@@ -62,8 +62,14 @@ fn a_scale_up_that_does_not_raise_throughput_is_undone_and_backs_off() {
         .map(|(t, d)| (t.as_secs_f64(), d.previous_width, d.target_width))
         .collect();
     // First trial at the first window, undone a cooldown later.
-    assert!(matches!(changes[0].1.reason, Reason::ScaleUp(_)), "{widths:?}");
-    assert_eq!((changes[0].1.previous_width, changes[0].1.target_width), (1, 2));
+    assert!(
+        matches!(changes[0].1.reason, Reason::ScaleUp(_)),
+        "{widths:?}"
+    );
+    assert_eq!(
+        (changes[0].1.previous_width, changes[0].1.target_width),
+        (1, 2)
+    );
     let (undone_at, undo) = &changes[1];
     assert_eq!(*undone_at, changes[0].0 + DEFAULT_COOLDOWN, "{widths:?}");
     assert_eq!((undo.previous_width, undo.target_width), (2, 1));
@@ -78,7 +84,10 @@ fn a_scale_up_that_does_not_raise_throughput_is_undone_and_backs_off() {
     );
     // Never beyond 2, always undone, and the gaps between trials double:
     // 30 s, 60 s, 120 s, 240 s (+ the cooldown that measures each).
-    assert!(changes.iter().all(|(_, d)| d.target_width <= 2), "{widths:?}");
+    assert!(
+        changes.iter().all(|(_, d)| d.target_width <= 2),
+        "{widths:?}"
+    );
     let trials: Vec<Duration> = changes
         .iter()
         .filter(|(_, d)| d.target_width > d.previous_width)
@@ -96,7 +105,10 @@ fn a_scale_up_that_does_not_raise_throughput_is_undone_and_backs_off() {
     // While backed off, the decision says so.
     let d = tick(&mut s, &mut now, 0.5, CPU_BOUND);
     assert!(
-        matches!(d.reason, Reason::ScaleUpBackedOff { .. } | Reason::CoolingDown),
+        matches!(
+            d.reason,
+            Reason::ScaleUpBackedOff { .. } | Reason::CoolingDown
+        ),
         "{:?}",
         d.reason
     );
@@ -121,7 +133,13 @@ fn a_small_gain_below_the_threshold_is_undone_and_a_large_one_kept() {
     // +5% from the second connection: not worth it at the default 10%.
     let mut now = Instant::now();
     let mut s = Scaler::new(ScalerConfig::default(), now).unwrap();
-    let changes = run(&mut s, &mut now, 25, 0.5, |w| if w > 1 { 10.5e6 } else { 10e6 });
+    let changes = run(
+        &mut s,
+        &mut now,
+        25,
+        0.5,
+        |w| if w > 1 { 10.5e6 } else { 10e6 },
+    );
     assert_eq!(changes.len(), 2, "{changes:?}");
     assert_eq!(s.width(), 1);
     // With the threshold at 0 anything that does not lose is kept.
@@ -131,7 +149,13 @@ fn a_small_gain_below_the_threshold_is_undone_and_a_large_one_kept() {
         ..ScalerConfig::default()
     };
     let mut s = Scaler::new(config, now).unwrap();
-    let changes = run(&mut s, &mut now, 25, 0.5, |w| if w > 1 { 10.5e6 } else { 10e6 });
+    let changes = run(
+        &mut s,
+        &mut now,
+        25,
+        0.5,
+        |w| if w > 1 { 10.5e6 } else { 10e6 },
+    );
     assert!(
         changes
             .iter()

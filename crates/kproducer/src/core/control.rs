@@ -322,7 +322,7 @@ impl Core {
                 // by a full window here (with idempotence the partition's
                 // 5-batch window usually binds before the connection's).
                 let held = s.take_blocked(now);
-                let (waited, busy, sent) = match &s.connection {
+                let (waited, busy) = match &s.connection {
                     Some(c) => {
                         let m = c.metrics();
                         let delta = match &s.last_metrics {
@@ -330,14 +330,15 @@ impl Core {
                             None => m,
                         };
                         s.last_metrics = Some(m);
-                        (delta.permit_wait, delta.busy, delta.bytes_sent)
+                        (delta.permit_wait, delta.busy)
                     }
-                    None => (Duration::ZERO, Duration::ZERO, 0),
+                    None => (Duration::ZERO, Duration::ZERO),
                 };
                 scaler.observe(i, waited.max(held), busy);
-                // Throughput, so a scale-up that moves no more bytes (the
-                // core, not the broker, is the bottleneck) is undone.
-                scaler.observe_sent(sent);
+                // Throughput, so a scale-up that gets no more bytes
+                // answered (the core, not the broker, is the bottleneck)
+                // is undone.
+                scaler.observe_throughput(std::mem::take(&mut s.answered_bytes));
             }
             scaler.observe_buffer(now_std, used, memory);
             let decision = scaler.evaluate(now_std);
