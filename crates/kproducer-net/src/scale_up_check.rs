@@ -66,6 +66,9 @@ pub(crate) struct ScaleUpCheck {
     pending: Option<Pending>,
     failures: u32,
     blocked_until: Option<Instant>,
+    /// Since when (the opening of the first of an unbroken run of windows)
+    /// the pressure has been high enough to scale up.
+    high_since: Option<Instant>,
 }
 
 impl ScaleUpCheck {
@@ -104,11 +107,38 @@ impl ScaleUpCheck {
         rate(bytes, length)
     }
 
-    /// Records a scale-up from `from` at `now`: the recent samples become
-    /// the baseline (if there are any and they moved anything).
-    pub(crate) fn on_scale_up(&mut self, from: usize, now: Instant) {
-        let before = rate_of(self.samples.iter());
+    /// Records whether the window opened at `opened` had scale-up pressure.
+    pub(crate) fn note_pressure(&mut self, high: bool, opened: Instant) {
+        if !high {
+            self.high_since = None;
+        } else if self.high_since.is_none() {
+            self.high_since = Some(opened);
+        }
+    }
+
+    /// Whether a scale-up at `now` must wait for its baseline: throughput
+    /// is reported, but the pressure has lasted less than `half` a
+    /// cooldown, so the windows before the change would mix the load that
+    /// caused the pressure with what came before it (typically idle time
+    /// at start), and any scale-up would look effective.
+    pub(crate) fn baseline_pending(&self, now: Instant, half: Duration) -> bool {
+        self.fed
+            && self
+                .high_since
+                .is_none_or(|since| now.saturating_duration_since(since) < half)
+    }
+
+    /// Records a scale-up from `from` at `now`: the samples of the last
+    /// `half` cooldown under pressure become the baseline (if they moved
+    /// anything).
+    pub(crate) fn on_scale_up(&mut self, from: usize, now: Instant, half: Duration) {
+        let from_instant = now.checked_sub(half).unwrap_or(now);
+        let since = self
+            .high_since
+            .map_or(from_instant, |h| h.max(from_instant));
+        let before = rate_of(self.samples.iter().filter(|s| s.opened >= since));
         self.samples.clear();
+        self.high_since = None;
         self.pending = (self.fed && before > 0.0).then_some(Pending {
             from,
             at: now,
@@ -121,6 +151,7 @@ impl ScaleUpCheck {
     pub(crate) fn on_other_change(&mut self) {
         self.samples.clear();
         self.pending = None;
+        self.high_since = None;
     }
 
     /// Judges the pending scale-up once a cooldown has passed since it,

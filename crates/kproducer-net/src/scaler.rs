@@ -100,6 +100,12 @@ pub enum Reason {
         /// Bytes per second after it.
         after_bytes_per_sec: u64,
     },
+    /// Pressure is high, but has lasted less than half a cooldown: the
+    /// throughput it brings is measured first, as the baseline that the
+    /// scale-up will be judged against. Only when throughput is reported
+    /// ([`Scaler::observe_throughput`]); in practice it delays the first
+    /// scale-up after start or after a change of load by half a cooldown.
+    MeasuringBaseline,
     /// Pressure is high, but a recent scale-up did not pay off: no new
     /// trial until the back-off ends.
     ScaleUpBackedOff {
@@ -293,7 +299,8 @@ impl Scaler {
         };
         if target_width != previous_width {
             if target_width > previous_width {
-                self.scale_up_check.on_scale_up(previous_width, now);
+                self.scale_up_check
+                    .on_scale_up(previous_width, now, self.config.cooldown / 2);
             } else {
                 self.scale_up_check.on_other_change();
             }
@@ -371,6 +378,8 @@ impl Scaler {
 
         let by_wait = s.wait_fraction >= c.scale_up_wait;
         let by_buffer = s.buffer_fill >= c.scale_up_buffer && s.busy_fraction >= c.scale_up_busy;
+        self.scale_up_check
+            .note_pressure(by_wait || by_buffer, window_opened);
         if by_wait || by_buffer {
             self.low_since = None;
             if w >= c.max_width {
@@ -381,6 +390,9 @@ impl Scaler {
             }
             if let Some(remaining) = self.scale_up_check.blocked_for(now) {
                 return (w, Reason::ScaleUpBackedOff { remaining });
+            }
+            if self.scale_up_check.baseline_pending(now, c.cooldown / 2) {
+                return (w, Reason::MeasuringBaseline);
             }
             // Waiting for a fraction f of the time on each of w connections
             // suggests roughly w·f more connections' worth of demand.

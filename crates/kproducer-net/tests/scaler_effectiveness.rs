@@ -136,7 +136,7 @@ fn a_small_gain_below_the_threshold_is_undone_and_a_large_one_kept() {
     let changes = run(
         &mut s,
         &mut now,
-        25,
+        35,
         0.5,
         |w| if w > 1 { 10.5e6 } else { 10e6 },
     );
@@ -152,7 +152,7 @@ fn a_small_gain_below_the_threshold_is_undone_and_a_large_one_kept() {
     let changes = run(
         &mut s,
         &mut now,
-        25,
+        35,
         0.5,
         |w| if w > 1 { 10.5e6 } else { 10e6 },
     );
@@ -184,7 +184,7 @@ fn without_throughput_reports_scale_ups_are_never_undone() {
 fn a_broker_bound_load_after_a_failed_trial_scales_once_the_back_off_ends() {
     let mut now = Instant::now();
     let mut s = Scaler::new(ScalerConfig::default(), now).unwrap();
-    run(&mut s, &mut now, 25, 0.5, CPU_BOUND);
+    run(&mut s, &mut now, 35, 0.5, CPU_BOUND);
     assert_eq!(s.width(), 1);
     // The load changes: now the broker is the bottleneck.
     let changes = run(&mut s, &mut now, 400, 0.5, BROKER_BOUND);

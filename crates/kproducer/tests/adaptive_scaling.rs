@@ -16,6 +16,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -245,6 +246,46 @@ fn width_at(samples: &[(Instant, usize)], t: Instant) -> usize {
         .map_or(0, |&(_, w)| w)
 }
 
+/// Captures formatted tracing output (scaler and router only) for the
+/// observability assertions.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("capture lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines(&self) -> Vec<String> {
+        let bytes = self.0.lock().expect("capture lock");
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// A subscriber writing the scaler's and router's events, debug and up,
+/// to `out`; active on this thread (the paused-time runtime's only one).
+fn capture(out: &Captured) -> tracing::subscriber::DefaultGuard {
+    let out = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "kproducer_net::scaler=debug,kproducer_net::router=debug",
+        ))
+        .with_ansi(false)
+        .without_time()
+        .with_writer(move || out.clone())
+        .finish();
+    tracing::subscriber::set_default(subscriber)
+}
+
 /// Sustained saturating load for `RAMP`, then a trickle for `TRICKLE`.
 const RAMP: Duration = Duration::from_secs(6);
 const TRICKLE: Duration = Duration::from_secs(12);
@@ -256,6 +297,8 @@ const SCALE_DOWN_BOUND: Duration = Duration::from_secs(10);
 
 #[tokio::test(start_paused = true)]
 async fn sustained_load_widens_to_max_and_narrows_when_it_drops() {
+    let log = Captured::default();
+    let _tracing = capture(&log);
     let cluster = cluster();
     let producer = producer(&cluster, true, 1);
     let start = Instant::now();
@@ -354,6 +397,46 @@ async fn sustained_load_widens_to_max_and_narrows_when_it_drops() {
         throughput(&requests, reached_max + Duration::from_secs(1), ramp_end)
     );
     producer.close(Duration::from_secs(5)).await;
+
+    // Observability: every width change at info with its reason and
+    // signals; fences raised and lifted at debug.
+    let lines = log.lines();
+    let changes: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("connection group width changes"))
+        .collect();
+    for l in &changes {
+        println!("{l}");
+        assert!(l.trim_start().starts_with("INFO"), "{l}");
+        for field in [
+            "from=",
+            "to=",
+            "reason=",
+            "wait_fraction=",
+            "busy_fraction=",
+            "buffer_fill=",
+            "throughput_bytes_per_sec=",
+        ] {
+            assert!(l.contains(field), "{field} missing: {l}");
+        }
+    }
+    // 1→2→3→4 and 4→2→1, as the width timeline shows.
+    assert_eq!(
+        changes.len(),
+        widths.windows(2).filter(|w| w[0].1 > 0).count(),
+        "{changes:#?}"
+    );
+    let count = |what: &str| {
+        lines
+            .iter()
+            .filter(|l| l.trim_start().starts_with("DEBUG") && l.contains(what))
+            .count()
+    };
+    let raised = count("fence raised");
+    let lifted = count("fence lifted");
+    println!("fences raised {raised}, lifted {lifted}");
+    assert!(raised > 0, "no fence was ever raised");
+    assert_eq!(raised, lifted, "every fence raised was lifted");
 }
 
 /// Saturating load at a fixed width for `FIXED_RUN`; throughput measured
