@@ -64,7 +64,18 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-const RECORDS: usize = 1_000_000;
+/// Records per run: 1M, or `KPRODUCER_BENCH_RECORDS` (longer runs show
+/// what the scaler does after its first cooldowns).
+fn records() -> usize {
+    std::env::var("KPRODUCER_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// Delivery futures kept at most; older ones are awaited (long resolved)
+/// to bound memory on long runs.
+const MAX_PENDING_FUTURES: usize = 1_000_000;
 const PARTITIONS: i32 = 6;
 
 /// CPU time the whole process has used (user + system), from
@@ -123,18 +134,24 @@ fn run(adaptive: bool, service: ServiceTime) -> Run {
                 .await
                 .expect("warm-up delivery");
         }
-        let mut futures = Vec::with_capacity(RECORDS);
+        let total = records();
+        let mut futures = std::collections::VecDeque::with_capacity(total.min(MAX_PENDING_FUTURES));
         let start = Instant::now();
         let cpu_before = process_cpu();
         let total_before = TOTAL.load(Ordering::Relaxed);
         let mut send_allocs = 0;
-        for i in 0..RECORDS {
+        for i in 0..total {
             let record =
                 Record::new(topic.clone(), payload.clone()).with_partition(i as i32 % PARTITIONS);
             let before = LOCAL.with(Cell::get);
             let f = producer.send(record).await.expect("send");
             send_allocs += LOCAL.with(Cell::get) - before;
-            futures.push(f);
+            futures.push_back(f);
+            if futures.len() > MAX_PENDING_FUTURES
+                && let Some(oldest) = futures.pop_front()
+            {
+                oldest.await.expect("delivered");
+            }
         }
         for f in futures {
             f.await.expect("delivered");
@@ -157,14 +174,15 @@ fn run(adaptive: bool, service: ServiceTime) -> Run {
 }
 
 fn report(name: &str, r: &Run) {
+    let records = records();
     println!(
-        "{name}: {RECORDS} records in {:.3} s = {:.0} records/s (process CPU {:.2} s = {:.0} records per CPU-second); allocations per record: send path {:.2}, whole process (producer + fake broker) {:.2}; connections at end {}",
+        "{name}: {records} records in {:.3} s = {:.0} records/s (process CPU {:.2} s = {:.0} records per CPU-second); allocations per record: send path {:.2}, whole process (producer + fake broker) {:.2}; connections at end {}",
         r.elapsed.as_secs_f64(),
-        RECORDS as f64 / r.elapsed.as_secs_f64(),
+        records as f64 / r.elapsed.as_secs_f64(),
         r.cpu.map_or(f64::NAN, |c| c.as_secs_f64()),
-        r.cpu.map_or(f64::NAN, |c| RECORDS as f64 / c.as_secs_f64()),
-        r.send_allocs as f64 / RECORDS as f64,
-        r.total_allocs as f64 / RECORDS as f64,
+        r.cpu.map_or(f64::NAN, |c| records as f64 / c.as_secs_f64()),
+        r.send_allocs as f64 / records as f64,
+        r.total_allocs as f64 / records as f64,
         r.connections,
     );
 }
