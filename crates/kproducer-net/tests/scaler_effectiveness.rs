@@ -207,3 +207,54 @@ fn the_gain_threshold_is_validated() {
         assert!(c.validate().is_err(), "{bad}");
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Over random pressure and throughput (each window: a wait
+        /// fraction, a busy fraction, and bytes moved), with random bounds:
+        /// the width stays in bounds; an undo returns exactly to the width
+        /// before the scale-up it undoes, one cooldown after it; and no
+        /// scale-up happens within the back-off after an undo.
+        #[test]
+        fn undo_is_exact_and_the_back_off_holds(
+            max in 1usize..6,
+            step in 1usize..4,
+            windows in prop::collection::vec((0u64..=1000, 0u64..=1000, 0u64..5_000_000, 1u64..400), 1..300),
+        ) {
+            let config = ScalerConfig { max_width: max, max_step: step, ..ScalerConfig::default() };
+            let mut now = Instant::now();
+            let mut s = Scaler::new(config.clone(), now).unwrap();
+            let mut last_up: Option<(Instant, usize)> = None;
+            let mut blocked_until: Option<Instant> = None;
+            let mut undos = 0u32;
+            for (wait, busy, bytes, dt) in windows {
+                let dt = Duration::from_millis(dt);
+                for slot in 0..s.width() {
+                    s.observe(slot, dt.mul_f64(wait as f64 / 1000.0), dt.mul_f64(busy as f64 / 1000.0));
+                }
+                s.observe_throughput(bytes);
+                now += dt;
+                let d = s.evaluate(now);
+                prop_assert!((config.min_width..=config.max_width).contains(&d.target_width));
+                if let Reason::IneffectiveScaleUp { .. } = d.reason {
+                    let (at, from) = last_up.take().expect("an undo follows a scale-up");
+                    prop_assert_eq!(d.target_width, from);
+                    prop_assert!(now - at >= config.cooldown);
+                    blocked_until = Some(now + config.ineffective_backoff);
+                    undos += 1;
+                } else if d.target_width > d.previous_width {
+                    if let Some(until) = blocked_until {
+                        prop_assert!(now >= until, "scaled up while backed off");
+                    }
+                    last_up = Some((now, d.previous_width));
+                } else if d.is_change() {
+                    last_up = None;
+                }
+            }
+            let _ = undos;
+        }
+    }
+}
