@@ -117,15 +117,15 @@ impl ScaleUpCheck {
     }
 
     /// Whether a scale-up at `now` must wait for its baseline: throughput
-    /// is reported, but the pressure has lasted less than `half` a
-    /// cooldown, so the windows before the change would mix the load that
-    /// caused the pressure with what came before it (typically idle time
-    /// at start), and any scale-up would look effective.
-    pub(crate) fn baseline_pending(&self, now: Instant, half: Duration) -> bool {
+    /// is reported, but the pressure has lasted less than `needed`. The
+    /// baseline only counts windows under pressure (idle time before the
+    /// load would make any scale-up look effective), and one window is too
+    /// lumpy to judge by.
+    pub(crate) fn baseline_pending(&self, now: Instant, needed: Duration) -> bool {
         self.fed
             && self
                 .high_since
-                .is_none_or(|since| now.saturating_duration_since(since) < half)
+                .is_none_or(|since| now.saturating_duration_since(since) < needed)
     }
 
     /// Records a scale-up from `from` at `now`: the samples of the last

@@ -100,11 +100,12 @@ pub enum Reason {
         /// Bytes per second after it.
         after_bytes_per_sec: u64,
     },
-    /// Pressure is high, but has lasted less than half a cooldown: the
+    /// Pressure is high, but has lasted less than
+    /// [`BASELINE_WINDOWS`](crate::BASELINE_WINDOWS) minimum windows: the
     /// throughput it brings is measured first, as the baseline that the
     /// scale-up will be judged against. Only when throughput is reported
     /// ([`Scaler::observe_throughput`]); in practice it delays the first
-    /// scale-up after start or after a change of load by half a cooldown.
+    /// scale-up after start or after a change of load by one window.
     MeasuringBaseline,
     /// Pressure is high, but a recent scale-up did not pay off: no new
     /// trial until the back-off ends.
@@ -391,7 +392,11 @@ impl Scaler {
             if let Some(remaining) = self.scale_up_check.blocked_for(now) {
                 return (w, Reason::ScaleUpBackedOff { remaining });
             }
-            if self.scale_up_check.baseline_pending(now, c.cooldown / 2) {
+            let baseline = c
+                .min_window
+                .saturating_mul(crate::scaler_config::BASELINE_WINDOWS)
+                .min(c.cooldown / 2);
+            if self.scale_up_check.baseline_pending(now, baseline) {
                 return (w, Reason::MeasuringBaseline);
             }
             // Waiting for a fraction f of the time on each of w connections

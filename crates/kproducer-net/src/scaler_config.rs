@@ -79,6 +79,14 @@ pub const SCALE_DOWN_PROJECTED_BUSY: f64 = 0.5;
 /// (`1/width`, at least 25% up to the default maximum of 4).
 pub const SCALE_UP_MIN_GAIN: f64 = 0.10;
 
+/// How many minimum windows the pressure must have lasted before a scale-up
+/// when throughput is reported: the windows under pressure are the baseline
+/// the scale-up is judged against (at most half a cooldown of them), and a
+/// single window is too lumpy (a 100 ms window may see one large response,
+/// or none). Two delays a scale-up by one window only, so short bursts still
+/// widen the group.
+pub const BASELINE_WINDOWS: u32 = 2;
+
 /// Default time scale-ups are blocked after one that did not pay off
 /// (doubling with each consecutive failure, see
 /// [`MAX_INEFFECTIVE_BACKOFF_DOUBLINGS`]). Long next to the cooldown:
