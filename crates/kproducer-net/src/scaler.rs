@@ -151,7 +151,9 @@ struct SlotTotals {
 /// buffer level whenever it changes or periodically
 /// ([`observe_buffer`](Self::observe_buffer)); call
 /// [`evaluate`](Self::evaluate) periodically (every few hundred milliseconds is
-/// plenty) and apply the target width it returns.
+/// plenty) and apply the target width it returns. Optionally feed it the
+/// bytes the group moved ([`observe_throughput`](Self::observe_throughput)):
+/// then a scale-up that does not raise throughput is undone.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
