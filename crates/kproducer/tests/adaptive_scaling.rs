@@ -110,7 +110,7 @@ async fn load(
         i += 1;
         if let Some(p) = pace {
             tokio::time::sleep(p).await;
-        } else if i % 64 == 0 {
+        } else if i.is_multiple_of(64) {
             // Let the core run; `send` alone only yields when the buffer
             // is full.
             tokio::task::yield_now().await;
