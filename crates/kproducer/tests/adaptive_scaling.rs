@@ -10,7 +10,12 @@
 //!
 //! Everything asserted about ordering and in-flight requests is read from
 //! the fake broker's request log (`received_at` / `finished_at` per
-//! request), not from the producer's own bookkeeping.
+//! request), not from the producer's own bookkeeping. `received_at` is when
+//! the broker began serving a request (a connection is served serially), so
+//! a request pipelined early onto a *busy* connection B would only show as
+//! an overlap if B reached it before A finished; a move onto an idle
+//! connection (the usual case) shows at once, and the broker's
+//! sequence check (no 45) covers the rest.
 
 mod common;
 
