@@ -55,6 +55,15 @@ pub struct RequestRecord {
     pub batches: Vec<ProducedBatch>,
     /// How it ended.
     pub disposition: Disposition,
+    /// When the broker took it off the connection and began serving it (on
+    /// tokio's clock, so virtual under paused time). A connection is served
+    /// one request at a time, so this is never before the previous request
+    /// on the same connection finished; a pipelined request may have
+    /// arrived earlier and waited in the socket.
+    pub received_at: tokio::time::Instant,
+    /// When the broker finished with it: the response (if any) is written
+    /// right after, with no further waiting.
+    pub finished_at: tokio::time::Instant,
 }
 
 /// Running totals since the cluster was built.

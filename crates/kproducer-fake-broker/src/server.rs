@@ -16,6 +16,7 @@ use futures_util::{SinkExt, StreamExt};
 use kproducer_protocol::{ApiKey, RequestHeader};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 use crate::cluster::FakeCluster;
@@ -118,12 +119,13 @@ async fn serve_request(
     mut frame: Bytes,
     pacer: &mut Pacer,
 ) -> Served {
+    let received_at = Instant::now();
     let payload_bytes = frame.len();
     let Ok(header) = RequestHeader::decode(&mut frame) else {
-        return close(cluster, conn, None);
+        return close(cluster, conn, None, received_at);
     };
     let Some(api) = ApiKey::from_i16(header.api_key) else {
-        return close(cluster, conn, Some(&header));
+        return close(cluster, conn, Some(&header), received_at);
     };
     let request = match handlers::decode(api, header.api_version, frame) {
         Ok(r) => r,
@@ -135,16 +137,17 @@ async fn serve_request(
                 Some(&header),
                 Vec::new(),
                 Disposition::Answered,
+                received_at,
             );
             return out.map_or(Served::Close, |b| Served::Respond(b.freeze()));
         }
         Err(DecodeFailure::UnsupportedVersion) => {
             tracing::debug!(%conn, api = %api, version = header.api_version, "unsupported version; closing");
-            return close(cluster, conn, Some(&header));
+            return close(cluster, conn, Some(&header), received_at);
         }
         Err(DecodeFailure::Malformed(e)) => {
             tracing::debug!(%conn, api = %api, error = %e, "malformed request; closing");
-            return close(cluster, conn, Some(&header));
+            return close(cluster, conn, Some(&header), received_at);
         }
     };
 
@@ -162,7 +165,7 @@ async fn serve_request(
         tokio::time::sleep(faults.delay).await;
     }
     if faults.close_before {
-        return close(cluster, conn, Some(&header));
+        return close(cluster, conn, Some(&header), received_at);
     }
     if faults.discard {
         log(
@@ -171,6 +174,7 @@ async fn serve_request(
             Some(&header),
             Vec::new(),
             Disposition::ResponseDropped,
+            received_at,
         );
         return Served::Silent;
     }
@@ -215,18 +219,31 @@ async fn serve_request(
             }
         }
     };
-    log(cluster, conn, Some(&header), handled.batches, disposition);
+    log(
+        cluster,
+        conn,
+        Some(&header),
+        handled.batches,
+        disposition,
+        received_at,
+    );
     served
 }
 
 /// Logs a request the broker answers by closing the connection.
-fn close(cluster: &FakeCluster, conn: ConnectionId, header: Option<&RequestHeader>) -> Served {
+fn close(
+    cluster: &FakeCluster,
+    conn: ConnectionId,
+    header: Option<&RequestHeader>,
+    received_at: Instant,
+) -> Served {
     log(
         cluster,
         conn,
         header,
         Vec::new(),
         Disposition::ConnectionClosed,
+        received_at,
     );
     Served::Close
 }
@@ -237,6 +254,7 @@ fn log(
     header: Option<&RequestHeader>,
     batches: Vec<ProducedBatch>,
     disposition: Disposition,
+    received_at: Instant,
 ) {
     cluster.lock().log_request(RequestRecord {
         seq: 0,
@@ -246,6 +264,8 @@ fn log(
         correlation_id: header.map_or(-1, |h| h.correlation_id),
         batches,
         disposition,
+        received_at,
+        finished_at: Instant::now(),
     });
 }
 

@@ -14,6 +14,7 @@ mod connection;
 mod fence;
 mod group;
 mod router;
+mod scale_up_check;
 mod scaler;
 mod scaler_config;
 mod tcp;
@@ -34,10 +35,12 @@ pub use group::{ConnectionGroup, GroupConfig, GroupError, SlotObservation};
 pub use router::{Router, RouterCounters, RouterError, RouterEvent};
 pub use scaler::{Decision, Reason, ScaleUpTrigger, Scaler, Signals};
 pub use scaler_config::{
-    DEFAULT_COOLDOWN, DEFAULT_MAX_STEP, DEFAULT_MAX_WIDTH, DEFAULT_MIN_WIDTH, DEFAULT_MIN_WINDOW,
-    DEFAULT_SUSTAINED_LOW, MIN_HYSTERESIS_RATIO, SCALE_DOWN_BUFFER_FILL, SCALE_DOWN_PROJECTED_BUSY,
-    SCALE_DOWN_WAIT_FRACTION, SCALE_UP_BUFFER_FILL, SCALE_UP_BUSY_FRACTION, SCALE_UP_WAIT_FRACTION,
-    ScalerConfig, ScalerConfigError,
+    BASELINE_WINDOWS, DEFAULT_COOLDOWN, DEFAULT_INEFFECTIVE_BACKOFF, DEFAULT_MAX_STEP,
+    DEFAULT_MAX_WIDTH, DEFAULT_MIN_WIDTH, DEFAULT_MIN_WINDOW, DEFAULT_SUSTAINED_LOW,
+    MAX_INEFFECTIVE_BACKOFF_DOUBLINGS, MIN_HYSTERESIS_RATIO, SCALE_DOWN_BUFFER_FILL,
+    SCALE_DOWN_PROJECTED_BUSY, SCALE_DOWN_WAIT_FRACTION, SCALE_UP_BUFFER_FILL,
+    SCALE_UP_BUSY_FRACTION, SCALE_UP_MIN_GAIN, SCALE_UP_WAIT_FRACTION, ScalerConfig,
+    ScalerConfigError,
 };
 pub use tcp::{DEFAULT_CONNECT_TIMEOUT, TcpConfig, TcpTransport};
 pub use topic_partition::{SlotId, TopicPartition};

@@ -12,6 +12,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::scale_up_check::{ScaleUpCheck, Verdict};
 use crate::scaler_config::{ScalerConfig, ScalerConfigError};
 
 /// What one evaluation window measured, each signal normalised by the
@@ -33,6 +34,9 @@ pub struct Signals {
     pub busy_fraction: f64,
     /// Time-weighted mean of `buffered bytes / buffer memory` over the window.
     pub buffer_fill: f64,
+    /// Bytes per second the group reported moving over the window
+    /// ([`Scaler::observe_throughput`]); 0 when nothing was reported.
+    pub throughput: f64,
 }
 
 impl Signals {
@@ -86,6 +90,29 @@ pub enum Reason {
     /// Pressure is between the scale-down and scale-up thresholds
     /// (the hysteresis band): nothing to do.
     Steady,
+    /// The last scale-up did not raise throughput by
+    /// [`ScalerConfig::scale_up_min_gain`] within a cooldown: the
+    /// bottleneck is not the connections (typically the producer's own
+    /// CPU). The width goes back, and scale-ups are blocked for a while.
+    IneffectiveScaleUp {
+        /// Bytes per second before the scale-up.
+        before_bytes_per_sec: u64,
+        /// Bytes per second after it.
+        after_bytes_per_sec: u64,
+    },
+    /// Pressure is high, but has lasted less than
+    /// [`BASELINE_WINDOWS`](crate::BASELINE_WINDOWS) minimum windows: the
+    /// throughput it brings is measured first, as the baseline that the
+    /// scale-up will be judged against. Only when throughput is reported
+    /// ([`Scaler::observe_throughput`]); in practice it delays the first
+    /// scale-up after start or after a change of load by one window.
+    MeasuringBaseline,
+    /// Pressure is high, but a recent scale-up did not pay off: no new
+    /// trial until the back-off ends.
+    ScaleUpBackedOff {
+        /// How long the back-off still lasts.
+        remaining: Duration,
+    },
 }
 
 /// The result of one [`Scaler::evaluate`].
@@ -94,7 +121,8 @@ pub struct Decision {
     /// The width before this decision.
     pub previous_width: usize,
     /// The width the group should have now. Equal to `previous_width` unless
-    /// the reason is [`Reason::ScaleUp`] or [`Reason::SustainedLow`].
+    /// the reason is [`Reason::ScaleUp`], [`Reason::SustainedLow`] or
+    /// [`Reason::IneffectiveScaleUp`].
     pub target_width: usize,
     /// Why.
     pub reason: Reason,
@@ -123,7 +151,9 @@ struct SlotTotals {
 /// buffer level whenever it changes or periodically
 /// ([`observe_buffer`](Self::observe_buffer)); call
 /// [`evaluate`](Self::evaluate) periodically (every few hundred milliseconds is
-/// plenty) and apply the target width it returns.
+/// plenty) and apply the target width it returns. Optionally feed it the
+/// bytes the group moved ([`observe_throughput`](Self::observe_throughput)):
+/// then a scale-up that does not raise throughput is undone.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -153,6 +183,7 @@ pub struct Scaler {
     buffer_level: Option<(Instant, f64)>,
     last_change: Option<Instant>,
     low_since: Option<Instant>,
+    scale_up_check: ScaleUpCheck,
 }
 
 impl Scaler {
@@ -171,6 +202,7 @@ impl Scaler {
             buffer_level: None,
             last_change: None,
             low_since: None,
+            scale_up_check: ScaleUpCheck::default(),
         })
     }
 
@@ -196,6 +228,20 @@ impl Scaler {
             totals.waited = totals.waited.saturating_add(waited);
             totals.busy = totals.busy.saturating_add(busy);
         }
+    }
+
+    /// Adds `bytes` the group moved since its previous report (the producer
+    /// reports bytes of batches in answered requests; any measure of work
+    /// done works, as long as it is the same one throughout).
+    ///
+    /// Optional. When the group reports it, every scale-up is checked a
+    /// cooldown later: unless throughput rose by at least
+    /// [`ScalerConfig::scale_up_min_gain`], the scale-up is undone
+    /// ([`Reason::IneffectiveScaleUp`]) and further scale-ups back off
+    /// ([`Reason::ScaleUpBackedOff`]). Without it, scale-ups are never
+    /// undone.
+    pub fn observe_throughput(&mut self, bytes: u64) {
+        self.scale_up_check.observe(bytes);
     }
 
     /// Records that, from `now` on, `buffered_bytes` of the producer's
@@ -240,8 +286,27 @@ impl Scaler {
             };
         }
         let signals = self.close_window(now, elapsed);
-        let (target_width, reason) = self.decide(now, &signals);
+        let (target_width, reason) = match self.scale_up_check.judge(now, &self.config) {
+            Verdict::Ineffective {
+                from,
+                before,
+                after,
+            } => (
+                from,
+                Reason::IneffectiveScaleUp {
+                    before_bytes_per_sec: before as u64,
+                    after_bytes_per_sec: after as u64,
+                },
+            ),
+            Verdict::Nothing | Verdict::Effective => self.decide(now, &signals),
+        };
         if target_width != previous_width {
+            if target_width > previous_width {
+                self.scale_up_check
+                    .on_scale_up(previous_width, now, self.config.cooldown / 2);
+            } else {
+                self.scale_up_check.on_other_change();
+            }
             self.width = target_width;
             self.slots.resize(target_width, SlotTotals::default());
             self.last_change = Some(now);
@@ -253,6 +318,7 @@ impl Scaler {
                 wait_fraction = signals.wait_fraction,
                 busy_fraction = signals.busy_fraction,
                 buffer_fill = signals.buffer_fill,
+                throughput_bytes_per_sec = signals.throughput as u64,
                 window_ms = signals.window.as_millis() as u64,
                 "connection group width changes"
             );
@@ -263,6 +329,7 @@ impl Scaler {
                 wait_fraction = signals.wait_fraction,
                 busy_fraction = signals.busy_fraction,
                 buffer_fill = signals.buffer_fill,
+                throughput_bytes_per_sec = signals.throughput as u64,
                 "connection group width holds"
             );
         }
@@ -286,12 +353,16 @@ impl Scaler {
         }
         self.integrate_buffer(now);
         let buffer_fill = (self.buffer_integral / window).clamp(0.0, 1.0);
+        let throughput =
+            self.scale_up_check
+                .close_window(self.window_start, elapsed, self.config.cooldown);
         let signals = Signals {
             window: elapsed,
             width,
             wait_fraction: wait / width as f64,
             busy_fraction: busy / width as f64,
             buffer_fill,
+            throughput,
         };
         self.slots.fill(SlotTotals::default());
         self.buffer_integral = 0.0;
@@ -310,6 +381,8 @@ impl Scaler {
 
         let by_wait = s.wait_fraction >= c.scale_up_wait;
         let by_buffer = s.buffer_fill >= c.scale_up_buffer && s.busy_fraction >= c.scale_up_busy;
+        self.scale_up_check
+            .note_pressure(by_wait || by_buffer, window_opened);
         if by_wait || by_buffer {
             self.low_since = None;
             if w >= c.max_width {
@@ -317,6 +390,16 @@ impl Scaler {
             }
             if cooling {
                 return (w, Reason::CoolingDown);
+            }
+            if let Some(remaining) = self.scale_up_check.blocked_for(now) {
+                return (w, Reason::ScaleUpBackedOff { remaining });
+            }
+            let baseline = c
+                .min_window
+                .saturating_mul(crate::scaler_config::BASELINE_WINDOWS)
+                .min(c.cooldown / 2);
+            if self.scale_up_check.baseline_pending(now, baseline) {
+                return (w, Reason::MeasuringBaseline);
             }
             // Waiting for a fraction f of the time on each of w connections
             // suggests roughly w·f more connections' worth of demand.

@@ -68,6 +68,37 @@ pub const SCALE_DOWN_BUFFER_FILL: f64 = 0.1;
 /// oscillate.
 pub const SCALE_DOWN_PROJECTED_BUSY: f64 = 0.5;
 
+/// Default least throughput gain a scale-up must show to be kept: the
+/// group's bytes per second over the second half of the cooldown after a
+/// scale-up must be at least 10% above those of the cooldown before it.
+/// Waiting for an in-flight permit also happens when the producer's own CPU
+/// is the bottleneck (responses are read late, windows stay full); there
+/// more connections only cost CPU, and only their effect tells the cases
+/// apart. 10% is above the run-to-run noise of a 1 s measurement and well
+/// below what a broker-bound group gains from one more connection
+/// (`1/width`, at least 25% up to the default maximum of 4).
+pub const SCALE_UP_MIN_GAIN: f64 = 0.10;
+
+/// How many minimum windows the pressure must have lasted before a scale-up
+/// when throughput is reported: the windows under pressure are the baseline
+/// the scale-up is judged against (at most half a cooldown of them), and a
+/// single window is too lumpy (a 100 ms window may see one large response,
+/// or none). Two delays a scale-up by one window only, so short bursts still
+/// widen the group.
+pub const BASELINE_WINDOWS: u32 = 2;
+
+/// Default time scale-ups are blocked after one that did not pay off
+/// (doubling with each consecutive failure, see
+/// [`MAX_INEFFECTIVE_BACKOFF_DOUBLINGS`]). Long next to the cooldown:
+/// each trial costs connects, fences and CPU, and a CPU-bound producer
+/// stays CPU-bound for a while. As long as the sustained-low window, so a
+/// changed load gets a fresh trial about as soon as it could shrink.
+pub const DEFAULT_INEFFECTIVE_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How often the back-off after ineffective scale-ups doubles at most:
+/// 4 doublings, so with the default the longest block is 8 minutes.
+pub const MAX_INEFFECTIVE_BACKOFF_DOUBLINGS: u32 = 4;
+
 /// How far apart the scale-up and scale-down thresholds of one signal must be
 /// at least: `up >= down * MIN_HYSTERESIS_RATIO`. Without a band between them
 /// a load sitting at the threshold would flip the width every cooldown.
@@ -119,6 +150,14 @@ pub struct ScalerConfig {
     /// Busy fraction the remaining connections may have after a shrink.
     /// Default [`SCALE_DOWN_PROJECTED_BUSY`].
     pub scale_down_busy: f64,
+    /// Least relative throughput gain a scale-up must show, one cooldown
+    /// after it, to be kept; otherwise it is undone. Only applies when the
+    /// group reports throughput ([`Scaler::observe_throughput`](crate::Scaler::observe_throughput)).
+    /// Default [`SCALE_UP_MIN_GAIN`].
+    pub scale_up_min_gain: f64,
+    /// How long scale-ups are blocked after an undone one (doubling per
+    /// consecutive failure). Default [`DEFAULT_INEFFECTIVE_BACKOFF`].
+    pub ineffective_backoff: Duration,
 }
 
 impl Default for ScalerConfig {
@@ -137,6 +176,8 @@ impl Default for ScalerConfig {
             scale_down_buffer: SCALE_DOWN_BUFFER_FILL,
             scale_up_busy: SCALE_UP_BUSY_FRACTION,
             scale_down_busy: SCALE_DOWN_PROJECTED_BUSY,
+            scale_up_min_gain: SCALE_UP_MIN_GAIN,
+            ineffective_backoff: DEFAULT_INEFFECTIVE_BACKOFF,
         }
     }
 }
@@ -240,6 +281,7 @@ impl ScalerConfig {
             ("scale_down_buffer", self.scale_down_buffer),
             ("scale_up_busy", self.scale_up_busy),
             ("scale_down_busy", self.scale_down_busy),
+            ("scale_up_min_gain", self.scale_up_min_gain),
         ];
         for (name, value) in thresholds {
             if !(0.0..=1.0).contains(&value) {

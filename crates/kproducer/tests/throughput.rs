@@ -64,14 +64,18 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-/// Records per run: 1M, or `KPRODUCER_BENCH_RECORDS` (fewer, for
-/// profiling under valgrind).
+/// Records per run: 1M, or `KPRODUCER_BENCH_RECORDS` (longer runs show
+/// what the scaler does after its first cooldowns).
 fn records() -> usize {
     std::env::var("KPRODUCER_BENCH_RECORDS")
         .ok()
-        .and_then(|n| n.parse().ok())
+        .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000)
 }
+
+/// Delivery futures kept at most; older ones are awaited (long resolved)
+/// to bound memory on long runs.
+const MAX_PENDING_FUTURES: usize = 1_000_000;
 const PARTITIONS: i32 = 6;
 
 /// CPU time the whole process has used (user + system): the sum over its
@@ -140,19 +144,24 @@ fn run(adaptive: bool, service: ServiceTime) -> Run {
                 .await
                 .expect("warm-up delivery");
         }
-        let records = records();
-        let mut futures = Vec::with_capacity(records);
+        let total = records();
+        let mut futures = std::collections::VecDeque::with_capacity(total.min(MAX_PENDING_FUTURES));
         let start = Instant::now();
         let cpu_before = process_cpu();
         let total_before = TOTAL.load(Ordering::Relaxed);
         let mut send_allocs = 0;
-        for i in 0..records {
+        for i in 0..total {
             let record =
                 Record::new(topic.clone(), payload.clone()).with_partition(i as i32 % PARTITIONS);
             let before = LOCAL.with(Cell::get);
             let f = producer.send(record).await.expect("send");
             send_allocs += LOCAL.with(Cell::get) - before;
-            futures.push(f);
+            futures.push_back(f);
+            if futures.len() > MAX_PENDING_FUTURES
+                && let Some(oldest) = futures.pop_front()
+            {
+                oldest.await.expect("delivered");
+            }
         }
         for f in futures {
             f.await.expect("delivered");

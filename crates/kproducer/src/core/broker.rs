@@ -21,6 +21,10 @@ pub(crate) struct SlotState {
     pub(crate) blocked_since: Option<tokio::time::Instant>,
     /// Blocked time accumulated since the scaler's last look.
     pub(crate) blocked: std::time::Duration,
+    /// Bytes of batches in requests answered on this slot since the
+    /// scaler's last look: the group's throughput, which tells the scaler
+    /// whether a scale-up helped.
+    pub(crate) answered_bytes: u64,
 }
 
 impl SlotState {

@@ -336,6 +336,10 @@ impl Core {
                     None => (Duration::ZERO, Duration::ZERO),
                 };
                 scaler.observe(i, waited.max(held), busy);
+                // Throughput, so a scale-up that gets no more bytes
+                // answered (the core, not the broker, is the bottleneck)
+                // is undone.
+                scaler.observe_throughput(std::mem::take(&mut s.answered_bytes));
             }
             scaler.observe_buffer(now_std, used, memory);
             let decision = scaler.evaluate(now_std);

@@ -52,6 +52,13 @@ impl Core {
         if let Some(link) = self.brokers.get_mut(&request.broker) {
             let s = link.slot(request.slot);
             s.in_flight = s.in_flight.saturating_sub(1);
+            if result.is_ok() {
+                s.answered_bytes += request
+                    .batches
+                    .iter()
+                    .map(|b| b.data.len() as u64)
+                    .sum::<u64>();
+            }
         }
         metrics::sub(
             &self.shared.metrics.in_flight_batches,
