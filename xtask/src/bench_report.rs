@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::bench_broker::BrokerKind;
+use crate::bench_broker::{BrokerKind, fake_broker_args};
 use crate::bench_plan::{Client, Workload};
 use crate::json;
 
@@ -227,8 +227,20 @@ pub(crate) fn render(ctx: &Context, brokers: &[BrokerResults]) -> String {
          client process's own user + system time (`cpu_s` of its JSON line, from \
          `/proc/self/stat`, 10 ms resolution) per million acknowledged records; ratios are \
          against librdkafka on the same row (records/s: higher is better; CPU per record \
-         and p99: lower is better)\n",
-        ctx.date, ctx.nproc, ctx.cpu_model, ctx.load.0, ctx.load.1, ctx.rustc, versions, ctx.rounds
+         and p99: lower is better); MB is MiB of record values, as in Kafka's perf tool\n\
+         - The fake broker is one broker, `kproducer-fake-broker {}`: it serves one request \
+         at a time per connection, as Kafka does, so a client gains from more connections \
+         only there; kproducer scales its connections (up to 4 per broker by default), \
+         librdkafka and krafka keep one\n",
+        ctx.date,
+        ctx.nproc,
+        ctx.cpu_model,
+        ctx.load.0,
+        ctx.load.1,
+        ctx.rustc,
+        versions,
+        ctx.rounds,
+        fake_broker_args().join(" ")
     );
     out.push_str("### Targets\n\n");
     for line in targets(brokers) {
