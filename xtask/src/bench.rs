@@ -7,10 +7,10 @@
 //! offered at half of librdkafka's median maximum). Every child is bounded
 //! in time and killed on failure; brokers die with their run.
 
-use std::fs;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
+use std::{env, fs};
 
 use crate::bench_broker::{self, BrokerBinaries, BrokerKind};
 use crate::bench_child::{last_line, run_captured};
@@ -244,7 +244,32 @@ fn build(options: &Options, root: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Removes what `cargo run` (which started xtask) told xtask about its own
+/// package. A nested `cargo build` passes these on, and build scripts that
+/// watch them (ring's does: `rerun-if-env-changed=CARGO_PKG_NAME`) would
+/// then rebuild, here and again at the next build from a plain shell.
+fn without_outer_cargo_package(cmd: &mut Command) -> &mut Command {
+    for (key, _) in env::vars_os() {
+        let key_text = key.to_string_lossy();
+        let about_xtask = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|prefix| key_text.starts_with(prefix))
+            || key_text == "CARGO_PRIMARY_PACKAGE"
+            || key_text == "OUT_DIR";
+        if about_xtask {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
+}
+
 fn bounded(cmd: &mut Command) -> Result<(), String> {
+    without_outer_cargo_package(cmd);
     match process::run_bounded(cmd, BUILD_LIMIT) {
         Bounded::Succeeded => Ok(()),
         Bounded::Failed(why) => Err(format!("the build {why}; its output is above")),
@@ -446,6 +471,20 @@ mod tests {
             let err = parse(&args(input)).unwrap_err();
             assert!(err.contains(expected), "{input}: {err}");
         }
+    }
+
+    #[test]
+    fn nested_builds_do_not_see_xtasks_package() {
+        // `cargo test` sets these for the test binary, as `cargo run` does
+        // for xtask.
+        assert!(env::var_os("CARGO_PKG_NAME").is_some());
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "echo \"${CARGO_PKG_NAME-unset} ${CARGO_MANIFEST_DIR-unset}\"",
+        ]);
+        let out = without_outer_cargo_package(&mut cmd).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "unset unset");
     }
 
     #[test]

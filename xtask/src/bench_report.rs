@@ -291,7 +291,8 @@ fn render_row(out: &mut String, row: &Row) {
         };
         let ratio = |ours: f64, theirs: Option<f64>| match theirs {
             Some(t) if *client != Client::Librdkafka => ratio_text(ours / t),
-            _ => String::new(),
+            Some(_) => "—".to_string(),
+            None => String::new(),
         };
         let _ = writeln!(
             out,
