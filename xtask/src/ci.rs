@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::deny;
+use crate::integration;
 use crate::peer::Peer;
 use crate::process::{self, cargo, secs};
 
@@ -38,58 +39,84 @@ impl Outcome {
 #[derive(Debug)]
 struct Step {
     name: &'static str,
-    run: fn() -> Outcome,
+    action: Action,
+}
+
+/// What a step does.
+#[derive(Debug)]
+enum Action {
+    /// One cargo command, with extra environment variables.
+    Cargo(
+        &'static [&'static str],
+        &'static [(&'static str, &'static str)],
+    ),
+    /// Anything else.
+    Custom(fn() -> Outcome),
+}
+
+impl Step {
+    const fn cargo(name: &'static str, args: &'static [&'static str]) -> Self {
+        Self::cargo_env(name, args, &[])
+    }
+
+    const fn cargo_env(
+        name: &'static str,
+        args: &'static [&'static str],
+        envs: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        Self {
+            name,
+            action: Action::Cargo(args, envs),
+        }
+    }
+
+    const fn custom(name: &'static str, run: fn() -> Outcome) -> Self {
+        Self {
+            name,
+            action: Action::Custom(run),
+        }
+    }
+
+    fn run(&self) -> Outcome {
+        match self.action {
+            Action::Cargo(args, envs) => {
+                let mut cmd = cargo(args);
+                cmd.envs(envs.iter().copied());
+                Outcome::from_result(process::run(&mut cmd))
+            }
+            Action::Custom(run) => run(),
+        }
+    }
 }
 
 /// The steps, in order. Adding a check is adding a line.
+#[rustfmt::skip]
 const STEPS: &[Step] = &[
-    Step {
-        name: "fmt",
-        run: || cargo_step(&["fmt", "--all", "--check"], &[]),
-    },
-    Step {
-        name: "clippy",
-        run: || {
-            cargo_step(
-                &[
-                    "clippy",
-                    "--workspace",
-                    "--all-targets",
-                    "--",
-                    "-D",
-                    "warnings",
-                ],
-                &[],
-            )
-        },
-    },
-    Step {
-        name: "test",
-        run: tests,
-    },
-    Step {
-        name: "librdkafka-peer",
-        run: librdkafka_peer_vs_fake_broker,
-    },
-    Step {
-        name: "doc",
-        run: || {
-            cargo_step(
-                &["doc", "--workspace", "--no-deps"],
-                &[("RUSTDOCFLAGS", "-D warnings")],
-            )
-        },
-    },
-    Step {
-        name: "deny",
-        run: deny::check,
-    },
+    Step::custom("fmt", formatting),
+    Step::cargo("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+    Step::custom("test", tests),
+    Step::custom("librdkafka-peer", librdkafka_peer_vs_fake_broker),
+    Step::custom("integration-tansu", integration::tansu_step),
+    Step::cargo_env("doc", &["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")]),
+    // The fuzz targets sit outside the workspace, so clippy above does not
+    // see them; this keeps them compiling as the decoders change. Fuzzing
+    // itself is `cargo xtask fuzz`, not part of CI.
+    Step::cargo("fuzz-build", &["clippy", "--manifest-path", "fuzz/Cargo.toml", "--bins", "--", "-D", "warnings"]),
+    Step::custom("deny", deny::check),
 ];
 
-fn cargo_step(args: &[&str], envs: &[(&str, &str)]) -> Outcome {
-    let mut cmd = cargo(args);
-    cmd.envs(envs.iter().copied());
-    Outcome::from_result(process::run(&mut cmd))
+/// The workspace's formatting, and the fuzz project's, which `--all` does
+/// not reach because it is outside the workspace.
+fn formatting() -> Outcome {
+    let result = process::run(&mut cargo(&["fmt", "--all", "--check"])).and_then(|()| {
+        process::run(&mut cargo(&[
+            "fmt",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+            "--check",
+        ]))
+    });
+    Outcome::from_result(result)
 }
 
 /// Set for the workspace test run: the fake broker's librdkafka peer test
@@ -121,20 +148,34 @@ fn librdkafka_peer_vs_fake_broker() -> Outcome {
 /// Unit and integration tests with nextest when it is installed (faster,
 /// clearer output), then doctests, which nextest does not run. Without
 /// nextest, `cargo test` runs both. Like the steps, every test runs even
-/// after one fails.
+/// after one fails. The real-broker package is left to its own step
+/// (`integration-tansu`), which starts the broker it needs.
 fn tests() -> Outcome {
     if process::succeeds_quietly(&mut cargo(&["nextest", "--version"])) {
         let result = process::run(
-            cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
-                .env(PEER_TEST_IN_OWN_STEP.0, PEER_TEST_IN_OWN_STEP.1),
+            cargo(&[
+                "nextest",
+                "run",
+                "--workspace",
+                "--exclude",
+                integration::PACKAGE,
+                "--no-fail-fast",
+            ])
+            .env(PEER_TEST_IN_OWN_STEP.0, PEER_TEST_IN_OWN_STEP.1),
         )
         .and_then(|()| process::run(&mut cargo(&["test", "--workspace", "--doc"])));
         Outcome::from_result(result)
     } else {
         Outcome {
             result: process::run(
-                cargo(&["test", "--workspace", "--no-fail-fast"])
-                    .env(PEER_TEST_IN_OWN_STEP.0, PEER_TEST_IN_OWN_STEP.1),
+                cargo(&[
+                    "test",
+                    "--workspace",
+                    "--exclude",
+                    integration::PACKAGE,
+                    "--no-fail-fast",
+                ])
+                .env(PEER_TEST_IN_OWN_STEP.0, PEER_TEST_IN_OWN_STEP.1),
             ),
             note: Some("cargo-nextest not found; ran `cargo test`".to_string()),
         }
@@ -211,13 +252,13 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
     let mut skipped = 0;
     for step in STEPS {
         if options.skip.iter().any(|s| s == step.name) {
-            lines.push(format!("{:<8} SKIPPED  (--skip)", step.name));
+            lines.push(format!("{:<15} SKIPPED  (--skip)", step.name));
             skipped += 1;
             continue;
         }
         println!("\n==> {}", step.name);
         let step_start = Instant::now();
-        let outcome = (step.run)();
+        let outcome = step.run();
         let line = summary_line(step.name, &outcome, step_start.elapsed());
         println!("{line}");
         failed += usize::from(outcome.result.is_err());
@@ -244,8 +285,8 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
 
 fn summary_line(name: &str, outcome: &Outcome, took: Duration) -> String {
     let mut line = match &outcome.result {
-        Ok(()) => format!("{name:<8} ok       {:>8}", secs(took)),
-        Err(why) => format!("{name:<8} FAILED   {:>8}  {why}", secs(took)),
+        Ok(()) => format!("{name:<15} ok       {:>8}", secs(took)),
+        Err(why) => format!("{name:<15} FAILED   {:>8}  {why}", secs(took)),
     };
     if let Some(note) = &outcome.note {
         line.push_str(&format!("  [{note}]"));
@@ -295,7 +336,7 @@ mod tests {
             note: Some("n".into()),
         };
         let line = summary_line("fmt", &outcome, Duration::from_millis(1500));
-        assert!(line.starts_with("fmt      FAILED"), "{line}");
+        assert!(line.starts_with("fmt             FAILED"), "{line}");
         assert!(line.contains("1.5 s"), "{line}");
         assert!(line.ends_with("[n]"), "{line}");
     }

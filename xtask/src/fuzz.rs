@@ -20,8 +20,9 @@ usage: cargo xtask fuzz [--seconds N] [TARGET…]
 
 Runs each fuzz target (all of them when none is named) for N seconds
 (default 60), from its corpus in fuzz/corpus/TARGET/ plus any committed seed
-inputs, installing cargo-fuzz when it is missing. Crashes are saved
-under fuzz/artifacts/TARGET/ and make the command exit non-zero.";
+inputs, installing cargo-fuzz when it is missing. A panic or a single
+allocation over 256 MiB is a crash; crashing inputs are saved under
+fuzz/artifacts/TARGET/ and make the command exit non-zero.";
 
 /// The command line of `cargo xtask fuzz`.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,7 +1,9 @@
 //! Project automation, run as `cargo xtask COMMAND` (an alias in
 //! `.cargo/config.toml`).
 //!
-//! - `ci`: every check CI runs (format, lints, tests, docs, cargo-deny).
+//! - `ci`: every check CI runs (format, lints, tests, the librdkafka peer
+//!   against the fake broker, the real-broker tests against tansu, docs,
+//!   fuzz targets build, cargo-deny).
 //! - `fuzz`: the libFuzzer targets under `fuzz/`, each for a bounded time.
 //! - `broker`: a fresh tansu on 127.0.0.1 for the real-broker tests.
 //! - `bench`: the three producer clients side by side (`docs/benchmarks.md`).
@@ -21,6 +23,7 @@ mod broker_state;
 mod ci;
 mod deny;
 mod fuzz;
+mod integration;
 mod json;
 mod peer;
 mod process;
@@ -32,7 +35,8 @@ const USAGE: &str = "\
 usage: cargo xtask COMMAND [ARGS]
 
 commands:
-  ci      every check CI runs: fmt, clippy, tests, docs, cargo-deny
+  ci      every check CI runs: fmt, clippy, tests, librdkafka peer, tansu
+          tests, docs, fuzz-build, cargo-deny
   fuzz    run the fuzz targets for a bounded time (needs nightly; not in CI)
   broker  start|stop|status|install|roundtrip a tansu broker on 127.0.0.1
   bench   kproducer, librdkafka and krafka side by side on tansu and the

@@ -120,3 +120,28 @@ pub(crate) fn check_batch(
     };
     Ok((meta, batch.into_raw()))
 }
+
+/// The header fields of a batch the broker refused, read straight from its
+/// first 61 bytes without any check, for the request log (so a test can see
+/// which sequence was refused, for example as too large). `None` when the
+/// bytes are too short to hold a header.
+pub(crate) fn peek_meta(records: Option<&Bytes>) -> Option<BatchMeta> {
+    let b = records?.get(..61)?;
+    let i16_at = |at: usize| i16::from_be_bytes([b[at], b[at + 1]]);
+    let i32_at = |at: usize| i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let i64_at = |at: usize| {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&b[at..at + 8]);
+        i64::from_be_bytes(x)
+    };
+    let attributes = i16_at(21);
+    Some(BatchMeta {
+        producer_id: i64_at(43),
+        producer_epoch: i16_at(51),
+        base_sequence: i32_at(53),
+        record_count: i32_at(57),
+        is_transactional: attributes & 0x10 != 0,
+        is_control: attributes & 0x20 != 0,
+        max_timestamp: i64_at(35),
+    })
+}

@@ -143,6 +143,26 @@ impl FakeClusterBuilder {
         self
     }
 
+    /// The epoch InitProducerId hands out with each new producer id to
+    /// idempotent (non-transactional) producers (Kafka: always 0). A test
+    /// seam for epoch exhaustion: start a producer at `i16::MAX` and its
+    /// next epoch bump must ask for a new producer id instead.
+    ///
+    /// ```
+    /// use kproducer_fake_broker::FakeCluster;
+    ///
+    /// let cluster = FakeCluster::builder()
+    ///     .brokers(1)
+    ///     .idempotent_producer_epoch(i16::MAX)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(cluster.config().idempotent_producer_epoch, i16::MAX);
+    /// ```
+    pub fn idempotent_producer_epoch(mut self, epoch: i16) -> Self {
+        self.config.idempotent_producer_epoch = epoch;
+        self
+    }
+
     /// Builds the cluster. Fails when there are no brokers, ids repeat, or a
     /// topic is invalid.
     pub fn build(self) -> Result<FakeCluster, ClusterError> {

@@ -79,6 +79,11 @@ pub struct ClusterConfig {
     /// Decode every produced batch's records to check them (turn off for
     /// benchmarks; header, length and CRC checks always run).
     pub validate_records: bool,
+    /// The epoch InitProducerId hands out with each new producer id to an
+    /// idempotent (non-transactional) producer. Kafka always answers 0; a
+    /// test sets it near `i16::MAX` to reach epoch exhaustion without 32767
+    /// epoch bumps (fault scenario 18). Default 0.
+    pub idempotent_producer_epoch: i16,
 }
 
 impl ClusterConfig {
@@ -104,6 +109,7 @@ impl Default for ClusterConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             record_requests: true,
             validate_records: true,
+            idempotent_producer_epoch: 0,
         }
     }
 }

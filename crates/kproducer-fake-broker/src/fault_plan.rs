@@ -17,6 +17,7 @@
 //! | 59, 87, 2, 10 injected (9, 13, 14) | [`FaultAction::Error`] (87, 2 and 10 also arise from real batch checks) |
 //! | InitProducerId errors (17) | `Error` with [`ErrorScope::Request`] on `ApiKey::InitProducerId` |
 //! | broken response frames (21) | [`FaultAction::CorruptResponse`] |
+//! | a later answer first (8) | [`FaultAction::Discard`] on the head request |
 //! | no response vs. close (22) | `DropResponse` vs. `CloseBeforeHandling` / [`FakeCluster::broker_down`](crate::FakeCluster::broker_down) |
 //! | two connections racing (23) | [`FaultAction::Hold`] on one connection, then send on another |
 
@@ -66,6 +67,15 @@ pub enum FaultAction {
     CloseAfterHandling,
     /// Wait at the gate until the test releases it, then handle normally.
     Hold(Hold),
+    /// Lose the request on the way: neither handle it nor answer it, and
+    /// keep the connection open (the client times out). Requests behind it
+    /// on the connection are served, so their answers arrive before the
+    /// lost request's fate is known ("the second response arrives first").
+    /// The request log records it as [`Disposition::ResponseDropped`]
+    /// without batches.
+    ///
+    /// [`Disposition::ResponseDropped`]: crate::Disposition::ResponseDropped
+    Discard,
 }
 
 /// How a [`FaultAction::CorruptResponse`] breaks the response frame.

@@ -83,6 +83,7 @@ struct Faults {
     holds: Vec<crate::hold::Hold>,
     delay: std::time::Duration,
     close_before: bool,
+    discard: bool,
     close_after: bool,
     drop_response: bool,
     corrupt: Option<ResponseCorruption>,
@@ -105,6 +106,7 @@ fn sort_faults(firings: Vec<crate::fault_plan::Firing>) -> Faults {
             FaultAction::CloseBeforeHandling => f.close_before = true,
             FaultAction::CloseAfterHandling => f.close_after = true,
             FaultAction::Hold(h) => f.holds.push(h),
+            FaultAction::Discard => f.discard = true,
         }
     }
     f
@@ -161,6 +163,16 @@ async fn serve_request(
     }
     if faults.close_before {
         return close(cluster, conn, Some(&header));
+    }
+    if faults.discard {
+        log(
+            cluster,
+            conn,
+            Some(&header),
+            Vec::new(),
+            Disposition::ResponseDropped,
+        );
+        return Served::Silent;
     }
 
     let handled = handlers::execute(cluster, conn, &header, request, &faults.errors);

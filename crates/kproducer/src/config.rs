@@ -146,6 +146,15 @@ pub struct ProducerConfig {
     /// `kproducer.connections.scale.interval.ms`: how often the scaler
     /// looks at each broker. Default 100 ms.
     pub scale_interval: Duration,
+    /// The sequence number each partition's first batch gets under the
+    /// producer id InitProducerId handed out (after an epoch bump or with a
+    /// new producer id, partitions restart at 0 as Kafka requires). Not a
+    /// Kafka setting: a test seam for sequence wrap-around (fault scenario
+    /// 19), since reaching `i32::MAX` honestly takes 2^31 records. Brokers
+    /// 2.5+ accept any first sequence from a producer they hold no state
+    /// for; Kafka 4.5 (KAFKA-15591) only on partitions that held records.
+    /// Leave it at 0 (the default) outside tests.
+    pub first_sequence: i32,
 }
 
 impl Default for ProducerConfig {
@@ -174,6 +183,7 @@ impl Default for ProducerConfig {
             adaptive_connections: true,
             scaler: ScalerConfig::default(),
             scale_interval: Duration::from_millis(100),
+            first_sequence: 0,
         }
     }
 }
@@ -212,6 +222,12 @@ impl ProducerConfig {
             .iter()
             .map(|s| parse_address(s))
             .collect::<Result<Vec<_>, _>>()?;
+        if self.first_sequence < 0 {
+            return Err(Error::config(
+                "first_sequence",
+                "must be a sequence number from 0 to 2147483647",
+            ));
+        }
         // Kafka's time settings are 32-bit milliseconds; larger values would
         // also overflow deadline arithmetic.
         for (key, d) in [

@@ -1,23 +1,135 @@
 //! [`DeliveryFuture`]: the outcome of one record, resolved exactly once.
+//!
+//! Outcomes live in *slots* handed out from shared blocks of
+//! [`SLOTS_PER_BLOCK`]: each thread that sends records takes the next free
+//! slot of its current block, so creating a delivery future allocates only
+//! once per block, not once per record (a `tokio::sync::oneshot` per record
+//! was the one allocation left on the send path). A slot is written once
+//! (a success as atomics published by a state byte, a failure in a
+//! `OnceLock`) and wakes only a task that actually waits on it
+//! (`AtomicWaker`); a block is freed when the last future and sender of its
+//! slots are gone. No lock is shared between records: a thread's current
+//! block sits in a thread-local.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use tokio::sync::oneshot;
+use futures_util::task::AtomicWaker;
 
 use crate::error::Error;
-use crate::record::RecordMetadata;
+use crate::record::{RecordMetadata, Topic};
 
 /// The result of delivering one record.
 pub type DeliveryResult = Result<RecordMetadata, Error>;
+
+/// Delivery slots per shared allocation: one allocation serves this many
+/// records sent from one thread.
+pub(crate) const SLOTS_PER_BLOCK: usize = 64;
+
+/// One record's outcome: written once by its sender, read by its future.
+///
+/// A success is three numbers in atomics, published by `state` (release
+/// store, acquire load): no lock and no `Once` on the common path. An error
+/// (rare) goes in a `OnceLock` first, then `state` says so; it is boxed so
+/// that a slot stays about one cache line (the core writes slots its
+/// callers created on other threads).
+#[derive(Debug, Default)]
+struct Slot {
+    state: AtomicU8,
+    partition: AtomicI32,
+    offset: AtomicI64,
+    timestamp: AtomicI64,
+    error: OnceLock<Box<Error>>,
+    waker: AtomicWaker,
+}
+
+/// `Slot::state` values after 0, "pending" (the default).
+const DELIVERED: u8 = 1;
+const FAILED: u8 = 2;
+
+impl Slot {
+    /// The outcome, if written; `topic` is the record's (kept by the
+    /// future, so the slot holds no reference-counted name).
+    fn result(&self, topic: &Topic) -> Option<DeliveryResult> {
+        match self.state.load(Ordering::Acquire) {
+            DELIVERED => Some(Ok(RecordMetadata {
+                topic: topic.clone(),
+                partition: self.partition.load(Ordering::Relaxed),
+                offset: self.offset.load(Ordering::Relaxed),
+                timestamp: self.timestamp.load(Ordering::Relaxed),
+            })),
+            FAILED => Some(Err(self
+                .error
+                .get()
+                .map(|e| Error::clone(e))
+                // `error` is set before `state` turns FAILED (release /
+                // acquire), so it is always there.
+                .unwrap_or(Error::Dropped))),
+            _pending => None,
+        }
+    }
+
+    /// Writes the outcome (once: only the slot's one sender calls this)
+    /// and wakes the waiting task, if any.
+    fn write(&self, result: DeliveryResult) {
+        match result {
+            Ok(m) => {
+                self.partition.store(m.partition, Ordering::Relaxed);
+                self.offset.store(m.offset, Ordering::Relaxed);
+                self.timestamp.store(m.timestamp, Ordering::Relaxed);
+                self.state.store(DELIVERED, Ordering::Release);
+            }
+            Err(e) => {
+                let _ = self.error.set(Box::new(e));
+                self.state.store(FAILED, Ordering::Release);
+            }
+        }
+        self.waker.wake();
+    }
+}
+
+/// Slots for [`SLOTS_PER_BLOCK`] records, shared by their senders and
+/// futures.
+#[derive(Debug)]
+struct Block {
+    slots: [Slot; SLOTS_PER_BLOCK],
+}
+
+impl Block {
+    fn new() -> Arc<Self> {
+        Arc::new(Block {
+            slots: std::array::from_fn(|_| Slot::default()),
+        })
+    }
+}
+
+/// Where a record's outcome lives: a block and an index into it (always
+/// below [`SLOTS_PER_BLOCK`], as [`channel`] hands them out).
+#[derive(Debug)]
+struct SlotRef {
+    block: Arc<Block>,
+    index: usize,
+}
+
+impl SlotRef {
+    fn slot(&self) -> &Slot {
+        // `index < SLOTS_PER_BLOCK` by construction in `channel`.
+        &self.block.slots[self.index]
+    }
+}
 
 /// Resolves exactly once, when the record is acknowledged
 /// ([`RecordMetadata`]) or has definitively failed ([`Error`]).
 ///
 /// Dropping the future does not cancel the record: it is still delivered.
 /// If the producer goes away first, the future resolves to
-/// [`Error::Dropped`] rather than staying pending.
+/// [`Error::Dropped`] rather than staying pending. Creating one costs no
+/// allocation of its own: it takes a slot of a block shared by 64 records
+/// (`docs/producer-internals.md`, "Delivery slots").
 ///
 /// ```no_run
 /// # async fn demo(producer: kproducer::Producer) -> Result<(), kproducer::Error> {
@@ -30,39 +142,229 @@ pub type DeliveryResult = Result<RecordMetadata, Error>;
 #[derive(Debug)]
 #[must_use = "a DeliveryFuture tells whether the record was written; await it or drop it knowingly"]
 pub struct DeliveryFuture {
-    receiver: oneshot::Receiver<DeliveryResult>,
+    slot: SlotRef,
+    topic: Topic,
 }
 
 impl DeliveryFuture {
-    pub(crate) fn new(receiver: oneshot::Receiver<DeliveryResult>) -> Self {
-        DeliveryFuture { receiver }
-    }
-
     /// The result if it is already known, without waiting.
     pub fn try_result(&mut self) -> Option<DeliveryResult> {
-        match self.receiver.try_recv() {
-            Ok(r) => Some(r),
-            Err(oneshot::error::TryRecvError::Empty) => None,
-            Err(oneshot::error::TryRecvError::Closed) => Some(Err(Error::Dropped)),
-        }
+        self.slot.slot().result(&self.topic)
     }
 }
 
 impl Future for DeliveryFuture {
     type Output = DeliveryResult;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.receiver)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(Error::Dropped)))
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let slot = self.slot.slot();
+        if let Some(r) = slot.result(&self.topic) {
+            return Poll::Ready(r);
+        }
+        slot.waker.register(cx.waker());
+        // Written between the first look and the registration: the sender
+        // woke nobody (or an older waker), so look again.
+        match slot.result(&self.topic) {
+            Some(r) => Poll::Ready(r),
+            None => Poll::Pending,
+        }
     }
 }
 
-/// The sending half the core completes: one per record.
-pub(crate) type DeliverySender = oneshot::Sender<DeliveryResult>;
+/// The sending half the core completes: one per record. Dropping it
+/// without [`send`](Self::send) resolves the future to [`Error::Dropped`].
+#[derive(Debug)]
+pub(crate) struct DeliverySender {
+    slot: SlotRef,
+    sent: bool,
+}
 
-/// A new delivery channel.
-pub(crate) fn channel() -> (DeliverySender, DeliveryFuture) {
-    let (tx, rx) = oneshot::channel();
-    (tx, DeliveryFuture::new(rx))
+impl DeliverySender {
+    /// Resolves the record's future with `result` and wakes its task if
+    /// one is waiting. Never fails (a future dropped by the user simply
+    /// never reads it); the `Result` mirrors a channel's `send`.
+    pub(crate) fn send(mut self, result: DeliveryResult) -> Result<(), DeliveryResult> {
+        self.complete(result);
+        Ok(())
+    }
+
+    fn complete(&mut self, result: DeliveryResult) {
+        self.sent = true;
+        self.slot.slot().write(result);
+    }
+}
+
+impl Drop for DeliverySender {
+    fn drop(&mut self) {
+        if !self.sent {
+            self.complete(Err(Error::Dropped));
+        }
+    }
+}
+
+thread_local! {
+    /// This thread's current block and its next free slot.
+    static CURRENT: RefCell<Option<(Arc<Block>, usize)>> = const { RefCell::new(None) };
+}
+
+/// A new delivery channel for a record of `topic`: the next free slot of
+/// this thread's block (a new block when it is used up).
+pub(crate) fn channel(topic: &Topic) -> (DeliverySender, DeliveryFuture) {
+    let (block, index) = CURRENT
+        .try_with(|current| {
+            let mut current = current.borrow_mut();
+            match current.as_mut() {
+                Some((block, next)) if *next < SLOTS_PER_BLOCK => {
+                    let index = *next;
+                    *next += 1;
+                    (block.clone(), index)
+                }
+                _ => {
+                    let block = Block::new();
+                    *current = Some((block.clone(), 1));
+                    (block, 0)
+                }
+            }
+        })
+        // The thread is being torn down: a block of its own.
+        .unwrap_or_else(|_| (Block::new(), 0));
+    (
+        DeliverySender {
+            slot: SlotRef {
+                block: block.clone(),
+                index,
+            },
+            sent: false,
+        },
+        DeliveryFuture {
+            slot: SlotRef { block, index },
+            topic: topic.clone(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::task::{Wake, Waker};
+
+    use super::*;
+
+    #[derive(Default)]
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn metadata(offset: i64) -> RecordMetadata {
+        RecordMetadata {
+            topic: Topic::new("t"),
+            partition: 1,
+            offset,
+            timestamp: 7,
+        }
+    }
+
+    fn poll(f: &mut DeliveryFuture, waker: &Arc<CountingWaker>) -> Poll<DeliveryResult> {
+        let waker = Waker::from(waker.clone());
+        Pin::new(f).poll(&mut Context::from_waker(&waker))
+    }
+
+    #[test]
+    fn a_result_sent_before_the_first_poll_is_ready_at_once() {
+        let (tx, mut rx) = channel(&Topic::new("t"));
+        tx.send(Ok(metadata(5))).unwrap();
+        let w = Arc::new(CountingWaker::default());
+        match poll(&mut rx, &w) {
+            Poll::Ready(Ok(m)) => assert_eq!(m, metadata(5), "topic, partition, offset, timestamp"),
+            other => panic!("expected the metadata, got {other:?}"),
+        }
+        assert_eq!(w.0.load(Ordering::SeqCst), 0, "nobody waited");
+    }
+
+    #[test]
+    fn a_waiting_task_is_woken_once_when_the_result_arrives() {
+        let (tx, mut rx) = channel(&Topic::new("t"));
+        let w = Arc::new(CountingWaker::default());
+        assert!(poll(&mut rx, &w).is_pending());
+        assert!(rx.try_result().is_none());
+        tx.send(Ok(metadata(9))).unwrap();
+        assert_eq!(w.0.load(Ordering::SeqCst), 1);
+        assert!(matches!(poll(&mut rx, &w), Poll::Ready(Ok(m)) if m.offset == 9));
+        assert!(matches!(rx.try_result(), Some(Ok(m)) if m.offset == 9));
+    }
+
+    #[test]
+    fn a_sender_dropped_without_an_answer_resolves_to_dropped() {
+        let (tx, mut rx) = channel(&Topic::new("t"));
+        let w = Arc::new(CountingWaker::default());
+        assert!(poll(&mut rx, &w).is_pending());
+        drop(tx);
+        assert_eq!(w.0.load(Ordering::SeqCst), 1);
+        assert!(matches!(
+            poll(&mut rx, &w),
+            Poll::Ready(Err(Error::Dropped))
+        ));
+    }
+
+    #[test]
+    fn every_slot_of_several_blocks_holds_its_own_result() {
+        let n = SLOTS_PER_BLOCK * 3 + 5;
+        let pairs: Vec<_> = (0..n).map(|_| channel(&Topic::new("t"))).collect();
+        let mut futures = Vec::new();
+        for (i, (tx, rx)) in pairs.into_iter().enumerate() {
+            // Complete in a different order than handed out.
+            if i % 2 == 0 {
+                tx.send(Ok(metadata(i as i64))).unwrap();
+            } else {
+                drop(tx);
+            }
+            futures.push(rx);
+        }
+        for (i, f) in futures.iter_mut().enumerate() {
+            match f.try_result() {
+                Some(Ok(m)) => assert_eq!((i % 2, m.offset), (0, i as i64)),
+                Some(Err(Error::Dropped)) => assert_eq!(i % 2, 1),
+                other => panic!("record {i}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_future_dropped_first_does_not_stop_the_sender() {
+        let (tx, rx) = channel(&Topic::new("t"));
+        drop(rx);
+        assert!(tx.send(Ok(metadata(1))).is_ok());
+    }
+
+    #[test]
+    fn futures_and_senders_cross_threads_and_tasks() {
+        fn send_sync_unpin<T: Send + Sync + Unpin>() {}
+        send_sync_unpin::<DeliveryFuture>();
+        send_sync_unpin::<DeliverySender>();
+    }
+
+    #[test]
+    fn a_slot_fits_a_cache_line() {
+        assert!(
+            std::mem::size_of::<Slot>() <= 64,
+            "{}",
+            std::mem::size_of::<Slot>()
+        );
+    }
+
+    #[test]
+    fn results_cross_threads() {
+        let (tx, rx) = channel(&Topic::new("t"));
+        let handle = std::thread::spawn(move || tx.send(Ok(metadata(3))));
+        handle.join().unwrap().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let m = rt.block_on(rx).unwrap();
+        assert_eq!(m.offset, 3);
+    }
 }

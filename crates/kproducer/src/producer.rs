@@ -203,7 +203,7 @@ impl Producer {
 
     /// Hands the record to the core; gives it back if the core is gone.
     fn enqueue(&self, record: Record, size: usize) -> Result<DeliveryFuture, Box<Record>> {
-        let (reply, future) = delivery::channel();
+        let (reply, future) = delivery::channel(&record.topic);
         let command = Command::Record(Envelope {
             record,
             reply,
@@ -398,6 +398,15 @@ impl ProducerBuilder {
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = Some(seed);
+        self
+    }
+
+    /// The sequence each partition's first batch gets (default 0): a test
+    /// seam for sequence wrap-around, see
+    /// [`ProducerConfig::first_sequence`](crate::ProducerConfig::first_sequence).
+    #[must_use]
+    pub fn first_sequence(mut self, sequence: i32) -> Self {
+        self.config.first_sequence = sequence;
         self
     }
 

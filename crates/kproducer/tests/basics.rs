@@ -375,6 +375,12 @@ fn invalid_configurations_fail_at_build() {
             .build()
             .unwrap_err();
         assert!(e.to_string().contains("`acks`"));
+        let e = kproducer::Producer::builder()
+            .bootstrap_servers(["b:1"])
+            .first_sequence(-1)
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("first_sequence"), "{e}");
     });
 }
 

@@ -36,9 +36,16 @@ pub(crate) fn handle(
             if let Some(aborted) = &o.aborted {
                 write_markers(&mut state, aborted);
             }
+            // A test seam (`FakeClusterBuilder::idempotent_producer_epoch`):
+            // idempotent producers may be handed a chosen first epoch.
+            let producer_epoch = if tid.is_none() {
+                state.config.idempotent_producer_epoch
+            } else {
+                o.producer_epoch
+            };
             InitProducerIdResponse {
                 producer_id: o.producer_id,
-                producer_epoch: o.producer_epoch,
+                producer_epoch,
                 ..Default::default()
             }
         }

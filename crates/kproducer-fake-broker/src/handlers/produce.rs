@@ -19,7 +19,7 @@ use kproducer_protocol::{ApiKey, ErrorCode, RequestHeader};
 
 use super::leader::led_partition_mut;
 use super::{Handled, InjectedErrors};
-use crate::batch_check::{BatchRefusal, check_batch};
+use crate::batch_check::{BatchRefusal, check_batch, peek_meta};
 use crate::cluster::FakeCluster;
 use crate::cluster_state::ClusterState;
 use crate::inspect::ProducedBatch;
@@ -85,7 +85,9 @@ fn produce_one(
     let max_message_bytes = config.max_message_bytes;
     let validate = config.validate_records;
     let checked = check_batch(records, max_message_bytes, validate);
-    let meta = checked.as_ref().map_or(UNREADABLE, |(m, _)| *m);
+    let meta = checked
+        .as_ref()
+        .map_or_else(|_| peek_meta(records).unwrap_or(UNREADABLE), |(m, _)| *m);
     if let Some(code) = injected {
         return PartitionResult::error(code, meta, None);
     }

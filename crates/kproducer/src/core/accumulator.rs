@@ -117,12 +117,8 @@ impl PartitionQueue {
     ) -> Result<(), Rejected> {
         let key = record.key.as_deref();
         let value = record.value.as_deref();
-        let size = self
-            .builder
-            .encoded_size(timestamp, key, value, &record.headers);
         if let Some(open) = &self.open
-            && (open.flush_gen != flush_gen
-                || self.builder.size_estimate().saturating_add(size) > batch_size)
+            && (open.flush_gen != flush_gen || !self.fits(record, timestamp, batch_size))
         {
             self.seal(next_order);
         }
@@ -151,6 +147,23 @@ impl PartitionQueue {
             self.seal(next_order);
         }
         Ok(())
+    }
+
+    /// Whether `record` still fits the open batch within `batch_size`.
+    /// The record's size bound (a few additions) answers almost always; the
+    /// exact encoded size (varint lengths) is computed only near the limit.
+    fn fits(&self, record: &Record, timestamp: i64, batch_size: usize) -> bool {
+        let used = self.builder.size_estimate();
+        if used.saturating_add(record.size_bound()) <= batch_size {
+            return true;
+        }
+        let size = self.builder.encoded_size(
+            timestamp,
+            record.key.as_deref(),
+            record.value.as_deref(),
+            &record.headers,
+        );
+        used.saturating_add(size) <= batch_size
     }
 
     /// When the open batch's linger ends, if there is one.
@@ -260,7 +273,7 @@ mod tests {
         order: &mut u64,
     ) {
         let record = Record::new("t", vec![b'v'; value]);
-        let (tx, _rx) = delivery::channel();
+        let (tx, _rx) = delivery::channel(&record.topic);
         q.append(
             &record, 1_000, tx, value, now, batch_size, generation, order,
         )

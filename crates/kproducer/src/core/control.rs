@@ -203,10 +203,11 @@ impl Core {
                     .filter(|t| self.metadata.partition_count(t).is_some())
                     .cloned()
                     .collect();
+                let wall_ms = super::now_ms();
                 for topic in ready {
                     if let Some(queue) = self.waiting.remove(&topic) {
                         for w in queue {
-                            self.route(w.envelope, now, w.flush_gen);
+                            self.route(w.envelope, now, wall_ms, w.flush_gen);
                         }
                     }
                 }

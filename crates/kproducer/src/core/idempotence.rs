@@ -126,6 +126,8 @@ pub(crate) enum Verdict {
 struct PartitionSequences {
     /// The identity the partition's sequences belong to.
     producer: ProducerIdentity,
+    /// The sequence the partition's first batch got (0 but for a test seam).
+    first: i32,
     /// The sequence the next new batch gets.
     next: i32,
     /// The last acknowledged sequence under `producer`.
@@ -146,10 +148,11 @@ struct PartitionSequences {
 }
 
 impl PartitionSequences {
-    fn new(producer: ProducerIdentity) -> Self {
+    fn new(producer: ProducerIdentity, first: i32) -> Self {
         PartitionSequences {
             producer,
-            next: 0,
+            first,
+            next: first,
             last_acked: None,
             last_acked_offset: -1,
             outstanding: VecDeque::new(),
@@ -160,7 +163,8 @@ impl PartitionSequences {
     }
 
     fn expected(&self) -> i32 {
-        self.last_acked.map_or(0, |l| increment_sequence(l, 1))
+        self.last_acked
+            .map_or(self.first, |l| increment_sequence(l, 1))
     }
 
     fn remove(&mut self, base: i32) {
@@ -184,6 +188,9 @@ pub(crate) struct Idempotence<K> {
     max_in_flight: usize,
     bump_requested: bool,
     partitions: HashMap<K, PartitionSequences>,
+    /// The sequence a partition seen for the first time starts at (a test
+    /// seam; 0 by default). Resets after a bump always restart at 0.
+    first_sequence: i32,
 }
 
 /// What the producer must do about its identity.
@@ -207,7 +214,15 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
             max_in_flight: max_in_flight.max(1),
             bump_requested: false,
             partitions: HashMap::new(),
+            first_sequence: 0,
         }
+    }
+
+    /// Partitions seen for the first time start at `sequence` instead of 0
+    /// (a test seam for sequence wrap-around).
+    pub(crate) fn first_sequence(mut self, sequence: i32) -> Self {
+        self.first_sequence = sequence;
+        self
     }
 
     /// The current producer id and epoch, once known.
@@ -248,11 +263,18 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
     }
 
     fn request_bump(&mut self, tp: &K) {
-        self.bump_requested = true;
         if let Some(p) = self.partitions.get_mut(tp) {
+            if p.rewrite {
+                // This partition already asked for a bump and restarts at
+                // sequence 0 under the new epoch anyway: its other
+                // old-epoch batches' refusals (several in flight got the
+                // same 59 or 45) need no second bump.
+                return;
+            }
             p.rewrite = true;
             p.unresolved = None;
         }
+        self.bump_requested = true;
     }
 
     /// May the head batch of `tp` be sent? `head` is its sequence if it
@@ -261,10 +283,11 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
         let Some(producer) = self.producer else {
             return SendCheck::Wait;
         };
+        let first = self.first_sequence;
         let p = self
             .partitions
             .entry(tp.clone())
-            .or_insert_with(|| PartitionSequences::new(producer));
+            .or_insert_with(|| PartitionSequences::new(producer, first));
         if p.producer != producer {
             // A stale partition switches once nothing of it is in flight and
             // (unless it asked for the bump) nothing of it is outstanding at
@@ -305,7 +328,7 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
     pub(crate) fn reset_partition(&mut self, tp: &K) {
         if let Some(producer) = self.producer {
             self.partitions
-                .insert(tp.clone(), PartitionSequences::new(producer));
+                .insert(tp.clone(), PartitionSequences::new(producer, 0));
         }
     }
 
@@ -313,10 +336,11 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
     /// Returns `None` when there is no producer id.
     pub(crate) fn assign(&mut self, tp: &K, count: i32) -> Option<BatchSequence> {
         let producer = self.producer?;
+        let first = self.first_sequence;
         let p = self
             .partitions
             .entry(tp.clone())
-            .or_insert_with(|| PartitionSequences::new(producer));
+            .or_insert_with(|| PartitionSequences::new(producer, first));
         let base = p.next;
         p.next = increment_sequence(base, count);
         p.outstanding.push_back(base);
@@ -422,10 +446,21 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
                         maybe_persisted: false,
                         refresh_metadata: false,
                     }
-                } else {
+                } else if transactional {
                     p.remove(batch.base);
                     self.request_bump(tp);
                     Verdict::Fail
+                } else {
+                    // The broker forgot us for another reason (a 2.0–2.4
+                    // broker's producer state expiry, S20). The batch was
+                    // refused, so it is safe to resend it from sequence 0
+                    // under a bumped epoch, as Java's idempotent producer
+                    // does ("always retry UNKNOWN_PRODUCER_ID").
+                    self.request_bump(tp);
+                    Verdict::Retry {
+                        maybe_persisted: false,
+                        refresh_metadata: false,
+                    }
                 }
             }
             ErrorCode::MESSAGE_TOO_LARGE if batch.count > 1 => {
@@ -476,7 +511,11 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
         }
         if maybe_persisted {
             let last = batch.last();
-            if p.unresolved.is_none_or(|u| after(last, u)) {
+            // A later batch already acknowledged under the same identity
+            // proves this one was written (the broker takes a sequence only
+            // right after the previous one): nothing is in doubt.
+            let acknowledged = p.last_acked.is_some_and(|l| !after(last, l));
+            if !acknowledged && p.unresolved.is_none_or(|u| after(last, u)) {
                 p.unresolved = Some(last);
             }
         } else {
@@ -499,7 +538,7 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
         if !p.outstanding.is_empty() {
             return;
         }
-        if p.last_acked == Some(u) {
+        if p.last_acked.is_some_and(|l| !after(u, l)) {
             p.unresolved = None;
         } else {
             self.request_bump(tp);

@@ -158,7 +158,7 @@ fn out_of_order_is_abortable_for_transactions() {
 #[test]
 fn stale_partitions_finish_old_batches_before_switching() {
     let mut s = started();
-    s.partitions.insert("u-0", PartitionSequences::new(P));
+    s.partitions.insert("u-0", PartitionSequences::new(P, 0));
     let a = send(&mut s, 1);
     s.on_outcome(&"t-0", a, &ok(0));
     let b = send(&mut s, 1);
@@ -345,4 +345,67 @@ fn sequence_order_helper() {
     assert!(after(0, i32::MAX));
     assert!(!after(0, 0));
     assert!(!after(0, 1));
+}
+
+#[test]
+fn expired_after_a_later_batch_was_acknowledged_is_already_resolved() {
+    // S11: b's answer is lost, c (behind it) is acknowledged, which proves
+    // b was written; b then expires. Nothing is in doubt: no bump.
+    let mut s = started();
+    let a = send(&mut s, 1);
+    s.on_outcome(&"t-0", a, &ok(0));
+    let b = send(&mut s, 2);
+    let c = send(&mut s, 2);
+    assert_eq!(s.on_outcome(&"t-0", c, &ok(3)), Verdict::Complete);
+    assert!(matches!(
+        s.on_outcome(
+            &"t-0",
+            b,
+            &Outcome::Lost {
+                maybe_persisted: true
+            }
+        ),
+        Verdict::Retry { .. }
+    ));
+    s.on_expired(&"t-0", b, true);
+    assert!(!s.bump_requested(), "c's success already resolved b");
+    assert_eq!(s.check_send(&"t-0", None), SendCheck::Send);
+}
+
+#[test]
+fn unknown_producer_id_after_state_expiry_bumps_and_retries_once() {
+    // S20 on a 2.0–2.4 broker: log start 0, last acked offset past it.
+    let expired = Outcome::Answer {
+        code: ErrorCode::UNKNOWN_PRODUCER_ID,
+        log_start_offset: 0,
+        base_offset: -1,
+    };
+    let mut s = started();
+    let a = send(&mut s, 1);
+    s.on_outcome(&"t-0", a, &ok(10));
+    let b = send(&mut s, 1);
+    let c = send(&mut s, 1);
+    assert!(matches!(
+        s.on_outcome(&"t-0", b, &expired),
+        Verdict::Retry {
+            maybe_persisted: false,
+            ..
+        }
+    ));
+    assert!(s.bump_requested());
+    assert!(matches!(s.apply_bump(), IdentityAction::Bumped(_)));
+    // The batch behind it gets the same answer: retried, no second bump.
+    assert!(matches!(
+        s.on_outcome(&"t-0", c, &expired),
+        Verdict::Retry { .. }
+    ));
+    assert!(!s.bump_requested(), "one bump per gap");
+    assert_eq!(s.check_send(&"t-0", None), SendCheck::Reset);
+    // A transactional producer fails the batch instead.
+    let mut s: Idempotence<&str> = Idempotence::new(5, true);
+    s.set_producer(P);
+    let a = send(&mut s, 1);
+    s.on_outcome(&"t-0", a, &ok(10));
+    let b = send(&mut s, 1);
+    assert_eq!(s.on_outcome(&"t-0", b, &expired), Verdict::Fail);
 }

@@ -31,7 +31,7 @@ pub(crate) struct TopicMeta {
 #[derive(Debug, Default)]
 pub(crate) struct Metadata {
     pub(crate) brokers: HashMap<i32, BrokerAddress>,
-    pub(crate) topics: HashMap<Arc<str>, TopicMeta>,
+    pub(crate) topics: super::fast_hash::FastMap<Arc<str>, TopicMeta>,
     /// Topics the producer writes to: what each refresh asks for.
     pub(crate) wanted: HashSet<Arc<str>>,
     /// A refresh was asked for (new topic, leader moved, …).

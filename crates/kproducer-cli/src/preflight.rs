@@ -1,0 +1,98 @@
+//! Before producing: ask the bootstrap servers for the topic's metadata
+//! directly, with short timeouts, so that an unreachable broker or a
+//! missing topic is one clear line within seconds — rather than records
+//! that wait out `delivery.timeout.ms` (two minutes by default).
+
+use std::time::Duration;
+
+use kproducer::protocol::ErrorCode;
+use kproducer::protocol::messages::{MetadataRequest, MetadataRequestTopic};
+use kproducer::{ProducerConfig, Settings};
+use kproducer_net::{
+    BrokerAddress, Connection, ConnectionConfig, ConnectionError, TcpConfig, TcpTransport,
+};
+
+use crate::error::CliError;
+
+/// How long one bootstrap server gets to accept a connection and to answer.
+pub(crate) const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Checks that some bootstrap server answers and knows `topic` (or is
+/// creating it, when `allow.auto.create.topics` asks it to). Returns the
+/// topic's partition count as that server sees it (0 while it is being
+/// created).
+pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<usize, CliError> {
+    let settings: Settings = config.validate().map_err(CliError::Config)?;
+    let transport = TcpTransport::new(TcpConfig {
+        connect_timeout: PREFLIGHT_TIMEOUT,
+        ..TcpConfig::default()
+    });
+    let conn_config = ConnectionConfig {
+        request_timeout: PREFLIGHT_TIMEOUT,
+        client_id: Some(config.client_id.clone()),
+        ..ConnectionConfig::default()
+    };
+    let request = MetadataRequest {
+        topics: Some(vec![MetadataRequestTopic {
+            name: Some(topic.to_owned()),
+            ..MetadataRequestTopic::default()
+        }]),
+        allow_auto_topic_creation: config.allow_auto_create_topics,
+        ..MetadataRequest::default()
+    };
+    let mut failures = Vec::new();
+    for (host, port) in &settings.bootstrap {
+        let address = BrokerAddress::new(host.clone(), *port);
+        let attempt = async {
+            let conn = Connection::connect(&transport, &address, conn_config.clone()).await?;
+            let response = conn.send(&request).await;
+            conn.close();
+            response
+        };
+        let response = match tokio::time::timeout(PREFLIGHT_TIMEOUT * 2, attempt).await {
+            Ok(Ok(r)) => r,
+            // The transport's error already names the address.
+            Ok(Err(ConnectionError::Connect { source, .. })) => {
+                failures.push(source.to_string());
+                continue;
+            }
+            Ok(Err(e)) => {
+                failures.push(format!("{address}: {e}"));
+                continue;
+            }
+            Err(_) => {
+                failures.push(format!(
+                    "{address}: no answer within {:?}",
+                    PREFLIGHT_TIMEOUT * 2
+                ));
+                continue;
+            }
+        };
+        let found = response
+            .topics
+            .iter()
+            .find(|t| t.name.as_deref() == Some(topic));
+        let code = found.map_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, |t| {
+            ErrorCode::from_i16(t.error_code)
+        });
+        let partitions = found.map_or(0, |t| t.partitions.len());
+        return match code {
+            ErrorCode::NONE => Ok(partitions),
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION => Err(CliError::UnknownTopic {
+                topic: topic.to_owned(),
+                bootstrap: address.to_string(),
+            }),
+            // Being created, or a leader election under way: the producer
+            // waits for it.
+            c if c.is_retriable() => Ok(0),
+            c => Err(CliError::TopicRefused {
+                topic: topic.to_owned(),
+                bootstrap: address.to_string(),
+                reason: c.to_string(),
+            }),
+        };
+    }
+    Err(CliError::Unreachable {
+        detail: failures.join("; "),
+    })
+}
