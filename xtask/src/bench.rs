@@ -5,7 +5,8 @@
 //! every workload `--rounds` times per client, the clients taking turns, each
 //! run on a fresh broker; then the latency run (the idempotent workload
 //! offered at half of librdkafka's median maximum). Every child is bounded
-//! in time and killed on failure; brokers die with their run.
+//! in time and killed on failure; brokers die with their run. `--quick`
+//! writes its smoke-test report to `target/bench/benchmarks-quick.md`.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -31,7 +32,8 @@ latency run at half of librdkafka's maximum, and writes the medians and
 ratios to docs/benchmarks.md (section \"Clients side by side\").
 
   --rounds N        runs per client, workload and broker (default 3)
-  --quick           records ÷ 20 and 1 round unless --rounds: a smoke test
+  --quick           records ÷ 20 and 1 round unless --rounds: a smoke test,
+                    written to target/bench/benchmarks-quick.md instead
   --only KIND       only tansu or only the fake broker
   --clients LIST    a subset of kproducer,librdkafka,krafka (default all)
   --no-build        use the release binaries already built
@@ -134,7 +136,7 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
     match run(&options, command) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
-            eprintln!("xtask bench: some runs failed; docs/benchmarks.md lists them");
+            eprintln!("xtask bench: some runs failed; the report lists them");
             ExitCode::FAILURE
         }
         Err(why) => {
@@ -201,9 +203,17 @@ fn run(options: &Options, command: String) -> Result<bool, String> {
     let section = bench_report::render(&context, &results);
     let doc_path = root.join("docs").join("benchmarks.md");
     let doc = fs::read_to_string(&doc_path).unwrap_or_else(|_| "# Benchmarks\n".to_string());
-    fs::write(&doc_path, bench_report::replace_section(&doc, &section))
-        .map_err(|e| format!("cannot write {}: {e}", doc_path.display()))?;
-    println!("\nwrote {}; targets:", doc_path.display());
+    // A smoke test must not replace the real numbers: it writes a copy.
+    let out_path = if options.quick {
+        brokers.work_dir.join("benchmarks-quick.md")
+    } else {
+        doc_path
+    };
+    fs::create_dir_all(&brokers.work_dir)
+        .map_err(|e| format!("cannot create {}: {e}", brokers.work_dir.display()))?;
+    fs::write(&out_path, bench_report::replace_section(&doc, &section))
+        .map_err(|e| format!("cannot write {}: {e}", out_path.display()))?;
+    println!("\nwrote {}; targets:", out_path.display());
     for line in bench_report::targets(&results) {
         println!("  {line}");
     }
