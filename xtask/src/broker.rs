@@ -160,7 +160,7 @@ fn parse_partitions(v: &str) -> Result<u32, String> {
 /// A free loopback port: bind port 0, read what the kernel chose, release
 /// it. Another program could take it before tansu binds it; tansu then
 /// fails to start and says so in its log, which `start` shows.
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())

@@ -6,18 +6,25 @@
 //!   fuzz targets build, cargo-deny).
 //! - `fuzz`: the libFuzzer targets under `fuzz/`, each for a bounded time.
 //! - `broker`: a fresh tansu on 127.0.0.1 for the real-broker tests.
+//! - `bench`: the three producer clients side by side (`docs/benchmarks.md`).
 //!
 //! Dependency-free on purpose: it must build on a fresh machine before
 //! anything else, and it only runs other programs.
 
 use std::process::ExitCode;
 
+mod bench;
+mod bench_broker;
+mod bench_child;
+mod bench_plan;
+mod bench_report;
 mod broker;
 mod broker_state;
 mod ci;
 mod deny;
 mod fuzz;
 mod integration;
+mod json;
 mod peer;
 mod process;
 mod roundtrip;
@@ -32,6 +39,8 @@ commands:
           tests, docs, fuzz-build, cargo-deny
   fuzz    run the fuzz targets for a bounded time (needs nightly; not in CI)
   broker  start|stop|status|install|roundtrip a tansu broker on 127.0.0.1
+  bench   kproducer, librdkafka and krafka side by side on tansu and the
+          fake broker; writes docs/benchmarks.md
 
 `cargo xtask COMMAND --help` describes a command.";
 
@@ -41,6 +50,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::main(&args[1..]),
         Some("fuzz") => fuzz::main(&args[1..]),
         Some("broker") => broker::main(&args[1..]),
+        Some("bench") => bench::main(&args[1..]),
         Some("--help" | "-h" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
