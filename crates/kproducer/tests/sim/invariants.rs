@@ -1,0 +1,116 @@
+//! The checks every run ends with, per partition, on the broker's log.
+
+use std::collections::{BTreeMap, HashMap};
+
+use kproducer_fake_broker::FakeCluster;
+use kproducer_protocol::ErrorCode;
+
+use super::plan::Plan;
+use super::run::Outcomes;
+
+/// Where record `n` is in the log: (topic, partition, offset).
+type Place = (String, i32, i64);
+
+/// Checks, per partition: nothing acknowledged `Ok` is missing (unless the
+/// schedule moved the log start past it) and it sits at the offset it was
+/// told; no record is in any log twice; each log holds records in send
+/// order; nothing the producer did not send. Across the run: the broker
+/// answered 45 only if the schedule could cause a gap, and without such a
+/// fault no record failed.
+pub fn check(plan: &Plan, cluster: &FakeCluster, outcomes: &Outcomes) -> Result<(), String> {
+    let (placed, log_starts) = read_logs(plan, cluster, outcomes.len())?;
+    for (n, outcome) in outcomes.iter().enumerate() {
+        let Ok(m) = outcome else { continue };
+        let start = log_starts
+            .get(&(m.topic.as_str().to_owned(), m.partition))
+            .copied()
+            .unwrap_or(0);
+        if m.offset < start {
+            continue;
+        }
+        match placed.get(&n) {
+            None => {
+                return Err(format!(
+                    "record {n} acknowledged at {}-{}@{} is not in the log",
+                    m.topic, m.partition, m.offset
+                ));
+            }
+            Some((t, p, o))
+                if (t.as_str(), *p, *o) != (m.topic.as_str(), m.partition, m.offset) =>
+            {
+                return Err(format!(
+                    "record {n} acknowledged at {}-{}@{} but is at {t}-{p}@{o}",
+                    m.topic, m.partition, m.offset
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let rejected = cluster.counters().rejected_batches;
+    let gaps = rejected
+        .get(&ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+        .copied()
+        .unwrap_or(0);
+    if gaps > 0 && !plan.allows_gap() {
+        return Err(format!(
+            "the broker answered {gaps} batches with 45 OUT_OF_ORDER_SEQUENCE_NUMBER, and no fault in the schedule can cause a gap"
+        ));
+    }
+    if !plan.allows_gap() {
+        if let Some((n, Err(e))) = outcomes.iter().enumerate().find(|(_, o)| o.is_err()) {
+            let failed = outcomes.iter().filter(|o| o.is_err()).count();
+            return Err(format!(
+                "{failed} records failed though every fault was recoverable; first, record {n}: {e}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reads every partition's log: where each record number sits, and each
+/// partition's log start offset. Fails on a duplicate, a record out of send
+/// order or one the producer never sent.
+#[allow(clippy::type_complexity)]
+fn read_logs(
+    plan: &Plan,
+    cluster: &FakeCluster,
+    sent: usize,
+) -> Result<(HashMap<usize, Place>, BTreeMap<(String, i32), i64>), String> {
+    let mut placed: HashMap<usize, Place> = HashMap::new();
+    let mut starts = BTreeMap::new();
+    let prefix = format!("{}:", plan.seed);
+    for (topic, partitions) in &plan.cluster.topics {
+        for p in 0..*partitions {
+            let snapshot = cluster.partition(topic, p).map_err(|e| e.to_string())?;
+            starts.insert((topic.clone(), p), snapshot.log_start_offset);
+            let records = cluster.records(topic, p).map_err(|e| e.to_string())?;
+            let mut last: Option<usize> = None;
+            for r in records {
+                let value = r.value.unwrap_or_default();
+                let n = std::str::from_utf8(&value)
+                    .ok()
+                    .and_then(|v| v.strip_prefix(&prefix))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .filter(|&n| n < sent)
+                    .ok_or_else(|| {
+                        format!("{topic}-{p}@{}: a value never sent: {value:?}", r.offset)
+                    })?;
+                if let Some((t, q, o)) = placed.get(&n) {
+                    return Err(format!(
+                        "record {n} is in the log twice: {t}-{q}@{o} and {topic}-{p}@{}",
+                        r.offset
+                    ));
+                }
+                if let Some(prev) = last.filter(|&prev| prev > n) {
+                    return Err(format!(
+                        "{topic}-{p}@{}: record {n} after record {prev}: log order is not send order",
+                        r.offset
+                    ));
+                }
+                last = Some(n);
+                placed.insert(n, (topic.clone(), p, r.offset));
+            }
+        }
+    }
+    Ok((placed, starts))
+}
