@@ -8,7 +8,7 @@ use bytes::Bytes;
 use kproducer::{DeliveryFuture, Error, Producer, ProducerMetrics, Record, RecordMetadata, Topic};
 use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule, Hold, ServiceTime};
 use kproducer_net::Transport;
-use kproducer_protocol::ApiKey;
+use kproducer_protocol::{ApiKey, ErrorCode};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::task::JoinSet;
@@ -53,7 +53,7 @@ fn build_cluster(plan: &Plan) -> FakeCluster {
     let mut b = FakeCluster::builder()
         .brokers(plan.cluster.brokers as u16)
         .service_time(ServiceTime::new(plan.cluster.service, Duration::ZERO))
-        .record_requests(false);
+        .record_requests(debugging());
     for (name, partitions) in &plan.cluster.topics {
         b = b.topic(name.clone(), *partitions);
     }
@@ -98,8 +98,57 @@ async fn simulate(plan: &Plan) -> Result<(), String> {
     // Let the broker side see every connection close.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let metrics = producer.metrics();
-    invariants::check(plan, &cluster, &outcomes)?;
-    check_teardown(&cluster, &metrics, total)
+    let verdict = invariants::check(plan, &cluster, &outcomes, seen_45(&metrics))
+        .and_then(|()| check_teardown(&cluster, &metrics, total));
+    if verdict.is_err() && debugging() {
+        print_request_log(&cluster);
+    }
+    verdict
+}
+
+/// How often the producer was answered 45 `OUT_OF_ORDER_SEQUENCE_NUMBER`.
+fn seen_45(m: &ProducerMetrics) -> u64 {
+    m.errors_by_code
+        .get(&ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// `KPRODUCER_SIM_DEBUG=1`: keep the broker's request log and print the
+/// Produce history of every partition that saw an error, on failure.
+fn debugging() -> bool {
+    std::env::var_os("KPRODUCER_SIM_DEBUG").is_some()
+}
+
+fn print_request_log(cluster: &FakeCluster) {
+    let requests = cluster.requests();
+    let troubled: std::collections::BTreeSet<_> = requests
+        .iter()
+        .flat_map(|r| &r.batches)
+        .filter(|b| b.error_code.as_i16() != 0)
+        .map(|b| b.topic_partition.clone())
+        .collect();
+    for r in &requests {
+        for b in r
+            .batches
+            .iter()
+            .filter(|b| troubled.contains(&b.topic_partition))
+        {
+            println!(
+                "req {} conn {:?} {:?} {}: pid {} epoch {} seq {}..={} -> {} @{}",
+                r.seq,
+                r.connection,
+                r.disposition,
+                b.topic_partition,
+                b.meta.producer_id,
+                b.meta.producer_epoch,
+                b.meta.base_sequence,
+                b.last_sequence,
+                b.error_code,
+                b.base_offset
+            );
+        }
+    }
 }
 
 fn check_teardown(cluster: &FakeCluster, m: &ProducerMetrics, total: usize) -> Result<(), String> {
