@@ -117,16 +117,30 @@ pub struct Fault {
 }
 
 impl Fault {
-    /// Whether the fault can make the broker legitimately answer 45
-    /// `OUT_OF_ORDER_SEQUENCE_NUMBER` (or reach the producer as a gap): it
-    /// loses the broker's producer state, or injects a fatal error that
-    /// makes the producer abandon sequences it had assigned.
-    pub fn may_cause_gap(&self) -> bool {
-        match &self.kind {
-            FaultKind::ExpireProducer | FaultKind::AdvanceLogStart => true,
-            FaultKind::Error(code) => FATAL.contains(code),
-            _ => false,
-        }
+    /// Whether the fault can legitimately make the producer see 45
+    /// `OUT_OF_ORDER_SEQUENCE_NUMBER`: an error before append refuses a
+    /// batch while the ones behind it are in flight (they get 45 as
+    /// collateral, `fault-scenarios.md` 3 and 8), or the broker loses the
+    /// producer's state.
+    pub fn may_cause_45(&self) -> bool {
+        matches!(self.kind, FaultKind::Error(_)) || self.loses_state()
+    }
+
+    /// Whether the fault can legitimately fail records: an error the
+    /// producer must not retry, or lost producer state.
+    pub fn may_fail_records(&self) -> bool {
+        matches!(&self.kind, FaultKind::Error(code) if FATAL.contains(code)) || self.loses_state()
+    }
+
+    /// Whether the broker forgets the producer's state on the fault's
+    /// partition: it can then neither deduplicate a retry nor refuse a batch
+    /// that skips one in doubt, so duplicates and reordering there are the
+    /// schedule's doing, not the producer's.
+    pub fn loses_state(&self) -> bool {
+        matches!(
+            self.kind,
+            FaultKind::ExpireProducer | FaultKind::AdvanceLogStart
+        )
     }
 }
 
@@ -219,8 +233,23 @@ impl Plan {
     }
 
     /// Whether any fault in the schedule may legitimately cause a 45.
-    pub fn allows_gap(&self) -> bool {
-        self.faults.iter().any(Fault::may_cause_gap)
+    pub fn allows_45(&self) -> bool {
+        self.faults.iter().any(Fault::may_cause_45)
+    }
+
+    /// Whether any fault in the schedule may legitimately fail records.
+    pub fn allows_failures(&self) -> bool {
+        self.faults.iter().any(Fault::may_fail_records)
+    }
+
+    /// Whether the schedule makes the broker forget producer state on
+    /// `topic`-`partition`.
+    pub fn loses_state_on(&self, topic: &str, partition: i32) -> bool {
+        self.faults.iter().any(|f| {
+            f.loses_state()
+                && self.cluster.topics[f.partition.0].0 == topic
+                && f.partition.1 == partition
+        })
     }
 }
 
