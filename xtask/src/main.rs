@@ -5,6 +5,7 @@
 //!   build, cargo-deny).
 //! - `fuzz`: the libFuzzer targets under `fuzz/`, each for a bounded time.
 //! - `broker`: a fresh tansu on 127.0.0.1 for the real-broker tests.
+//! - `sim`: the seeded whole-cluster simulation, for N seeds or one.
 //!
 //! Dependency-free on purpose: it must build on a fresh machine before
 //! anything else, and it only runs other programs.
@@ -19,6 +20,7 @@ mod fuzz;
 mod peer;
 mod process;
 mod roundtrip;
+mod sim;
 mod tansu;
 mod tools;
 
@@ -30,6 +32,7 @@ commands:
           fuzz-build, cargo-deny
   fuzz    run the fuzz targets for a bounded time (needs nightly; not in CI)
   broker  start|stop|status|install|roundtrip a tansu broker on 127.0.0.1
+  sim     the seeded whole-cluster simulation (--seeds N, --seed S)
 
 `cargo xtask COMMAND --help` describes a command.";
 
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::main(&args[1..]),
         Some("fuzz") => fuzz::main(&args[1..]),
         Some("broker") => broker::main(&args[1..]),
+        Some("sim") => sim::main(&args[1..]),
         Some("--help" | "-h" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
