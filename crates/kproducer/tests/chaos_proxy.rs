@@ -44,8 +44,8 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 fn chaos() -> (u64, Arc<Chaos>) {
     let seed = env_u64("KPRODUCER_CHAOS_SEED", 0xc4a0_5eed);
-    // Bounded: at most 40 mischiefs, none after 30 s.
-    (seed, Chaos::new(seed, 40, Duration::from_secs(30)))
+    // Bounded: at most 60 mischiefs, none after 30 s; one chunk in 25.
+    (seed, Chaos::new(seed, 60, Duration::from_secs(30), 0.04))
 }
 
 fn producer(bootstrap: &str, chaos: &Arc<Chaos>) -> Producer {
@@ -54,6 +54,9 @@ fn producer(bootstrap: &str, chaos: &Arc<Chaos>) -> Producer {
         .bootstrap_servers(bootstrap.split(','))
         .transport(transport)
         .enable_idempotence(true)
+        // Small batches: many requests and responses for the chaos to cut.
+        .batch_size(4_096)
+        .linger(Duration::from_millis(1))
         .request_timeout(Duration::from_secs(2))
         .retry_backoff(Duration::from_millis(20))
         .delivery_timeout(Duration::from_secs(300))

@@ -1,12 +1,14 @@
 //! A TCP proxy on 127.0.0.1 that, on a seeded schedule, resets
 //! connections, stalls them or cuts a response short.
 //!
-//! Each accepted connection draws one [`Mischief`] from the shared
-//! [`Chaos`] (seeded), unless its budget is spent or its time window has
-//! passed: the chaos is bounded in count and in time, so a run always ends.
+//! Every chunk of bytes the proxy forwards asks the shared [`Chaos`]
+//! (seeded) what to do with it: pass it, stall before it, or cut the
+//! connection partway through it (a request chunk: a reset, the broker may
+//! or may not get the request; a response chunk: the rest of the response
+//! is lost). The chaos is bounded in count and in time, so a run ends.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
@@ -15,77 +17,92 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-/// What the proxy does to one connection.
+/// What the proxy does with one chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mischief {
-    /// Nothing: bytes pass both ways.
-    None,
-    /// Close both sides once this many request bytes have been forwarded
-    /// (the broker may or may not have handled the last request).
-    ResetAfterRequestBytes(usize),
-    /// Forward this many response bytes, then stop forwarding for a while.
-    Stall(usize, Duration),
-    /// Forward this many response bytes (usually mid-frame), then close
-    /// both sides: the rest of the response is lost.
-    TruncateResponse(usize),
+    /// Forward it.
+    Pass,
+    /// Forward this many of its bytes, then close both sides.
+    Cut(usize),
+    /// Wait this long, then forward it.
+    Stall(Duration),
+}
+
+/// Which way a chunk travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Request,
+    Response,
+}
+
+#[derive(Debug)]
+struct Schedule {
+    rng: SmallRng,
+    budget: u32,
+    resets: u32,
+    stalls: u32,
+    truncations: u32,
 }
 
 /// The seeded schedule and its bounds, shared by every connection of every
 /// proxy in a run.
 #[derive(Debug)]
 pub struct Chaos {
-    rng: Mutex<SmallRng>,
-    budget: Mutex<u32>,
+    schedule: Mutex<Schedule>,
     until: Instant,
-    counts: Mutex<[u32; 3]>,
+    odds: f64,
 }
 
 impl Chaos {
-    /// At most `budget` mischiefs, only within `window` from now; each new
-    /// connection is picked on with probability 0.7 while both last.
-    pub fn new(seed: u64, budget: u32, window: Duration) -> Arc<Self> {
+    /// At most `budget` mischiefs, only within `window` from now, each
+    /// chunk picked on with probability `odds`.
+    pub fn new(seed: u64, budget: u32, window: Duration, odds: f64) -> Arc<Self> {
         Arc::new(Self {
-            rng: Mutex::new(SmallRng::seed_from_u64(seed)),
-            budget: Mutex::new(budget),
+            schedule: Mutex::new(Schedule {
+                rng: SmallRng::seed_from_u64(seed),
+                budget,
+                resets: 0,
+                stalls: 0,
+                truncations: 0,
+            }),
             until: Instant::now() + window,
-            counts: Mutex::new([0; 3]),
+            odds,
         })
     }
 
-    /// How many resets, stalls and truncations were done.
-    pub fn counts(&self) -> [u32; 3] {
-        *self.counts.lock().unwrap()
+    fn lock(&self) -> MutexGuard<'_, Schedule> {
+        self.schedule
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn draw(&self) -> Mischief {
-        let mut budget = self.budget.lock().unwrap();
-        if *budget == 0 || Instant::now() > self.until {
-            return Mischief::None;
+    /// How many resets, stalls and truncated responses were done.
+    pub fn counts(&self) -> [u32; 3] {
+        let s = self.lock();
+        [s.resets, s.stalls, s.truncations]
+    }
+
+    fn draw(&self, direction: Direction, len: usize) -> Mischief {
+        let mut s = self.lock();
+        if s.budget == 0 || Instant::now() > self.until || !s.rng.random_bool(self.odds) {
+            return Mischief::Pass;
         }
-        let mut rng = self.rng.lock().unwrap();
-        if rng.random_bool(0.3) {
-            return Mischief::None;
+        s.budget -= 1;
+        let at = s.rng.random_range(0..len.max(1));
+        match (direction, s.rng.random_range(0..2)) {
+            (_, 0) => {
+                s.stalls += 1;
+                Mischief::Stall(Duration::from_millis(s.rng.random_range(10..3_000)))
+            }
+            (Direction::Request, _) => {
+                s.resets += 1;
+                Mischief::Cut(at)
+            }
+            (Direction::Response, _) => {
+                s.truncations += 1;
+                Mischief::Cut(at)
+            }
         }
-        *budget -= 1;
-        // Requests carry records (kilobytes each), responses are small (a
-        // Produce response is about a hundred bytes), so the cut points
-        // are drawn to land within the first few dozen of either.
-        let (m, i) = match rng.random_range(0..3) {
-            0 => (
-                Mischief::ResetAfterRequestBytes(rng.random_range(1..400_000)),
-                0,
-            ),
-            1 => (
-                Mischief::Stall(
-                    rng.random_range(1..4_000),
-                    Duration::from_millis(rng.random_range(10..3_000)),
-                ),
-                1,
-            ),
-            _ => (Mischief::TruncateResponse(rng.random_range(1..4_000)), 2),
-        };
-        self.counts.lock().unwrap()[i] += 1;
-        m
     }
 }
 
@@ -110,10 +127,10 @@ impl ChaosProxy {
         let task = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             while let Ok((client, _)) = listener.accept().await {
-                let mischief = chaos.draw();
+                let chaos = chaos.clone();
                 connections.spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
-                        pipe(client, server, mischief).await;
+                        pipe(client, server, &chaos).await;
                     }
                 });
             }
@@ -127,69 +144,41 @@ impl ChaosProxy {
     }
 }
 
-/// Forwards both ways until either side closes or the mischief cuts it.
-async fn pipe(client: TcpStream, server: TcpStream, mischief: Mischief) {
+/// Forwards both ways until either side closes or the chaos cuts it.
+async fn pipe(client: TcpStream, server: TcpStream, chaos: &Chaos) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
-    let requests = async {
-        let limit = match mischief {
-            Mischief::ResetAfterRequestBytes(n) => n,
-            _ => usize::MAX,
-        };
-        forward(&mut client_read, &mut server_write, limit, None).await;
-    };
-    let responses = async {
-        let (limit, stall) = match mischief {
-            Mischief::TruncateResponse(n) => (n, None),
-            Mischief::Stall(n, d) => (usize::MAX, Some((n, d))),
-            _ => (usize::MAX, None),
-        };
-        forward(&mut server_read, &mut client_write, limit, stall).await;
-    };
     // Whichever direction ends first ends the connection: dropping the
     // halves closes both sockets.
     tokio::select! {
-        () = requests => {}
-        () = responses => {}
+        () = forward(&mut client_read, &mut server_write, chaos, Direction::Request) => {}
+        () = forward(&mut server_read, &mut client_write, chaos, Direction::Response) => {}
     }
 }
 
-/// Copies `from` to `to`: at most `limit` bytes, pausing once after
-/// `stall.0` bytes for `stall.1`.
-async fn forward<R, W>(from: &mut R, to: &mut W, limit: usize, mut stall: Option<(usize, Duration)>)
+/// Copies `from` to `to`, chunk by chunk, as the chaos says.
+async fn forward<R, W>(from: &mut R, to: &mut W, chaos: &Chaos, direction: Direction)
 where
     R: AsyncReadExt + Unpin,
     W: AsyncWriteExt + Unpin,
 {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut done = 0usize;
     loop {
-        let Ok(n) = from.read(&mut buf).await else {
-            return;
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
         };
-        if n == 0 {
-            return;
-        }
-        let mut chunk = &buf[..n.min(limit - done)];
-        if let Some((at, pause)) = stall {
-            if done + chunk.len() >= at {
-                let (before, after) = chunk.split_at(at.saturating_sub(done).min(chunk.len()));
-                if to.write_all(before).await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(pause).await;
-                stall = None;
-                done += before.len();
-                chunk = after;
+        match chaos.draw(direction, n) {
+            Mischief::Pass => {}
+            Mischief::Stall(d) => tokio::time::sleep(d).await,
+            Mischief::Cut(at) => {
+                let _ = to.write_all(&buf[..at]).await;
+                return;
             }
         }
-        if to.write_all(chunk).await.is_err() {
-            return;
-        }
-        done += chunk.len();
-        if done >= limit {
+        if to.write_all(&buf[..n]).await.is_err() {
             return;
         }
     }

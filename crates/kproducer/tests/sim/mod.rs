@@ -9,14 +9,16 @@ pub mod plan;
 pub mod run;
 pub mod shrink;
 
+use kproducer::ProducerMetrics;
 use plan::Plan;
 
 /// Runs `seed`; on failure shrinks it, prints the seed, a reproduction
 /// command and the minimal schedule, and returns the failure.
-pub fn check_seed(seed: u64) -> Result<(), String> {
+pub fn check_seed(seed: u64) -> Result<ProducerMetrics, String> {
     let plan = Plan::from_seed(seed);
-    let Err(failure) = run::run(&plan) else {
-        return Ok(());
+    let failure = match run::run(&plan) {
+        Ok(metrics) => return Ok(metrics),
+        Err(f) => f,
     };
     eprintln!("seed {seed} FAILED: {failure}");
     eprintln!("reproduce: cargo xtask sim --seed {seed}");

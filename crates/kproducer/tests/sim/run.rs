@@ -27,7 +27,7 @@ pub type Outcomes = Vec<Result<RecordMetadata, Error>>;
 /// Runs `plan` to the end and checks the invariants. `Err` says which one
 /// broke. A panic anywhere (a harness bug or a producer panic) is caught
 /// and reported as a failure too.
-pub fn run(plan: &Plan) -> Result<(), String> {
+pub fn run(plan: &Plan) -> Result<ProducerMetrics, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
@@ -80,7 +80,7 @@ fn build_producer(plan: &Plan, cluster: &FakeCluster) -> Producer {
         .expect("the plan's producer config is valid")
 }
 
-async fn simulate(plan: &Plan) -> Result<(), String> {
+async fn simulate(plan: &Plan) -> Result<ProducerMetrics, String> {
     let cluster = build_cluster(plan);
     let producer = build_producer(plan, &cluster);
     let start = Instant::now();
@@ -103,7 +103,7 @@ async fn simulate(plan: &Plan) -> Result<(), String> {
     if verdict.is_err() && debugging() {
         print_request_log(&cluster);
     }
-    verdict
+    verdict.map(|()| metrics)
 }
 
 /// How often the producer was answered 45 `OUT_OF_ORDER_SEQUENCE_NUMBER`.

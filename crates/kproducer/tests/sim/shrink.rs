@@ -16,7 +16,7 @@ pub fn shrink(mut plan: Plan, mut failure: String) -> (Plan, String) {
                 plan = candidate;
                 failure = f;
             }
-            Ok(()) => i += 1,
+            Ok(_) => i += 1,
         }
     }
     (plan, failure)
