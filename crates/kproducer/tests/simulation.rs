@@ -123,3 +123,12 @@ fn seed_134_expiry_with_a_batch_in_doubt() {
 fn seed_238_expiry_lets_a_later_batch_overtake() {
     sim::check_seed(238).unwrap();
 }
+
+/// Schedule artefact: 10 injected on the retry of a batch the broker had
+/// written made the producer split it and write its records again. A real
+/// broker cannot answer 10 to bytes it accepted; the schedule no longer
+/// injects 10.
+#[test]
+fn seed_11694_no_message_too_large_on_a_written_batch() {
+    sim::check_seed(11694).unwrap();
+}
