@@ -169,8 +169,9 @@ async fn run(seed: u64) {
         "fuzz seed {seed}: something panicked (see above)"
     );
     println!(
-        "fuzz seed {seed}: {} records, {failed} failed",
-        outcomes.len()
+        "fuzz seed {seed}: {} records, {failed} failed, {} responses broken so far",
+        outcomes.len(),
+        BROKEN.load(Ordering::Relaxed)
     );
 }
 
