@@ -13,7 +13,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::broker::{self, StartOptions};
+use crate::broker::{self, StartOptions, TopicSpec};
 use crate::broker_state::{self, BrokerState};
 use crate::ci::Outcome;
 use crate::peer::Peer;
@@ -33,11 +33,18 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
 /// Runs the step.
 pub(crate) fn tansu_step() -> Outcome {
-    let state = match broker::start(&StartOptions::default()) {
+    let options = StartOptions {
+        topics: vec![TopicSpec {
+            name: CHAOS_TOPIC.to_owned(),
+            partitions: 6,
+        }],
+        ..StartOptions::default()
+    };
+    let state = match broker::start(&options) {
         Ok(state) => state,
         Err(why) => return Outcome::with_note(Err(format!("starting tansu: {why}")), None),
     };
-    let result = run_against(&state);
+    let result = run_against(&state).and_then(|ran| run_chaos(&state).map(|()| ran));
     let stopped = broker::stop_recorded(&broker_state::state_dir(), &state);
     let result = match (result, stopped) {
         (Ok(ran), Ok(())) => Ok(ran),
@@ -45,7 +52,10 @@ pub(crate) fn tansu_step() -> Outcome {
         (Ok(_), Err(why)) => Err(format!("the tests passed but stopping tansu failed: {why}")),
     };
     match result {
-        Ok(ran) => Outcome::with_note(Ok(()), Some(format!("{ran} tansu tests ran"))),
+        Ok(ran) => Outcome::with_note(
+            Ok(()),
+            Some(format!("{ran} tansu tests and the tansu chaos run ran")),
+        ),
         Err(why) => Outcome::with_note(Err(why), None),
     }
 }
@@ -94,6 +104,53 @@ fn run_against(state: &BrokerState) -> Result<usize, String> {
              (no line in the marker file; did they skip?)"
         ))
     }
+}
+
+/// The topic the chaos run against tansu writes to.
+const CHAOS_TOPIC: &str = "chaos";
+
+/// The chaos-proxy test against the real broker (issue 7's short form).
+const CHAOS_TEST: &str = "real_broker_loses_nothing_and_keeps_order_through_chaos";
+
+/// Bound on the chaos run (20,000 records; about 15 s here).
+const CHAOS_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Runs the chaos proxy between a producer and tansu, and fails unless the
+/// test really ran (it writes a marker file only after its checks passed;
+/// without a broker it would skip).
+fn run_chaos(state: &BrokerState) -> Result<(), String> {
+    let marker = broker_state::state_dir().join("chaos-ran.txt");
+    remove_if_present(&marker)?;
+    let mut cmd = cargo(&[
+        "test",
+        "-p",
+        "kproducer",
+        "--test",
+        "chaos_proxy",
+        "--",
+        "--exact",
+        CHAOS_TEST,
+        "--nocapture",
+    ]);
+    cmd.env("KPRODUCER_BOOTSTRAP", state.bootstrap())
+        .env("KPRODUCER_CHAOS_TOPIC", CHAOS_TOPIC)
+        .env("KPRODUCER_CHAOS_MARKER", &marker);
+    match process::run_bounded(&mut cmd, CHAOS_TIMEOUT) {
+        Bounded::Succeeded => {}
+        Bounded::Failed(why) => return Err(format!("the tansu chaos run {why}")),
+        Bounded::TimedOut(limit) => {
+            return Err(format!(
+                "the tansu chaos run took longer than {} s; killed it",
+                limit.as_secs()
+            ));
+        }
+    }
+    if !marker.exists() {
+        return Err(format!(
+            "`{CHAOS_TEST}` passed without running against tansu (no marker file)"
+        ));
+    }
+    remove_if_present(&marker)
 }
 
 /// The `tansu_*` tests the package has, from `cargo test -- --list`.

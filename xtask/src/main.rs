@@ -7,6 +7,7 @@
 //! - `fuzz`: the libFuzzer targets under `fuzz/`, each for a bounded time.
 //! - `broker`: a fresh tansu on 127.0.0.1 for the real-broker tests.
 //! - `bench`: the three producer clients side by side (`docs/benchmarks.md`).
+//! - `sim`: the seeded whole-cluster simulation, for N seeds or one.
 //!
 //! Dependency-free on purpose: it must build on a fresh machine before
 //! anything else, and it only runs other programs.
@@ -28,6 +29,7 @@ mod json;
 mod peer;
 mod process;
 mod roundtrip;
+mod sim;
 mod tansu;
 mod tools;
 
@@ -41,6 +43,7 @@ commands:
   broker  start|stop|status|install|roundtrip a tansu broker on 127.0.0.1
   bench   kproducer, librdkafka and krafka side by side on tansu and the
           fake broker; writes docs/benchmarks.md
+  sim     the seeded whole-cluster simulation (--seeds N, --seed S)
 
 `cargo xtask COMMAND --help` describes a command.";
 
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::main(&args[1..]),
         Some("broker") => broker::main(&args[1..]),
         Some("bench") => bench::main(&args[1..]),
+        Some("sim") => sim::main(&args[1..]),
         Some("--help" | "-h" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS

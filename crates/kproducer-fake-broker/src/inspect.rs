@@ -75,6 +75,9 @@ pub struct Counters {
     pub connections_accepted: u64,
     /// Connection attempts refused (broker down).
     pub connections_refused: u64,
+    /// Connections being served right now (accepted and not yet closed by
+    /// either side): 0 after a client has closed everything it opened.
+    pub connections_open: u64,
     /// Batches appended to a log.
     pub batches_appended: u64,
     /// Records (offsets) appended to a log.

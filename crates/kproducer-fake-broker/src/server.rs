@@ -44,6 +44,7 @@ pub(crate) async fn serve_connection<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let _open = OpenConnection::count(&cluster);
     let max_frame = cluster.lock().config.max_frame_bytes;
     let codec = LengthDelimitedCodec::builder()
         .length_field_length(4)
@@ -75,6 +76,24 @@ pub(crate) async fn serve_connection<S>(
             Served::Silent => {}
             Served::Close => return,
         }
+    }
+}
+
+/// Counts a connection in [`Counters::connections_open`](crate::Counters)
+/// while it is served; dropping it (however serving ends) uncounts it.
+struct OpenConnection(FakeCluster);
+
+impl OpenConnection {
+    fn count(cluster: &FakeCluster) -> Self {
+        cluster.lock().counters.connections_open += 1;
+        Self(cluster.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        let mut s = self.0.lock();
+        s.counters.connections_open = s.counters.connections_open.saturating_sub(1);
     }
 }
 

@@ -250,3 +250,22 @@ fn connecting_outside_a_tokio_runtime_is_an_error_not_a_panic() {
         None => panic!("connect should finish at once"),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn open_connections_are_counted_until_either_side_closes() {
+    let cluster = FakeCluster::builder()
+        .brokers(2)
+        .build()
+        .expect("valid cluster");
+    let mut a = WireClient::connect(&cluster, 0).await;
+    let mut b = WireClient::connect(&cluster, 1).await;
+    assert_eq!(a.call(3, &versions_request()).await.error_code, 0);
+    assert_eq!(b.call(3, &versions_request()).await.error_code, 0);
+    assert_eq!(cluster.counters().connections_open, 2);
+    drop(a);
+    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    assert_eq!(cluster.counters().connections_open, 1, "client closed");
+    cluster.broker_down(1).expect("broker exists");
+    assert!(b.is_closed().await);
+    assert_eq!(cluster.counters().connections_open, 0, "broker closed");
+}

@@ -145,6 +145,12 @@ struct PartitionSequences {
     /// This partition asked for the epoch bump: at the reset, its queued
     /// batches are re-sequenced (they are known not to be written).
     rewrite: bool,
+    /// Outstanding batches (by base) whose last attempt may have been
+    /// written (response lost, 7 or 20). They are not known not to be
+    /// written, so a rewrite must not re-sequence them: each is retried
+    /// under its old identity first, where the broker's duplicate cache
+    /// answers it (simulation seed 3928).
+    in_doubt: Vec<i32>,
 }
 
 impl PartitionSequences {
@@ -159,6 +165,7 @@ impl PartitionSequences {
             sent: 0,
             unresolved: None,
             rewrite: false,
+            in_doubt: Vec::new(),
         }
     }
 
@@ -170,6 +177,13 @@ impl PartitionSequences {
     fn remove(&mut self, base: i32) {
         if let Some(i) = self.outstanding.iter().position(|&s| s == base) {
             self.outstanding.remove(i);
+        }
+        self.in_doubt.retain(|&s| s != base);
+    }
+
+    fn mark_in_doubt(&mut self, base: i32) {
+        if !self.in_doubt.contains(&base) {
+            self.in_doubt.push(base);
         }
     }
 }
@@ -292,7 +306,9 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
             // A stale partition switches once nothing of it is in flight and
             // (unless it asked for the bump) nothing of it is outstanding at
             // all: its old-epoch batches finish under the old epoch.
-            if p.sent == 0 && (p.outstanding.is_empty() || p.rewrite) {
+            let head_in_doubt =
+                head.is_some_and(|b| b.producer == p.producer && p.in_doubt.contains(&b.base));
+            if p.sent == 0 && (p.outstanding.is_empty() || (p.rewrite && !head_in_doubt)) {
                 return SendCheck::Reset;
             }
             return match head {
@@ -373,6 +389,9 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
         let current = p.producer == batch.producer;
         let (code, log_start_offset, base_offset) = match outcome {
             Outcome::Lost { maybe_persisted } => {
+                if *maybe_persisted {
+                    p.mark_in_doubt(batch.base);
+                }
                 return Verdict::Retry {
                     maybe_persisted: *maybe_persisted,
                     refresh_metadata: true,
@@ -406,6 +425,9 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
             ErrorCode::CLUSTER_AUTHORIZATION_FAILED
             | ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED => Verdict::Fatal,
             ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER => {
+                // Refused, so not written now; nor earlier, or the broker's
+                // duplicate cache would have answered.
+                p.in_doubt.retain(|&s| s != batch.base);
                 let is_next = batch.base == p.expected();
                 match p.unresolved {
                     None if !is_next || !current => Verdict::Retry {
@@ -476,21 +498,27 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
                 self.request_bump(tp);
                 Verdict::Fail
             }
-            c if c.is_retriable() => Verdict::Retry {
-                maybe_persisted: matches!(
+            c if c.is_retriable() => {
+                let maybe_persisted = matches!(
                     c,
                     ErrorCode::REQUEST_TIMED_OUT | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
-                ),
-                refresh_metadata: matches!(
-                    c,
-                    ErrorCode::NOT_LEADER_OR_FOLLOWER
-                        | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
-                        | ErrorCode::LEADER_NOT_AVAILABLE
-                        | ErrorCode::FENCED_LEADER_EPOCH
-                        | ErrorCode::UNKNOWN_LEADER_EPOCH
-                        | ErrorCode::NOT_ENOUGH_REPLICAS
-                ),
-            },
+                );
+                if maybe_persisted {
+                    p.mark_in_doubt(batch.base);
+                }
+                Verdict::Retry {
+                    maybe_persisted,
+                    refresh_metadata: matches!(
+                        c,
+                        ErrorCode::NOT_LEADER_OR_FOLLOWER
+                            | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                            | ErrorCode::LEADER_NOT_AVAILABLE
+                            | ErrorCode::FENCED_LEADER_EPOCH
+                            | ErrorCode::UNKNOWN_LEADER_EPOCH
+                            | ErrorCode::NOT_ENOUGH_REPLICAS
+                    ),
+                }
+            }
             _ => {
                 p.remove(batch.base);
                 self.request_bump(tp);
