@@ -231,7 +231,8 @@ pub const MAX_IN_FLIGHT_IDEMPOTENT: usize = 5;
 /// ```
 /// use kproducer::ProducerConfig;
 ///
-/// let config = ProducerConfig::from_properties([("bootstrap.servers", "kafka-1:9092,kafka-2:9093")])?;
+/// let servers = [("bootstrap.servers", "kafka-1:9092,kafka-2:9093")];
+/// let config = ProducerConfig::from_properties(servers)?;
 /// let settings = config.validate()?;
 /// assert!(settings.idempotent);
 /// assert_eq!(settings.bootstrap, [("kafka-1".to_owned(), 9092), ("kafka-2".to_owned(), 9093)]);
@@ -259,7 +260,8 @@ impl ProducerConfig {
     /// use std::time::Duration;
     /// use kproducer::{Error, ProducerConfig};
     ///
-    /// let mut config = ProducerConfig::from_properties([("bootstrap.servers", "127.0.0.1:9092")])?;
+    /// let servers = [("bootstrap.servers", "127.0.0.1:9092")];
+    /// let mut config = ProducerConfig::from_properties(servers)?;
     /// assert!(config.validate().is_ok());
     ///
     /// config.delivery_timeout = Duration::from_secs(1); // below linger.ms + request.timeout.ms

@@ -34,9 +34,11 @@ use crate::record::{RecordMetadata, Topic};
 ///         Err(e) => format!("failed: {e}"),
 ///     }
 /// }
-/// let ok: DeliveryResult = Ok(RecordMetadata { topic: Topic::new("t"), partition: 0, offset: 7, timestamp: 0 });
+/// let written = RecordMetadata { topic: Topic::new("t"), partition: 0, offset: 7, timestamp: 0 };
+/// let ok: DeliveryResult = Ok(written);
 /// assert_eq!(describe(&ok), "written at t-0@7");
-/// assert_eq!(describe(&Err(kproducer::Error::Closed)), format!("failed: {}", kproducer::Error::Closed));
+/// let closed = kproducer::Error::Closed;
+/// assert_eq!(describe(&Err(closed.clone())), format!("failed: {closed}"));
 /// ```
 pub type DeliveryResult = Result<RecordMetadata, Error>;
 

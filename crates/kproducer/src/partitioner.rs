@@ -122,10 +122,13 @@ pub trait Partitioner: fmt::Debug + Send {
 /// (or for all records when `ignore_keys` is set, `partitioner.ignore.keys`).
 ///
 /// ```
-/// use kproducer::partitioner::{DefaultPartitioner, PartitionRequest, Partitioner, murmur2_partition};
+/// use kproducer::partitioner::{
+///     DefaultPartitioner, PartitionRequest, Partitioner, murmur2_partition,
+/// };
 ///
 /// let mut p = DefaultPartitioner::new(16_384, false, 7);
-/// let keyed = PartitionRequest { topic: "orders", key: Some(b"foobar"), value: None, partitions: 50 };
+/// let keyed =
+///     PartitionRequest { topic: "orders", key: Some(b"foobar"), value: None, partitions: 50 };
 /// assert_eq!(p.partition(&keyed), murmur2_partition(b"foobar", 50));
 ///
 /// // Keyless records stick to one partition until batch.size bytes went to it.
@@ -149,7 +152,12 @@ impl DefaultPartitioner {
     ///
     /// // partitioner.ignore.keys=true: keys do not choose the partition.
     /// let mut p = DefaultPartitioner::new(16_384, true, 7);
-    /// let req = |key: &'static [u8]| PartitionRequest { topic: "t", key: Some(key), value: None, partitions: 8 };
+    /// let req = |key: &'static [u8]| PartitionRequest {
+    ///     topic: "t",
+    ///     key: Some(key),
+    ///     value: None,
+    ///     partitions: 8,
+    /// };
     /// assert_eq!(p.partition(&req(b"a")), p.partition(&req(b"b")));
     /// ```
     pub fn new(batch_size: usize, ignore_keys: bool, seed: u64) -> Self {

@@ -81,7 +81,8 @@ impl Producer {
     /// let servers = ["127.0.0.1:9092"];
     /// assert!(Producer::builder().bootstrap_servers(servers).build()?.is_idempotent());
     /// // acks=1 conflicts with idempotence, which is then quietly off (KIP-679).
-    /// let leader_only = Producer::builder().bootstrap_servers(servers).acks(Acks::Leader).build()?;
+    /// let leader_only =
+    ///     Producer::builder().bootstrap_servers(servers).acks(Acks::Leader).build()?;
     /// assert!(!leader_only.is_idempotent());
     /// # Ok(()) }
     /// ```
@@ -490,7 +491,10 @@ impl ProducerBuilder {
     ///     .unwrap_err();
     /// assert!(err.to_string().contains("`acks`"));
     ///
-    /// let plain = Producer::builder().bootstrap_servers(servers).enable_idempotence(false).build();
+    /// let plain = Producer::builder()
+    ///     .bootstrap_servers(servers)
+    ///     .enable_idempotence(false)
+    ///     .build();
     /// assert!(!plain.unwrap().is_idempotent());
     /// # }
     /// ```
@@ -504,10 +508,7 @@ impl ProducerBuilder {
         /// `acks`.
         ///
         /// ```
-        /// use kproducer::{Acks, Producer};
-        ///
-        /// let builder = Producer::builder().acks(Acks::All);
-        /// # drop(builder);
+        /// let _builder = kproducer::Producer::builder().acks(kproducer::Acks::All);
         /// ```
         acks: Acks
     );
@@ -516,10 +517,7 @@ impl ProducerBuilder {
         ///
         /// ```
         /// use std::time::Duration;
-        /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().linger(Duration::from_millis(20));
-        /// # drop(builder);
+        /// let _builder = kproducer::Producer::builder().linger(Duration::from_millis(20));
         /// ```
         linger: Duration
     );
@@ -527,10 +525,7 @@ impl ProducerBuilder {
         /// `batch.size`, in bytes.
         ///
         /// ```
-        /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().batch_size(64 * 1024);
-        /// # drop(builder);
+        /// let _builder = kproducer::Producer::builder().batch_size(64 * 1024);
         /// ```
         batch_size: usize
     );
@@ -538,10 +533,7 @@ impl ProducerBuilder {
         /// `buffer.memory`, in bytes.
         ///
         /// ```
-        /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().buffer_memory(64 * 1024 * 1024);
-        /// # drop(builder);
+        /// let _builder = kproducer::Producer::builder().buffer_memory(64 * 1024 * 1024);
         /// ```
         buffer_memory: usize
     );
@@ -550,10 +542,7 @@ impl ProducerBuilder {
         ///
         /// ```
         /// use std::time::Duration;
-        /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().max_block(Duration::from_secs(5));
-        /// # drop(builder);
+        /// let _builder = kproducer::Producer::builder().max_block(Duration::from_secs(5));
         /// ```
         max_block: Duration
     );
@@ -562,10 +551,7 @@ impl ProducerBuilder {
         ///
         /// ```
         /// use std::time::Duration;
-        /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().delivery_timeout(Duration::from_secs(60));
-        /// # drop(builder);
+        /// let _builder = kproducer::Producer::builder().delivery_timeout(Duration::from_secs(60));
         /// ```
         delivery_timeout: Duration
     );
@@ -574,10 +560,7 @@ impl ProducerBuilder {
         ///
         /// ```
         /// use std::time::Duration;
-        /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().request_timeout(Duration::from_secs(10));
-        /// # drop(builder);
+        /// let _builder = kproducer::Producer::builder().request_timeout(Duration::from_secs(10));
         /// ```
         request_timeout: Duration
     );
@@ -586,10 +569,7 @@ impl ProducerBuilder {
         ///
         /// ```
         /// use std::time::Duration;
-        /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().retry_backoff(Duration::from_millis(50));
-        /// # drop(builder);
+        /// let _builder = kproducer::Producer::builder().retry_backoff(Duration::from_millis(50));
         /// ```
         retry_backoff: Duration
     );
@@ -598,10 +578,7 @@ impl ProducerBuilder {
         ///
         /// ```
         /// use std::time::Duration;
-        /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().retry_backoff_max(Duration::from_secs(2));
-        /// # drop(builder);
+        /// let _builder = kproducer::Producer::builder().retry_backoff_max(Duration::from_secs(2));
         /// ```
         retry_backoff_max: Duration
     );
@@ -609,10 +586,8 @@ impl ProducerBuilder {
         /// `max.in.flight.requests.per.connection`.
         ///
         /// ```
-        /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().max_in_flight(1); // keeps order without idempotence
-        /// # drop(builder);
+        /// // With enable_idempotence(false), 1 keeps order across retries.
+        /// let _builder = kproducer::Producer::builder().max_in_flight(1);
         /// ```
         max_in_flight: usize
     );
@@ -620,11 +595,8 @@ impl ProducerBuilder {
         /// `compression.type`.
         ///
         /// ```
-        /// use kproducer::Producer;
         /// use kproducer::protocol::records::Compression;
-        ///
-        /// let builder = Producer::builder().compression(Compression::Zstd);
-        /// # drop(builder);
+        /// let _builder = kproducer::Producer::builder().compression(Compression::Zstd);
         /// ```
         compression: Compression
     );
@@ -632,10 +604,7 @@ impl ProducerBuilder {
         /// `max.request.size`, in bytes.
         ///
         /// ```
-        /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().max_request_size(4 * 1024 * 1024);
-        /// # drop(builder);
+        /// let _builder = kproducer::Producer::builder().max_request_size(4 * 1024 * 1024);
         /// ```
         max_request_size: usize
     );
@@ -644,10 +613,7 @@ impl ProducerBuilder {
         ///
         /// ```
         /// use std::time::Duration;
-        /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().metadata_max_age(Duration::from_secs(60));
-        /// # drop(builder);
+        /// let _builder = kproducer::Producer::builder().metadata_max_age(Duration::from_secs(60));
         /// ```
         metadata_max_age: Duration
     );
@@ -655,10 +621,7 @@ impl ProducerBuilder {
         /// `allow.auto.create.topics`.
         ///
         /// ```
-        /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().allow_auto_create_topics(false);
-        /// # drop(builder);
+        /// let _builder = kproducer::Producer::builder().allow_auto_create_topics(false);
         /// ```
         allow_auto_create_topics: bool
     );
@@ -667,9 +630,7 @@ impl ProducerBuilder {
         ///
         /// ```
         /// use kproducer::{PartitionerKind, Producer};
-        ///
-        /// let builder = Producer::builder().partitioner_kind(PartitionerKind::RoundRobin);
-        /// # drop(builder);
+        /// let _builder = Producer::builder().partitioner_kind(PartitionerKind::RoundRobin);
         /// ```
         partitioner_kind: PartitionerKind
     );
@@ -677,10 +638,7 @@ impl ProducerBuilder {
         /// `partitioner.ignore.keys`.
         ///
         /// ```
-        /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().partitioner_ignore_keys(true);
-        /// # drop(builder);
+        /// let _builder = kproducer::Producer::builder().partitioner_ignore_keys(true);
         /// ```
         partitioner_ignore_keys: bool
     );
@@ -688,10 +646,8 @@ impl ProducerBuilder {
         /// Adaptive connections per broker (on by default).
         ///
         /// ```
-        /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().adaptive_connections(false); // a fixed count per broker
-        /// # drop(builder);
+        /// // Each broker keeps scaler.min_width connections.
+        /// let _builder = kproducer::Producer::builder().adaptive_connections(false);
         /// ```
         adaptive_connections: bool
     );
@@ -714,9 +670,7 @@ impl ProducerBuilder {
         /// ```
         /// use std::time::Duration;
         /// use kproducer::Producer;
-        ///
-        /// let builder = Producer::builder().scale_interval(Duration::from_millis(250));
-        /// # drop(builder);
+        /// let _builder = Producer::builder().scale_interval(Duration::from_millis(250));
         /// ```
         scale_interval: Duration
     );

@@ -126,7 +126,8 @@ impl Header {
     /// ```
     /// use kproducer::{Header, Record};
     ///
-    /// let record = Record::new("orders", "v").with_header(Header::new("content-type", "application/json"));
+    /// let json = Header::new("content-type", "application/json");
+    /// let record = Record::new("orders", "v").with_header(json);
     /// assert_eq!(record.headers.len(), 1);
     /// ```
     pub fn new(key: impl Into<Bytes>, value: impl Into<Bytes>) -> Self {
