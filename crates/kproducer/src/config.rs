@@ -11,6 +11,15 @@ use kproducer_protocol::records::Compression;
 use crate::error::Error;
 
 /// How many acknowledgements a produce request waits for (`acks`).
+///
+/// ```
+/// use kproducer::{Acks, ProducerConfig};
+///
+/// assert_eq!(ProducerConfig::default().acks, Acks::All);
+/// let config = ProducerConfig::from_properties([("acks", "1")])?;
+/// assert_eq!(config.acks, Acks::Leader);
+/// # Ok::<(), kproducer::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Acks {
     /// `acks=0`: no response; offsets are unknown (-1) and nothing is
@@ -27,6 +36,13 @@ pub enum Acks {
 
 impl Acks {
     /// The value on the wire: 0, 1 or -1.
+    ///
+    /// ```
+    /// use kproducer::Acks;
+    /// assert_eq!(Acks::None.as_i16(), 0);
+    /// assert_eq!(Acks::Leader.as_i16(), 1);
+    /// assert_eq!(Acks::All.as_i16(), -1);
+    /// ```
     pub fn as_i16(self) -> i16 {
         match self {
             Acks::None => 0,
@@ -37,6 +53,14 @@ impl Acks {
 }
 
 /// Which built-in partitioner places records that name no partition.
+///
+/// ```
+/// use kproducer::{PartitionerKind, Producer, ProducerConfig};
+///
+/// assert_eq!(ProducerConfig::default().partitioner_kind, PartitionerKind::Default);
+/// let builder = Producer::builder().partitioner_kind(PartitionerKind::RoundRobin);
+/// # drop(builder);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum PartitionerKind {
     /// Kafka's default: murmur2 of the key for keyed records (unless
@@ -190,10 +214,31 @@ impl Default for ProducerConfig {
 
 /// The most in-flight requests per partition Kafka's idempotence allows
 /// (the broker caches 5 batches per producer and partition).
+///
+/// ```
+/// use kproducer::{MAX_IN_FLIGHT_IDEMPOTENT, ProducerConfig};
+///
+/// let mut config = ProducerConfig::from_properties([("bootstrap.servers", "127.0.0.1:9092")])?;
+/// config.max_in_flight = MAX_IN_FLIGHT_IDEMPOTENT + 1;
+/// assert!(!config.validate()?.idempotent, "more in flight turns default idempotence off");
+/// # Ok::<(), kproducer::Error>(())
+/// ```
 pub const MAX_IN_FLIGHT_IDEMPOTENT: usize = 5;
 
 /// The settings a producer runs with: a validated [`ProducerConfig`] plus
 /// the decisions validation made (idempotence on or off).
+///
+/// ```
+/// use kproducer::ProducerConfig;
+///
+/// let servers = [("bootstrap.servers", "kafka-1:9092,kafka-2:9093")];
+/// let config = ProducerConfig::from_properties(servers)?;
+/// let settings = config.validate()?;
+/// assert!(settings.idempotent);
+/// assert_eq!(settings.bootstrap, [("kafka-1".to_owned(), 9092), ("kafka-2".to_owned(), 9093)]);
+/// assert_eq!(settings.config, config);
+/// # Ok::<(), kproducer::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// The configuration as given.
@@ -210,6 +255,25 @@ impl ProducerConfig {
     ///
     /// # Errors
     /// [`Error::Config`] naming the first offending key.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kproducer::{Error, ProducerConfig};
+    ///
+    /// let servers = [("bootstrap.servers", "127.0.0.1:9092")];
+    /// let mut config = ProducerConfig::from_properties(servers)?;
+    /// assert!(config.validate().is_ok());
+    ///
+    /// config.delivery_timeout = Duration::from_secs(1); // below linger.ms + request.timeout.ms
+    /// match config.validate() {
+    ///     Err(Error::Config { key, message }) => {
+    ///         assert_eq!(key, "delivery.timeout.ms");
+    ///         assert!(message.contains("at least"));
+    ///     }
+    ///     other => panic!("expected a configuration error, got {other:?}"),
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn validate(&self) -> Result<Settings, Error> {
         if self.bootstrap_servers.is_empty() {
             return Err(Error::config(

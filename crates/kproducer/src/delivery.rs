@@ -24,6 +24,22 @@ use crate::error::Error;
 use crate::record::{RecordMetadata, Topic};
 
 /// The result of delivering one record.
+///
+/// ```
+/// use kproducer::{DeliveryResult, RecordMetadata, Topic};
+///
+/// fn describe(result: &DeliveryResult) -> String {
+///     match result {
+///         Ok(written) => format!("written at {written}"),
+///         Err(e) => format!("failed: {e}"),
+///     }
+/// }
+/// let written = RecordMetadata { topic: Topic::new("t"), partition: 0, offset: 7, timestamp: 0 };
+/// let ok: DeliveryResult = Ok(written);
+/// assert_eq!(describe(&ok), "written at t-0@7");
+/// let closed = kproducer::Error::Closed;
+/// assert_eq!(describe(&Err(closed.clone())), format!("failed: {closed}"));
+/// ```
 pub type DeliveryResult = Result<RecordMetadata, Error>;
 
 /// Delivery slots per shared allocation: one allocation serves this many
@@ -131,8 +147,16 @@ impl SlotRef {
 /// allocation of its own: it takes a slot of a block shared by 64 records
 /// (`docs/producer-internals.md`, "Delivery slots").
 ///
-/// ```no_run
-/// # async fn demo(producer: kproducer::Producer) -> Result<(), kproducer::Error> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), kproducer::Error> {
+/// # use std::sync::Arc;
+/// # use kproducer_fake_broker::FakeCluster;
+/// # let cluster = FakeCluster::builder().brokers(1).topic("orders", 1).build().unwrap();
+/// # let producer = kproducer::Producer::builder()
+/// #     .bootstrap_servers(cluster.bootstrap_servers().split(','))
+/// #     .transport(Arc::new(cluster.transport()))
+/// #     .build()?;
 /// use kproducer::Record;
 /// let delivery = producer.send(Record::new("orders", "hello")).await?;
 /// let metadata = delivery.await?;
@@ -148,6 +172,26 @@ pub struct DeliveryFuture {
 
 impl DeliveryFuture {
     /// The result if it is already known, without waiting.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), kproducer::Error> {
+    /// # use std::sync::Arc;
+    /// # use kproducer_fake_broker::FakeCluster;
+    /// use kproducer::{Producer, Record};
+    /// # let cluster = FakeCluster::builder().brokers(1).topic("orders", 1).build().unwrap();
+    /// # let producer = Producer::builder()
+    /// #     .bootstrap_servers(cluster.bootstrap_servers().split(','))
+    /// #     .transport(Arc::new(cluster.transport()))
+    /// #     .build()?;
+    ///
+    /// let mut delivery = producer.send(Record::new("orders", "hello")).await?;
+    /// assert!(delivery.try_result().is_none(), "not sent yet: linger.ms has not passed");
+    /// producer.flush().await?;
+    /// let written = delivery.try_result().expect("flush resolved it")?;
+    /// assert_eq!(written.offset, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn try_result(&mut self) -> Option<DeliveryResult> {
         self.slot.slot().result(&self.topic)
     }

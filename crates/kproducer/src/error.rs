@@ -20,6 +20,25 @@ use crate::record::{Record, Topic};
 /// assert_eq!(e.to_string(), "invalid configuration `linger.ms`: must be at most 1 hour");
 /// assert!(!e.is_retriable());
 /// ```
+///
+/// Matching on what a delivery ended with (the enum is `#[non_exhaustive]`,
+/// so keep a catch-all arm):
+///
+/// ```
+/// use kproducer::{DeliveryResult, Error};
+///
+/// fn handle(result: DeliveryResult) -> &'static str {
+///     match result {
+///         Ok(_) => "written",
+///         Err(Error::Fatal { .. }) => "create a new producer",
+///         Err(Error::DeliveryTimeout { .. }) => "maybe written: check before resending",
+///         Err(e) if e.is_retriable() => "send it again",
+///         Err(Error::RecordTooLarge { .. } | Error::InvalidRecord { .. }) => "fix the record",
+///         Err(_) => "give up and log it",
+///     }
+/// }
+/// assert_eq!(handle(Err(Error::Closed)), "give up and log it");
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -119,6 +138,23 @@ pub enum Error {
 impl Error {
     /// Whether sending the same record again may succeed (a timeout,
     /// buffer pressure, a retriable broker code).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kproducer::Error;
+    /// use kproducer::protocol::ErrorCode;
+    ///
+    /// let full = Error::BufferTimeout { waited: Duration::from_secs(60), buffer_memory: 1 << 25 };
+    /// assert!(full.is_retriable());
+    /// let rejected = Error::Broker {
+    ///     topic: "orders".into(),
+    ///     partition: 0,
+    ///     code: ErrorCode::MESSAGE_TOO_LARGE,
+    ///     message: None,
+    /// };
+    /// assert!(!rejected.is_retriable());
+    /// assert!(!Error::Closed.is_retriable());
+    /// ```
     pub fn is_retriable(&self) -> bool {
         match self {
             Error::BufferTimeout { .. } | Error::DeliveryTimeout { .. } => true,
@@ -128,6 +164,18 @@ impl Error {
     }
 
     /// The broker's error code, if a broker caused the error.
+    ///
+    /// ```
+    /// use kproducer::Error;
+    /// use kproducer::protocol::ErrorCode;
+    ///
+    /// let fenced = Error::Fatal {
+    ///     reason: "producer id fenced".into(),
+    ///     code: Some(ErrorCode::INVALID_PRODUCER_EPOCH),
+    /// };
+    /// assert_eq!(fenced.code(), Some(ErrorCode::INVALID_PRODUCER_EPOCH));
+    /// assert_eq!(Error::Dropped.code(), None);
+    /// ```
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Error::Broker { code, .. } => Some(*code),
@@ -170,6 +218,14 @@ pub enum TrySendError {
 
 impl TrySendError {
     /// The record that was not sent.
+    ///
+    /// ```
+    /// use kproducer::{Error, Record, TrySendError};
+    ///
+    /// let e = TrySendError::Closed(Record::new("orders", "v").with_key("k"), Error::Closed);
+    /// let record = e.into_record();
+    /// assert_eq!(record.key.as_deref(), Some(&b"k"[..]));
+    /// ```
     pub fn into_record(self) -> Record {
         match self {
             TrySendError::QueueFull(r)

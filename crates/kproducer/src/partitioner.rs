@@ -69,6 +69,14 @@ pub fn murmur2_partition(key: &[u8], partitions: u32) -> i32 {
 }
 
 /// What a partitioner sees of the record being placed.
+///
+/// ```
+/// use kproducer::partitioner::{PartitionRequest, Partitioner, RoundRobin};
+///
+/// let req = PartitionRequest { topic: "orders", key: None, value: Some(b"v"), partitions: 3 };
+/// let mut rr = RoundRobin::default();
+/// assert_eq!(rr.partition(&req), 0);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct PartitionRequest<'a> {
     /// The topic.
@@ -112,6 +120,23 @@ pub trait Partitioner: fmt::Debug + Send {
 
 /// Kafka's default: murmur2 for keyed records, uniform sticky for keyless ones
 /// (or for all records when `ignore_keys` is set, `partitioner.ignore.keys`).
+///
+/// ```
+/// use kproducer::partitioner::{
+///     DefaultPartitioner, PartitionRequest, Partitioner, murmur2_partition,
+/// };
+///
+/// let mut p = DefaultPartitioner::new(16_384, false, 7);
+/// let keyed =
+///     PartitionRequest { topic: "orders", key: Some(b"foobar"), value: None, partitions: 50 };
+/// assert_eq!(p.partition(&keyed), murmur2_partition(b"foobar", 50));
+///
+/// // Keyless records stick to one partition until batch.size bytes went to it.
+/// let keyless = PartitionRequest { key: None, ..keyed };
+/// let first = p.partition(&keyless);
+/// p.on_append("orders", first, 100);
+/// assert_eq!(p.partition(&keyless), first);
+/// ```
 #[derive(Debug)]
 pub struct DefaultPartitioner {
     sticky: UniformSticky,
@@ -121,6 +146,20 @@ pub struct DefaultPartitioner {
 impl DefaultPartitioner {
     /// A default partitioner that switches sticky partitions after
     /// `batch_size` bytes.
+    ///
+    /// ```
+    /// use kproducer::partitioner::{DefaultPartitioner, PartitionRequest, Partitioner};
+    ///
+    /// // partitioner.ignore.keys=true: keys do not choose the partition.
+    /// let mut p = DefaultPartitioner::new(16_384, true, 7);
+    /// let req = |key: &'static [u8]| PartitionRequest {
+    ///     topic: "t",
+    ///     key: Some(key),
+    ///     value: None,
+    ///     partitions: 8,
+    /// };
+    /// assert_eq!(p.partition(&req(b"a")), p.partition(&req(b"b")));
+    /// ```
     pub fn new(batch_size: usize, ignore_keys: bool, seed: u64) -> Self {
         Self {
             sticky: UniformSticky::new(batch_size, seed),
@@ -144,6 +183,18 @@ impl Partitioner for DefaultPartitioner {
 
 /// KIP-794's uniform sticky partitioner: one partition per topic until
 /// `batch_size` bytes were produced to it, then a random other one.
+///
+/// ```
+/// use kproducer::partitioner::{PartitionRequest, Partitioner, UniformSticky};
+///
+/// let mut p = UniformSticky::new(1000, 42);
+/// let req = PartitionRequest { topic: "logs", key: None, value: None, partitions: 4 };
+/// let first = p.partition(&req);
+/// p.on_append("logs", first, 600);
+/// assert_eq!(p.partition(&req), first, "600 of 1000 bytes: still sticky");
+/// p.on_append("logs", first, 600);
+/// assert_ne!(p.partition(&req), first, "batch.size reached: moves on");
+/// ```
 #[derive(Debug)]
 pub struct UniformSticky {
     batch_size: usize,
@@ -162,6 +213,15 @@ struct StickyTopic {
 
 impl UniformSticky {
     /// Switches after `batch_size` bytes; `seed` makes choices reproducible.
+    ///
+    /// ```
+    /// use kproducer::partitioner::{PartitionRequest, Partitioner, UniformSticky};
+    ///
+    /// // The same seed makes the same choices.
+    /// let req = PartitionRequest { topic: "logs", key: None, value: None, partitions: 12 };
+    /// let (mut a, mut b) = (UniformSticky::new(16_384, 9), UniformSticky::new(16_384, 9));
+    /// assert_eq!(a.partition(&req), b.partition(&req));
+    /// ```
     pub fn new(batch_size: usize, seed: u64) -> Self {
         Self {
             batch_size: batch_size.max(1),
@@ -221,6 +281,15 @@ impl Partitioner for UniformSticky {
 
 /// Cycles through partitions, one record each, like Kafka's
 /// `RoundRobinPartitioner` but with one counter for all topics.
+///
+/// ```
+/// use kproducer::partitioner::{PartitionRequest, Partitioner, RoundRobin};
+///
+/// let mut rr = RoundRobin::default();
+/// let req = PartitionRequest { topic: "t", key: Some(b"ignored"), value: None, partitions: 3 };
+/// let chosen: Vec<i32> = (0..4).map(|_| rr.partition(&req)).collect();
+/// assert_eq!(chosen, [0, 1, 2, 0]);
+/// ```
 #[derive(Debug, Default)]
 pub struct RoundRobin {
     next: u32,

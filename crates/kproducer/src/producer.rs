@@ -56,12 +56,36 @@ struct Inner {
 
 impl Producer {
     /// A builder with Kafka 4.x defaults.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kproducer::Error> {
+    /// use kproducer::Producer;
+    ///
+    /// let producer = Producer::builder().bootstrap_servers(["127.0.0.1:9092"]).build()?;
+    /// assert!(producer.is_idempotent()); // connects on the first record
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> ProducerBuilder {
         ProducerBuilder::default()
     }
 
     /// Whether idempotence is on (asked for, or the default and nothing
     /// conflicts with it).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kproducer::Error> {
+    /// use kproducer::{Acks, Producer};
+    ///
+    /// let servers = ["127.0.0.1:9092"];
+    /// assert!(Producer::builder().bootstrap_servers(servers).build()?.is_idempotent());
+    /// // acks=1 conflicts with idempotence, which is then quietly off (KIP-679).
+    /// let leader_only =
+    ///     Producer::builder().bootstrap_servers(servers).acks(Acks::Leader).build()?;
+    /// assert!(!leader_only.is_idempotent());
+    /// # Ok(()) }
+    /// ```
     pub fn is_idempotent(&self) -> bool {
         self.inner.settings.idempotent
     }
@@ -75,6 +99,30 @@ impl Producer {
     /// [`Error::RecordTooLarge`] for a record above `max.request.size` or
     /// `buffer.memory`; [`Error::Closed`] / [`Error::Fatal`] once the
     /// producer is closed or failed.
+    ///
+    /// # Examples
+    /// Awaiting `send` only hands the record over; awaiting the returned
+    /// [`DeliveryFuture`] waits for the broker:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), kproducer::Error> {
+    /// # use std::sync::Arc;
+    /// # use kproducer::Producer;
+    /// # use kproducer_fake_broker::FakeCluster;
+    /// # let cluster = FakeCluster::builder().brokers(1).topic("orders", 3).build().unwrap();
+    /// # let producer = Producer::builder()
+    /// #     .bootstrap_servers(cluster.bootstrap_servers().split(','))
+    /// #     .transport(Arc::new(cluster.transport()))
+    /// #     .build()?;
+    /// use kproducer::{Record, Topic};
+    ///
+    /// let orders = Topic::new("orders");
+    /// let delivery = producer.send(Record::new(orders.clone(), "hello").with_partition(2)).await?;
+    /// let written = delivery.await?;
+    /// assert_eq!((written.partition, written.offset), (2, 0));
+    /// # Ok(()) }
+    /// ```
     pub async fn send(&self, record: Record) -> Result<DeliveryFuture, Error> {
         self.check_open()?;
         let size = self.check_size(&record)?;
@@ -108,6 +156,39 @@ impl Producer {
     /// [`TrySendError::Invalid`] for a record that can never be sent,
     /// [`TrySendError::Closed`] once the producer is closed; each returns
     /// the record.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), kproducer::Error> {
+    /// # use std::sync::Arc;
+    /// # use kproducer::Producer;
+    /// # use kproducer_fake_broker::FakeCluster;
+    /// # let cluster = FakeCluster::builder().brokers(1).topic("orders", 3).build().unwrap();
+    /// # let producer = Producer::builder()
+    /// #     .bootstrap_servers(cluster.bootstrap_servers().split(','))
+    /// #     .transport(Arc::new(cluster.transport()))
+    /// #     .buffer_memory(100)
+    /// #     .build()?;
+    /// use kproducer::{Record, TrySendError};
+    ///
+    /// // 100 bytes of buffer.memory hold one 50-byte record, not two.
+    /// let Ok(first) = producer.try_send(Record::new("orders", vec![0u8; 50])) else {
+    ///     panic!("an empty buffer has room");
+    /// };
+    /// match producer.try_send(Record::new("orders", vec![1u8; 50])) {
+    ///     Err(TrySendError::QueueFull(record)) => {
+    ///         // Full right now: the record came back. Hand it to `send`,
+    ///         // which waits for room (up to max.block.ms).
+    ///         first.await?;
+    ///         producer.send(record).await?.await?;
+    ///     }
+    ///     Err(TrySendError::Closed(_, e) | TrySendError::Invalid(_, e)) => return Err(e),
+    ///     Err(other) => panic!("{other}"),
+    ///     Ok(_) => panic!("two records do not fit in 100 bytes"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     // The record comes back by value in the error, as tokio's channels do:
     // boxing it would allocate on the path taken under backpressure.
     #[allow(clippy::result_large_err)]
@@ -137,6 +218,31 @@ impl Producer {
     ///
     /// # Errors
     /// [`Error::Closed`] if the producer has stopped.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), kproducer::Error> {
+    /// # use std::sync::Arc;
+    /// # use kproducer::Producer;
+    /// # use kproducer_fake_broker::FakeCluster;
+    /// # let cluster = FakeCluster::builder().brokers(1).topic("orders", 3).build().unwrap();
+    /// # let producer = Producer::builder()
+    /// #     .bootstrap_servers(cluster.bootstrap_servers().split(','))
+    /// #     .transport(Arc::new(cluster.transport()))
+    /// #     .build()?;
+    /// use kproducer::Record;
+    ///
+    /// let mut deliveries = Vec::new();
+    /// for n in 0..10 {
+    ///     deliveries.push(producer.send(Record::new("orders", format!("order {n}"))).await?);
+    /// }
+    /// producer.flush().await?;
+    /// for mut delivery in deliveries {
+    ///     assert!(delivery.try_result().is_some(), "flush waited for every record");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn flush(&self) -> Result<(), Error> {
         let (tx, rx) = oneshot::channel();
         self.inner
@@ -149,6 +255,27 @@ impl Producer {
     /// Refuses new records, delivers what is outstanding for up to
     /// `timeout`, fails what is left with [`Error::Closed`], and stops the
     /// producer (connections close). Idempotent: later calls return at once.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), kproducer::Error> {
+    /// # use std::sync::Arc;
+    /// # use kproducer::Producer;
+    /// # use kproducer_fake_broker::FakeCluster;
+    /// # let cluster = FakeCluster::builder().brokers(1).topic("orders", 3).build().unwrap();
+    /// # let producer = Producer::builder()
+    /// #     .bootstrap_servers(cluster.bootstrap_servers().split(','))
+    /// #     .transport(Arc::new(cluster.transport()))
+    /// #     .build()?;
+    /// use std::time::Duration;
+    /// use kproducer::{Error, Record};
+    ///
+    /// let delivery = producer.send(Record::new("orders", "last one")).await?;
+    /// producer.close(Duration::from_secs(5)).await;
+    /// assert!(delivery.await.is_ok(), "outstanding records are delivered first");
+    /// assert!(matches!(producer.send(Record::new("orders", "late")).await, Err(Error::Closed)));
+    /// # Ok(()) }
+    /// ```
     pub async fn close(&self, timeout: Duration) {
         self.inner.shared.closed.store(true, Ordering::Release);
         let (done, rx) = oneshot::channel();
@@ -163,6 +290,26 @@ impl Producer {
     }
 
     /// A snapshot of the producer's counters.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), kproducer::Error> {
+    /// # use std::sync::Arc;
+    /// # use kproducer::Producer;
+    /// # use kproducer_fake_broker::FakeCluster;
+    /// # let cluster = FakeCluster::builder().brokers(1).topic("orders", 3).build().unwrap();
+    /// # let producer = Producer::builder()
+    /// #     .bootstrap_servers(cluster.bootstrap_servers().split(','))
+    /// #     .transport(Arc::new(cluster.transport()))
+    /// #     .build()?;
+    /// use kproducer::Record;
+    ///
+    /// producer.send(Record::new("orders", "hello")).await?.await?;
+    /// let metrics = producer.metrics();
+    /// assert_eq!(metrics.records_sent, 1);
+    /// assert_eq!(metrics.records_failed, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn metrics(&self) -> ProducerMetrics {
         let shared = &self.inner.shared;
         shared
@@ -277,6 +424,18 @@ macro_rules! setter {
 impl ProducerBuilder {
     /// Replaces every setting with `config` (for example one filled from
     /// properties).
+    ///
+    /// ```
+    /// use kproducer::{Producer, ProducerConfig};
+    ///
+    /// let config = ProducerConfig::from_properties([
+    ///     ("bootstrap.servers", "127.0.0.1:9092"),
+    ///     ("linger.ms", "20"),
+    /// ])?;
+    /// let builder = Producer::builder().config(config);
+    /// # drop(builder);
+    /// # Ok::<(), kproducer::Error>(())
+    /// ```
     #[must_use]
     pub fn config(mut self, config: ProducerConfig) -> Self {
         self.config = config;
@@ -284,6 +443,15 @@ impl ProducerBuilder {
     }
 
     /// `bootstrap.servers`: `host:port` addresses.
+    ///
+    /// ```
+    /// use kproducer::Producer;
+    ///
+    /// let builder = Producer::builder().bootstrap_servers(["10.0.0.1:9092", "10.0.0.2:9092"]);
+    /// // A comma-separated list, as in a properties file, works too:
+    /// let builder = builder.bootstrap_servers("10.0.0.1:9092,10.0.0.2:9092".split(','));
+    /// # drop(builder);
+    /// ```
     #[must_use]
     pub fn bootstrap_servers<I, S>(mut self, servers: I) -> Self
     where
@@ -295,6 +463,11 @@ impl ProducerBuilder {
     }
 
     /// `client.id`.
+    ///
+    /// ```
+    /// let builder = kproducer::Producer::builder().client_id("billing-service");
+    /// # drop(builder);
+    /// ```
     #[must_use]
     pub fn client_id(mut self, id: impl Into<String>) -> Self {
         self.config.client_id = id.into();
@@ -303,6 +476,28 @@ impl ProducerBuilder {
 
     /// `enable.idempotence`, explicitly (conflicting settings then fail the
     /// build instead of turning it off).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use kproducer::{Acks, Producer};
+    ///
+    /// let servers = ["127.0.0.1:9092"];
+    /// let err = Producer::builder()
+    ///     .bootstrap_servers(servers)
+    ///     .enable_idempotence(true)
+    ///     .acks(Acks::Leader)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("`acks`"));
+    ///
+    /// let plain = Producer::builder()
+    ///     .bootstrap_servers(servers)
+    ///     .enable_idempotence(false)
+    ///     .build();
+    /// assert!(!plain.unwrap().is_idempotent());
+    /// # }
+    /// ```
     #[must_use]
     pub fn enable_idempotence(mut self, on: bool) -> Self {
         self.config.enable_idempotence = Some(on);
@@ -311,82 +506,181 @@ impl ProducerBuilder {
 
     setter!(
         /// `acks`.
+        ///
+        /// ```
+        /// let _builder = kproducer::Producer::builder().acks(kproducer::Acks::All);
+        /// ```
         acks: Acks
     );
     setter!(
         /// `linger.ms`.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let _builder = kproducer::Producer::builder().linger(Duration::from_millis(20));
+        /// ```
         linger: Duration
     );
     setter!(
         /// `batch.size`, in bytes.
+        ///
+        /// ```
+        /// let _builder = kproducer::Producer::builder().batch_size(64 * 1024);
+        /// ```
         batch_size: usize
     );
     setter!(
         /// `buffer.memory`, in bytes.
+        ///
+        /// ```
+        /// let _builder = kproducer::Producer::builder().buffer_memory(64 * 1024 * 1024);
+        /// ```
         buffer_memory: usize
     );
     setter!(
         /// `max.block.ms`.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let _builder = kproducer::Producer::builder().max_block(Duration::from_secs(5));
+        /// ```
         max_block: Duration
     );
     setter!(
         /// `delivery.timeout.ms`.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let _builder = kproducer::Producer::builder().delivery_timeout(Duration::from_secs(60));
+        /// ```
         delivery_timeout: Duration
     );
     setter!(
         /// `request.timeout.ms`.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let _builder = kproducer::Producer::builder().request_timeout(Duration::from_secs(10));
+        /// ```
         request_timeout: Duration
     );
     setter!(
         /// `retry.backoff.ms`.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let _builder = kproducer::Producer::builder().retry_backoff(Duration::from_millis(50));
+        /// ```
         retry_backoff: Duration
     );
     setter!(
         /// `retry.backoff.max.ms`.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let _builder = kproducer::Producer::builder().retry_backoff_max(Duration::from_secs(2));
+        /// ```
         retry_backoff_max: Duration
     );
     setter!(
         /// `max.in.flight.requests.per.connection`.
+        ///
+        /// ```
+        /// // With enable_idempotence(false), 1 keeps order across retries.
+        /// let _builder = kproducer::Producer::builder().max_in_flight(1);
+        /// ```
         max_in_flight: usize
     );
     setter!(
         /// `compression.type`.
+        ///
+        /// ```
+        /// use kproducer::protocol::records::Compression;
+        /// let _builder = kproducer::Producer::builder().compression(Compression::Zstd);
+        /// ```
         compression: Compression
     );
     setter!(
         /// `max.request.size`, in bytes.
+        ///
+        /// ```
+        /// let _builder = kproducer::Producer::builder().max_request_size(4 * 1024 * 1024);
+        /// ```
         max_request_size: usize
     );
     setter!(
         /// `metadata.max.age.ms`.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let _builder = kproducer::Producer::builder().metadata_max_age(Duration::from_secs(60));
+        /// ```
         metadata_max_age: Duration
     );
     setter!(
         /// `allow.auto.create.topics`.
+        ///
+        /// ```
+        /// let _builder = kproducer::Producer::builder().allow_auto_create_topics(false);
+        /// ```
         allow_auto_create_topics: bool
     );
     setter!(
         /// Built-in partitioner choice (`partitioner.class`).
+        ///
+        /// ```
+        /// use kproducer::{PartitionerKind, Producer};
+        /// let _builder = Producer::builder().partitioner_kind(PartitionerKind::RoundRobin);
+        /// ```
         partitioner_kind: PartitionerKind
     );
     setter!(
         /// `partitioner.ignore.keys`.
+        ///
+        /// ```
+        /// let _builder = kproducer::Producer::builder().partitioner_ignore_keys(true);
+        /// ```
         partitioner_ignore_keys: bool
     );
     setter!(
         /// Adaptive connections per broker (on by default).
+        ///
+        /// ```
+        /// // Each broker keeps scaler.min_width connections.
+        /// let _builder = kproducer::Producer::builder().adaptive_connections(false);
+        /// ```
         adaptive_connections: bool
     );
     setter!(
         /// The adaptive scaler's bounds and thresholds.
+        ///
+        /// ```
+        /// use kproducer::Producer;
+        /// use kproducer_net::ScalerConfig;
+        ///
+        /// let scaler = ScalerConfig { min_width: 2, max_width: 6, ..ScalerConfig::default() };
+        /// let builder = Producer::builder().scaler(scaler);
+        /// # drop(builder);
+        /// ```
         scaler: ScalerConfig
     );
     setter!(
         /// How often the scaler looks at each broker.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use kproducer::Producer;
+        /// let _builder = Producer::builder().scale_interval(Duration::from_millis(250));
+        /// ```
         scale_interval: Duration
     );
 
     /// Connections per broker: at least `min`, at most `max` (adaptive).
+    ///
+    /// ```
+    /// let builder = kproducer::Producer::builder().connections(1, 8);
+    /// # drop(builder);
+    /// ```
     #[must_use]
     pub fn connections(mut self, min: usize, max: usize) -> Self {
         self.config.scaler.min_width = min;
@@ -395,6 +689,12 @@ impl ProducerBuilder {
     }
 
     /// Fixes the seed of the sticky partitioner and backoff jitter.
+    ///
+    /// ```
+    /// // Same seed, same keyless placement: reproducible tests.
+    /// let builder = kproducer::Producer::builder().seed(42);
+    /// # drop(builder);
+    /// ```
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = Some(seed);
@@ -404,6 +704,12 @@ impl ProducerBuilder {
     /// The sequence each partition's first batch gets (default 0): a test
     /// seam for sequence wrap-around, see
     /// [`ProducerConfig::first_sequence`](crate::ProducerConfig::first_sequence).
+    ///
+    /// ```
+    /// // Start close to i32::MAX to exercise wrap-around in a test.
+    /// let builder = kproducer::Producer::builder().first_sequence(i32::MAX - 10);
+    /// # drop(builder);
+    /// ```
     #[must_use]
     pub fn first_sequence(mut self, sequence: i32) -> Self {
         self.config.first_sequence = sequence;
@@ -411,6 +717,33 @@ impl ProducerBuilder {
     }
 
     /// A custom partitioner for records that name no partition.
+    ///
+    /// ```
+    /// use kproducer::Producer;
+    /// use kproducer::partitioner::{PartitionRequest, Partitioner};
+    ///
+    /// /// Puts records with a key starting with `vip-` on partition 0, the rest
+    /// /// on the others in turn.
+    /// #[derive(Debug, Default)]
+    /// struct VipFirst {
+    ///     next: u32,
+    /// }
+    ///
+    /// impl Partitioner for VipFirst {
+    ///     fn partition(&mut self, req: &PartitionRequest<'_>) -> i32 {
+    ///         match req.key {
+    ///             Some(key) if key.starts_with(b"vip-") || req.partitions == 1 => 0,
+    ///             _ => {
+    ///                 self.next = self.next.wrapping_add(1);
+    ///                 (1 + self.next % (req.partitions - 1)) as i32
+    ///             }
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let builder = Producer::builder().partitioner(VipFirst::default());
+    /// # drop(builder);
+    /// ```
     #[must_use]
     pub fn partitioner(mut self, partitioner: impl Partitioner + 'static) -> Self {
         self.partitioner = Some(Box::new(partitioner));
@@ -419,6 +752,22 @@ impl ProducerBuilder {
 
     /// How connections are opened (default: TCP). Tests pass the fake
     /// broker's in-memory transport.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), kproducer::Error> {
+    /// use std::sync::Arc;
+    /// use kproducer::{Producer, Record};
+    /// use kproducer_fake_broker::FakeCluster;
+    ///
+    /// let cluster = FakeCluster::builder().brokers(2).topic("orders", 4).build().unwrap();
+    /// let producer = Producer::builder()
+    ///     .bootstrap_servers(cluster.bootstrap_servers().split(','))
+    ///     .transport(Arc::new(cluster.transport()))
+    ///     .build()?;
+    /// producer.send(Record::new("orders", "in memory")).await?.await?;
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = Some(transport);
@@ -431,6 +780,22 @@ impl ProducerBuilder {
     /// # Errors
     /// [`Error::Config`] naming the offending setting, or when called
     /// outside a tokio runtime.
+    ///
+    /// # Examples
+    /// ```
+    /// use kproducer::{Error, Producer};
+    ///
+    /// // Outside a runtime: a typed error, not a panic.
+    /// let err = Producer::builder().bootstrap_servers(["127.0.0.1:9092"]).build().unwrap_err();
+    /// assert!(matches!(&err, Error::Config { key, .. } if key == "runtime"));
+    ///
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let producer = runtime.block_on(async {
+    ///     Producer::builder().bootstrap_servers(["127.0.0.1:9092"]).build()
+    /// })?;
+    /// # drop(producer);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn build(self) -> Result<Producer, Error> {
         let settings = self.config.validate()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {

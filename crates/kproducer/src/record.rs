@@ -31,11 +31,25 @@ pub struct Topic(Arc<str>);
 
 impl Topic {
     /// A topic handle for `name`.
+    ///
+    /// ```
+    /// use kproducer::Topic;
+    ///
+    /// let orders = Topic::new("orders");
+    /// let same: Topic = String::from("orders").into();
+    /// assert_eq!(orders, same);
+    /// ```
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         Topic(name.into())
     }
 
     /// The topic's name.
+    ///
+    /// ```
+    /// let orders = kproducer::Topic::new("orders");
+    /// assert_eq!(orders.as_str(), "orders");
+    /// assert_eq!(orders.to_string(), "orders");
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -108,6 +122,14 @@ pub struct Header {
 
 impl Header {
     /// A header with a value.
+    ///
+    /// ```
+    /// use kproducer::{Header, Record};
+    ///
+    /// let json = Header::new("content-type", "application/json");
+    /// let record = Record::new("orders", "v").with_header(json);
+    /// assert_eq!(record.headers.len(), 1);
+    /// ```
     pub fn new(key: impl Into<Bytes>, value: impl Into<Bytes>) -> Self {
         Header {
             key: key.into(),
@@ -116,6 +138,11 @@ impl Header {
     }
 
     /// A header whose value is null.
+    ///
+    /// ```
+    /// let h = kproducer::Header::null("deleted-by");
+    /// assert!(h.value.is_none());
+    /// ```
     pub fn null(key: impl Into<Bytes>) -> Self {
         Header {
             key: key.into(),
@@ -169,6 +196,16 @@ pub struct Record {
 
 impl Record {
     /// A record with a value and nothing else.
+    ///
+    /// ```
+    /// use kproducer::{Record, Topic};
+    ///
+    /// let orders = Topic::new("orders");
+    /// let from_str = Record::new(orders.clone(), "text");
+    /// let from_vec = Record::new(orders, vec![1u8, 2, 3]); // moves in, no copy
+    /// assert_eq!(from_str.value.as_deref(), Some(&b"text"[..]));
+    /// assert_eq!(from_vec.key, None);
+    /// ```
     pub fn new(topic: impl Into<Topic>, value: impl Into<Bytes>) -> Self {
         Record {
             topic: topic.into(),
@@ -181,6 +218,12 @@ impl Record {
     }
 
     /// A record with no value (a tombstone for compacted topics).
+    ///
+    /// ```
+    /// let delete = kproducer::Record::tombstone("customers", "customer-7");
+    /// assert_eq!(delete.value, None);
+    /// assert_eq!(delete.key.as_deref(), Some(&b"customer-7"[..]));
+    /// ```
     pub fn tombstone(topic: impl Into<Topic>, key: impl Into<Bytes>) -> Self {
         Record {
             topic: topic.into(),
@@ -193,6 +236,17 @@ impl Record {
     }
 
     /// Sets the key.
+    ///
+    /// ```
+    /// use kproducer::Record;
+    /// use kproducer::partitioner::murmur2_partition;
+    ///
+    /// // Records with the same key go to the same partition (as with the Java client).
+    /// let r = Record::new("orders", "v").with_key("customer-7");
+    /// assert_eq!(r.key.as_deref(), Some(&b"customer-7"[..]));
+    /// let p = murmur2_partition(b"customer-7", 6);
+    /// assert!((0..6).contains(&p));
+    /// ```
     #[must_use]
     pub fn with_key(mut self, key: impl Into<Bytes>) -> Self {
         self.key = Some(key.into());
@@ -200,6 +254,11 @@ impl Record {
     }
 
     /// Sends to this partition, bypassing the partitioner.
+    ///
+    /// ```
+    /// let r = kproducer::Record::new("orders", "v").with_partition(3);
+    /// assert_eq!(r.partition, Some(3));
+    /// ```
     #[must_use]
     pub fn with_partition(mut self, partition: i32) -> Self {
         self.partition = Some(partition);
@@ -207,6 +266,16 @@ impl Record {
     }
 
     /// Appends a header (duplicates are kept).
+    ///
+    /// ```
+    /// use kproducer::{Header, Record};
+    ///
+    /// let r = Record::new("orders", "v")
+    ///     .with_header(Header::new("tag", "a"))
+    ///     .with_header(Header::new("tag", "b"));
+    /// let tags: Vec<_> = r.headers.iter().map(|h| h.value.clone()).collect();
+    /// assert_eq!(tags, [Some("a".into()), Some("b".into())]);
+    /// ```
     #[must_use]
     pub fn with_header(mut self, header: Header) -> Self {
         self.headers.push(header);
@@ -214,6 +283,11 @@ impl Record {
     }
 
     /// Sets the timestamp (milliseconds since the Unix epoch).
+    ///
+    /// ```
+    /// let r = kproducer::Record::new("orders", "v").with_timestamp(1_700_000_000_000);
+    /// assert_eq!(r.timestamp, Some(1_700_000_000_000));
+    /// ```
     #[must_use]
     pub fn with_timestamp(mut self, timestamp_ms: i64) -> Self {
         self.timestamp = Some(timestamp_ms);
@@ -222,6 +296,15 @@ impl Record {
 
     /// An upper bound of the bytes this record takes in a batch; what
     /// `buffer.memory` and `max.request.size` are checked against.
+    ///
+    /// ```
+    /// use kproducer::Record;
+    ///
+    /// let small = Record::new("orders", "v");
+    /// let big = Record::new("orders", vec![0u8; 1000]).with_key("k");
+    /// assert!(small.size_bound() < big.size_bound());
+    /// assert!(big.size_bound() >= 1001, "at least key plus value");
+    /// ```
     pub fn size_bound(&self) -> usize {
         // Per record: length, attributes, timestamp delta, offset delta, key
         // and value lengths, header count: at most 5 + 1 + 10 + 5 + 5 + 5 + 5.
