@@ -93,7 +93,9 @@ impl Step {
 #[rustfmt::skip]
 const STEPS: &[Step] = &[
     Step::custom("fmt", formatting),
-    Step::cargo("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+    // `--locked`: a Cargo.lock that does not match the manifests fails here
+    // instead of being rewritten silently.
+    Step::cargo("clippy", &["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]),
     Step::custom("test", tests),
     Step::custom("librdkafka-peer", librdkafka_peer_vs_fake_broker),
     Step::custom("integration-tansu", integration::tansu_step),
@@ -101,7 +103,7 @@ const STEPS: &[Step] = &[
     // The fuzz targets sit outside the workspace, so clippy above does not
     // see them; this keeps them compiling as the decoders change. Fuzzing
     // itself is `cargo xtask fuzz`, not part of CI.
-    Step::cargo("fuzz-build", &["clippy", "--manifest-path", "fuzz/Cargo.toml", "--bins", "--", "-D", "warnings"]),
+    Step::cargo("fuzz-build", &["clippy", "--locked", "--manifest-path", "fuzz/Cargo.toml", "--bins", "--", "-D", "warnings"]),
     Step::custom("deny", deny::check),
 ];
 
