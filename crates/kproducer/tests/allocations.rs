@@ -11,14 +11,7 @@
 //! One test in this binary, so no other test's allocations are counted; a
 //! current-thread runtime, so the counts are the same on every run.
 
-// A `GlobalAlloc` impl is `unsafe` by definition; this one only forwards to
-// `System` and bumps counters, in this test binary alone.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,44 +19,10 @@ use kproducer::{Producer, Record, Topic};
 use kproducer_fake_broker::FakeCluster;
 use kproducer_net::Transport;
 
-struct CountingAllocator;
-
-static TOTAL: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static LOCAL: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count() {
-    TOTAL.fetch_add(1, Ordering::Relaxed);
-    LOCAL.with(|c| c.set(c.get() + 1));
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded as received.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded as received.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: forwarded as received.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded as received.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+mod counting;
 
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+static GLOBAL: counting::CountingAllocator = counting::CountingAllocator;
 
 const RECORDS: usize = 60_000;
 const PARTITIONS: i32 = 6;
@@ -115,20 +74,20 @@ fn allocations_per_record_stay_below_the_documented_bounds() {
         }
 
         let mut futures = Vec::with_capacity(RECORDS);
-        let total_before = TOTAL.load(Ordering::Relaxed);
+        let total_before = counting::allocations_total();
         let mut send_allocs = 0;
         for i in 0..RECORDS {
             let record =
                 Record::new(topic.clone(), payload.clone()).with_partition(i as i32 % PARTITIONS);
-            let before = LOCAL.with(Cell::get);
+            let before = counting::allocations_here();
             let f = producer.send(record).await.expect("send");
-            send_allocs += LOCAL.with(Cell::get) - before;
+            send_allocs += counting::allocations_here() - before;
             futures.push(f);
         }
         for f in futures {
             f.await.expect("delivered");
         }
-        let total = TOTAL.load(Ordering::Relaxed) - total_before;
+        let total = counting::allocations_total() - total_before;
         producer.close(Duration::from_secs(5)).await;
 
         let send = send_allocs as f64 / RECORDS as f64;

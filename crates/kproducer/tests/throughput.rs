@@ -10,14 +10,7 @@
 //! only (the per-record cost a user pays), and for the whole process (the
 //! producer's task *and* the fake broker, which decodes every request).
 
-// A `GlobalAlloc` impl is `unsafe` by definition; this one only forwards to
-// `System` and bumps counters, in this test binary alone.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -25,44 +18,10 @@ use kproducer::{Producer, Record, Topic};
 use kproducer_fake_broker::{FakeCluster, ServiceTime};
 use kproducer_net::Transport;
 
-struct CountingAllocator;
-
-static TOTAL: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static LOCAL: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count() {
-    TOTAL.fetch_add(1, Ordering::Relaxed);
-    LOCAL.with(|c| c.set(c.get() + 1));
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded as received.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded as received.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: forwarded as received.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded as received.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+mod counting;
 
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+static GLOBAL: counting::CountingAllocator = counting::CountingAllocator;
 
 /// Records per run: 1M, or `KPRODUCER_BENCH_RECORDS` (longer runs show
 /// what the scaler does after its first cooldowns).
@@ -148,14 +107,14 @@ fn run(adaptive: bool, service: ServiceTime) -> Run {
         let mut futures = std::collections::VecDeque::with_capacity(total.min(MAX_PENDING_FUTURES));
         let start = Instant::now();
         let cpu_before = process_cpu();
-        let total_before = TOTAL.load(Ordering::Relaxed);
+        let total_before = counting::allocations_total();
         let mut send_allocs = 0;
         for i in 0..total {
             let record =
                 Record::new(topic.clone(), payload.clone()).with_partition(i as i32 % PARTITIONS);
-            let before = LOCAL.with(Cell::get);
+            let before = counting::allocations_here();
             let f = producer.send(record).await.expect("send");
-            send_allocs += LOCAL.with(Cell::get) - before;
+            send_allocs += counting::allocations_here() - before;
             futures.push_back(f);
             if futures.len() > MAX_PENDING_FUTURES
                 && let Some(oldest) = futures.pop_front()
@@ -170,7 +129,7 @@ fn run(adaptive: bool, service: ServiceTime) -> Run {
         let cpu = process_cpu()
             .zip(cpu_before)
             .map(|(a, b)| a.saturating_sub(b));
-        let total_allocs = TOTAL.load(Ordering::Relaxed) - total_before;
+        let total_allocs = counting::allocations_total() - total_before;
         let connections = producer.metrics().connections_per_broker.values().sum();
         producer.close(Duration::from_secs(5)).await;
         Run {
