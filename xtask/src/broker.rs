@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::broker_state::{self, BrokerState};
 use crate::peer::Peer;
-use crate::{roundtrip, tansu};
+use crate::{process, roundtrip, tansu};
 
 const USAGE: &str = "\
 usage: cargo xtask broker COMMAND
@@ -234,7 +234,7 @@ pub(crate) fn start(options: &StartOptions) -> Result<BrokerState, String> {
     // Its own process group: a Ctrl-C meant for a later foreground
     // command in the same terminal does not reach the broker.
     .process_group(0);
-    println!("$ {}  > {}", tansu::describe(&cmd), log.display());
+    println!("{}  > {}", process::describe(&cmd), log.display());
     let launched = Instant::now();
     let mut child = cmd
         .spawn()
@@ -305,7 +305,7 @@ pub(crate) fn create_topic(tansu: &Path, bootstrap: &str, topic: &TopicSpec) -> 
         .arg(topic.partitions.to_string())
         .arg(&topic.name)
         .stdin(Stdio::null());
-    println!("$ {}", tansu::describe(&cmd));
+    println!("{}", process::describe(&cmd));
     let out = cmd
         .output()
         .map_err(|e| format!("cannot run `tansu topic create`: {e}"))?;

@@ -18,6 +18,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::process::repo_root;
+
 /// A broker this checkout started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BrokerState {
@@ -104,14 +106,6 @@ pub(crate) fn state_dir() -> PathBuf {
         .filter(|v| !v.is_empty())
         .map_or_else(|| root.join("target"), |dir| root.join(dir));
     target.join("tansu")
-}
-
-/// The repository root: xtask lives in `<root>/xtask`.
-pub(crate) fn repo_root() -> PathBuf {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir
-        .parent()
-        .map_or_else(|| manifest_dir.to_path_buf(), Path::to_path_buf)
 }
 
 fn state_file(dir: &Path) -> PathBuf {

@@ -10,7 +10,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::broker_state::repo_root;
+use crate::process::repo_root;
 use crate::tansu::tools_cache;
 
 /// The librdkafka peer, ready to run.

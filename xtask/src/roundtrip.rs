@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::broker::{self, StartOptions, TopicSpec};
 use crate::broker_state::{self, BrokerState};
 use crate::peer::Peer;
+use crate::process;
 use crate::tansu;
 
 /// The longest either kcat run may take. 10,000 records take well under a
@@ -307,7 +308,7 @@ fn run(peer: &Peer, bootstrap: &str, topic: &str, records: u64) -> Result<(), St
 fn run_bounded(mut cmd: Command, out_path: &std::path::Path) -> Result<Duration, String> {
     let out =
         File::create(out_path).map_err(|e| format!("cannot create {}: {e}", out_path.display()))?;
-    println!("$ {}  > {}", tansu::describe(&cmd), out_path.display());
+    println!("{}  > {}", process::describe(&cmd), out_path.display());
     let started = Instant::now();
     let mut child = cmd
         .stdout(out)

@@ -126,7 +126,7 @@ pub(crate) fn ensure_installed() -> Result<PathBuf, String> {
         "--root",
     ]);
     install.arg(&root);
-    println!("$ {}", describe(&install));
+    println!("{}", crate::process::describe(&install));
     let start = Instant::now();
     let status = install
         .status()
@@ -152,52 +152,9 @@ pub(crate) fn ensure_installed() -> Result<PathBuf, String> {
     }
 }
 
-/// A command as a shell would show it (environment settings first, and
-/// quoted where a shell would split), for echoing before running it, so a
-/// reader of a log can repeat it by hand.
-pub(crate) fn describe(cmd: &Command) -> String {
-    let mut words = Vec::new();
-    for (key, value) in cmd.get_envs() {
-        if let Some(value) = value {
-            words.push(format!(
-                "{}={}",
-                key.to_string_lossy(),
-                shell_quote(&value.to_string_lossy())
-            ));
-        }
-    }
-    words.push(shell_quote(&cmd.get_program().to_string_lossy()));
-    for arg in cmd.get_args() {
-        words.push(shell_quote(&arg.to_string_lossy()));
-    }
-    words.join(" ")
-}
-
-fn shell_quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_=+./:,@%".contains(c));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn described_commands_can_be_pasted_into_a_shell() {
-        let mut cmd = Command::new("kcat");
-        cmd.env("LD_LIBRARY_PATH", "/c/lib")
-            .args(["-C", "-f", "%p %s\\n", "it's"]);
-        assert_eq!(
-            describe(&cmd),
-            r"LD_LIBRARY_PATH=/c/lib kcat -C -f '%p %s\n' 'it'\''s'"
-        );
-    }
 
     #[test]
     fn version_must_match_as_a_whole_word() {
