@@ -167,17 +167,19 @@ impl Metadata {
             if error != ErrorCode::NONE {
                 continue;
             }
-            let count = t
-                .partitions
-                .iter()
-                .filter_map(|p| usize::try_from(p.partition_index).ok())
-                .max()
-                .map_or(0, |m| m + 1);
+            // Kafka numbers a topic's partitions 0..n and lists every one of
+            // them; an index outside that range can only come from a broken
+            // broker and is skipped, so that one bad response cannot make us
+            // allocate for 2^31 partitions.
+            let count = t.partitions.len();
             if entry.partitions.len() < count {
                 entry.partitions.resize(count, None);
             }
             for p in &t.partitions {
-                let Ok(i) = usize::try_from(p.partition_index) else {
+                let Some(i) = usize::try_from(p.partition_index)
+                    .ok()
+                    .filter(|i| *i < count)
+                else {
                     continue;
                 };
                 let leader = (p.leader_id >= 0 && self.brokers.contains_key(&p.leader_id))
@@ -200,5 +202,49 @@ impl Metadata {
         self.failures = 0;
         self.next_attempt = None;
         changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kproducer_protocol::messages::{
+        MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+    };
+
+    use super::*;
+
+    fn partition(index: i32, leader: i32) -> MetadataResponsePartition {
+        MetadataResponsePartition {
+            partition_index: index,
+            leader_id: leader,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_partition_index_outside_the_listed_range_is_skipped_not_allocated_for() {
+        let response = MetadataResponse {
+            brokers: vec![MetadataResponseBroker {
+                node_id: 1,
+                host: "127.0.0.1".into(),
+                port: 9092,
+                ..Default::default()
+            }],
+            topics: vec![MetadataResponseTopic {
+                name: Some("t".into()),
+                partitions: vec![partition(0, 1), partition(1, 1), partition(i32::MAX, 1)],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut metadata = Metadata::default();
+        metadata.update(&response, Instant::now());
+        // Three partitions listed: indexes 0..3 are kept, i32::MAX is not.
+        assert_eq!(
+            metadata.topics.get("t").map(|t| t.partitions.len()),
+            Some(3)
+        );
+        assert_eq!(metadata.leader("t", 1).map(|l| l.broker), Some(1));
+        assert_eq!(metadata.leader("t", i32::MAX), None);
     }
 }
