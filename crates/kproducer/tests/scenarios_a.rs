@@ -24,12 +24,7 @@ async fn response_lost_then_duplicate(cluster: FakeCluster, legacy: bool) {
     let mut ledger = Ledger::default();
     bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        30,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(30);
     let counters = cluster.counters();
     let duplicates = if legacy {
         counters
@@ -150,12 +145,7 @@ async fn s03_not_leader_on_head_then_45_behind_retries_in_order() {
     let mut ledger = Ledger::default();
     bursts(&producer, &mut ledger, "orders", 0, 12, 5).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        60,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(60);
     assert!(
         cluster
             .counters()
@@ -189,12 +179,7 @@ async fn s04_new_partition_one_in_flight_until_first_ack() {
     let mut ledger = Ledger::default();
     bursts(&producer, &mut ledger, "orders", 0, 4, 3).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        12,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(12);
     // No batch with a later sequence reached the partition before sequence
     // 0 was appended.
     let mut first_ok = None;
@@ -242,12 +227,7 @@ async fn s05_leader_move_waits_for_old_connection_in_flight() {
     cluster.remove_fault(held);
     hold.release();
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        40,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(40);
     let refused_by_old = sent_batches(&cluster, "orders", 0)
         .iter()
         .filter(|b| b.broker == old && b.error == ErrorCode::NOT_LEADER_OR_FOLLOWER)
@@ -279,12 +259,7 @@ async fn s06_leader_move_after_lost_append_answered_by_new_leader_duplicate() {
     cluster.move_leader("orders", 0, new).unwrap();
     bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        30,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(30);
     assert_eq!(cluster.counters().duplicate_batches, 1, "seed {SEED:#x}");
     assert_eq!(producer.metrics().epoch_bumps, 0, "seed {SEED:#x}");
 }
@@ -303,12 +278,7 @@ async fn s07_out_of_order_on_next_expected_bumps_epoch() {
     let mut ledger = Ledger::default();
     bursts(&producer, &mut ledger, "orders", 0, 12, 3).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        36,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(36);
     // Batches pipelined behind the refused one got 45 too (a gap): they are
     // not the next expected, so they ask for no second bump.
     let sent = sent_batches(&cluster, "orders", 0);
@@ -343,12 +313,7 @@ async fn s08_out_of_order_behind_failed_batch_retried_without_bump() {
     let mut ledger = Ledger::default();
     bursts(&producer, &mut ledger, "orders", 0, 12, 5).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        60,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(60);
     assert!(
         cluster
             .counters()
@@ -376,12 +341,7 @@ async fn s08b_second_response_arrives_first() {
     bursts(&producer, &mut ledger, "orders", 0, 4, 5).await;
     let outcomes = settle(&cluster, &mut ledger).await;
     assert!(cluster.fault_fired(lost));
-    assert_eq!(
-        outcomes.ok(),
-        30,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(30);
     assert!(
         cluster
             .counters()

@@ -34,12 +34,7 @@ async fn s09_unknown_producer_id_past_log_start_bumps_silently() {
     let mut ledger = Ledger::default();
     bursts(&producer, &mut ledger, "orders", 0, 8, 5).await;
     let outcomes = ledger.outcomes().await;
-    assert_eq!(
-        outcomes.ok(),
-        40,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(40);
     assert!(
         cluster
             .counters()
@@ -61,12 +56,7 @@ async fn s09b_unknown_producer_id_without_log_start_retries() {
     let mut ledger = Ledger::default();
     bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        30,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(30);
     let m = producer.metrics();
     assert_eq!(m.epoch_bumps, 0, "{m:?}");
     assert!(m.retries >= 1, "{m:?}");
@@ -338,12 +328,7 @@ async fn s14_message_too_large_splits_an_unsent_batch() {
     let mut ledger = Ledger::default();
     ledger.send(&producer, &Topic::new("orders"), 0, 20).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        20,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(20);
     let sent = common::sent_batches(&cluster, "orders", 0);
     assert!(
         sent.iter().any(|b| b.error == ErrorCode::MESSAGE_TOO_LARGE),
@@ -370,12 +355,7 @@ async fn s14b_single_oversized_record_fails_clearly() {
         .unwrap();
     ledger.send(&producer, &topic, 0, 4).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        8,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(8);
     let err = big.await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::MESSAGE_TOO_LARGE), "{err}");
     assert!(err.to_string().contains("orders-0"), "{err}");
@@ -394,12 +374,7 @@ async fn s14c_a_sequenced_batch_is_never_rebatched() {
     let mut ledger = Ledger::default();
     ledger.send(&producer, &topic, 0, 20).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        20,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(20);
     let resent = assert_never_rebatched(&cluster);
     let sent = common::sent_batches(&cluster, "orders", 0);
     assert!(resent >= 1, "the refused batch was sent again: {sent:?}");
@@ -430,12 +405,7 @@ async fn s15_a_retried_batch_is_identical_on_every_attempt() {
     let mut ledger = Ledger::default();
     bursts(&producer, &mut ledger, "orders", 0, 20, 3).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        60,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(60);
     assert!(
         assert_never_rebatched(&cluster) >= 3,
         "seed {SEED:#x}: batches were retried"
@@ -455,12 +425,7 @@ async fn s16_unknown_topic_records_wait_then_deliver() {
     run_for(Duration::from_secs(5)).await;
     cluster.create_topic("late", 2).unwrap();
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        6,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(6);
 }
 
 /// S16: a topic that never appears: past the delivery timeout the records

@@ -110,12 +110,7 @@ async fn s18_epoch_exhausted_requests_a_new_producer_id() {
         run_for(Duration::from_millis(6)).await;
     }
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        36,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(36);
     let seqs = cluster.partition("orders", 0).unwrap().sequences();
     let ids: std::collections::BTreeSet<i64> = seqs.iter().map(|s| s.0).collect();
     assert_eq!(
@@ -147,12 +142,7 @@ async fn s19_sequence_wraps_past_i32_max() {
     let mut ledger = Ledger::default();
     bursts(&producer, &mut ledger, "orders", 0, 8, 4).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        32,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(32);
     let seqs = cluster.partition("orders", 0).unwrap().sequences();
     assert_eq!(seqs[0].2, i32::MAX - 9, "{seqs:?}");
     assert!(
@@ -183,12 +173,7 @@ async fn s20_broker_forgets_idle_producer() {
     assert!(cluster.expire_producer_everywhere(pid) >= 1);
     bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        30,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(30);
 }
 
 /// S20 on a Kafka 4.5 broker (KAFKA-15591): the partition held records, so
@@ -209,12 +194,7 @@ async fn s20b_broker_forgets_idle_producer_kafka_4_5() {
     assert!(cluster.expire_producer_everywhere(pid) >= 1);
     bursts(&producer, &mut ledger, "orders", 0, 3, 5).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        30,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(30);
 }
 
 /// S20 on a Kafka 2.0–2.4 broker: it answers 59 `UNKNOWN_PRODUCER_ID` to
@@ -233,12 +213,7 @@ async fn s20c_broker_forgets_idle_producer_pre_2_5() {
     assert!(cluster.expire_producer_everywhere(pid) >= 1);
     bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        45,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(45);
     let sent = sent_batches(&cluster, "orders", 0);
     assert!(
         sent.iter()
@@ -305,12 +280,7 @@ async fn s22_request_timeout_without_response() {
     let mut ledger = Ledger::default();
     bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        30,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(30);
     assert!(cluster.counters().duplicate_batches >= 1);
 }
 
@@ -325,12 +295,7 @@ async fn s22b_explicit_connection_close() {
     let start = tokio::time::Instant::now();
     bursts(&producer, &mut ledger, "orders", 0, 6, 5).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        30,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(30);
     assert_eq!(cluster.counters().duplicate_batches, 0);
     assert!(
         start.elapsed() < Duration::from_secs(30),

@@ -48,12 +48,7 @@ async fn s23_scale_up_with_batches_in_flight() {
     let mut ledger = Ledger::default();
     heavy_load(&producer, &mut ledger).await;
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        12_000,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(12_000);
     let m = producer.metrics();
     assert!(
         m.scale_events >= 1,
@@ -83,12 +78,7 @@ async fn s23b_scale_down_with_batches_in_flight() {
         run_for(Duration::from_millis(500)).await;
     }
     let calm = settle(&cluster, &mut trickle).await;
-    assert_eq!(
-        calm.ok(),
-        720,
-        "seed {SEED:#x}: {:?}",
-        calm.errors().first()
-    );
+    calm.assert_ok_count(720);
     let m = producer.metrics();
     assert_eq!(m.connections_per_broker[&0], 1, "{m:?}");
     assert!(m.scale_events >= 2);
@@ -120,12 +110,7 @@ async fn collide(cluster: FakeCluster) {
         run_for(Duration::from_millis(6)).await;
     }
     let outcomes = settle(&cluster, &mut ledger).await;
-    assert_eq!(
-        outcomes.ok(),
-        50,
-        "seed {SEED:#x}: {:?}",
-        outcomes.errors().first()
-    );
+    outcomes.assert_ok_count(50);
     let on = |topic: &str| -> usize {
         common::sent_batches(&cluster, topic, 0)
             .iter()

@@ -86,6 +86,18 @@ impl Outcomes {
             .count()
     }
 
+    /// Asserts that exactly `expected` records resolved `Ok`, naming the
+    /// seed and the first error otherwise.
+    #[track_caller]
+    pub fn assert_ok_count(&self, expected: usize) {
+        assert_eq!(
+            self.ok(),
+            expected,
+            "seed {SEED:#x}: {:?}",
+            self.errors().first()
+        );
+    }
+
     /// Every error, for assertions.
     pub fn errors(&self) -> Vec<&Error> {
         self.results
