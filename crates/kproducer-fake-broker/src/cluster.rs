@@ -85,7 +85,31 @@ impl FakeCluster {
     /// # }
     /// ```
     pub async fn listen(&self, addr: &str) -> Result<LoopbackListener, ListenError> {
-        LoopbackListener::start(self, addr).await
+        LoopbackListener::start(self, addr, None).await
+    }
+
+    /// As [`FakeCluster::listen`], but every port speaks TLS with `tls`
+    /// (and requires client certificates when `tls` says so). Connections
+    /// whose handshake fails are closed.
+    ///
+    /// ```
+    /// use kproducer_fake_broker::{FakeCluster, SelfSignedTls};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cluster = FakeCluster::builder().brokers(1).topic("t", 1).build().unwrap();
+    /// let tls = SelfSignedTls::for_loopback().unwrap();
+    /// let listener = cluster.listen_tls("127.0.0.1:0", &tls.server_tls()).await.unwrap();
+    /// // Clients trust tls.pki.ca_pem() (ssl.ca.location / ssl.ca.pem).
+    /// assert!(listener.address(0).is_some());
+    /// # }
+    /// ```
+    pub async fn listen_tls(
+        &self,
+        addr: &str,
+        tls: &crate::ServerTls,
+    ) -> Result<LoopbackListener, ListenError> {
+        LoopbackListener::start(self, addr, Some(tls)).await
     }
 
     /// The settings the cluster was built with.

@@ -103,6 +103,9 @@ pub enum ListenError {
     /// A listener already serves this cluster; drop it first.
     #[error("this cluster is already listening: drop or shut down the first LoopbackListener")]
     AlreadyListening,
+    /// The TLS settings are unusable (bad PEM, key not matching, …).
+    #[error("the fake broker's TLS settings are unusable: {0}")]
+    Tls(String),
     /// Not called inside a tokio runtime.
     #[error(
         "the fake broker's listener needs a tokio runtime: call listen from async code running on tokio"

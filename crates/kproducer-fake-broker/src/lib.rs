@@ -16,7 +16,10 @@
 //! - [`FakeCluster::listen`]: serves the same cluster on 127.0.0.1, one
 //!   port per broker, advertised in Metadata so that external clients
 //!   (librdkafka, kcat, benchmark peers) route to partition leaders; the
-//!   [`LoopbackListener`] it returns stops serving when dropped. The
+//!   [`LoopbackListener`] it returns stops serving when dropped.
+//!   [`FakeCluster::listen_tls`] serves it over TLS ([`ServerTls`], with
+//!   optional required client certificates); [`TestPki`] makes the
+//!   certificates (good, expired, client) in memory. The
 //!   `kproducer-fake-broker` binary starts a cluster from flags and prints
 //!   its bootstrap address (`kproducer-fake-broker --help`). The crate's
 //!   `librdkafka_peer` test has kcat (librdkafka 2.16) produce and consume
@@ -91,6 +94,8 @@ mod pacer;
 mod partition_log;
 mod producer_state;
 mod server;
+mod server_tls;
+mod test_pki;
 mod transactions;
 mod transport;
 mod txn_markers;
@@ -113,6 +118,8 @@ pub use producer_state::{
     BATCHES_RETAINED, BehaviourMode, CachedBatch, IdempotenceRules, IncomingBatch, NO_PRODUCER_ID,
     ProducerEntry, ProducerStates, RejectReason, SequenceDecision, add_sequence, next_sequence,
 };
+pub use server_tls::{SERVER_HANDSHAKE_TIMEOUT, SelfSignedTls, ServerTls};
+pub use test_pki::{IssuedCertificate, PkiError, TestPki};
 pub use transactions::{
     EndedTxn, FIRST_PRODUCER_ID, InitOutcome, TransactionCoordinator, TxnEntry, TxnState,
 };

@@ -23,10 +23,12 @@ use std::time::Duration;
 use kproducer_net::BrokerAddress;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
 
 use crate::cluster::FakeCluster;
 use crate::error::ListenError;
 use crate::server::serve_connection;
+use crate::server_tls::{SERVER_HANDSHAKE_TIMEOUT, ServerTls};
 
 /// How long the accept loop backs off after an accept error (such as
 /// running out of file descriptors) before trying again.
@@ -71,7 +73,14 @@ impl fmt::Debug for LoopbackListener {
 impl LoopbackListener {
     /// Binds one port per broker (ascending broker id; consecutive ports from
     /// `addr`'s port, or each a free port when it is 0) and starts serving.
-    pub(crate) async fn start(cluster: &FakeCluster, addr: &str) -> Result<Self, ListenError> {
+    /// With `tls`, every port speaks TLS (see
+    /// [`FakeCluster::listen_tls`]).
+    pub(crate) async fn start(
+        cluster: &FakeCluster,
+        addr: &str,
+        tls: Option<&ServerTls>,
+    ) -> Result<Self, ListenError> {
+        let acceptor = tls.map(ServerTls::acceptor).transpose()?;
         let first: SocketAddr = addr
             .parse()
             .map_err(|_| ListenError::InvalidAddress(addr.to_owned()))?;
@@ -120,7 +129,12 @@ impl LoopbackListener {
         let accept_tasks = bound
             .into_iter()
             .map(|(broker, _, listener)| {
-                runtime.spawn(accept_loop(cluster.clone(), broker, listener))
+                runtime.spawn(accept_loop(
+                    cluster.clone(),
+                    broker,
+                    listener,
+                    acceptor.clone(),
+                ))
             })
             .collect();
         Ok(Self {
@@ -193,8 +207,16 @@ fn ports_for(first: u16, brokers: usize) -> Result<Vec<u16>, ListenError> {
 }
 
 /// Accepts connections for one broker until aborted. Connection tasks live
-/// in a [`JoinSet`], so aborting this task closes them all.
-async fn accept_loop(cluster: FakeCluster, broker: i32, listener: TcpListener) {
+/// in a [`JoinSet`], so aborting this task closes them all. With `tls`, each
+/// connection first completes a TLS handshake (bounded by
+/// [`SERVER_HANDSHAKE_TIMEOUT`]); one that fails is closed (rustls has
+/// already sent the client its alert).
+async fn accept_loop(
+    cluster: FakeCluster,
+    broker: i32,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -209,7 +231,31 @@ async fn accept_loop(cluster: FakeCluster, broker: i32, listener: TcpListener) {
                     if let Err(e) = stream.set_nodelay(true) {
                         tracing::debug!(%conn, error = %e, "could not set TCP_NODELAY");
                     }
-                    connections.spawn(serve_connection(cluster.clone(), conn, stream, down));
+                    let cluster = cluster.clone();
+                    match tls.clone() {
+                        None => {
+                            connections.spawn(serve_connection(cluster, conn, stream, down));
+                        }
+                        Some(acceptor) => {
+                            connections.spawn(async move {
+                                let handshake = tokio::time::timeout(
+                                    SERVER_HANDSHAKE_TIMEOUT,
+                                    acceptor.accept(stream),
+                                );
+                                match handshake.await {
+                                    Ok(Ok(tls_stream)) => {
+                                        serve_connection(cluster, conn, tls_stream, down).await;
+                                    }
+                                    Ok(Err(e)) => {
+                                        tracing::debug!(%conn, error = %e, "TLS handshake failed; closing");
+                                    }
+                                    Err(_) => {
+                                        tracing::debug!(%conn, "TLS handshake timed out; closing");
+                                    }
+                                }
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(broker, error = %e, "accept failed; retrying shortly");

@@ -1,7 +1,8 @@
 //! Transports, multiplexed connections, per-broker connection groups, the
 //! adaptive `Scaler` and the fenced `Router`.
 //!
-//! - [`Transport`] opens byte streams ([`TcpTransport`] in production).
+//! - [`Transport`] opens byte streams ([`TcpTransport`] or [`TlsTransport`]
+//!   in production).
 //! - [`Connection`] multiplexes pipelined requests over one stream.
 //! - [`ConnectionGroup`] keeps `0..width` connections to one broker.
 //! - [`Scaler`] decides the width from the connections' signals
@@ -18,6 +19,8 @@ mod scale_up_check;
 mod scaler;
 mod scaler_config;
 mod tcp;
+mod tls;
+mod tls_config;
 mod topic_partition;
 mod transport;
 
@@ -43,5 +46,10 @@ pub use scaler_config::{
     ScalerConfigError,
 };
 pub use tcp::{DEFAULT_CONNECT_TIMEOUT, TcpConfig, TcpTransport};
+pub use tls::TlsTransport;
+pub use tls_config::{
+    ClientIdentity, PemSource, PrivateKeyPem, PrivateKeySource, TlsConfig, TlsConfigError,
+    TrustRoots,
+};
 pub use topic_partition::{SlotId, TopicPartition};
 pub use transport::{BoxStream, BrokerAddress, Stream, Transport, TransportError};

@@ -1,7 +1,7 @@
 //! The seam between connections and the bytes underneath them.
 //!
 //! A [`Transport`] turns a broker address into a byte stream. The producer
-//! never knows which one it has: TCP in production, TLS later, and the fake
+//! never knows which one it has: TCP or TLS in production, and the fake
 //! broker's in-memory duplex streams in deterministic tests.
 
 use std::fmt;
@@ -81,11 +81,78 @@ pub enum TransportError {
         /// What the resolver said.
         reason: String,
     },
+    /// TLS: the broker's certificate is not signed by a trusted CA.
+    #[error(
+        "TLS handshake with {addr} failed: the broker's certificate is not signed by a trusted \
+         CA ({detail}); set ssl.ca.location to the CA that signed the brokers' certificates"
+    )]
+    TlsUnknownCa {
+        /// The address tried.
+        addr: BrokerAddress,
+        /// What the verifier said.
+        detail: String,
+    },
+    /// TLS: the broker's certificate does not name the host connected to.
+    #[error(
+        "TLS handshake with {addr} failed: the broker's certificate is not valid for the host \
+         name {} ({detail}); connect with a name the certificate lists (bootstrap.servers and the \
+         brokers' advertised.listeners), or only for testing set \
+         ssl.endpoint.identification.algorithm= (empty) to skip the name check",
+        addr.host
+    )]
+    TlsNameMismatch {
+        /// The address tried.
+        addr: BrokerAddress,
+        /// What the verifier said.
+        detail: String,
+    },
+    /// TLS: the broker's certificate has expired or is not valid yet.
+    #[error(
+        "TLS handshake with {addr} failed: the broker's certificate is expired or not yet valid \
+         ({detail}); renew the broker's certificate, or check this host's clock"
+    )]
+    TlsExpired {
+        /// The address tried.
+        addr: BrokerAddress,
+        /// What the verifier said.
+        detail: String,
+    },
+    /// TLS: the broker's certificate was refused for another reason
+    /// (revoked, malformed, wrong key usage, …).
+    #[error("TLS handshake with {addr} failed: the broker's certificate was refused: {detail}")]
+    TlsBadCertificate {
+        /// The address tried.
+        addr: BrokerAddress,
+        /// What the verifier said.
+        detail: String,
+    },
+    /// TLS: the peer closed the connection or answered with bytes that are
+    /// not TLS during the handshake: most likely a PLAINTEXT listener.
+    #[error(
+        "TLS handshake with {addr} failed: the broker does not speak TLS on this port ({detail}); \
+         it is probably a PLAINTEXT listener: set security.protocol=PLAINTEXT, or use the \
+         broker's SSL listener port"
+    )]
+    TlsPeerNotTls {
+        /// The address tried.
+        addr: BrokerAddress,
+        /// What the TLS layer saw.
+        detail: String,
+    },
+    /// TLS: the handshake failed for another reason (the broker refused
+    /// the client certificate, no common protocol version or cipher, …).
+    #[error("TLS handshake with {addr} failed: {detail}")]
+    TlsHandshake {
+        /// The address tried.
+        addr: BrokerAddress,
+        /// What went wrong, with a hint when one is known.
+        detail: String,
+    },
 }
 
 /// Opens byte streams to brokers.
 ///
-/// Implementations: TCP (`TcpTransport`), TLS (later), and
+/// Implementations: TCP (`TcpTransport`), TLS (`TlsTransport`), and
 /// the fake broker's in-memory transport for deterministic tests.
 #[async_trait::async_trait]
 pub trait Transport: fmt::Debug + Send + Sync + 'static {

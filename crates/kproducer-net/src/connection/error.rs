@@ -55,6 +55,13 @@ pub enum CloseReason {
         /// The configured limit.
         max: usize,
     },
+    /// The first bytes from the broker are a TLS record, not a Kafka
+    /// response: the listener speaks TLS and this client does not.
+    #[error(
+        "the broker answered with TLS bytes: its listener speaks TLS; set \
+         security.protocol=SSL (or SASL_SSL) and ssl.ca.location"
+    )]
+    TlsListener,
     /// A response frame could not be parsed (for example, too short to hold a
     /// response header).
     #[error("corrupt response frame: {0}")]

@@ -326,6 +326,9 @@ async fn read_loop(
                     None => return CloseReason::PeerClosed,
                     Some(Ok(frame)) => frame,
                     Some(Err(FrameError::TooLarge { size, max })) => {
+                        if looks_like_tls_record(size) {
+                            return CloseReason::TlsListener;
+                        }
                         return CloseReason::FrameTooLarge { size, max };
                     }
                     Some(Err(FrameError::Io(e))) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
@@ -393,4 +396,32 @@ fn complete_oldest(
         let _ = p.reply.send(Ok(Some(body)));
     }
     Ok(())
+}
+
+/// Whether a frame's 4-byte size header is really the start of a TLS record
+/// (content type alert/handshake/…, protocol major version 3): a TLS
+/// listener answering (usually with an alert) a plaintext client. Such a
+/// size is always above 335 MB, so only frames already refused as too large
+/// are checked.
+fn looks_like_tls_record(size: u64) -> bool {
+    let Ok(size) = u32::try_from(size) else {
+        return false;
+    };
+    let [content_type, major, minor, _] = size.to_be_bytes();
+    (0x14..=0x17).contains(&content_type) && major == 3 && minor <= 4
+}
+
+#[cfg(test)]
+mod tls_record_tests {
+    use super::looks_like_tls_record;
+
+    #[test]
+    fn a_tls_alert_header_is_recognised() {
+        // An alert record: type 21, version 3.3, length 2.
+        assert!(looks_like_tls_record(u64::from(u32::from_be_bytes([
+            0x15, 0x03, 0x03, 0x00
+        ]))));
+        assert!(!looks_like_tls_record(200 * 1024 * 1024));
+        assert!(!looks_like_tls_record(u64::MAX));
+    }
 }
