@@ -9,6 +9,7 @@ use kproducer_net::{ScalerConfig, ScalerConfigError};
 use kproducer_protocol::records::Compression;
 
 use crate::error::Error;
+use crate::security::{SecurityProtocol, SslConfig};
 
 /// How many acknowledgements a produce request waits for (`acks`).
 ///
@@ -179,6 +180,10 @@ pub struct ProducerConfig {
     /// for; Kafka 4.5 (KAFKA-15591) only on partitions that held records.
     /// Leave it at 0 (the default) outside tests.
     pub first_sequence: i32,
+    /// `security.protocol`. Default [`SecurityProtocol::Plaintext`].
+    pub security_protocol: SecurityProtocol,
+    /// The `ssl.*` settings, used with SSL and SASL_SSL.
+    pub ssl: SslConfig,
 }
 
 impl Default for ProducerConfig {
@@ -208,6 +213,8 @@ impl Default for ProducerConfig {
             scaler: ScalerConfig::default(),
             scale_interval: Duration::from_millis(100),
             first_sequence: 0,
+            security_protocol: SecurityProtocol::Plaintext,
+            ssl: SslConfig::default(),
         }
     }
 }
@@ -286,6 +293,9 @@ impl ProducerConfig {
             .iter()
             .map(|s| parse_address(s))
             .collect::<Result<Vec<_>, _>>()?;
+        if self.security_protocol.uses_tls() {
+            self.ssl.tls_config()?;
+        }
         if self.first_sequence < 0 {
             return Err(Error::config(
                 "first_sequence",

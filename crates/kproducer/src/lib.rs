@@ -48,6 +48,7 @@ pub mod partitioner;
 mod producer;
 mod properties;
 mod record;
+mod security;
 
 pub use config::{Acks, MAX_IN_FLIGHT_IDEMPOTENT, PartitionerKind, ProducerConfig, Settings};
 pub use delivery::{DeliveryFuture, DeliveryResult};
@@ -55,5 +56,6 @@ pub use error::{Error, TrySendError};
 pub use metrics::ProducerMetrics;
 pub use producer::{Producer, ProducerBuilder};
 pub use record::{Header, Record, RecordMetadata, Topic};
+pub use security::{SecurityProtocol, SslConfig};
 
 pub use kproducer_protocol as protocol;

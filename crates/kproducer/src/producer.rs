@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use kproducer_net::{ScalerConfig, TcpTransport, Transport};
+use kproducer_net::{DEFAULT_CONNECT_TIMEOUT, ScalerConfig, TcpTransport, Transport};
 use kproducer_protocol::records::Compression;
 use tokio::sync::{TryAcquireError, mpsc, oneshot};
 
@@ -15,6 +15,7 @@ use crate::error::{Error, TrySendError};
 use crate::metrics::ProducerMetrics;
 use crate::partitioner::{DefaultPartitioner, Partitioner, RoundRobin};
 use crate::record::Record;
+use crate::security::{SecurityProtocol, SslConfig};
 
 /// A Kafka producer. Cheap to clone; every clone feeds the same producer.
 ///
@@ -675,6 +676,36 @@ impl ProducerBuilder {
         scale_interval: Duration
     );
 
+    setter!(
+        /// `security.protocol`. SSL wraps every connection in TLS with the
+        /// [`ssl`](Self::ssl) settings.
+        ///
+        /// ```
+        /// use kproducer::{Producer, SecurityProtocol};
+        /// let _builder = Producer::builder().security_protocol(SecurityProtocol::Ssl);
+        /// ```
+        security_protocol: SecurityProtocol
+    );
+    setter!(
+        /// The `ssl.*` settings: CA, client certificate and key, server-name
+        /// check.
+        ///
+        /// ```
+        /// use kproducer::{Producer, SecurityProtocol, SslConfig};
+        /// use kproducer_net::{PemSource, PrivateKeySource};
+        ///
+        /// let _builder = Producer::builder()
+        ///     .security_protocol(SecurityProtocol::Ssl)
+        ///     .ssl(SslConfig {
+        ///         ca: Some(PemSource::File("/etc/kafka/ca.pem".into())),
+        ///         certificate: Some(PemSource::File("/etc/kafka/client.pem".into())),
+        ///         key: Some(PrivateKeySource::File("/etc/kafka/client.key".into())),
+        ///         ..SslConfig::default()
+        ///     });
+        /// ```
+        ssl: SslConfig
+    );
+
     /// Connections per broker: at least `min`, at most `max` (adaptive).
     ///
     /// ```
@@ -751,7 +782,8 @@ impl ProducerBuilder {
     }
 
     /// How connections are opened (default: TCP). Tests pass the fake
-    /// broker's in-memory transport.
+    /// broker's in-memory transport. `security.protocol` layers on top of
+    /// it (SSL wraps it in TLS), so pass the plain transport here.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -817,9 +849,15 @@ impl ProducerBuilder {
             )),
             (None, PartitionerKind::RoundRobin) => Box::new(RoundRobin::default()),
         };
-        let transport = self
+        let base = self
             .transport
             .unwrap_or_else(|| Arc::new(TcpTransport::default()));
+        let transport = crate::security::secure_transport(
+            base,
+            c.security_protocol,
+            &c.ssl,
+            DEFAULT_CONNECT_TIMEOUT,
+        )?;
         let shared = Arc::new(Shared::new(c.buffer_memory));
         let (tx, rx) = mpsc::unbounded_channel();
         let core = Core::new(settings.clone(), shared.clone(), transport, rx, partitioner);

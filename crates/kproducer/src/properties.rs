@@ -110,7 +110,12 @@ impl ProducerConfig {
             let value = value.as_ref().trim();
             match keys::lookup(key) {
                 Lookup::Supported(set) => set(&mut filling, value).map_err(|expected| {
-                    Error::config(key, format!("`{value}` is not valid: expected {expected}"))
+                    let shown = if keys::SECRET_VALUES.contains(&key) {
+                        "<redacted>"
+                    } else {
+                        value
+                    };
+                    Error::config(key, format!("`{shown}` is not valid: expected {expected}"))
                 })?,
                 Lookup::Unsupported(reason) => return Err(Error::config(key, reason)),
                 Lookup::Unknown(suggestion) => {

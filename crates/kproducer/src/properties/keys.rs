@@ -6,7 +6,10 @@
 
 use crate::config::ProducerConfig;
 
+use kproducer_net::{PrivateKeyPem, PrivateKeySource};
+
 use super::values::{self, BuiltInPartitioner, Expected};
+use crate::security::SecurityProtocol;
 
 /// A configuration being filled from properties, plus what must be decided
 /// once every key has been seen (so the result does not depend on the
@@ -158,15 +161,52 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
         ),
         _ => Err("a positive whole number (retries are bounded by delivery.timeout.ms)".to_owned()),
     }),
-    ("security.protocol", |_, v| {
-        if v.eq_ignore_ascii_case("PLAINTEXT") {
+    ("security.protocol", |f, v| {
+        f.config.security_protocol = SecurityProtocol::parse(v)
+            .ok_or_else(|| "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL".to_owned())?;
+        Ok(())
+    }),
+    ("ssl.ca.location", |f, v| {
+        f.config.ssl.ca = values::pem_file(v)?;
+        Ok(())
+    }),
+    ("ssl.ca.pem", |f, v| {
+        f.config.ssl.ca = values::pem_text(v)?;
+        Ok(())
+    }),
+    ("ssl.certificate.location", |f, v| {
+        f.config.ssl.certificate = values::pem_file(v)?;
+        Ok(())
+    }),
+    ("ssl.certificate.pem", |f, v| {
+        f.config.ssl.certificate = values::pem_text(v)?;
+        Ok(())
+    }),
+    ("ssl.key.location", |f, v| {
+        f.config.ssl.key = (!v.is_empty()).then(|| PrivateKeySource::File(v.into()));
+        Ok(())
+    }),
+    ("ssl.key.pem", |f, v| {
+        f.config.ssl.key = (!v.is_empty()).then(|| PrivateKeySource::Pem(PrivateKeyPem::new(v)));
+        Ok(())
+    }),
+    // Empty is accepted (no password); a password means an encrypted key.
+    // The value is never echoed: the error message does not quote it.
+    ("ssl.key.password", |_, v| {
+        if v.is_empty() {
             Ok(())
         } else {
             Err(
-                "PLAINTEXT: TLS and SASL (SSL, SASL_PLAINTEXT, SASL_SSL) are not supported yet"
+                "no value: encrypted private keys are not supported; decrypt the key \
+                 (openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-plain.pem), keep it \
+                 readable only by the producer's user, and remove ssl.key.password"
                     .to_owned(),
             )
         }
+    }),
+    ("ssl.endpoint.identification.algorithm", |f, v| {
+        f.config.ssl.endpoint_identification = values::endpoint_identification(v)?;
+        Ok(())
     }),
     ("kproducer.connections.adaptive", |f, v| {
         f.config.adaptive_connections = values::boolean(v)?;
@@ -235,8 +275,13 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
 
 const TRANSACTIONS: &str = "is not supported yet: kproducer has no transactions yet; \
      remove it (idempotence, on by default, still keeps each partition free of duplicates)";
-const SECURITY: &str = "is not supported yet: kproducer connects over PLAINTEXT only \
-     (no TLS or SASL yet); remove it";
+const SECURITY: &str = "is not supported yet: kproducer connects over PLAINTEXT or SSL \
+     (no SASL yet); remove it";
+const SSL_STORES: &str = "is not supported: kproducer reads PEM, not Java key or trust \
+     stores; convert them (keytool -exportcert -rfc, openssl pkcs12 -nodes) and use \
+     ssl.ca.location, ssl.certificate.location and ssl.key.location instead";
+const SSL_TUNING: &str = "is not configurable: kproducer speaks TLS 1.2 and 1.3 with \
+     rustls's safe default cipher suites; remove it";
 const SERIALIZER: &str = "is not needed: kproducer takes keys and values as bytes \
      (Record::new(topic, value).with_key(key)); serialize before sending and remove this key";
 const INTERCEPTORS: &str = "is not supported yet: kproducer has no interceptors; wrap Producer::send instead and remove it";
@@ -255,6 +300,23 @@ pub(super) const UNSUPPORTED: &[(&str, &str)] = &[
     ("transaction.timeout.ms", TRANSACTIONS),
     ("transaction.two.phase.commit.enable", TRANSACTIONS),
     ("security.providers", SECURITY),
+    ("ssl.keystore.type", SSL_STORES),
+    ("ssl.keystore.location", SSL_STORES),
+    ("ssl.keystore.password", SSL_STORES),
+    ("ssl.keystore.key", SSL_STORES),
+    ("ssl.keystore.certificate.chain", SSL_STORES),
+    ("ssl.truststore.type", SSL_STORES),
+    ("ssl.truststore.location", SSL_STORES),
+    ("ssl.truststore.password", SSL_STORES),
+    ("ssl.truststore.certificates", SSL_STORES),
+    ("ssl.keymanager.algorithm", SSL_TUNING),
+    ("ssl.trustmanager.algorithm", SSL_TUNING),
+    ("ssl.protocol", SSL_TUNING),
+    ("ssl.enabled.protocols", SSL_TUNING),
+    ("ssl.cipher.suites", SSL_TUNING),
+    ("ssl.provider", SSL_TUNING),
+    ("ssl.secure.random.implementation", SSL_TUNING),
+    ("ssl.engine.factory.class", SSL_TUNING),
     ("key.serializer", SERIALIZER),
     ("value.serializer", SERIALIZER),
     ("interceptor.classes", INTERCEPTORS),
@@ -278,11 +340,11 @@ pub(super) const UNSUPPORTED: &[(&str, &str)] = &[
 ];
 
 /// Families of Kafka keys recognised by prefix but not supported yet.
-pub(super) const UNSUPPORTED_PREFIXES: &[(&str, &str)] = &[
-    ("ssl.", SECURITY),
-    ("sasl.", SECURITY),
-    ("metrics.", JAVA_METRICS),
-];
+pub(super) const UNSUPPORTED_PREFIXES: &[(&str, &str)] =
+    &[("sasl.", SECURITY), ("metrics.", JAVA_METRICS)];
+
+/// Keys whose values are secrets: error messages never quote them.
+pub(super) const SECRET_VALUES: &[&str] = &["ssl.key.password", "ssl.key.pem"];
 
 /// What a key is.
 #[derive(Debug)]

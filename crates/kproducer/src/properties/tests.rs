@@ -11,6 +11,8 @@ use kproducer_protocol::records::Compression;
 use super::keys::{SUPPORTED, UNSUPPORTED, UNSUPPORTED_PREFIXES};
 use crate::config::{Acks, PartitionerKind, ProducerConfig};
 use crate::error::Error;
+use crate::security::SecurityProtocol;
+use kproducer_net::{PemSource, PrivateKeyPem, PrivateKeySource};
 
 const DOC: &str = include_str!("../../../../docs/configuration.md");
 
@@ -113,7 +115,20 @@ fn documented_defaults_are_the_defaults() {
     // Only these have no literal default: a guard against a default losing
     // its backticks and silently leaving this test.
     let described: Vec<&str> = described.iter().map(|r| r.key.as_str()).collect();
-    assert_eq!(described, ["bootstrap.servers", "enable.idempotence"]);
+    assert_eq!(
+        described,
+        [
+            "bootstrap.servers",
+            "enable.idempotence",
+            "ssl.ca.location",
+            "ssl.ca.pem",
+            "ssl.certificate.location",
+            "ssl.certificate.pem",
+            "ssl.key.location",
+            "ssl.key.pem",
+            "ssl.key.password",
+        ]
+    );
     let props = literal_rows
         .iter()
         .map(|r| (r.key.as_str(), literal(&r.default).unwrap_or_default()));
@@ -182,8 +197,33 @@ const EVERY_KEY: &[(&str, &str, Check)] = &[
         *c == ProducerConfig::default()
     }),
     ("retries", "3", |c| *c == ProducerConfig::default()),
-    ("security.protocol", "plaintext", |c| {
-        *c == ProducerConfig::default()
+    ("security.protocol", "ssl", |c| {
+        c.security_protocol == SecurityProtocol::Ssl
+    }),
+    ("ssl.ca.location", "/etc/kafka/ca.pem", |c| {
+        c.ssl.ca == Some(PemSource::File("/etc/kafka/ca.pem".into()))
+    }),
+    ("ssl.ca.pem", "-----BEGIN CERTIFICATE-----\\nAA==", |c| {
+        c.ssl.ca == Some(PemSource::Pem("-----BEGIN CERTIFICATE-----\nAA==".into()))
+    }),
+    ("ssl.certificate.location", "client.pem", |c| {
+        c.ssl.certificate == Some(PemSource::File("client.pem".into()))
+    }),
+    ("ssl.certificate.pem", "-----BEGIN CERTIFICATE-----", |c| {
+        c.ssl.certificate == Some(PemSource::Pem("-----BEGIN CERTIFICATE-----".into()))
+    }),
+    ("ssl.key.location", "client.key", |c| {
+        c.ssl.key == Some(PrivateKeySource::File("client.key".into()))
+    }),
+    ("ssl.key.pem", "-----BEGIN PRIVATE KEY-----", |c| {
+        c.ssl.key
+            == Some(PrivateKeySource::Pem(PrivateKeyPem::new(
+                "-----BEGIN PRIVATE KEY-----",
+            )))
+    }),
+    ("ssl.key.password", "", |c| *c == ProducerConfig::default()),
+    ("ssl.endpoint.identification.algorithm", "", |c| {
+        !c.ssl.endpoint_identification
     }),
     ("kproducer.connections.adaptive", "false", |c| {
         !c.adaptive_connections
@@ -235,7 +275,7 @@ const IGNORED: [&str; 4] = [
     "partitioner.adaptive.partitioning.enable",
     "partitioner.availability.timeout.ms",
     "retries",
-    "security.protocol",
+    "ssl.key.password",
 ];
 
 #[test]
@@ -256,13 +296,27 @@ fn every_key_sets_its_field() {
 
 #[test]
 fn every_bad_value_names_its_key_and_the_expected_form() {
-    // client.id takes any string; bootstrap.servers is checked by validate.
-    let free_form = ["client.id", "bootstrap.servers"];
+    // client.id takes any string; bootstrap.servers is checked by
+    // validate; paths and key text are checked when the producer is built.
+    let free_form = [
+        "client.id",
+        "bootstrap.servers",
+        "ssl.ca.location",
+        "ssl.certificate.location",
+        "ssl.key.location",
+        "ssl.key.pem",
+    ];
     for (key, _) in SUPPORTED.iter().filter(|(k, _)| !free_form.contains(k)) {
         let err = ProducerConfig::from_properties([(*key, "not-a-value")]).unwrap_err();
         let text = err.to_string();
+        // Secrets are never quoted back.
+        let shown = if *key == "ssl.key.password" {
+            "<redacted>"
+        } else {
+            "not-a-value"
+        };
         assert!(
-            text.starts_with(&format!("invalid configuration `{key}`: `not-a-value`")),
+            text.starts_with(&format!("invalid configuration `{key}`: `{shown}`")),
             "{text}"
         );
         assert!(text.contains("expected"), "{text}");
