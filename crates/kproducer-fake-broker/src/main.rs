@@ -8,17 +8,20 @@
 //!
 //! ```text
 //! kproducer-fake-broker --brokers 3 --partitions 6 --topic perf --service-time-us 50
+//! # TLS with a CA generated now, written for clients to trust:
+//! kproducer-fake-broker --tls-self-signed /tmp/fake-ca.pem
 //! ```
 //!
 //! The request log is off (a long-running broker would keep every request
 //! in memory); everything else behaves as [`kproducer_fake_broker::FakeCluster`].
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use kproducer_fake_broker::{BehaviourMode, FakeCluster, ServiceTime};
+use kproducer_fake_broker::{BehaviourMode, FakeCluster, SelfSignedTls, ServerTls, ServiceTime};
 
 /// Which Kafka version's idempotence rules to reproduce.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -88,6 +91,27 @@ struct Args {
     /// cheaper; headers, lengths and CRCs are always checked).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     validate_records: bool,
+    /// Serve TLS with this certificate chain (PEM, leaf first); needs
+    /// --tls-key.
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (unencrypted PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve TLS with a certificate for localhost and 127.0.0.1 signed by a
+    /// CA generated now, and write that CA's certificate (PEM) to this path
+    /// for clients to trust (ssl.ca.location).
+    #[arg(long, value_name = "CA_PEM_OUT")]
+    tls_self_signed: Option<PathBuf>,
+    /// Require TLS clients to present a certificate signed by this CA (PEM):
+    /// Kafka's ssl.client.auth=required.
+    #[arg(long, value_name = "PEM")]
+    tls_client_ca: Option<PathBuf>,
     /// Also stop when stdin reaches end-of-file (for a parent process that
     /// wants the broker gone when it exits).
     #[arg(long)]
@@ -165,12 +189,43 @@ impl StopSignals {
     }
 }
 
+fn read_pem(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// The TLS settings the flags ask for, if any.
+fn server_tls(args: &Args) -> Result<Option<ServerTls>, String> {
+    let tls = match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
+        (Some(cert), Some(key), _) => ServerTls::new(&read_pem(cert)?, &read_pem(key)?),
+        (_, _, Some(ca_out)) => {
+            let generated = SelfSignedTls::for_loopback().map_err(|e| e.to_string())?;
+            std::fs::write(ca_out, generated.pki.ca_pem())
+                .map_err(|e| format!("cannot write the CA to {}: {e}", ca_out.display()))?;
+            generated.server_tls()
+        }
+        _ if args.tls_client_ca.is_some() => {
+            return Err(
+                "--tls-client-ca needs TLS: add --tls-cert and --tls-key, or \
+                        --tls-self-signed"
+                    .to_owned(),
+            );
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(match &args.tls_client_ca {
+        Some(ca) => tls.require_client_certificates(&read_pem(ca)?),
+        None => tls,
+    }))
+}
+
 async fn run(args: Args) -> Result<(), String> {
     let cluster = build(&args)?;
-    let listener = cluster
-        .listen(&format!("127.0.0.1:{}", args.port))
-        .await
-        .map_err(|e| e.to_string())?;
+    let addr = format!("127.0.0.1:{}", args.port);
+    let listener = match server_tls(&args)? {
+        Some(tls) => cluster.listen_tls(&addr, &tls).await,
+        None => cluster.listen(&addr).await,
+    }
+    .map_err(|e| e.to_string())?;
     let signals = StopSignals::register()?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", listener.bootstrap_servers())

@@ -80,6 +80,12 @@ pub(crate) struct PerfArgs {
     #[arg(long, value_name = "MICROS")]
     pub(crate) broker_service_us_per_kib: Option<u64>,
 
+    /// Serve the embedded broker over TLS with a self-signed certificate
+    /// generated in memory, and connect with `security.protocol=SSL`
+    /// trusting it (embedded only): measures what TLS costs.
+    #[arg(long)]
+    pub(crate) embedded_tls: bool,
+
     /// Any producer property, as `key=value` (repeatable); applied after
     /// the flags above, so it overrides them. docs/configuration.md lists
     /// them.
@@ -165,6 +171,9 @@ impl PerfArgs {
         }
         if self.broker_service_us_per_kib.is_some() {
             given.push("--broker-service-us-per-kib");
+        }
+        if self.embedded_tls {
+            given.push("--embedded-tls");
         }
         given
     }

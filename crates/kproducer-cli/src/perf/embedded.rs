@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use kproducer_fake_broker::{FakeCluster, LoopbackListener, ServiceTime};
+use kproducer_fake_broker::{FakeCluster, LoopbackListener, SelfSignedTls, ServiceTime};
 
 use crate::error::CliError;
 
@@ -30,6 +30,8 @@ pub(crate) struct EmbeddedSpec {
     pub(crate) service_time: Duration,
     /// Time charged per KiB of request.
     pub(crate) service_per_kib: Duration,
+    /// Serve TLS with a self-signed certificate (`--embedded-tls`).
+    pub(crate) tls: bool,
 }
 
 /// A running embedded broker; [`stop`](Self::stop) it when done.
@@ -38,6 +40,8 @@ pub(crate) struct EmbeddedBroker {
     runtime: tokio::runtime::Runtime,
     listener: Option<LoopbackListener>,
     bootstrap: String,
+    /// The CA that signed the broker's certificate, when serving TLS.
+    ca_pem: Option<String>,
 }
 
 impl EmbeddedBroker {
@@ -60,15 +64,27 @@ impl EmbeddedBroker {
             .thread_name(BROKER_THREAD_NAME)
             .build()
             .map_err(CliError::Runtime)?;
-        let listener = runtime
-            .block_on(cluster.listen("127.0.0.1:0"))
-            .map_err(|e| CliError::Embedded(e.to_string()))?;
+        let (listener, ca_pem) = if spec.tls {
+            let tls =
+                SelfSignedTls::for_loopback().map_err(|e| CliError::Embedded(e.to_string()))?;
+            let listener = runtime.block_on(cluster.listen_tls("127.0.0.1:0", &tls.server_tls()));
+            (listener, Some(tls.pki.ca_pem()))
+        } else {
+            (runtime.block_on(cluster.listen("127.0.0.1:0")), None)
+        };
+        let listener = listener.map_err(|e| CliError::Embedded(e.to_string()))?;
         let bootstrap = listener.bootstrap_servers();
         Ok(Self {
             runtime,
             listener: Some(listener),
             bootstrap,
+            ca_pem,
         })
+    }
+
+    /// The CA to trust, when the broker serves TLS.
+    pub(crate) fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// `127.0.0.1:PORT[,…]`, for `bootstrap.servers`.

@@ -93,6 +93,7 @@ fn run(args: &PerfArgs) -> Result<PerfReport, CliError> {
             partitions: args.partitions.unwrap_or(6),
             service_time: Duration::from_micros(args.broker_service_time_us.unwrap_or(0)),
             service_per_kib: Duration::from_micros(args.broker_service_us_per_kib.unwrap_or(0)),
+            tls: args.embedded_tls,
         })
     } else {
         let given = args.embedded_only_flags_given();
@@ -119,6 +120,10 @@ fn run(args: &PerfArgs) -> Result<PerfReport, CliError> {
         .transpose()?;
     if let Some(b) = &broker {
         config.bootstrap_servers = b.bootstrap().split(',').map(str::to_owned).collect();
+        if let Some(ca) = b.ca_pem() {
+            config.security_protocol = kproducer::SecurityProtocol::Ssl;
+            config.ssl.ca = Some(kproducer_net::PemSource::Pem(ca.to_owned()));
+        }
     }
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
