@@ -186,3 +186,27 @@ fn failed_records_are_counted_by_kind_and_fail_the_exit_status() {
     );
     assert!(err.contains("max.request.size"), "{err}");
 }
+
+#[test]
+fn embedded_tls_runs_the_same_perf_over_tls() {
+    let out = kproducer(
+        &["perf", "--num-records", "5000", "--embedded-tls", "--json"],
+        b"",
+    );
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("valid JSON");
+    assert_eq!(json["records"], 5000);
+    assert_eq!(json["errors"], 0);
+}
+
+#[test]
+fn embedded_tls_is_refused_against_a_real_broker() {
+    let out = kproducer(
+        &["perf", "--bootstrap", "127.0.0.1:1", "--embedded-tls"],
+        b"",
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--embedded-tls"), "{}", stderr(&out));
+}

@@ -168,3 +168,45 @@ fn a_malformed_header_is_one_line() {
     assert_eq!(out.status.code(), Some(2));
     assert_one_line_error(&out, &["--header", "key=value"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn produces_over_tls_with_security_properties() {
+    use kproducer_fake_broker::SelfSignedTls;
+    let cluster = FakeCluster::builder()
+        .brokers(1)
+        .topic("secure", 1)
+        .build()
+        .unwrap();
+    let tls = SelfSignedTls::for_loopback().unwrap();
+    let listener = cluster
+        .listen_tls("127.0.0.1:0", &tls.server_tls())
+        .await
+        .unwrap();
+    let ca = std::env::temp_dir().join(format!("kproducer-cli-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, tls.pki.ca_pem()).unwrap();
+    let ca_property = format!("ssl.ca.location={}", ca.display());
+    let bootstrap = listener.bootstrap_servers();
+    let out = kproducer(
+        &[
+            "produce",
+            "--bootstrap",
+            &bootstrap,
+            "--topic",
+            "secure",
+            "--property",
+            "security.protocol=SSL",
+            "--property",
+            &ca_property,
+        ],
+        b"over tls\n",
+    );
+    std::fs::remove_file(&ca).unwrap();
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let values: Vec<Option<Bytes>> = cluster
+        .records("secure", 0)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.value)
+        .collect();
+    assert_eq!(values, [Some(Bytes::from("over tls"))]);
+}

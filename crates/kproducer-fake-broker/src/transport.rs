@@ -5,8 +5,12 @@ use std::io;
 
 use kproducer_net::{BoxStream, BrokerAddress, Transport, TransportError};
 
+use tokio_rustls::TlsAcceptor;
+
 use crate::cluster::FakeCluster;
+use crate::error::ListenError;
 use crate::server::serve_connection;
+use crate::server_tls::ServerTls;
 
 /// Bytes buffered in each direction of a connection by default.
 pub const DEFAULT_PIPE_BYTES: usize = 256 * 1024;
@@ -32,10 +36,21 @@ pub const DEFAULT_PIPE_BYTES: usize = 256 * 1024;
 /// assert!(transport.connect(&addr).await.is_err());
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FakeTransport {
     cluster: FakeCluster,
     pipe_bytes: usize,
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for FakeTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeTransport")
+            .field("cluster", &self.cluster)
+            .field("pipe_bytes", &self.pipe_bytes)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 impl FakeTransport {
@@ -44,7 +59,33 @@ impl FakeTransport {
         Self {
             cluster,
             pipe_bytes: DEFAULT_PIPE_BYTES,
+            tls: None,
         }
+    }
+
+    /// The broker end of every connection speaks TLS with `tls` (a client
+    /// wraps this transport in `kproducer_net::TlsTransport`, or sets
+    /// `security.protocol=SSL`). In-memory brokers are addressed as
+    /// `fake-broker-N` ([`fake_broker_address`](crate::fake_broker_address)),
+    /// so their certificate must name those hosts. A failed handshake
+    /// closes the connection.
+    ///
+    /// # Errors
+    /// [`ListenError::Tls`] when the certificate or key is unusable.
+    ///
+    /// ```
+    /// use kproducer_fake_broker::{FakeCluster, ServerTls, TestPki};
+    ///
+    /// let cluster = FakeCluster::builder().brokers(1).build().unwrap();
+    /// let pki = TestPki::new("test CA").unwrap();
+    /// let broker = pki.issue_server(&["fake-broker-0"]).unwrap();
+    /// let tls = ServerTls::new(&broker.certificate_pem, &broker.key_pem);
+    /// let transport = cluster.transport().with_tls(&tls).unwrap();
+    /// # drop(transport);
+    /// ```
+    pub fn with_tls(mut self, tls: &ServerTls) -> Result<Self, ListenError> {
+        self.tls = Some(tls.acceptor()?);
+        Ok(self)
     }
 
     /// Sets how many bytes each direction of a connection buffers.
@@ -83,7 +124,22 @@ impl Transport for FakeTransport {
         };
         let (conn, down) = accepted;
         let (client, server) = tokio::io::duplex(self.pipe_bytes);
-        runtime.spawn(serve_connection(self.cluster.clone(), conn, server, down));
+        let cluster = self.cluster.clone();
+        match self.tls.clone() {
+            None => {
+                runtime.spawn(serve_connection(cluster, conn, server, down));
+            }
+            Some(acceptor) => {
+                runtime.spawn(async move {
+                    match acceptor.accept(server).await {
+                        Ok(tls) => serve_connection(cluster, conn, tls, down).await,
+                        Err(e) => {
+                            tracing::debug!(%conn, error = %e, "TLS handshake failed; closing")
+                        }
+                    }
+                });
+            }
+        }
         Ok(Box::new(client))
     }
 }

@@ -162,3 +162,32 @@ async fn bad_flags_are_one_line_and_a_failure() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("65535"), "{stderr}");
 }
+
+#[tokio::test]
+async fn serves_tls_with_a_self_signed_certificate_and_writes_its_ca() {
+    use kproducer_net::{
+        BrokerAddress, Connection, ConnectionConfig, PemSource, TcpConfig, TlsConfig, TlsTransport,
+        TrustRoots,
+    };
+    let ca_path =
+        std::env::temp_dir().join(format!("kproducer-fake-ca-{}.pem", std::process::id()));
+    let ca_arg = ca_path.display().to_string();
+    let (_child, addrs) = start(&["--tls-self-signed", &ca_arg, "--stop-on-stdin-eof"]).await;
+    let tls = TlsConfig {
+        roots: TrustRoots::Pem(PemSource::File(ca_path.clone())),
+        ..TlsConfig::default()
+    };
+    let transport = TlsTransport::over_tcp(TcpConfig::default(), &tls).unwrap();
+    std::fs::remove_file(&ca_path).unwrap();
+    let addr = BrokerAddress::new(addrs[0].ip().to_string(), addrs[0].port());
+    let conn = within(
+        "a TLS connection",
+        Connection::connect(&transport, &addr, ConnectionConfig::default()),
+    )
+    .await
+    .unwrap();
+    let metadata = within("metadata over TLS", conn.send(&MetadataRequest::default()))
+        .await
+        .unwrap();
+    assert_eq!(metadata.brokers.len(), 1);
+}

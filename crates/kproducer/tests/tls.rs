@@ -8,8 +8,11 @@
 use std::future::Future;
 use std::time::Duration;
 
-use kproducer::{Error, Producer, ProducerConfig, Record, SecurityProtocol};
-use kproducer_fake_broker::{FakeCluster, SelfSignedTls, TestPki};
+use std::sync::Arc;
+
+use kproducer::{Error, Producer, ProducerConfig, Record, SecurityProtocol, SslConfig};
+use kproducer_fake_broker::{FakeCluster, SelfSignedTls, ServerTls, TestPki};
+use kproducer_net::PemSource;
 
 const TEST_LIMIT: Duration = Duration::from_secs(60);
 
@@ -213,4 +216,45 @@ async fn key_material_never_appears_in_debug_output_or_errors() {
     let err = ProducerConfig::from_properties([("ssl.key.password", "hunter2")]).unwrap_err();
     assert!(!err.to_string().contains("hunter2"), "{err}");
     assert!(err.to_string().contains("decrypt"), "{err}");
+}
+
+/// `security.protocol=SSL` layers TLS over whatever transport the builder
+/// has: here the fake broker's in-memory one, so the test runs on paused
+/// time with no sockets.
+#[tokio::test(start_paused = true)]
+async fn tls_over_the_in_memory_transport() {
+    let cluster = cluster();
+    let pki = TestPki::new("test CA").unwrap();
+    let broker = pki
+        .issue_server(&["fake-broker-0", "fake-broker-1"])
+        .unwrap();
+    let server = ServerTls::new(&broker.certificate_pem, &broker.key_pem);
+    let transport = cluster.transport().with_tls(&server).unwrap();
+    let producer = Producer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers().split(','))
+        .transport(Arc::new(transport))
+        .security_protocol(SecurityProtocol::Ssl)
+        .ssl(SslConfig {
+            ca: Some(PemSource::Pem(pki.ca_pem())),
+            ..SslConfig::default()
+        })
+        .build()
+        .unwrap();
+    let mut futures = Vec::new();
+    for i in 0..100 {
+        let record = Record::new("orders", format!("v{i}")).with_partition(i % 4);
+        futures.push(producer.send(record).await.unwrap());
+    }
+    for f in futures {
+        f.await.unwrap();
+    }
+    for p in 0..4 {
+        let want: Vec<String> = (0..100)
+            .filter(|i| i % 4 == p)
+            .map(|i| format!("v{i}"))
+            .collect();
+        let want: Vec<&[u8]> = want.iter().map(|v| v.as_bytes()).collect();
+        cluster.assert_values("orders", p, &want);
+    }
+    producer.close(Duration::from_secs(5)).await;
 }
