@@ -23,10 +23,18 @@ pub(crate) const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
 /// created).
 pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<usize, CliError> {
     let settings: Settings = config.validate().map_err(CliError::Config)?;
-    let transport = TcpTransport::new(TcpConfig {
+    let tcp = TcpTransport::new(TcpConfig {
         connect_timeout: PREFLIGHT_TIMEOUT,
         ..TcpConfig::default()
     });
+    // The same layers (TLS, SASL) the producer will use.
+    let transport = kproducer::secure_transport(
+        std::sync::Arc::new(tcp),
+        config.security_protocol,
+        &config.ssl,
+        PREFLIGHT_TIMEOUT,
+    )
+    .map_err(CliError::Config)?;
     let conn_config = ConnectionConfig {
         request_timeout: PREFLIGHT_TIMEOUT,
         client_id: Some(config.client_id.clone()),
@@ -44,7 +52,8 @@ pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<
     for (host, port) in &settings.bootstrap {
         let address = BrokerAddress::new(host.clone(), *port);
         let attempt = async {
-            let conn = Connection::connect(&transport, &address, conn_config.clone()).await?;
+            let conn =
+                Connection::connect(transport.as_ref(), &address, conn_config.clone()).await?;
             let response = conn.send(&request).await;
             conn.close();
             response

@@ -56,6 +56,6 @@ pub use error::{Error, TrySendError};
 pub use metrics::ProducerMetrics;
 pub use producer::{Producer, ProducerBuilder};
 pub use record::{Header, Record, RecordMetadata, Topic};
-pub use security::{SecurityProtocol, SslConfig};
+pub use security::{SecurityProtocol, SslConfig, secure_transport};
 
 pub use kproducer_protocol as protocol;

@@ -177,12 +177,24 @@ fn tls_error_key(ssl: &SslConfig, error: &TlsConfigError) -> &'static str {
 }
 
 /// The transport the producer connects with: `base` (TCP, or a test's
-/// transport) with the layers `protocol` asks for on top.
+/// transport) with the layers `protocol` asks for on top. The producer
+/// calls it on build; tools that open their own connections with the same
+/// settings (such as the CLI's pre-flight check) call it too.
 ///
 /// # Errors
 /// [`Error::Config`] when a certificate or key cannot be loaded, or the
 /// protocol needs a layer this build does not have.
-pub(crate) fn secure_transport(
+///
+/// ```
+/// use std::sync::Arc;
+/// use kproducer::{SecurityProtocol, SslConfig, secure_transport};
+/// use kproducer_net::{DEFAULT_CONNECT_TIMEOUT, TcpTransport};
+///
+/// let tcp = Arc::new(TcpTransport::default());
+/// let plain = secure_transport(tcp, SecurityProtocol::Plaintext, &SslConfig::default(), DEFAULT_CONNECT_TIMEOUT);
+/// assert!(plain.is_ok());
+/// ```
+pub fn secure_transport(
     base: Arc<dyn Transport>,
     protocol: SecurityProtocol,
     ssl: &SslConfig,
