@@ -174,6 +174,41 @@ pub(super) fn server_list(value: &str) -> Vec<String> {
         .collect()
 }
 
+/// A PEM file path (`ssl.*.location`); empty means unset.
+pub(super) fn pem_file(value: &str) -> Result<Option<kproducer_net::PemSource>, Expected> {
+    Ok((!value.is_empty()).then(|| kproducer_net::PemSource::File(value.into())))
+}
+
+/// PEM text (`ssl.*.pem`); empty means unset. Newlines may be given as
+/// `\n`, as in one-line properties files.
+pub(super) fn pem_text(value: &str) -> Result<Option<kproducer_net::PemSource>, Expected> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if !value.contains("-----BEGIN ") {
+        return Err("PEM text starting with -----BEGIN CERTIFICATE-----".to_owned());
+    }
+    Ok(Some(kproducer_net::PemSource::Pem(
+        value.replace("\\n", "\n"),
+    )))
+}
+
+/// `ssl.endpoint.identification.algorithm`: `https` checks the broker's
+/// host name, empty (or `none`, as librdkafka spells it) does not.
+pub(super) fn endpoint_identification(value: &str) -> Result<bool, Expected> {
+    if value.eq_ignore_ascii_case("https") {
+        Ok(true)
+    } else if value.is_empty() || value.eq_ignore_ascii_case("none") {
+        Ok(false)
+    } else {
+        Err(
+            "https (check the broker's host name, the default), or empty to skip the check \
+             (only for testing)"
+                .to_owned(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,40 +265,5 @@ mod tests {
     fn server_lists_skip_empty_entries() {
         assert_eq!(server_list(" a:1 ,, b:2 ,"), vec!["a:1", "b:2"]);
         assert!(server_list("").is_empty());
-    }
-}
-
-/// A PEM file path (`ssl.*.location`); empty means unset.
-pub(super) fn pem_file(value: &str) -> Result<Option<kproducer_net::PemSource>, Expected> {
-    Ok((!value.is_empty()).then(|| kproducer_net::PemSource::File(value.into())))
-}
-
-/// PEM text (`ssl.*.pem`); empty means unset. Newlines may be given as
-/// `\n`, as in one-line properties files.
-pub(super) fn pem_text(value: &str) -> Result<Option<kproducer_net::PemSource>, Expected> {
-    if value.is_empty() {
-        return Ok(None);
-    }
-    if !value.contains("-----BEGIN ") {
-        return Err("PEM text starting with -----BEGIN CERTIFICATE-----".to_owned());
-    }
-    Ok(Some(kproducer_net::PemSource::Pem(
-        value.replace("\\n", "\n"),
-    )))
-}
-
-/// `ssl.endpoint.identification.algorithm`: `https` checks the broker's
-/// host name, empty (or `none`, as librdkafka spells it) does not.
-pub(super) fn endpoint_identification(value: &str) -> Result<bool, Expected> {
-    if value.eq_ignore_ascii_case("https") {
-        Ok(true)
-    } else if value.is_empty() || value.eq_ignore_ascii_case("none") {
-        Ok(false)
-    } else {
-        Err(
-            "https (check the broker's host name, the default), or empty to skip the check \
-             (only for testing)"
-                .to_owned(),
-        )
     }
 }
