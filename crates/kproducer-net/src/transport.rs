@@ -150,6 +150,32 @@ pub enum TransportError {
     },
 }
 
+impl TransportError {
+    /// Whether retrying cannot help until the configuration (or the
+    /// broker's certificate) changes: every TLS verification failure, and
+    /// a TLS client talking to a non-TLS port. Connection refusals,
+    /// timeouts and resolution failures may be transient.
+    ///
+    /// ```
+    /// use kproducer_net::{BrokerAddress, TransportError};
+    /// let addr = BrokerAddress::new("broker", 9093);
+    /// let e = TransportError::TlsUnknownCa { addr: addr.clone(), detail: "UnknownIssuer".into() };
+    /// assert!(e.needs_configuration_change());
+    /// let e = TransportError::Timeout { addr, timeout_ms: 10_000 };
+    /// assert!(!e.needs_configuration_change());
+    /// ```
+    pub fn needs_configuration_change(&self) -> bool {
+        matches!(
+            self,
+            TransportError::TlsUnknownCa { .. }
+                | TransportError::TlsNameMismatch { .. }
+                | TransportError::TlsExpired { .. }
+                | TransportError::TlsBadCertificate { .. }
+                | TransportError::TlsPeerNotTls { .. }
+        )
+    }
+}
+
 /// Opens byte streams to brokers.
 ///
 /// Implementations: TCP (`TcpTransport`), TLS (`TlsTransport`), and

@@ -13,6 +13,8 @@
 //!   per partition, duplicates as success, KIP-360 epoch bumps); see
 //!   `docs/idempotence.md`. Connections per broker adapt to load
 //!   (`kproducer-net`'s scaler and fenced router).
+//! - TLS with `security.protocol=SSL` and the `ssl.*` properties
+//!   ([`SecurityProtocol`], [`SslConfig`]); see `docs/security.md`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
