@@ -187,7 +187,9 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
         Ok(())
     }),
     ("ssl.key.pem", |f, v| {
-        f.config.ssl.key = (!v.is_empty()).then(|| PrivateKeySource::Pem(PrivateKeyPem::new(v)));
+        // `\n` escapes become newlines, as for the other PEM strings.
+        f.config.ssl.key = (!v.is_empty())
+            .then(|| PrivateKeySource::Pem(PrivateKeyPem::new(v.replace("\\n", "\n"))));
         Ok(())
     }),
     // Empty is accepted (no password); a password means an encrypted key.
