@@ -258,3 +258,83 @@ async fn tls_over_the_in_memory_transport() {
     }
     producer.close(Duration::from_secs(5)).await;
 }
+
+/// Collects everything the `fmt` subscriber writes.
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Mutual TLS with the key given inline (`ssl.key.pem`), everything logged
+/// at TRACE: the key's bytes appear in no log line, no `Debug` output and no
+/// error. One thread (current-thread runtime, in-memory transport), so the
+/// thread-local subscriber sees every event.
+#[tokio::test(start_paused = true)]
+async fn key_bytes_appear_in_no_log_line() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let cluster = cluster();
+    let pki = TestPki::new("test CA").unwrap();
+    let broker = pki
+        .issue_server(&["fake-broker-0", "fake-broker-1"])
+        .unwrap();
+    let client = pki.issue_client("producer").unwrap();
+    let server = ServerTls::new(&broker.certificate_pem, &broker.key_pem)
+        .require_client_certificates(&pki.ca_pem());
+    let transport = cluster.transport().with_tls(&server).unwrap();
+    let ca = pki.ca_pem();
+    let bootstrap = cluster.bootstrap_servers();
+    let config = ProducerConfig::from_properties([
+        ("bootstrap.servers", bootstrap.as_str()),
+        ("security.protocol", "SSL"),
+        ("ssl.ca.pem", ca.as_str()),
+        ("ssl.certificate.pem", client.certificate_pem.as_str()),
+        ("ssl.key.pem", client.key_pem.as_str()),
+    ])
+    .unwrap();
+    let builder = Producer::builder()
+        .config(config)
+        .transport(Arc::new(transport));
+    tracing::info!(?builder, "building");
+    let producer = builder.build().unwrap();
+    producer
+        .send(Record::new("orders", "secret-free").with_partition(0))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    producer.close(Duration::from_secs(5)).await;
+    // A bad password is refused without being echoed.
+    let err = ProducerConfig::from_properties([("ssl.key.password", "hunter2")]).unwrap_err();
+    tracing::warn!(error = %err, ?err, "refused");
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("building"), "the capture works");
+    // Every base64 line of the key's body.
+    let key_lines: Vec<&str> = client
+        .key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 16)
+        .collect();
+    assert!(!key_lines.is_empty());
+    for line in key_lines {
+        assert!(!text.contains(line), "key material in the logs: {line}");
+    }
+    assert!(!text.contains("hunter2"));
+}
