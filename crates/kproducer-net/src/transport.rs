@@ -9,6 +9,8 @@ use std::io;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::sasl::SaslError;
+
 /// A connected, bidirectional byte stream.
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 
@@ -81,6 +83,26 @@ pub enum TransportError {
         /// What the resolver said.
         reason: String,
     },
+    /// The stream opened, but SASL authentication on it failed
+    /// ([`SaslTransport`](crate::SaslTransport)).
+    #[error("SASL authentication with {addr} failed: {source}")]
+    Sasl {
+        /// The address tried.
+        addr: BrokerAddress,
+        /// Why authentication failed.
+        #[source]
+        source: SaslError,
+    },
+}
+
+impl TransportError {
+    /// The SASL failure, when authentication is what failed.
+    pub fn sasl_error(&self) -> Option<&SaslError> {
+        match self {
+            TransportError::Sasl { source, .. } => Some(source),
+            _ => None,
+        }
+    }
 }
 
 /// Opens byte streams to brokers.
