@@ -90,6 +90,7 @@ mod log_records;
 mod pacer;
 mod partition_log;
 mod producer_state;
+mod sasl;
 mod server;
 mod transactions;
 mod transport;
@@ -113,6 +114,7 @@ pub use producer_state::{
     BATCHES_RETAINED, BehaviourMode, CachedBatch, IdempotenceRules, IncomingBatch, NO_PRODUCER_ID,
     ProducerEntry, ProducerStates, RejectReason, SequenceDecision, add_sequence, next_sequence,
 };
+pub use sasl::{DEFAULT_SCRAM_ITERATIONS, SaslFault, SaslServerConfig};
 pub use transactions::{
     EndedTxn, FIRST_PRODUCER_ID, InitOutcome, TransactionCoordinator, TxnEntry, TxnState,
 };
