@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use kproducer_net::{ScalerConfig, ScalerConfigError};
+use kproducer_net::{BuiltinMechanism, ScalerConfig, ScalerConfigError, Secret};
 use kproducer_protocol::records::Compression;
 
 use crate::error::Error;
@@ -179,6 +179,15 @@ pub struct ProducerConfig {
     /// for; Kafka 4.5 (KAFKA-15591) only on partitions that held records.
     /// Leave it at 0 (the default) outside tests.
     pub first_sequence: i32,
+    /// `sasl.mechanism` (also `sasl.mechanisms`, librdkafka's name):
+    /// authenticate every connection with this SASL mechanism. Default
+    /// `None`: no SASL. Set with `sasl_username` and `sasl_password`, or
+    /// through [`ProducerBuilder::sasl`](crate::ProducerBuilder::sasl).
+    pub sasl_mechanism: Option<BuiltinMechanism>,
+    /// `sasl.username`.
+    pub sasl_username: Option<String>,
+    /// `sasl.password`; printed as `[redacted]`.
+    pub sasl_password: Option<Secret>,
 }
 
 impl Default for ProducerConfig {
@@ -208,6 +217,9 @@ impl Default for ProducerConfig {
             scaler: ScalerConfig::default(),
             scale_interval: Duration::from_millis(100),
             first_sequence: 0,
+            sasl_mechanism: None,
+            sasl_username: None,
+            sasl_password: None,
         }
     }
 }
@@ -286,6 +298,7 @@ impl ProducerConfig {
             .iter()
             .map(|s| parse_address(s))
             .collect::<Result<Vec<_>, _>>()?;
+        crate::sasl::check(self)?;
         if self.first_sequence < 0 {
             return Err(Error::config(
                 "first_sequence",

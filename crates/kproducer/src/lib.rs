@@ -48,6 +48,7 @@ pub mod partitioner;
 mod producer;
 mod properties;
 mod record;
+mod sasl;
 
 pub use config::{Acks, MAX_IN_FLIGHT_IDEMPOTENT, PartitionerKind, ProducerConfig, Settings};
 pub use delivery::{DeliveryFuture, DeliveryResult};
@@ -56,4 +57,5 @@ pub use metrics::ProducerMetrics;
 pub use producer::{Producer, ProducerBuilder};
 pub use record::{Header, Record, RecordMetadata, Topic};
 
+pub use kproducer_net::{BuiltinMechanism, Mechanism, SaslError, Secret};
 pub use kproducer_protocol as protocol;

@@ -168,6 +168,24 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
             )
         }
     }),
+    ("sasl.mechanism", |f, v| {
+        f.config.sasl_mechanism = Some(values::sasl_mechanism(v)?);
+        Ok(())
+    }),
+    // librdkafka's name for the same setting.
+    ("sasl.mechanisms", |f, v| {
+        f.config.sasl_mechanism = Some(values::sasl_mechanism(v)?);
+        Ok(())
+    }),
+    ("sasl.username", |f, v| {
+        f.config.sasl_username = Some(v.to_owned());
+        Ok(())
+    }),
+    // The value goes straight into a `Secret`; no error message repeats it.
+    ("sasl.password", |f, v| {
+        f.config.sasl_password = Some(kproducer_net::Secret::new(v));
+        Ok(())
+    }),
     ("kproducer.connections.adaptive", |f, v| {
         f.config.adaptive_connections = values::boolean(v)?;
         Ok(())
@@ -237,6 +255,9 @@ const TRANSACTIONS: &str = "is not supported yet: kproducer has no transactions 
      remove it (idempotence, on by default, still keeps each partition free of duplicates)";
 const SECURITY: &str = "is not supported yet: kproducer connects over PLAINTEXT only \
      (no TLS or SASL yet); remove it";
+const SASL_OTHER: &str = "is not supported: kproducer's SASL takes sasl.mechanism (PLAIN, \
+     SCRAM-SHA-256, SCRAM-SHA-512), sasl.username and sasl.password only (no JAAS, Kerberos or \
+     OAUTHBEARER settings; implement kproducer::Mechanism for other mechanisms); remove it";
 const SERIALIZER: &str = "is not needed: kproducer takes keys and values as bytes \
      (Record::new(topic, value).with_key(key)); serialize before sending and remove this key";
 const INTERCEPTORS: &str = "is not supported yet: kproducer has no interceptors; wrap Producer::send instead and remove it";
@@ -280,7 +301,11 @@ pub(super) const UNSUPPORTED: &[(&str, &str)] = &[
 /// Families of Kafka keys recognised by prefix but not supported yet.
 pub(super) const UNSUPPORTED_PREFIXES: &[(&str, &str)] = &[
     ("ssl.", SECURITY),
-    ("sasl.", SECURITY),
+    ("sasl.client.", SASL_OTHER),
+    ("sasl.jaas.", SASL_OTHER),
+    ("sasl.kerberos.", SASL_OTHER),
+    ("sasl.login.", SASL_OTHER),
+    ("sasl.oauthbearer.", SASL_OTHER),
     ("metrics.", JAVA_METRICS),
 ];
 

@@ -113,7 +113,17 @@ fn documented_defaults_are_the_defaults() {
     // Only these have no literal default: a guard against a default losing
     // its backticks and silently leaving this test.
     let described: Vec<&str> = described.iter().map(|r| r.key.as_str()).collect();
-    assert_eq!(described, ["bootstrap.servers", "enable.idempotence"]);
+    assert_eq!(
+        described,
+        [
+            "bootstrap.servers",
+            "enable.idempotence",
+            "sasl.mechanism",
+            "sasl.mechanisms",
+            "sasl.username",
+            "sasl.password"
+        ]
+    );
     let props = literal_rows
         .iter()
         .map(|r| (r.key.as_str(), literal(&r.default).unwrap_or_default()));
@@ -184,6 +194,18 @@ const EVERY_KEY: &[(&str, &str, Check)] = &[
     ("retries", "3", |c| *c == ProducerConfig::default()),
     ("security.protocol", "plaintext", |c| {
         *c == ProducerConfig::default()
+    }),
+    ("sasl.mechanism", "scram-sha-512", |c| {
+        c.sasl_mechanism == Some(kproducer_net::BuiltinMechanism::ScramSha512)
+    }),
+    ("sasl.mechanisms", "PLAIN", |c| {
+        c.sasl_mechanism == Some(kproducer_net::BuiltinMechanism::Plain)
+    }),
+    ("sasl.username", "alice", |c| {
+        c.sasl_username.as_deref() == Some("alice")
+    }),
+    ("sasl.password", "alice-secret", |c| {
+        c.sasl_password.as_ref().map(kproducer_net::Secret::expose) == Some("alice-secret")
     }),
     ("kproducer.connections.adaptive", "false", |c| {
         !c.adaptive_connections
@@ -257,7 +279,12 @@ fn every_key_sets_its_field() {
 #[test]
 fn every_bad_value_names_its_key_and_the_expected_form() {
     // client.id takes any string; bootstrap.servers is checked by validate.
-    let free_form = ["client.id", "bootstrap.servers"];
+    let free_form = [
+        "client.id",
+        "bootstrap.servers",
+        "sasl.username",
+        "sasl.password",
+    ];
     for (key, _) in SUPPORTED.iter().filter(|(k, _)| !free_form.contains(k)) {
         let err = ProducerConfig::from_properties([(*key, "not-a-value")]).unwrap_err();
         let text = err.to_string();
