@@ -3,6 +3,7 @@
 //! missing topic is one clear line within seconds — rather than records
 //! that wait out `delivery.timeout.ms` (two minutes by default).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kproducer::protocol::ErrorCode;
@@ -23,10 +24,10 @@ pub(crate) const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
 /// created).
 pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<usize, CliError> {
     let settings: Settings = config.validate().map_err(CliError::Config)?;
-    let transport = TcpTransport::new(TcpConfig {
+    let transport = config.wrap_transport(Arc::new(TcpTransport::new(TcpConfig {
         connect_timeout: PREFLIGHT_TIMEOUT,
         ..TcpConfig::default()
-    });
+    })));
     let conn_config = ConnectionConfig {
         request_timeout: PREFLIGHT_TIMEOUT,
         client_id: Some(config.client_id.clone()),
@@ -44,13 +45,21 @@ pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<
     for (host, port) in &settings.bootstrap {
         let address = BrokerAddress::new(host.clone(), *port);
         let attempt = async {
-            let conn = Connection::connect(&transport, &address, conn_config.clone()).await?;
+            let conn =
+                Connection::connect(transport.as_ref(), &address, conn_config.clone()).await?;
             let response = conn.send(&request).await;
             conn.close();
             response
         };
         let response = match tokio::time::timeout(PREFLIGHT_TIMEOUT * 2, attempt).await {
             Ok(Ok(r)) => r,
+            // Refused credentials will be refused by every server: say so
+            // now (the message never holds the password).
+            Ok(Err(ConnectionError::Connect { source, .. }))
+                if source.sasl_error().is_some_and(|s| s.is_fatal()) =>
+            {
+                return Err(CliError::Authentication(source.to_string()));
+            }
             // The transport's error already names the address.
             Ok(Err(ConnectionError::Connect { source, .. })) => {
                 failures.push(source.to_string());

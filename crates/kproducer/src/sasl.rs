@@ -36,6 +36,34 @@ pub(crate) fn check(config: &ProducerConfig) -> Result<(), Error> {
     }
 }
 
+impl ProducerConfig {
+    /// The transport connections are opened with: `inner` itself, or
+    /// `inner` authenticating every stream with the SASL mechanism the
+    /// `sasl.*` settings name. For tools that talk to the cluster outside
+    /// a producer (a pre-flight metadata check) and must authenticate the
+    /// same way; [`ProducerBuilder::build`](crate::ProducerBuilder::build)
+    /// does this itself.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use kproducer::ProducerConfig;
+    /// use kproducer_net::TcpTransport;
+    ///
+    /// let config = ProducerConfig::from_properties([
+    ///     ("sasl.mechanism", "SCRAM-SHA-256"),
+    ///     ("sasl.username", "alice"),
+    ///     ("sasl.password", "alice-secret"),
+    /// ])?;
+    /// let transport = config.wrap_transport(Arc::new(TcpTransport::default()));
+    /// assert!(format!("{transport:?}").contains("SaslTransport"));
+    /// assert!(!format!("{transport:?}").contains("alice-secret"));
+    /// # Ok::<(), kproducer::Error>(())
+    /// ```
+    pub fn wrap_transport(&self, inner: Arc<dyn Transport>) -> Arc<dyn Transport> {
+        transport(inner, None, self)
+    }
+}
+
 /// The transport the producer connects with: `transport` itself, or
 /// `transport` authenticating with `custom` (set on the builder) or the
 /// mechanism the `sasl.*` settings name.
