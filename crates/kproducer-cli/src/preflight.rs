@@ -65,6 +65,15 @@ pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<
                 failures.push(source.to_string());
                 continue;
             }
+            // Kafka's SASL listeners close a connection that sends
+            // Metadata without authenticating.
+            Ok(Err(e @ ConnectionError::Closed { .. })) if config.sasl_mechanism.is_none() => {
+                failures.push(format!(
+                    "{address}: {e}; if that listener requires SASL, set sasl.mechanism, \
+                     sasl.username and sasl.password"
+                ));
+                continue;
+            }
             Ok(Err(e)) => {
                 failures.push(format!("{address}: {e}"));
                 continue;

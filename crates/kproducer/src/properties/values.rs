@@ -174,6 +174,15 @@ pub(super) fn server_list(value: &str) -> Vec<String> {
         .collect()
 }
 
+/// A SASL mechanism kproducer implements.
+pub(super) fn sasl_mechanism(v: &str) -> Result<kproducer_net::BuiltinMechanism, Expected> {
+    kproducer_net::BuiltinMechanism::parse(v).ok_or_else(|| {
+        "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (GSSAPI and OAUTHBEARER are not built in; \
+         pass your own kproducer::Mechanism to ProducerBuilder::sasl_mechanism)"
+            .to_owned()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,13 +240,4 @@ mod tests {
         assert_eq!(server_list(" a:1 ,, b:2 ,"), vec!["a:1", "b:2"]);
         assert!(server_list("").is_empty());
     }
-}
-
-/// A SASL mechanism kproducer implements.
-pub(super) fn sasl_mechanism(v: &str) -> Result<kproducer_net::BuiltinMechanism, Expected> {
-    kproducer_net::BuiltinMechanism::parse(v).ok_or_else(|| {
-        "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (GSSAPI and OAUTHBEARER are not built in; \
-         pass your own kproducer::Mechanism to ProducerBuilder::sasl_mechanism)"
-            .to_owned()
-    })
 }
