@@ -63,7 +63,11 @@ fn recognised_unsupported_keys_say_so() {
         ("transactional.id", "not supported yet"),
         ("transaction.timeout.ms", "not supported yet"),
         ("ssl.truststore.location", "no TLS or SASL"),
-        ("sasl.mechanism", "no TLS or SASL"),
+        ("sasl.jaas.config", "sasl.username and sasl.password only"),
+        (
+            "sasl.oauthbearer.token.endpoint.url",
+            "implement kproducer::Mechanism",
+        ),
         ("security.providers", "no TLS or SASL"),
         ("key.serializer", "takes keys and values as bytes"),
         ("value.serializer", "takes keys and values as bytes"),

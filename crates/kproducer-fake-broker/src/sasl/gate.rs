@@ -208,3 +208,126 @@ fn check_plain(config: &SaslServerConfig, token: &[u8]) -> Result<(), String> {
         _ => Err(INVALID.to_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kproducer_protocol::messages::{MetadataRequest, SaslHandshakeResponse};
+    use kproducer_protocol::{Message, ResponseHeader};
+
+    use super::*;
+
+    fn header(api: ApiKey, version: i16) -> RequestHeader {
+        RequestHeader {
+            api_key: api.as_i16(),
+            api_version: version,
+            correlation_id: 1,
+            ..Default::default()
+        }
+    }
+
+    fn gate() -> SaslGate {
+        SaslGate::new(Some(Arc::new(SaslServerConfig::new().user("alice", "pw"))))
+    }
+
+    fn handshake(g: &mut SaslGate, mechanism: &str) -> Verdict {
+        g.admit(
+            &header(ApiKey::SaslHandshake, 1),
+            &AnyRequest::SaslHandshake(SaslHandshakeRequest {
+                mechanism: mechanism.into(),
+            }),
+        )
+    }
+
+    fn authenticate(g: &mut SaslGate, token: &'static [u8]) -> Verdict {
+        g.admit(
+            &header(ApiKey::SaslAuthenticate, 0),
+            &AnyRequest::SaslAuthenticate(SaslAuthenticateRequest {
+                auth_bytes: Bytes::from_static(token),
+                ..Default::default()
+            }),
+        )
+    }
+
+    fn handshake_code(v: Verdict) -> (bool, i16) {
+        let (close, frame) = match v {
+            Verdict::Respond(f) => (false, f),
+            Verdict::RespondThenClose(f) => (true, f),
+            other => panic!("{other:?}"),
+        };
+        let mut bytes = frame.unwrap().freeze();
+        ResponseHeader::decode(&mut bytes, 0).unwrap();
+        (
+            close,
+            SaslHandshakeResponse::decode(&mut bytes, 1)
+                .unwrap()
+                .error_code,
+        )
+    }
+
+    fn metadata(g: &mut SaslGate) -> Verdict {
+        g.admit(
+            &header(ApiKey::Metadata, 12),
+            &AnyRequest::Metadata(MetadataRequest::default()),
+        )
+    }
+
+    #[test]
+    fn only_api_versions_and_sasl_pass_before_authentication() {
+        let mut g = gate();
+        assert!(matches!(metadata(&mut g), Verdict::Close));
+        let mut g = gate();
+        assert_eq!(handshake_code(handshake(&mut g, "PLAIN")), (false, 0));
+        assert!(matches!(metadata(&mut g), Verdict::Close));
+        let mut g = gate();
+        handshake(&mut g, "PLAIN");
+        assert!(matches!(
+            authenticate(&mut g, b"\0alice\0pw"),
+            Verdict::Respond(Ok(_))
+        ));
+        assert!(matches!(metadata(&mut g), Verdict::Serve));
+        // A second handshake after authentication is out of turn.
+        assert_eq!(handshake_code(handshake(&mut g, "PLAIN")), (true, 34));
+    }
+
+    #[test]
+    fn plain_checks_user_password_and_authzid() {
+        for token in [
+            &b"\0alice\0wrong"[..],
+            b"\0bob\0pw",
+            b"bob\0alice\0pw",
+            b"no separators",
+        ] {
+            let mut g = gate();
+            handshake(&mut g, "PLAIN");
+            let v = g.admit(
+                &header(ApiKey::SaslAuthenticate, 0),
+                &AnyRequest::SaslAuthenticate(SaslAuthenticateRequest {
+                    auth_bytes: Bytes::copy_from_slice(token),
+                    ..Default::default()
+                }),
+            );
+            assert!(matches!(v, Verdict::RespondThenClose(Ok(_))), "{token:?}");
+        }
+        let mut g = gate();
+        handshake(&mut g, "PLAIN");
+        assert!(matches!(
+            authenticate(&mut g, b"alice\0alice\0pw"),
+            Verdict::Respond(_)
+        ));
+    }
+
+    #[test]
+    fn unknown_mechanisms_and_tokens_out_of_turn_are_refused() {
+        let mut g = gate();
+        assert_eq!(handshake_code(handshake(&mut g, "GSSAPI")), (true, 33));
+        let mut g = gate();
+        assert!(matches!(
+            authenticate(&mut g, b"\0alice\0pw"),
+            Verdict::RespondThenClose(_)
+        ));
+        // Without SASL: SASL requests get ILLEGAL_SASL_STATE, others pass.
+        let mut g = SaslGate::new(None);
+        assert_eq!(handshake_code(handshake(&mut g, "PLAIN")), (false, 34));
+        assert!(matches!(metadata(&mut g), Verdict::Serve));
+    }
+}
