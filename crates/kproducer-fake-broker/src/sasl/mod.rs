@@ -7,6 +7,7 @@ mod gate;
 mod scram_server;
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use kproducer_net::{BuiltinMechanism, ScramCredential, ScramHash, Secret};
 
@@ -28,21 +29,28 @@ pub enum SaslFault {
     ForeignNonce,
 }
 
-/// What the broker stores for one user.
+/// What the broker stores for one user. The SCRAM credentials are derived
+/// on first use (thousands of HMAC rounds each), so a test that never uses
+/// a mechanism does not pay for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct UserCredentials {
     /// PLAIN compares the password itself.
     password: Secret,
-    sha256: ScramCredential,
-    sha512: ScramCredential,
+    salt: Vec<u8>,
+    iterations: u32,
+    sha256: OnceLock<ScramCredential>,
+    sha512: OnceLock<ScramCredential>,
 }
 
 impl UserCredentials {
     fn scram(&self, hash: ScramHash) -> &ScramCredential {
-        match hash {
+        let cell = match hash {
             ScramHash::Sha256 => &self.sha256,
             ScramHash::Sha512 => &self.sha512,
-        }
+        };
+        cell.get_or_init(|| {
+            ScramCredential::new(hash, self.password.expose(), &self.salt, self.iterations)
+        })
     }
 }
 
@@ -114,21 +122,12 @@ impl SaslServerConfig {
         let password = password.into();
         // A reproducible per-user salt: 16 bytes of SHA-256 over the name.
         let salt = ScramHash::Sha256.digest(format!("kproducer-fake-broker/{name}").as_bytes());
-        let salt = &salt[..16];
         let credentials = UserCredentials {
-            sha256: ScramCredential::new(
-                ScramHash::Sha256,
-                password.expose(),
-                salt,
-                self.iterations,
-            ),
-            sha512: ScramCredential::new(
-                ScramHash::Sha512,
-                password.expose(),
-                salt,
-                self.iterations,
-            ),
             password,
+            salt: salt[..16].to_vec(),
+            iterations: self.iterations,
+            sha256: OnceLock::new(),
+            sha512: OnceLock::new(),
         };
         self.users.insert(name, credentials);
         self
