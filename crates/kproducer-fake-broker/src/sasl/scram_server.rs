@@ -92,8 +92,16 @@ impl AwaitingFinal {
         if parts.next() != Some("c=biws") {
             return Err("client-final must carry c=biws (no channel binding)".to_owned());
         }
-        if parts.next().and_then(|p| p.strip_prefix("r=")) != Some(self.nonce.as_str()) {
-            return Err("client-final nonce does not match".to_owned());
+        // Kafka's ScramSaslServer accepts a client-final nonce that *ends*
+        // with the server's (not only an equal one), and librdkafka relies
+        // on it: it sends its client nonce followed by the whole server
+        // nonce. The proof still covers exactly what the client sent.
+        if !parts
+            .next()
+            .and_then(|p| p.strip_prefix("r="))
+            .is_some_and(|r| r.ends_with(&self.nonce))
+        {
+            return Err("Invalid client nonce in the final client message.".to_owned());
         }
         let proof = BASE64.decode(proof).map_err(|_| rejected())?;
         let auth_message = format!("{},{without_proof}", self.auth_prefix);
