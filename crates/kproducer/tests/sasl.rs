@@ -4,11 +4,13 @@
 //! `delivery.timeout.ms`); and the password never appears in traces,
 //! `Debug` output or error messages.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kproducer::{BuiltinMechanism, Error, Producer, ProducerConfig, Record, SaslError};
+use kproducer::{BuiltinMechanism, Error, Mechanism, Producer, ProducerConfig, Record, SaslError};
 use kproducer_fake_broker::{FakeCluster, SaslFault, SaslServerConfig};
+use kproducer_net::{BrokerAddress, Exchange};
 
 const PASSWORD: &str = "Sup3r-Secret-Pa55word";
 const WRONG: &str = "Wr0ng-Guess-Pa55word";
@@ -164,6 +166,45 @@ async fn a_broker_without_the_server_signature_is_refused() {
         matches!(e, SaslError::ServerSignatureMismatch { .. }),
         "{e}"
     );
+}
+
+/// A mechanism of the user's own, counting the exchanges it starts (the
+/// seam an OAUTHBEARER token provider plugs into).
+#[derive(Debug)]
+struct Counting {
+    inner: Arc<dyn Mechanism>,
+    started: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Mechanism for Counting {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn start(&self, broker: &BrokerAddress) -> Result<Box<dyn Exchange>, SaslError> {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        self.inner.start(broker).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_custom_mechanism_authenticates_every_connection() {
+    let cluster = cluster(users());
+    let counting = Arc::new(Counting {
+        inner: BuiltinMechanism::ScramSha512.with_credentials("alice", PASSWORD),
+        started: AtomicUsize::new(0),
+    });
+    let producer = Producer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers().split(','))
+        .transport(Arc::new(cluster.transport()))
+        .sasl_mechanism(counting.clone())
+        .build()
+        .expect("builds");
+    assert!(send_two(&producer).await.iter().all(Result::is_ok));
+    // The bootstrap connection, and at least one per broker.
+    assert!(counting.started.load(Ordering::Relaxed) >= 3);
+    producer.close(Duration::from_secs(1)).await;
 }
 
 #[test]
