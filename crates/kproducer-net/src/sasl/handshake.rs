@@ -3,10 +3,13 @@
 //! before a [`Connection`](crate::Connection) takes the stream over.
 //!
 //! SaslAuthenticate goes at v0, which every broker since Kafka 1.0 serves,
-//! so no ApiVersions round trip is needed first. v0 also tells the broker
-//! that this client does not re-authenticate (KIP-368): a broker with
-//! `connections.max.reauth.ms` set then lets the connection live instead
-//! of closing it when the session expires.
+//! so no ApiVersions round trip is needed first; v0 already carries the
+//! broker's error message (KIP-152). v1 would add the session lifetime
+//! (KIP-368), which only a client that re-authenticates can use: a broker
+//! with `connections.max.reauth.ms` set closes a connection whose session
+//! expired when its next request arrives, whatever version the client
+//! authenticated with, and this client then reconnects (see
+//! `docs/security.md`).
 
 use bytes::{Bytes, BytesMut};
 use kproducer_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
