@@ -22,6 +22,10 @@ pub(crate) enum CliError {
         /// What each server said.
         detail: String,
     },
+    /// A broker refused the SASL credentials (or mechanism); the message
+    /// names the broker and says why, never the password.
+    #[error("{0}")]
+    Authentication(String),
     /// The topic does not exist and the broker did not create it.
     #[error(
         "topic `{topic}` does not exist on the cluster at {bootstrap}; create it first, \

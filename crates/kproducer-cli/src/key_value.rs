@@ -13,8 +13,9 @@ pub(crate) fn parse_key_value(flag: &str, text: &str) -> Result<(String, String)
     };
     let key = key.trim();
     if key.is_empty() {
+        // Not echoed: the value may be a password given without its key.
         return Err(CliError::Usage(format!(
-            "{flag} {text:?} has an empty key: write it as key=value, e.g. {flag} linger.ms=10"
+            "a {flag} argument has an empty key: write it as key=value, e.g. {flag} linger.ms=10"
         )));
     }
     Ok((key.to_owned(), value.trim().to_owned()))

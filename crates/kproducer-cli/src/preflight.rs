@@ -3,6 +3,7 @@
 //! missing topic is one clear line within seconds — rather than records
 //! that wait out `delivery.timeout.ms` (two minutes by default).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kproducer::protocol::ErrorCode;
@@ -28,13 +29,9 @@ pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<
         ..TcpConfig::default()
     });
     // The same layers (TLS, SASL) the producer will use.
-    let transport = kproducer::secure_transport(
-        std::sync::Arc::new(tcp),
-        config.security_protocol,
-        &config.ssl,
-        PREFLIGHT_TIMEOUT,
-    )
-    .map_err(CliError::Config)?;
+    let transport = config
+        .connect_through(Arc::new(tcp), PREFLIGHT_TIMEOUT)
+        .map_err(CliError::Config)?;
     let conn_config = ConnectionConfig {
         request_timeout: PREFLIGHT_TIMEOUT,
         client_id: Some(config.client_id.clone()),
@@ -60,9 +57,25 @@ pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<
         };
         let response = match tokio::time::timeout(PREFLIGHT_TIMEOUT * 2, attempt).await {
             Ok(Ok(r)) => r,
+            // Refused credentials will be refused by every server: say so
+            // now (the message never holds the password).
+            Ok(Err(ConnectionError::Connect { source, .. }))
+                if source.sasl_error().is_some_and(|s| s.is_fatal()) =>
+            {
+                return Err(CliError::Authentication(source.to_string()));
+            }
             // The transport's error already names the address.
             Ok(Err(ConnectionError::Connect { source, .. })) => {
                 failures.push(source.to_string());
+                continue;
+            }
+            // Kafka's SASL listeners close a connection that sends
+            // Metadata without authenticating.
+            Ok(Err(e @ ConnectionError::Closed { .. })) if config.sasl_mechanism.is_none() => {
+                failures.push(format!(
+                    "{address}: {e}; if that listener requires SASL, set sasl.mechanism, \
+                     sasl.username and sasl.password"
+                ));
                 continue;
             }
             Ok(Err(e)) => {

@@ -163,6 +163,13 @@ impl FakeClusterBuilder {
         self
     }
 
+    /// Requires SASL authentication on every connection, with these
+    /// mechanisms and users (see [`SaslServerConfig`](crate::SaslServerConfig)).
+    pub fn sasl(mut self, sasl: crate::SaslServerConfig) -> Self {
+        self.config.sasl = Some(sasl);
+        self
+    }
+
     /// Builds the cluster. Fails when there are no brokers, ids repeat, or a
     /// topic is invalid.
     pub fn build(self) -> Result<FakeCluster, ClusterError> {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::producer_state::{BehaviourMode, IdempotenceRules};
+use crate::sasl::SaslServerConfig;
 
 /// Kafka's default `message.max.bytes` (1 MiB plus record-batch overhead).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_588;
@@ -84,6 +85,9 @@ pub struct ClusterConfig {
     /// test sets it near `i16::MAX` to reach epoch exhaustion without 32767
     /// epoch bumps (fault scenario 18). Default 0.
     pub idempotent_producer_epoch: i16,
+    /// SASL: when set, every connection must authenticate before any
+    /// request but ApiVersions (see [`SaslServerConfig`]). Default: none.
+    pub sasl: Option<SaslServerConfig>,
 }
 
 impl ClusterConfig {
@@ -110,6 +114,7 @@ impl Default for ClusterConfig {
             record_requests: true,
             validate_records: true,
             idempotent_producer_epoch: 0,
+            sasl: None,
         }
     }
 }

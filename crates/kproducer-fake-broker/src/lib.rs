@@ -93,6 +93,7 @@ mod log_records;
 mod pacer;
 mod partition_log;
 mod producer_state;
+mod sasl;
 mod server;
 mod server_tls;
 mod test_pki;
@@ -118,6 +119,7 @@ pub use producer_state::{
     BATCHES_RETAINED, BehaviourMode, CachedBatch, IdempotenceRules, IncomingBatch, NO_PRODUCER_ID,
     ProducerEntry, ProducerStates, RejectReason, SequenceDecision, add_sequence, next_sequence,
 };
+pub use sasl::{DEFAULT_SCRAM_ITERATIONS, SaslFault, SaslServerConfig};
 pub use server_tls::{SERVER_HANDSHAKE_TIMEOUT, SelfSignedTls, ServerTls};
 pub use test_pki::{IssuedCertificate, PkiError, TestPki};
 pub use transactions::{

@@ -10,6 +10,7 @@
 //! kproducer-fake-broker --brokers 3 --partitions 6 --topic perf --service-time-us 50
 //! # TLS with a CA generated now, written for clients to trust:
 //! kproducer-fake-broker --tls-self-signed /tmp/fake-ca.pem
+//! kproducer-fake-broker --sasl-user alice:alice-secret --sasl-mechanism SCRAM-SHA-256
 //! ```
 //!
 //! The request log is off (a long-running broker would keep every request
@@ -21,7 +22,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use kproducer_fake_broker::SaslServerConfig;
 use kproducer_fake_broker::{BehaviourMode, FakeCluster, SelfSignedTls, ServerTls, ServiceTime};
+use kproducer_net::BuiltinMechanism;
 
 /// Which Kafka version's idempotence rules to reproduce.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -116,6 +119,47 @@ struct Args {
     /// wants the broker gone when it exits).
     #[arg(long)]
     stop_on_stdin_eof: bool,
+    /// Require SASL and accept this user (repeatable), as NAME:PASSWORD.
+    /// Test credentials only: command lines are visible to other local
+    /// users.
+    #[arg(long = "sasl-user", value_name = "NAME:PASSWORD")]
+    sasl_users: Vec<String>,
+    /// With --sasl-user: enable only these mechanisms (repeatable; default
+    /// PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512).
+    #[arg(long = "sasl-mechanism", value_name = "MECHANISM")]
+    sasl_mechanisms: Vec<String>,
+}
+
+/// The SASL settings the flags ask for, if any.
+fn sasl(args: &Args) -> Result<Option<SaslServerConfig>, String> {
+    if args.sasl_users.is_empty() {
+        if !args.sasl_mechanisms.is_empty() {
+            return Err("--sasl-mechanism needs at least one --sasl-user".to_owned());
+        }
+        return Ok(None);
+    }
+    let mut config = SaslServerConfig::new();
+    if !args.sasl_mechanisms.is_empty() {
+        let mechanisms = args
+            .sasl_mechanisms
+            .iter()
+            .map(|m| {
+                BuiltinMechanism::parse(m).ok_or_else(|| {
+                    format!("--sasl-mechanism {m}: not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        config = config.mechanisms(&mechanisms);
+    }
+    for user in &args.sasl_users {
+        // Never echo the value: it holds a password.
+        let (name, password) = user
+            .split_once(':')
+            .filter(|(name, _)| !name.is_empty())
+            .ok_or_else(|| "--sasl-user must be NAME:PASSWORD (NAME not empty)".to_owned())?;
+        config = config.user(name, password);
+    }
+    Ok(Some(config))
 }
 
 fn build(args: &Args) -> Result<FakeCluster, String> {
@@ -142,6 +186,9 @@ fn build(args: &Args) -> Result<FakeCluster, String> {
     }
     if let Some(max) = args.max_message_bytes {
         builder = builder.max_message_bytes(max);
+    }
+    if let Some(sasl) = sasl(args)? {
+        builder = builder.sasl(sasl);
     }
     builder.build().map_err(|e| e.to_string())
 }

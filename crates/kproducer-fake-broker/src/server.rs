@@ -9,7 +9,10 @@
 //! - ApiVersions at a version the broker does not know: a v0 response with
 //!   35 `UNSUPPORTED_VERSION` and the supported ranges (KIP-511);
 //! - any other API at a version the broker does not support: the connection
-//!   is closed.
+//!   is closed;
+//! - on a cluster with SASL, any request but ApiVersions, SaslHandshake and
+//!   SaslAuthenticate before authentication: the connection is closed
+//!   ([`crate::sasl`]); a failed authentication is answered, then closed.
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
@@ -25,10 +28,13 @@ use crate::fault_plan::{FaultAction, RequestFacts, ResponseCorruption};
 use crate::handlers::{self, DecodeFailure, InjectedErrors};
 use crate::inspect::{Disposition, ProducedBatch, RequestRecord};
 use crate::pacer::Pacer;
+use crate::sasl::{SaslGate, Verdict};
 
 /// What to do after a request.
 enum Served {
     Respond(Bytes),
+    /// Answer, then close (a failed SASL authentication).
+    RespondThenClose(Bytes),
     Silent,
     Close,
 }
@@ -52,6 +58,8 @@ pub(crate) async fn serve_connection<S>(
         .new_codec();
     let mut framed = Framed::new(stream, codec);
     let mut pacer = Pacer::default();
+    let sasl = cluster.lock().config.sasl.clone().map(std::sync::Arc::new);
+    let mut gate = SaslGate::new(sasl);
     loop {
         let frame = tokio::select! {
             biased;
@@ -65,13 +73,17 @@ pub(crate) async fn serve_connection<S>(
         let served = tokio::select! {
             biased;
             _ = down.changed() => return,
-            s = serve_request(&cluster, conn, frame, &mut pacer) => s,
+            s = serve_request(&cluster, conn, frame, &mut pacer, &mut gate) => s,
         };
         match served {
             Served::Respond(bytes) => {
                 if framed.send(bytes).await.is_err() {
                     return;
                 }
+            }
+            Served::RespondThenClose(bytes) => {
+                let _ = framed.send(bytes).await;
+                return;
             }
             Served::Silent => {}
             Served::Close => return,
@@ -137,6 +149,7 @@ async fn serve_request(
     conn: ConnectionId,
     mut frame: Bytes,
     pacer: &mut Pacer,
+    gate: &mut SaslGate,
 ) -> Served {
     let received_at = Instant::now();
     let payload_bytes = frame.len();
@@ -169,6 +182,36 @@ async fn serve_request(
             return close(cluster, conn, Some(&header), received_at);
         }
     };
+
+    let (respond, then_close) = match gate.admit(&header, &request) {
+        Verdict::Serve => (None, false),
+        Verdict::Respond(frame) => (Some(frame), false),
+        Verdict::RespondThenClose(frame) => (Some(frame), true),
+        Verdict::Close => return close(cluster, conn, Some(&header), received_at),
+    };
+    if let Some(frame) = respond {
+        let Ok(frame) = frame else {
+            return close(cluster, conn, Some(&header), received_at);
+        };
+        let disposition = if then_close {
+            Disposition::ConnectionClosed
+        } else {
+            Disposition::Answered
+        };
+        log(
+            cluster,
+            conn,
+            Some(&header),
+            Vec::new(),
+            disposition,
+            received_at,
+        );
+        return if then_close {
+            Served::RespondThenClose(frame.freeze())
+        } else {
+            Served::Respond(frame.freeze())
+        };
+    }
 
     let partitions = handlers::partitions(&request);
     let firings = cluster.lock().faults.evaluate(&RequestFacts {

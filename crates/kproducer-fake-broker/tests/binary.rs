@@ -191,3 +191,70 @@ async fn serves_tls_with_a_self_signed_certificate_and_writes_its_ca() {
         .unwrap();
     assert_eq!(metadata.brokers.len(), 1);
 }
+
+#[tokio::test]
+async fn sasl_users_from_flags_must_authenticate() {
+    use std::sync::Arc;
+
+    use kproducer_net::{
+        BrokerAddress, BuiltinMechanism, Connection, ConnectionConfig, SaslTransport, TcpTransport,
+    };
+
+    let (mut child, addrs) = start(&[
+        "--sasl-user",
+        "alice:alice-secret",
+        "--sasl-mechanism",
+        "SCRAM-SHA-512",
+        "--stop-on-stdin-eof",
+    ])
+    .await;
+    let addr = BrokerAddress::new(addrs[0].ip().to_string(), addrs[0].port());
+    let transport = |mechanism: BuiltinMechanism, password: &str| {
+        SaslTransport::new(
+            Arc::new(TcpTransport::default()),
+            mechanism.with_credentials("alice", password),
+        )
+    };
+    let ok = transport(BuiltinMechanism::ScramSha512, "alice-secret");
+    let conn = within(
+        "authenticated connect",
+        Connection::connect(&ok, &addr, ConnectionConfig::default()),
+    )
+    .await
+    .expect("alice authenticates");
+    let md = within("metadata", conn.send(&MetadataRequest::default())).await;
+    assert!(md.is_ok(), "{md:?}");
+    for (mechanism, password) in [
+        (BuiltinMechanism::ScramSha512, "wrong"),
+        (BuiltinMechanism::ScramSha256, "alice-secret"),
+    ] {
+        let bad = transport(mechanism, password);
+        let e = within(
+            "refused connect",
+            Connection::connect(&bad, &addr, ConnectionConfig::default()),
+        )
+        .await
+        .expect_err("refused");
+        assert!(e.sasl_error().is_some_and(|s| s.is_fatal()), "{e}");
+    }
+    drop(child.stdin.take());
+    within("exit", child.wait()).await.expect("exits");
+
+    let out = within(
+        "exit",
+        Command::new(BINARY)
+            .args(["--sasl-user", "no-colon-secret"])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the binary runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("NAME:PASSWORD") && !stderr.contains("no-colon-secret"),
+        "{stderr}"
+    );
+}

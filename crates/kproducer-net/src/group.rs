@@ -87,6 +87,17 @@ pub enum GroupError {
     },
 }
 
+impl GroupError {
+    /// The SASL failure, when connecting failed because authentication
+    /// did.
+    pub fn sasl_error(&self) -> Option<&crate::SaslError> {
+        match self {
+            GroupError::Connect { source, .. } => source.sasl_error(),
+            _ => None,
+        }
+    }
+}
+
 /// Connect-attempt state of one slot, guarded by the slot's async mutex.
 #[derive(Debug)]
 struct Dialer {

@@ -8,6 +8,9 @@
 //! - [`Scaler`] decides the width from the connections' signals
 //!   ([`ConnectionMetrics::delta_since`] gives them per evaluation).
 //! - [`Router`] maps each topic-partition to a slot and fences moves.
+//! - [`SaslTransport`] authenticates every new stream with a SASL
+//!   [`Mechanism`] ([`Plain`], [`Scram`]); [`Secret`] keeps passwords out
+//!   of logs.
 
 mod backoff;
 mod balance;
@@ -15,9 +18,11 @@ mod connection;
 mod fence;
 mod group;
 mod router;
+mod sasl;
 mod scale_up_check;
 mod scaler;
 mod scaler_config;
+mod secret;
 mod tcp;
 mod tls;
 mod tls_config;
@@ -36,6 +41,11 @@ pub use connection::{
 pub use fence::Route;
 pub use group::{ConnectionGroup, GroupConfig, GroupError, SlotObservation};
 pub use router::{Router, RouterCounters, RouterError, RouterEvent};
+pub use sasl::{
+    BuiltinMechanism, DEFAULT_SASL_TIMEOUT, Exchange, Mechanism, Plain, SCRAM_MAX_ITERATIONS,
+    SCRAM_MIN_ITERATIONS, SaslError, SaslTransport, Scram, ScramCredential, ScramHash, Step,
+    scram_escape_username, scram_unescape_username,
+};
 pub use scaler::{Decision, Reason, ScaleUpTrigger, Scaler, Signals};
 pub use scaler_config::{
     BASELINE_WINDOWS, DEFAULT_COOLDOWN, DEFAULT_INEFFECTIVE_BACKOFF, DEFAULT_MAX_STEP,
@@ -45,6 +55,7 @@ pub use scaler_config::{
     SCALE_UP_BUSY_FRACTION, SCALE_UP_MIN_GAIN, SCALE_UP_WAIT_FRACTION, ScalerConfig,
     ScalerConfigError,
 };
+pub use secret::Secret;
 pub use tcp::{DEFAULT_CONNECT_TIMEOUT, TcpConfig, TcpTransport};
 pub use tls::TlsTransport;
 pub use tls_config::{

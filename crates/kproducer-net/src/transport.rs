@@ -9,6 +9,8 @@ use std::io;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::sasl::SaslError;
+
 /// A connected, bidirectional byte stream.
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 
@@ -148,6 +150,16 @@ pub enum TransportError {
         /// What went wrong, with a hint when one is known.
         detail: String,
     },
+    /// The stream opened, but SASL authentication on it failed
+    /// ([`SaslTransport`](crate::SaslTransport)).
+    #[error("SASL authentication with {addr} failed: {source}")]
+    Sasl {
+        /// The address tried.
+        addr: BrokerAddress,
+        /// Why authentication failed.
+        #[source]
+        source: SaslError,
+    },
 }
 
 impl TransportError {
@@ -173,6 +185,14 @@ impl TransportError {
                 | TransportError::TlsBadCertificate { .. }
                 | TransportError::TlsPeerNotTls { .. }
         )
+    }
+
+    /// The SASL failure, when authentication is what failed.
+    pub fn sasl_error(&self) -> Option<&SaslError> {
+        match self {
+            TransportError::Sasl { source, .. } => Some(source),
+            _ => None,
+        }
     }
 }
 

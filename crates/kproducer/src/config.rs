@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use kproducer_net::{ScalerConfig, ScalerConfigError};
+use kproducer_net::{BuiltinMechanism, ScalerConfig, ScalerConfigError, Secret};
 use kproducer_protocol::records::Compression;
 
 use crate::error::Error;
@@ -184,6 +184,15 @@ pub struct ProducerConfig {
     pub security_protocol: SecurityProtocol,
     /// The `ssl.*` settings, used with SSL and SASL_SSL.
     pub ssl: SslConfig,
+    /// `sasl.mechanism` (also `sasl.mechanisms`, librdkafka's name):
+    /// authenticate every connection with this SASL mechanism. Default
+    /// `None`: no SASL. Set with `sasl_username` and `sasl_password`, or
+    /// through [`ProducerBuilder::sasl`](crate::ProducerBuilder::sasl).
+    pub sasl_mechanism: Option<BuiltinMechanism>,
+    /// `sasl.username`.
+    pub sasl_username: Option<String>,
+    /// `sasl.password`; printed as `[redacted]`.
+    pub sasl_password: Option<Secret>,
 }
 
 impl Default for ProducerConfig {
@@ -215,6 +224,9 @@ impl Default for ProducerConfig {
             first_sequence: 0,
             security_protocol: SecurityProtocol::Plaintext,
             ssl: SslConfig::default(),
+            sasl_mechanism: None,
+            sasl_username: None,
+            sasl_password: None,
         }
     }
 }
@@ -296,6 +308,7 @@ impl ProducerConfig {
         if self.security_protocol.uses_tls() {
             self.ssl.tls_config()?;
         }
+        crate::sasl::check(self)?;
         if self.first_sequence < 0 {
             return Err(Error::config(
                 "first_sequence",

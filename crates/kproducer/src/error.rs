@@ -123,6 +123,23 @@ pub enum Error {
         /// The broker's error code, when a broker caused it.
         code: Option<ErrorCode>,
     },
+    /// SASL authentication with a broker was refused in a way retrying
+    /// cannot fix: rejected credentials (with the broker's message), a
+    /// mechanism the broker does not enable, or a broker that failed to
+    /// prove it knows the credentials. Fatal, like [`Error::Fatal`]: every
+    /// outstanding record fails with it and later sends are refused. Fix
+    /// the `sasl.*` settings (or the user on the broker) and create a new
+    /// producer. Never contains the password.
+    #[error(
+        "SASL authentication with broker {broker} failed; fix the sasl.* settings and create a new producer: {source}"
+    )]
+    Authentication {
+        /// The broker that refused.
+        broker: String,
+        /// What went wrong.
+        #[source]
+        source: kproducer_net::SaslError,
+    },
     /// The producer was closed (by [`close`](crate::Producer::close)) before
     /// the record was acknowledged, or a send came after close.
     #[error("the producer is closed: the record was not (or not known to be) delivered")]

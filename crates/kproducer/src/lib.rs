@@ -50,6 +50,7 @@ pub mod partitioner;
 mod producer;
 mod properties;
 mod record;
+mod sasl;
 mod security;
 
 pub use config::{Acks, MAX_IN_FLIGHT_IDEMPOTENT, PartitionerKind, ProducerConfig, Settings};
@@ -58,6 +59,7 @@ pub use error::{Error, TrySendError};
 pub use metrics::ProducerMetrics;
 pub use producer::{Producer, ProducerBuilder};
 pub use record::{Header, Record, RecordMetadata, Topic};
-pub use security::{SecurityProtocol, SslConfig, secure_transport};
+pub use security::{SecurityProtocol, SslConfig};
 
+pub use kproducer_net::{BuiltinMechanism, Mechanism, SaslError, Secret};
 pub use kproducer_protocol as protocol;

@@ -4,11 +4,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use kproducer_net::{DEFAULT_CONNECT_TIMEOUT, ScalerConfig, TcpTransport, Transport};
+use kproducer_net::{
+    BuiltinMechanism, DEFAULT_CONNECT_TIMEOUT, Mechanism, ScalerConfig, Secret, TcpTransport,
+    Transport,
+};
 use kproducer_protocol::records::Compression;
 use tokio::sync::{TryAcquireError, mpsc, oneshot};
 
 use crate::config::{Acks, PartitionerKind, ProducerConfig, Settings};
+use crate::core::auth_watch::AuthWatch;
 use crate::core::{Command, Core, Envelope, Shared};
 use crate::delivery::{self, DeliveryFuture};
 use crate::error::{Error, TrySendError};
@@ -399,6 +403,7 @@ pub struct ProducerBuilder {
     config: ProducerConfig,
     transport: Option<Arc<dyn Transport>>,
     partitioner: Option<Box<dyn Partitioner>>,
+    sasl_mechanism: Option<Arc<dyn Mechanism>>,
 }
 
 impl std::fmt::Debug for ProducerBuilder {
@@ -407,6 +412,7 @@ impl std::fmt::Debug for ProducerBuilder {
             .field("config", &self.config)
             .field("transport", &self.transport)
             .field("partitioner", &self.partitioner)
+            .field("sasl_mechanism", &self.sasl_mechanism)
             .finish()
     }
 }
@@ -806,6 +812,73 @@ impl ProducerBuilder {
         self
     }
 
+    /// Authenticates every connection with SASL: `sasl.mechanism`,
+    /// `sasl.username` and `sasl.password` in one call. The password is
+    /// kept in a [`Secret`](crate::Secret) and never printed.
+    ///
+    /// Calling it asks for SASL, so it also switches `security.protocol`
+    /// from `PLAINTEXT` to `SASL_PLAINTEXT` and from `SSL` to `SASL_SSL`
+    /// (setting a non-SASL protocol afterwards makes `build` fail, rather
+    /// than leave the credentials unused).
+    ///
+    /// A broker that refuses the credentials fails the producer at once
+    /// with [`Error::Authentication`] (see its documentation).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), kproducer::Error> {
+    /// use std::sync::Arc;
+    /// use kproducer::{BuiltinMechanism, Error, Producer, Record};
+    /// use kproducer_fake_broker::{FakeCluster, SaslServerConfig};
+    ///
+    /// let cluster = FakeCluster::builder()
+    ///     .brokers(1)
+    ///     .topic("orders", 1)
+    ///     .sasl(SaslServerConfig::new().user("alice", "alice-secret"))
+    ///     .build()
+    ///     .unwrap();
+    /// let producer = Producer::builder()
+    ///     .bootstrap_servers(cluster.bootstrap_servers().split(','))
+    ///     .transport(Arc::new(cluster.transport()))
+    ///     .sasl(BuiltinMechanism::ScramSha256, "alice", "alice-secret")
+    ///     .build()?;
+    /// producer.send(Record::new("orders", "authenticated")).await?.await?;
+    ///
+    /// let intruder = Producer::builder()
+    ///     .bootstrap_servers(cluster.bootstrap_servers().split(','))
+    ///     .transport(Arc::new(cluster.transport()))
+    ///     .sasl(BuiltinMechanism::ScramSha256, "alice", "guess")
+    ///     .build()?;
+    /// let refused = intruder.send(Record::new("orders", "no")).await?.await;
+    /// assert!(matches!(refused, Err(Error::Authentication { .. })));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn sasl(
+        mut self,
+        mechanism: BuiltinMechanism,
+        username: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> Self {
+        self.config.sasl_mechanism = Some(mechanism);
+        self.config.sasl_username = Some(username.into());
+        self.config.sasl_password = Some(password.into());
+        self.config.security_protocol = self.config.security_protocol.with_sasl();
+        self
+    }
+
+    /// Authenticates every connection with a mechanism of your own (an
+    /// implementation of [`Mechanism`], such as an OAUTHBEARER token
+    /// provider). Takes precedence over the `sasl.*` settings, and
+    /// switches `security.protocol` to its SASL form as
+    /// [`sasl`](Self::sasl) does.
+    #[must_use]
+    pub fn sasl_mechanism(mut self, mechanism: Arc<dyn Mechanism>) -> Self {
+        self.sasl_mechanism = Some(mechanism);
+        self.config.security_protocol = self.config.security_protocol.with_sasl();
+        self
+    }
+
     /// Validates the settings and starts the producer's task on the current
     /// tokio runtime. Nothing connects until the first record.
     ///
@@ -852,13 +925,14 @@ impl ProducerBuilder {
         let base = self
             .transport
             .unwrap_or_else(|| Arc::new(TcpTransport::default()));
-        let transport = crate::security::secure_transport(
+        let transport = crate::security::layered_transport(
             base,
-            c.security_protocol,
-            &c.ssl,
+            self.sasl_mechanism,
+            c,
             DEFAULT_CONNECT_TIMEOUT,
         )?;
         let shared = Arc::new(Shared::new(c.buffer_memory));
+        let transport: Arc<dyn Transport> = Arc::new(AuthWatch::new(transport, shared.clone()));
         let (tx, rx) = mpsc::unbounded_channel();
         let core = Core::new(settings.clone(), shared.clone(), transport, rx, partitioner);
         runtime.spawn(core.run());

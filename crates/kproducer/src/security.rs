@@ -1,8 +1,8 @@
 //! `security.protocol` and the `ssl.*` settings, and the transport they
-//! make: PLAINTEXT is the base transport as it is, SSL wraps it in TLS.
-//! SASL_PLAINTEXT and SASL_SSL are parsed; the SASL layer goes in
-//! [`secure_transport`] (marked) and until then they fail the build with a
-//! typed error.
+//! make: PLAINTEXT is the base transport as it is, SSL wraps it in TLS,
+//! SASL_PLAINTEXT authenticates on it with SASL and SASL_SSL does both
+//! (SASL over TLS). [`ProducerConfig::connect_through`] puts the layers
+//! together; the SASL layer itself is `crate::sasl`.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use kproducer_net::{
     Transport, TrustRoots,
 };
 
+use crate::config::ProducerConfig;
 use crate::error::Error;
 
 /// `security.protocol`: how the producer talks to brokers.
@@ -76,6 +77,24 @@ impl SecurityProtocol {
             self,
             SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
         )
+    }
+
+    /// The protocol with SASL authentication added: `PLAINTEXT` becomes
+    /// `SASL_PLAINTEXT`, `SSL` becomes `SASL_SSL`.
+    ///
+    /// ```
+    /// use kproducer::SecurityProtocol;
+    /// assert_eq!(SecurityProtocol::Ssl.with_sasl(), SecurityProtocol::SaslSsl);
+    /// assert_eq!(SecurityProtocol::SaslPlaintext.with_sasl(), SecurityProtocol::SaslPlaintext);
+    /// ```
+    #[must_use]
+    pub fn with_sasl(self) -> Self {
+        match self {
+            SecurityProtocol::Plaintext | SecurityProtocol::SaslPlaintext => {
+                SecurityProtocol::SaslPlaintext
+            }
+            SecurityProtocol::Ssl | SecurityProtocol::SaslSsl => SecurityProtocol::SaslSsl,
+        }
     }
 }
 
@@ -176,51 +195,65 @@ fn tls_error_key(ssl: &SslConfig, error: &TlsConfigError) -> &'static str {
     }
 }
 
-/// The transport the producer connects with: `base` (TCP, or a test's
-/// transport) with the layers `protocol` asks for on top. The producer
-/// calls it on build; tools that open their own connections with the same
-/// settings (such as the CLI's pre-flight check) call it too.
-///
-/// # Errors
-/// [`Error::Config`] when a certificate or key cannot be loaded, or the
-/// protocol needs a layer this build does not have.
-///
-/// ```
-/// use std::sync::Arc;
-/// use kproducer::{SecurityProtocol, SslConfig, secure_transport};
-/// use kproducer_net::{DEFAULT_CONNECT_TIMEOUT, TcpTransport};
-///
-/// let tcp = Arc::new(TcpTransport::default());
-/// let plain = secure_transport(tcp, SecurityProtocol::Plaintext, &SslConfig::default(), DEFAULT_CONNECT_TIMEOUT);
-/// assert!(plain.is_ok());
-/// ```
-pub fn secure_transport(
+impl ProducerConfig {
+    /// The transport the producer opens connections with: `base` (TCP, or
+    /// a test's in-memory transport) with the layers `security.protocol`
+    /// asks for on top — TLS for `SSL` and `SASL_SSL` (bounded by
+    /// `connect_timeout`, handshake included), SASL authentication for
+    /// `SASL_PLAINTEXT` and `SASL_SSL`. [`ProducerBuilder::build`](crate::ProducerBuilder::build)
+    /// does this itself; tools that open their own connections with the
+    /// same settings (such as the CLI's pre-flight metadata check) call it
+    /// so they connect exactly as the producer will.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when a certificate or key cannot be loaded, when
+    /// `SASL_PLAINTEXT`/`SASL_SSL` is chosen without `sasl.mechanism`, or
+    /// when SASL settings are given with `PLAINTEXT`/`SSL` (which would
+    /// leave them unused).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use kproducer::ProducerConfig;
+    /// use kproducer_net::{DEFAULT_CONNECT_TIMEOUT, TcpTransport};
+    ///
+    /// let config = ProducerConfig::from_properties([
+    ///     ("security.protocol", "SASL_PLAINTEXT"),
+    ///     ("sasl.mechanism", "SCRAM-SHA-256"),
+    ///     ("sasl.username", "alice"),
+    ///     ("sasl.password", "alice-secret"),
+    /// ])?;
+    /// let transport = config.connect_through(Arc::new(TcpTransport::default()), DEFAULT_CONNECT_TIMEOUT)?;
+    /// assert!(format!("{transport:?}").contains("SaslTransport"));
+    /// assert!(!format!("{transport:?}").contains("alice-secret"));
+    /// # Ok::<(), kproducer::Error>(())
+    /// ```
+    pub fn connect_through(
+        &self,
+        base: Arc<dyn Transport>,
+        connect_timeout: std::time::Duration,
+    ) -> Result<Arc<dyn Transport>, Error> {
+        layered_transport(base, None, self, connect_timeout)
+    }
+}
+
+/// `base` with TLS on top when the protocol asks for it, then SASL (with
+/// `custom`, a mechanism given to the builder, or the `sasl.*` settings).
+pub(crate) fn layered_transport(
     base: Arc<dyn Transport>,
-    protocol: SecurityProtocol,
-    ssl: &SslConfig,
+    custom: Option<Arc<dyn kproducer_net::Mechanism>>,
+    config: &ProducerConfig,
     connect_timeout: std::time::Duration,
 ) -> Result<Arc<dyn Transport>, Error> {
+    let protocol = config.security_protocol;
     let transport: Arc<dyn Transport> = if protocol.uses_tls() {
-        let tls = ssl.tls_config()?;
+        let tls = config.ssl.tls_config()?;
         let over = TlsTransport::new(base, &tls)
-            .map_err(|e| Error::config(tls_error_key(ssl, &e), e.to_string()))?;
+            .map_err(|e| Error::config(tls_error_key(&config.ssl, &e), e.to_string()))?;
         Arc::new(over.with_connect_timeout(connect_timeout))
     } else {
         base
     };
-    if protocol.uses_sasl() {
-        // SASL: wrap `transport` in the SASL layer (SaslTransport) here,
-        // once it is merged; the sasl.* settings configure it.
-        return Err(Error::config(
-            "security.protocol",
-            format!(
-                "{} is not built in this configuration yet: SASL authentication is not \
-                 available; use PLAINTEXT or SSL",
-                protocol.name()
-            ),
-        ));
-    }
-    Ok(transport)
+    crate::sasl::transport(transport, custom, config)
 }
 
 #[cfg(test)]
@@ -260,14 +293,15 @@ mod tests {
             ca: Some(PemSource::File("/nonexistent/ca.pem".into())),
             ..SslConfig::default()
         };
+        let config = ProducerConfig {
+            security_protocol: SecurityProtocol::Ssl,
+            ssl,
+            ..ProducerConfig::default()
+        };
         let base: Arc<dyn Transport> = Arc::new(kproducer_net::TcpTransport::default());
-        let err = secure_transport(
-            base,
-            SecurityProtocol::Ssl,
-            &ssl,
-            kproducer_net::DEFAULT_CONNECT_TIMEOUT,
-        )
-        .unwrap_err();
+        let err = config
+            .connect_through(base, kproducer_net::DEFAULT_CONNECT_TIMEOUT)
+            .unwrap_err();
         assert!(
             matches!(&err, Error::Config { key, .. } if key == "ssl.ca.location"),
             "{err}"

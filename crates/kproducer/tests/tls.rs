@@ -175,20 +175,63 @@ async fn a_plaintext_producer_against_a_tls_listener_is_told_to_use_ssl() {
     .await;
 }
 
-#[tokio::test]
-async fn sasl_protocols_are_parsed_but_fail_the_build_until_sasl_is_built() {
-    for protocol in ["SASL_PLAINTEXT", "SASL_SSL"] {
-        let err = producer(&[
-            ("bootstrap.servers", "127.0.0.1:9092"),
-            ("security.protocol", protocol),
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_ssl_authenticates_over_tls() {
+    // SASL_SSL = SASL over TLS: a broker that requires both accepts the
+    // producer, and the records land in its log.
+    bounded(async {
+        let cluster = FakeCluster::builder()
+            .brokers(1)
+            .topic("secure", 1)
+            .sasl(kproducer_fake_broker::SaslServerConfig::new().user("alice", "alice-secret"))
+            .build()
+            .unwrap();
+        let tls = SelfSignedTls::for_loopback().unwrap();
+        let listener = cluster
+            .listen_tls("127.0.0.1:0", &tls.server_tls())
+            .await
+            .unwrap();
+        let bootstrap = listener.bootstrap_servers();
+        let ca = tls.pki.ca_pem();
+        let trusted = producer(&[
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("security.protocol", "sasl_ssl"),
+            ("ssl.ca.pem", ca.as_str()),
+            ("sasl.mechanism", "SCRAM-SHA-256"),
+            ("sasl.username", "alice"),
+            ("sasl.password", "alice-secret"),
         ])
-        .unwrap_err();
+        .unwrap();
+        let ack = trusted
+            .send(Record::new("secure", "over both"))
+            .await
+            .unwrap();
+        ack.await.unwrap();
+        assert_eq!(cluster.records("secure", 0).unwrap().len(), 1);
+        // The same broker refuses a SASL_SSL producer with a wrong password.
+        let intruder = producer(&[
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("security.protocol", "SASL_SSL"),
+            ("ssl.ca.pem", ca.as_str()),
+            ("sasl.mechanism", "SCRAM-SHA-256"),
+            ("sasl.username", "alice"),
+            ("sasl.password", "guess"),
+        ])
+        .unwrap();
+        let refused = intruder
+            .send(Record::new("secure", "no"))
+            .await
+            .unwrap()
+            .await;
         assert!(
-            matches!(&err, Error::Config { key, .. } if key == "security.protocol"),
-            "{err}"
+            matches!(refused, Err(Error::Authentication { .. })),
+            "{refused:?}"
         );
-        assert!(err.to_string().contains("not built"), "{err}");
-    }
+        assert_eq!(cluster.records("secure", 0).unwrap().len(), 1);
+        trusted.close(Duration::from_secs(5)).await;
+        intruder.close(Duration::from_secs(5)).await;
+    })
+    .await;
     let config = ProducerConfig::from_properties([("security.protocol", "sasl_ssl")]).unwrap();
     assert_eq!(config.security_protocol, SecurityProtocol::SaslSsl);
 }

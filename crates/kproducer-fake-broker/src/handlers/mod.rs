@@ -39,6 +39,10 @@ pub(crate) const SERVED: &[ApiKey] = &[
     ApiKey::EndTxn,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
+    // Answered by the connection's SASL gate (`crate::sasl`), never by
+    // `execute`.
+    ApiKey::SaslHandshake,
+    ApiKey::SaslAuthenticate,
 ];
 
 /// The versions the broker serves for `api`, if it serves it.

@@ -233,6 +233,15 @@ impl ConnectionError {
         self.send_state() == SendState::MaybeSent
     }
 
+    /// The SASL failure, when the connection could not be opened because
+    /// authentication failed.
+    pub fn sasl_error(&self) -> Option<&crate::SaslError> {
+        match self {
+            ConnectionError::Connect { source, .. } => source.sasl_error(),
+            _ => None,
+        }
+    }
+
     /// The reason the connection closed, when the error is a closed
     /// connection.
     pub fn close_reason(&self) -> Option<&CloseReason> {

@@ -213,6 +213,9 @@ impl Core {
                 }
             }
             Err(e) => {
+                if self.fail_on_authentication() {
+                    return;
+                }
                 tracing::warn!(error = %e, "metadata request failed");
                 self.metadata.failures = self.metadata.failures.saturating_add(1);
                 self.metadata.next_attempt =
@@ -246,6 +249,9 @@ impl Core {
     ) {
         let now = Instant::now();
         self.init_in_flight = false;
+        if result.is_err() && self.fail_on_authentication() {
+            return;
+        }
         let c = &self.settings.config;
         let retry_at =
             |failures: u32| now + backoff(c.retry_backoff, c.retry_backoff_max, failures);
@@ -300,6 +306,9 @@ impl Core {
                 s.connection = Some(c);
             }
             Err(e) => {
+                if self.fail_on_authentication() {
+                    return;
+                }
                 tracing::debug!(broker, slot, error = %e, "connect failed");
                 self.last_connect_error = Some(e.to_string());
                 self.metadata.refresh_requested = true;

@@ -5,6 +5,7 @@
 //! `docs/producer-internals.md`.
 
 pub(crate) mod accumulator;
+pub(crate) mod auth_watch;
 mod broker;
 mod completion;
 mod control;
@@ -79,6 +80,9 @@ pub(crate) struct Shared {
     pub(crate) closed: AtomicBool,
     /// The fatal error, once one happened.
     pub(crate) fatal: OnceLock<Error>,
+    /// The first connect attempt refused by SASL for good (set by
+    /// [`auth_watch::AuthWatch`]).
+    pub(crate) auth_failure: OnceLock<Error>,
 }
 
 impl Shared {
@@ -89,6 +93,7 @@ impl Shared {
             metrics: MetricsRecorder::default(),
             closed: AtomicBool::new(false),
             fatal: OnceLock::new(),
+            auth_failure: OnceLock::new(),
         }
     }
 

@@ -210,6 +210,24 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
         f.config.ssl.endpoint_identification = values::endpoint_identification(v)?;
         Ok(())
     }),
+    ("sasl.mechanism", |f, v| {
+        f.config.sasl_mechanism = Some(values::sasl_mechanism(v)?);
+        Ok(())
+    }),
+    // librdkafka's name for the same setting.
+    ("sasl.mechanisms", |f, v| {
+        f.config.sasl_mechanism = Some(values::sasl_mechanism(v)?);
+        Ok(())
+    }),
+    ("sasl.username", |f, v| {
+        f.config.sasl_username = Some(v.to_owned());
+        Ok(())
+    }),
+    // The value goes straight into a `Secret`; no error message repeats it.
+    ("sasl.password", |f, v| {
+        f.config.sasl_password = Some(kproducer_net::Secret::new(v));
+        Ok(())
+    }),
     ("kproducer.connections.adaptive", |f, v| {
         f.config.adaptive_connections = values::boolean(v)?;
         Ok(())
@@ -277,13 +295,16 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
 
 const TRANSACTIONS: &str = "is not supported yet: kproducer has no transactions yet; \
      remove it (idempotence, on by default, still keeps each partition free of duplicates)";
-const SECURITY: &str = "is not supported yet: kproducer connects over PLAINTEXT or SSL \
-     (no SASL yet); remove it";
+const SECURITY: &str = "is not supported: kproducer's security settings are security.protocol, \
+     the PEM ssl.* settings and sasl.mechanism/sasl.username/sasl.password; remove it";
 const SSL_STORES: &str = "is not supported: kproducer reads PEM, not Java key or trust \
      stores; convert them (keytool -exportcert -rfc, openssl pkcs12 -nodes) and use \
      ssl.ca.location, ssl.certificate.location and ssl.key.location instead";
 const SSL_TUNING: &str = "is not configurable: kproducer speaks TLS 1.2 and 1.3 with \
      rustls's safe default cipher suites; remove it";
+const SASL_OTHER: &str = "is not supported: kproducer's SASL takes sasl.mechanism (PLAIN, \
+     SCRAM-SHA-256, SCRAM-SHA-512), sasl.username and sasl.password only (no JAAS, Kerberos or \
+     OAUTHBEARER settings; implement kproducer::Mechanism for other mechanisms); remove it";
 const SERIALIZER: &str = "is not needed: kproducer takes keys and values as bytes \
      (Record::new(topic, value).with_key(key)); serialize before sending and remove this key";
 const INTERCEPTORS: &str = "is not supported yet: kproducer has no interceptors; wrap Producer::send instead and remove it";
@@ -342,11 +363,17 @@ pub(super) const UNSUPPORTED: &[(&str, &str)] = &[
 ];
 
 /// Families of Kafka keys recognised by prefix but not supported yet.
-pub(super) const UNSUPPORTED_PREFIXES: &[(&str, &str)] =
-    &[("sasl.", SECURITY), ("metrics.", JAVA_METRICS)];
+pub(super) const UNSUPPORTED_PREFIXES: &[(&str, &str)] = &[
+    ("sasl.client.", SASL_OTHER),
+    ("sasl.jaas.", SASL_OTHER),
+    ("sasl.kerberos.", SASL_OTHER),
+    ("sasl.login.", SASL_OTHER),
+    ("sasl.oauthbearer.", SASL_OTHER),
+    ("metrics.", JAVA_METRICS),
+];
 
 /// Keys whose values are secrets: error messages never quote them.
-pub(super) const SECRET_VALUES: &[&str] = &["ssl.key.password", "ssl.key.pem"];
+pub(super) const SECRET_VALUES: &[&str] = &["ssl.key.password", "ssl.key.pem", "sasl.password"];
 
 /// What a key is.
 #[derive(Debug)]

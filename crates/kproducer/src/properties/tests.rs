@@ -127,6 +127,10 @@ fn documented_defaults_are_the_defaults() {
             "ssl.key.location",
             "ssl.key.pem",
             "ssl.key.password",
+            "sasl.mechanism",
+            "sasl.mechanisms",
+            "sasl.username",
+            "sasl.password"
         ]
     );
     let props = literal_rows
@@ -225,6 +229,18 @@ const EVERY_KEY: &[(&str, &str, Check)] = &[
     ("ssl.endpoint.identification.algorithm", "", |c| {
         !c.ssl.endpoint_identification
     }),
+    ("sasl.mechanism", "scram-sha-512", |c| {
+        c.sasl_mechanism == Some(kproducer_net::BuiltinMechanism::ScramSha512)
+    }),
+    ("sasl.mechanisms", "PLAIN", |c| {
+        c.sasl_mechanism == Some(kproducer_net::BuiltinMechanism::Plain)
+    }),
+    ("sasl.username", "alice", |c| {
+        c.sasl_username.as_deref() == Some("alice")
+    }),
+    ("sasl.password", "alice-secret", |c| {
+        c.sasl_password.as_ref().map(kproducer_net::Secret::expose) == Some("alice-secret")
+    }),
     ("kproducer.connections.adaptive", "false", |c| {
         !c.adaptive_connections
     }),
@@ -305,6 +321,8 @@ fn every_bad_value_names_its_key_and_the_expected_form() {
         "ssl.certificate.location",
         "ssl.key.location",
         "ssl.key.pem",
+        "sasl.username",
+        "sasl.password",
     ];
     for (key, _) in SUPPORTED.iter().filter(|(k, _)| !free_form.contains(k)) {
         let err = ProducerConfig::from_properties([(*key, "not-a-value")]).unwrap_err();

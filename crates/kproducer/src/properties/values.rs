@@ -209,6 +209,15 @@ pub(super) fn endpoint_identification(value: &str) -> Result<bool, Expected> {
     }
 }
 
+/// A SASL mechanism kproducer implements.
+pub(super) fn sasl_mechanism(v: &str) -> Result<kproducer_net::BuiltinMechanism, Expected> {
+    kproducer_net::BuiltinMechanism::parse(v).ok_or_else(|| {
+        "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (GSSAPI and OAUTHBEARER are not built in; \
+         pass your own kproducer::Mechanism to ProducerBuilder::sasl_mechanism)"
+            .to_owned()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
