@@ -13,6 +13,11 @@
 //!   per partition, duplicates as success, KIP-360 epoch bumps); see
 //!   `docs/idempotence.md`. Connections per broker adapt to load
 //!   (`kproducer-net`'s scaler and fenced router).
+//! - Transactions (`transactional.id`): [`Producer::init_transactions`],
+//!   [`Producer::begin_transaction`], [`Producer::commit_transaction`],
+//!   [`Producer::abort_transaction`]; records of a committed transaction
+//!   become visible to read-committed consumers together, an aborted one's
+//!   never. See `docs/transactions.md`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -48,6 +53,7 @@ pub mod partitioner;
 mod producer;
 mod properties;
 mod record;
+mod transaction;
 
 pub use config::{Acks, MAX_IN_FLIGHT_IDEMPOTENT, PartitionerKind, ProducerConfig, Settings};
 pub use delivery::{DeliveryFuture, DeliveryResult};
@@ -55,5 +61,6 @@ pub use error::{Error, TrySendError};
 pub use metrics::ProducerMetrics;
 pub use producer::{Producer, ProducerBuilder};
 pub use record::{Header, Record, RecordMetadata, Topic};
+pub use transaction::{TransactionError, TransactionPhase};
 
 pub use kproducer_protocol as protocol;

@@ -135,6 +135,9 @@ impl Core {
     /// Fails every record of `batch` with `error` and gives its memory back.
     pub(super) fn fail_batch(&mut self, batch: Batch, error: &Error) {
         let n = batch.records.len();
+        if let Some(t) = &mut self.transaction {
+            t.machine.on_records_failed(error);
+        }
         for p in batch.records {
             let _ = p.reply.send(Err(error.clone()));
         }

@@ -113,7 +113,10 @@ fn documented_defaults_are_the_defaults() {
     // Only these have no literal default: a guard against a default losing
     // its backticks and silently leaving this test.
     let described: Vec<&str> = described.iter().map(|r| r.key.as_str()).collect();
-    assert_eq!(described, ["bootstrap.servers", "enable.idempotence"]);
+    assert_eq!(
+        described,
+        ["bootstrap.servers", "enable.idempotence", "transactional.id"]
+    );
     let props = literal_rows
         .iter()
         .map(|r| (r.key.as_str(), literal(&r.default).unwrap_or_default()));
@@ -184,6 +187,12 @@ const EVERY_KEY: &[(&str, &str, Check)] = &[
     ("retries", "3", |c| *c == ProducerConfig::default()),
     ("security.protocol", "plaintext", |c| {
         *c == ProducerConfig::default()
+    }),
+    ("transactional.id", " billing-1 ", |c| {
+        c.transactional_id.as_deref() == Some("billing-1")
+    }),
+    ("transaction.timeout.ms", "30000", |c| {
+        c.transaction_timeout == ms(30_000)
     }),
     ("kproducer.connections.adaptive", "false", |c| {
         !c.adaptive_connections
@@ -257,7 +266,7 @@ fn every_key_sets_its_field() {
 #[test]
 fn every_bad_value_names_its_key_and_the_expected_form() {
     // client.id takes any string; bootstrap.servers is checked by validate.
-    let free_form = ["client.id", "bootstrap.servers"];
+    let free_form = ["client.id", "bootstrap.servers", "transactional.id"];
     for (key, _) in SUPPORTED.iter().filter(|(k, _)| !free_form.contains(k)) {
         let err = ProducerConfig::from_properties([(*key, "not-a-value")]).unwrap_err();
         let text = err.to_string();
