@@ -128,6 +128,9 @@ pub(crate) enum Answer<T> {
     Code(ErrorCode, Option<String>),
     /// No answer: the connection failed or the request timed out.
     Lost(String),
+    /// The broker supports no version of the request's API: it cannot run
+    /// transactions (fatal; nothing was sent).
+    Unsupported(String),
 }
 
 /// What to do about an error code from the coordinator.
@@ -538,8 +541,9 @@ impl Transaction {
         self.in_flight = None;
         match answer {
             Answer::Ok(c) => {
+                // `failures` keeps counting: a coordinator found again and
+                // again that then fails is backed off more each time.
                 self.coordinator = Some(c);
-                self.failures = 0;
                 Step::Idle
             }
             Answer::Code(code, message) => match react(code) {
@@ -553,6 +557,7 @@ impl Transaction {
                 self.retry_later(now, true);
                 Step::Idle
             }
+            Answer::Unsupported(why) => self.unsupported(&why),
         }
     }
 
@@ -582,6 +587,7 @@ impl Transaction {
                 self.retry_later(now, true);
                 Step::Idle
             }
+            Answer::Unsupported(why) => self.unsupported(&why),
         }
     }
 
@@ -603,6 +609,7 @@ impl Transaction {
                 self.retry_later(now, true);
                 return Step::Idle;
             }
+            Answer::Unsupported(why) => return self.unsupported(&why),
         };
         let mut retry: Option<bool> = None;
         for (tp, code) in results {
@@ -674,7 +681,16 @@ impl Transaction {
                 self.retry_later(now, true);
                 Step::Idle
             }
+            Answer::Unsupported(why) => self.unsupported(&why),
         }
+    }
+
+    /// The broker lacks an API transactions need: fatal.
+    fn unsupported(&mut self, why: &str) -> Step {
+        self.fail_fatally(Error::Fatal {
+            reason: format!("{why}: this broker cannot run transactions"),
+            code: None,
+        })
     }
 
     fn ended(&mut self, op: TxnOp) -> Step {

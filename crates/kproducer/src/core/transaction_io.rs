@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 
-use kproducer_net::{BrokerAddress, Connection, TopicPartition};
+use kproducer_net::{BrokerAddress, Connection, ConnectionError, TopicPartition};
 use kproducer_protocol::ErrorCode;
 use kproducer_protocol::messages::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, AddPartitionsToTxnTopic, EndTxnRequest,
@@ -34,16 +34,43 @@ pub(crate) enum TxnCommand {
     Abort,
 }
 
+/// Why a coordinator request got no answer.
+#[derive(Debug)]
+pub(crate) enum RequestFailure {
+    /// The connection failed or the request timed out: retry.
+    Lost(String),
+    /// The broker supports no version of the API: fatal.
+    Unsupported(String),
+}
+
+impl RequestFailure {
+    fn of(e: ConnectionError) -> Self {
+        match e {
+            ConnectionError::UnsupportedApi { .. } => RequestFailure::Unsupported(e.to_string()),
+            other => RequestFailure::Lost(other.to_string()),
+        }
+    }
+
+    fn answer<T>(self) -> Answer<T> {
+        match self {
+            RequestFailure::Lost(why) => Answer::Lost(why),
+            RequestFailure::Unsupported(why) => Answer::Unsupported(why),
+        }
+    }
+}
+
+type Outcome<T> = Result<T, RequestFailure>;
+
 /// A coordinator request's outcome.
 #[derive(Debug)]
 pub(crate) enum TxnEvent {
-    FindCoordinator(Result<FindCoordinatorResponse, String>),
+    FindCoordinator(Outcome<FindCoordinatorResponse>),
     InitProducerId {
         bump: bool,
-        result: Result<InitProducerIdResponse, String>,
+        result: Outcome<InitProducerIdResponse>,
     },
-    AddPartitions(Result<AddPartitionsToTxnResponse, String>),
-    EndTxn(Result<EndTxnResponse, String>),
+    AddPartitions(Outcome<AddPartitionsToTxnResponse>),
+    EndTxn(Outcome<EndTxnResponse>),
 }
 
 /// A transactional producer's transaction as the core holds it: the state
@@ -324,8 +351,8 @@ impl Core {
                 };
                 Box::pin(async move {
                     let result = match connection.await {
-                        Ok(c) => c.send(&body).await.map_err(|e| e.to_string()),
-                        Err(e) => Err(e),
+                        Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
+                        Err(e) => Err(RequestFailure::Lost(e)),
                     };
                     Event::Transaction(TxnEvent::FindCoordinator(result))
                 })
@@ -345,8 +372,8 @@ impl Core {
                 };
                 Box::pin(async move {
                     let result = match connection.await {
-                        Ok(c) => c.send(&body).await.map_err(|e| e.to_string()),
-                        Err(e) => Err(e),
+                        Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
+                        Err(e) => Err(RequestFailure::Lost(e)),
                     };
                     Event::Transaction(TxnEvent::InitProducerId { bump, result })
                 })
@@ -372,8 +399,8 @@ impl Core {
                 };
                 Box::pin(async move {
                     let result = match connection.await {
-                        Ok(c) => c.send(&body).await.map_err(|e| e.to_string()),
-                        Err(e) => Err(e),
+                        Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
+                        Err(e) => Err(RequestFailure::Lost(e)),
                     };
                     Event::Transaction(TxnEvent::AddPartitions(result))
                 })
@@ -388,8 +415,8 @@ impl Core {
                 };
                 Box::pin(async move {
                     let result = match connection.await {
-                        Ok(c) => c.send(&body).await.map_err(|e| e.to_string()),
-                        Err(e) => Err(e),
+                        Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
+                        Err(e) => Err(RequestFailure::Lost(e)),
                     };
                     Event::Transaction(TxnEvent::EndTxn(result))
                 })
@@ -400,6 +427,7 @@ impl Core {
 
     /// A coordinator request's outcome arrived.
     pub(super) fn on_transaction_event(&mut self, event: TxnEvent) {
+        tracing::debug!(?event, "transaction answer");
         let now = Instant::now();
         let code_of = |code: i16, message: Option<String>| {
             Answer::Code(ErrorCode::from_i16(code), message)
@@ -408,7 +436,7 @@ impl Core {
             TxnEvent::FindCoordinator(result) => {
                 let answer = match result {
                     Ok(r) => find_coordinator_answer(&r),
-                    Err(e) => Answer::Lost(e),
+                    Err(e) => e.answer(),
                 };
                 self.with_machine(|m| m.on_find_coordinator(now, answer))
             }
@@ -426,7 +454,7 @@ impl Core {
                         Answer::Ok(())
                     }
                     Ok(r) => code_of(r.error_code, None),
-                    Err(e) => Answer::Lost(e),
+                    Err(e) => e.answer(),
                 };
                 self.with_machine(|m| m.on_init_producer_id(now, answer))
             }
@@ -445,7 +473,7 @@ impl Core {
                             })
                             .collect(),
                     ),
-                    Err(e) => Answer::Lost(e),
+                    Err(e) => e.answer(),
                 };
                 self.with_machine(|m| m.on_add_partitions(now, answer))
             }
@@ -453,7 +481,7 @@ impl Core {
                 let answer = match result {
                     Ok(r) if r.error_code == 0 => Answer::Ok(()),
                     Ok(r) => code_of(r.error_code, None),
-                    Err(e) => Answer::Lost(e),
+                    Err(e) => e.answer(),
                 };
                 self.with_machine(|m| m.on_end_txn(now, answer))
             }

@@ -389,3 +389,17 @@ async fn abort_failures_of_an_unknown_producer_still_end_with_a_bump() {
         Step::Send(TxnRequest::InitProducerId { bump: true })
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_broker_without_an_api_transactions_need_is_fatal() {
+    let now = Instant::now();
+    let mut t = in_transaction(now);
+    t.commit().unwrap();
+    assert!(matches!(t.poll(now, true), Step::Send(TxnRequest::EndTxn { commit: true })));
+    let step = t.on_end_txn(now, Answer::Unsupported("b1 supports no version of EndTxn(26)".into()));
+    assert!(
+        matches!(&step, Step::Complete(TxnOp::Commit, Err(Error::Fatal { reason, code: None })) if reason.contains("EndTxn") && reason.contains("cannot run transactions")),
+        "{step:?}"
+    );
+    assert_eq!(t.phase(), TransactionPhase::FatalError);
+}
