@@ -57,7 +57,12 @@ async fn transactional_producer(bootstrap: &str, id: &str) -> Result<Producer, S
 
 /// Sends `count` records `<prefix>-<n>` in a transaction, round robin over
 /// the partitions, and waits until all are written.
-async fn send_all(producer: &Producer, topic: &Topic, prefix: &str, count: usize) -> Result<(), String> {
+async fn send_all(
+    producer: &Producer,
+    topic: &Topic,
+    prefix: &str,
+    count: usize,
+) -> Result<(), String> {
     producer
         .begin_transaction()
         .await
@@ -65,8 +70,14 @@ async fn send_all(producer: &Producer, topic: &Topic, prefix: &str, count: usize
     let mut deliveries = Vec::with_capacity(count);
     for i in 0..count {
         let partition = (i % PARTITIONS as usize) as i32;
-        let record = Record::new(topic.clone(), format!("{prefix}-{i:06}")).with_partition(partition);
-        deliveries.push(producer.send(record).await.map_err(|e| format!("send: {e}"))?);
+        let record =
+            Record::new(topic.clone(), format!("{prefix}-{i:06}")).with_partition(partition);
+        deliveries.push(
+            producer
+                .send(record)
+                .await
+                .map_err(|e| format!("send: {e}"))?,
+        );
     }
     producer.flush().await.map_err(|e| format!("flush: {e}"))?;
     for (i, d) in deliveries.into_iter().enumerate() {
@@ -226,8 +237,8 @@ impl Seen {
                 .filter(|i| (i % PARTITIONS as usize) as i32 == p)
                 .map(|i| format!("c-{i:06}"))
                 .collect();
-            if let Some(at) = (0..expected.len().max(values.len()))
-                .find(|&i| values.get(i) != expected.get(i))
+            if let Some(at) =
+                (0..expected.len().max(values.len())).find(|&i| values.get(i) != expected.get(i))
             {
                 panic!(
                     "{TEST}: {how}: partition {p}: {} records, expected {}; first difference at \

@@ -335,10 +335,7 @@ impl Producer {
 
     /// Sends a command to the core (transactions use it).
     pub(crate) fn command(&self, command: Command) -> Result<(), Error> {
-        self.inner
-            .commands
-            .send(command)
-            .map_err(|_| Error::Closed)
+        self.inner.commands.send(command).map_err(|_| Error::Closed)
     }
 
     /// The settings the producer runs with.

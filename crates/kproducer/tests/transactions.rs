@@ -83,7 +83,10 @@ async fn commit_makes_records_visible_to_read_committed_readers() {
     // Nothing is visible before the commit, even once written.
     producer.flush().await.expect("flush");
     for &p in &partitions {
-        assert!(visible(&cluster, p).is_empty(), "partition {p} before commit");
+        assert!(
+            visible(&cluster, p).is_empty(),
+            "partition {p} before commit"
+        );
         assert!(!cluster.records("orders", p).unwrap().is_empty());
     }
     producer.commit_transaction(T).await.expect("commit");
@@ -91,13 +94,23 @@ async fn commit_makes_records_visible_to_read_committed_readers() {
         f.await.expect("acknowledged");
     }
     for (p, vs) in values {
-        assert_eq!(visible(&cluster, p), vs, "partition {p} after commit (seed {SEED:#x})");
-        assert_eq!(markers(&cluster, p), 1, "one commit marker on partition {p}");
+        assert_eq!(
+            visible(&cluster, p),
+            vs,
+            "partition {p} after commit (seed {SEED:#x})"
+        );
+        assert_eq!(
+            markers(&cluster, p),
+            1,
+            "one commit marker on partition {p}"
+        );
         for r in cluster.records("orders", p).unwrap() {
             assert!(r.transactional && !r.aborted);
         }
     }
-    let entry = cluster.transaction("writer").expect("known to the coordinator");
+    let entry = cluster
+        .transaction("writer")
+        .expect("known to the coordinator");
     assert_eq!(entry.state, kproducer_fake_broker::TxnState::CompleteCommit);
 }
 
@@ -118,7 +131,10 @@ async fn abort_leaves_records_invisible_and_the_next_transaction_commits() {
         assert!(visible(&cluster, p).is_empty(), "aborted records on {p}");
         let records = cluster.records("orders", p).unwrap();
         assert_eq!(records.len(), 20);
-        assert!(records.iter().all(|r| r.aborted), "marked aborted in the log");
+        assert!(
+            records.iter().all(|r| r.aborted),
+            "marked aborted in the log"
+        );
         assert_eq!(markers(&cluster, p), 1, "an abort marker on partition {p}");
     }
     producer.begin_transaction().await.expect("begin again");
@@ -150,7 +166,10 @@ async fn abort_fails_unsent_records_with_a_typed_error() {
         ));
     }
     for p in [0, 1, 2] {
-        assert!(cluster.records("orders", p).unwrap().is_empty(), "nothing was sent");
+        assert!(
+            cluster.records("orders", p).unwrap().is_empty(),
+            "nothing was sent"
+        );
     }
     assert_eq!(producer.metrics().records_failed, 30);
 }
@@ -184,7 +203,13 @@ async fn a_second_producer_with_the_same_id_fences_the_first() {
         .await
         .expect("handed over");
     fn is_fenced<T>(r: &Result<T, Error>) -> bool {
-        matches!(r, Err(Error::Fatal { code: Some(ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH), .. }))
+        matches!(
+            r,
+            Err(Error::Fatal {
+                code: Some(ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH),
+                ..
+            })
+        )
     }
     let (a, b) = (late_new.await, late_added.await);
     assert!(is_fenced(&a) || is_fenced(&b), "{a:?} / {b:?}");
@@ -192,7 +217,10 @@ async fn a_second_producer_with_the_same_id_fences_the_first() {
     let commit = first.commit_transaction(T).await;
     assert!(is_fenced(&commit), "commit after the fence: {commit:?}");
     assert!(
-        first.send(Record::new(topic.clone(), "x").with_partition(2)).await.is_err(),
+        first
+            .send(Record::new(topic.clone(), "x").with_partition(2))
+            .await
+            .is_err(),
         "a fenced producer refuses new records"
     );
 
@@ -201,7 +229,11 @@ async fn a_second_producer_with_the_same_id_fences_the_first() {
     let (_, values) = send_each(&second, &[0, 1], 3, 100).await;
     second.commit_transaction(T).await.expect("commit second");
     for (p, vs) in values {
-        assert_eq!(visible(&cluster, p), vs, "partition {p}: only the new instance");
+        assert_eq!(
+            visible(&cluster, p),
+            vs,
+            "partition {p}: only the new instance"
+        );
     }
 }
 
@@ -213,27 +245,59 @@ async fn operations_out_of_order_are_typed_errors() {
         matches!(r, Err(Error::Transaction(TransactionError::NoTransaction)))
     };
     let invalid = |r: Result<(), Error>| {
-        matches!(r, Err(Error::Transaction(TransactionError::InvalidState { .. })))
+        matches!(
+            r,
+            Err(Error::Transaction(TransactionError::InvalidState { .. }))
+        )
     };
-    assert!(no_txn(producer.send(Record::new("orders", "v")).await), "send before init");
-    assert!(invalid(producer.begin_transaction().await), "begin before init");
-    assert!(invalid(producer.commit_transaction(T).await), "commit before init");
+    assert!(
+        no_txn(producer.send(Record::new("orders", "v")).await),
+        "send before init"
+    );
+    assert!(
+        invalid(producer.begin_transaction().await),
+        "begin before init"
+    );
+    assert!(
+        invalid(producer.commit_transaction(T).await),
+        "commit before init"
+    );
     producer.init_transactions(T).await.expect("init");
     assert!(invalid(producer.init_transactions(T).await), "init twice");
-    assert!(no_txn(producer.send(Record::new("orders", "v")).await), "send before begin");
-    assert!(invalid(producer.commit_transaction(T).await), "commit without begin");
-    assert!(invalid(producer.abort_transaction(T).await), "abort without begin");
+    assert!(
+        no_txn(producer.send(Record::new("orders", "v")).await),
+        "send before begin"
+    );
+    assert!(
+        invalid(producer.commit_transaction(T).await),
+        "commit without begin"
+    );
+    assert!(
+        invalid(producer.abort_transaction(T).await),
+        "abort without begin"
+    );
     producer.begin_transaction().await.expect("begin");
     assert!(invalid(producer.begin_transaction().await), "begin twice");
-    let _delivery = producer.send(Record::new("orders", "v")).await.expect("send");
+    let _delivery = producer
+        .send(Record::new("orders", "v"))
+        .await
+        .expect("send");
     producer.commit_transaction(T).await.expect("commit");
-    assert!(invalid(producer.commit_transaction(T).await), "commit twice");
-    assert!(no_txn(producer.send(Record::new("orders", "v")).await), "send after commit");
+    assert!(
+        invalid(producer.commit_transaction(T).await),
+        "commit twice"
+    );
+    assert!(
+        no_txn(producer.send(Record::new("orders", "v")).await),
+        "send after commit"
+    );
 
     let plain = producer_plain(&cluster);
     assert!(matches!(
         plain.begin_transaction().await,
-        Err(Error::Transaction(TransactionError::NotTransactional { .. }))
+        Err(Error::Transaction(
+            TransactionError::NotTransactional { .. }
+        ))
     ));
 }
 
@@ -261,7 +325,10 @@ async fn a_transactional_producer_uses_one_connection_per_broker() {
     ])
     .and_then(|c| c.validate())
     .unwrap_err();
-    assert!(err.to_string().contains("one connection per broker"), "{err}");
+    assert!(
+        err.to_string().contains("one connection per broker"),
+        "{err}"
+    );
     let err = kproducer::ProducerConfig::from_properties([
         ("bootstrap.servers", "127.0.0.1:9092"),
         ("transactional.id", "writer"),
@@ -269,7 +336,10 @@ async fn a_transactional_producer_uses_one_connection_per_broker() {
     ])
     .and_then(|c| c.validate())
     .unwrap_err();
-    assert!(matches!(&err, Error::Config { key, .. } if key == "enable.idempotence"), "{err}");
+    assert!(
+        matches!(&err, Error::Config { key, .. } if key == "enable.idempotence"),
+        "{err}"
+    );
 
     // Defaults are forced to one connection, adaptive scaling off.
     let settings = kproducer::ProducerConfig::from_properties([
@@ -284,9 +354,20 @@ async fn a_transactional_producer_uses_one_connection_per_broker() {
     assert_eq!(settings.config.scaler.max_width, 1);
     assert_eq!(settings.config.transaction_timeout, Duration::from_secs(15));
 
-    // Under load, every broker still has exactly one connection.
-    let producer = txn_producer(&cluster, "writer");
+    // Under load, every broker still has exactly one connection; the
+    // coordinator got transaction.timeout.ms with InitProducerId.
+    let producer = producer(&cluster, |b| {
+        b.transactional_id("writer")
+            .transaction_timeout(Duration::from_secs(15))
+    });
     producer.init_transactions(T).await.expect("init");
+    assert_eq!(
+        cluster
+            .transaction("writer")
+            .unwrap()
+            .transaction_timeout_ms,
+        15_000
+    );
     producer.begin_transaction().await.expect("begin");
     send_each(&producer, &[0, 1, 2, 3, 4, 5], 200, 0).await;
     producer.commit_transaction(T).await.expect("commit");

@@ -66,14 +66,21 @@ async fn the_coordinator_moves_mid_transaction() {
     expected.push(send_to(&producer, 1, 0, 10).await);
     producer.commit_transaction(T).await.expect("commit");
     for (p, vs) in expected.into_iter().enumerate() {
-        assert_eq!(visible(&cluster, p as i32), vs, "partition {p} (seed {SEED:#x})");
+        assert_eq!(
+            visible(&cluster, p as i32),
+            vs,
+            "partition {p} (seed {SEED:#x})"
+        );
     }
     let moved = cluster
         .requests()
         .iter()
         .filter(|r| r.api_key == ApiKey::FindCoordinator as i16)
         .count();
-    assert!(moved >= 2, "the coordinator was looked up again ({moved} lookups)");
+    assert!(
+        moved >= 2,
+        "the coordinator was looked up again ({moved} lookups)"
+    );
     // The next transaction goes to the new coordinator straight away.
     producer.begin_transaction().await.expect("begin");
     let again = send_to(&producer, 2, 0, 5).await;
@@ -85,21 +92,38 @@ async fn the_coordinator_moves_mid_transaction() {
 async fn coordinator_errors_are_retried() {
     let cluster = common::cluster();
     let rules = [
-        FaultRule::new(request_error(ErrorCode::COORDINATOR_NOT_AVAILABLE)).api(ApiKey::FindCoordinator),
-        FaultRule::new(request_error(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)).api(ApiKey::InitProducerId),
-        FaultRule::new(request_error(ErrorCode::NOT_COORDINATOR)).api(ApiKey::InitProducerId).nth(2),
-        FaultRule::new(request_error(ErrorCode::CONCURRENT_TRANSACTIONS)).api(ApiKey::AddPartitionsToTxn),
-        FaultRule::new(request_error(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)).api(ApiKey::AddPartitionsToTxn).nth(2),
+        FaultRule::new(request_error(ErrorCode::COORDINATOR_NOT_AVAILABLE))
+            .api(ApiKey::FindCoordinator),
+        FaultRule::new(request_error(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS))
+            .api(ApiKey::InitProducerId),
+        FaultRule::new(request_error(ErrorCode::NOT_COORDINATOR))
+            .api(ApiKey::InitProducerId)
+            .nth(2),
+        FaultRule::new(request_error(ErrorCode::CONCURRENT_TRANSACTIONS))
+            .api(ApiKey::AddPartitionsToTxn),
+        FaultRule::new(request_error(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS))
+            .api(ApiKey::AddPartitionsToTxn)
+            .nth(2),
         FaultRule::new(request_error(ErrorCode::CONCURRENT_TRANSACTIONS)).api(ApiKey::EndTxn),
-        FaultRule::new(request_error(ErrorCode::NOT_COORDINATOR)).api(ApiKey::EndTxn).nth(2),
-        FaultRule::new(request_error(ErrorCode::COORDINATOR_NOT_AVAILABLE)).api(ApiKey::EndTxn).nth(3),
+        FaultRule::new(request_error(ErrorCode::NOT_COORDINATOR))
+            .api(ApiKey::EndTxn)
+            .nth(2),
+        FaultRule::new(request_error(ErrorCode::COORDINATOR_NOT_AVAILABLE))
+            .api(ApiKey::EndTxn)
+            .nth(3),
     ];
     let ids: Vec<_> = rules.into_iter().map(|r| cluster.add_fault(r)).collect();
     let producer = txn_producer(&cluster);
-    producer.init_transactions(T).await.expect("init despite coordinator errors");
+    producer
+        .init_transactions(T)
+        .await
+        .expect("init despite coordinator errors");
     producer.begin_transaction().await.expect("begin");
     let values = send_to(&producer, 0, 0, 20).await;
-    producer.commit_transaction(T).await.expect("commit despite coordinator errors");
+    producer
+        .commit_transaction(T)
+        .await
+        .expect("commit despite coordinator errors");
     for id in ids {
         assert!(cluster.fault_fired(id), "every fault was met");
     }
@@ -109,7 +133,8 @@ async fn coordinator_errors_are_retried() {
 #[tokio::test(start_paused = true)]
 async fn a_lost_coordinator_connection_is_retried() {
     let cluster = common::cluster();
-    let dropped = cluster.add_fault(FaultRule::new(FaultAction::CloseBeforeHandling).api(ApiKey::EndTxn));
+    let dropped =
+        cluster.add_fault(FaultRule::new(FaultAction::CloseBeforeHandling).api(ApiKey::EndTxn));
     let producer = txn_producer(&cluster);
     producer.init_transactions(T).await.expect("init");
     producer.begin_transaction().await.expect("begin");
@@ -134,7 +159,10 @@ async fn abortable_then_recovers(code: ErrorCode) {
     let commit = producer.commit_transaction(T).await;
     assert!(cluster.fault_fired(fault));
     assert!(
-        matches!(&commit, Err(Error::Transaction(TransactionError::Abortable { .. }))),
+        matches!(
+            &commit,
+            Err(Error::Transaction(TransactionError::Abortable { .. }))
+        ),
         "{code}: {commit:?}"
     );
     // Taken by the handle, refused by the producer: the delivery fails.
@@ -143,7 +171,10 @@ async fn abortable_then_recovers(code: ErrorCode) {
         Err(e) => Err(e),
     };
     assert!(
-        matches!(refused, Err(Error::Transaction(TransactionError::Abortable { .. }))),
+        matches!(
+            refused,
+            Err(Error::Transaction(TransactionError::Abortable { .. }))
+        ),
         "{code}: records are refused until the abort: {refused:?}"
     );
     producer.abort_transaction(T).await.expect("abort");
@@ -154,9 +185,20 @@ async fn abortable_then_recovers(code: ErrorCode) {
     producer.begin_transaction().await.expect("begin again");
     let p0 = send_to(&producer, 0, 100, 10).await;
     let p1 = send_to(&producer, 1, 100, 10).await;
-    producer.commit_transaction(T).await.expect("the next transaction commits");
-    assert_eq!(visible(&cluster, 0), p0, "{code}: only the second transaction on 0");
-    assert_eq!(visible(&cluster, 1), p1, "{code}: only the second transaction on 1");
+    producer
+        .commit_transaction(T)
+        .await
+        .expect("the next transaction commits");
+    assert_eq!(
+        visible(&cluster, 0),
+        p0,
+        "{code}: only the second transaction on 0"
+    );
+    assert_eq!(
+        visible(&cluster, 1),
+        p1,
+        "{code}: only the second transaction on 1"
+    );
     let bumped = cluster.transaction("writer").unwrap().producer_epoch;
     let restarted: Vec<i32> = cluster
         .partition("orders", 0)
@@ -166,7 +208,11 @@ async fn abortable_then_recovers(code: ErrorCode) {
         .filter(|b| !b.meta.is_control && b.meta.producer_epoch == bumped)
         .map(|b| b.meta.base_sequence)
         .collect();
-    assert_eq!(restarted.first(), Some(&0), "{code}: sequences restart under the new epoch");
+    assert_eq!(
+        restarted.first(),
+        Some(&0),
+        "{code}: sequences restart under the new epoch"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -213,10 +259,14 @@ async fn a_partition_waiting_to_be_added_does_not_stall_the_others() {
         flowing.push(producer.send(record).await.unwrap());
     }
     for f in flowing {
-        f.await.expect("orders-0 keeps flowing while orders-1 waits");
+        f.await
+            .expect("orders-0 keeps flowing while orders-1 waits");
     }
     assert!(cluster.fault_fired(held) && hold.held_now() == 1);
-    assert!(cluster.records("orders", 1).unwrap().is_empty(), "orders-1 waits");
+    assert!(
+        cluster.records("orders", 1).unwrap().is_empty(),
+        "orders-1 waits"
+    );
     hold.release();
     waiting.await.expect("orders-1 is written once added");
     producer.commit_transaction(T).await.expect("commit");
@@ -247,9 +297,15 @@ async fn a_timed_out_commit_goes_on_and_can_be_awaited_again() {
         "still committing"
     );
     hold.release();
-    producer.commit_transaction(T).await.expect("the same commit, awaited again");
+    producer
+        .commit_transaction(T)
+        .await
+        .expect("the same commit, awaited again");
     assert_eq!(visible(&cluster, 0), values);
-    producer.begin_transaction().await.expect("ready for the next");
+    producer
+        .begin_transaction()
+        .await
+        .expect("ready for the next");
 }
 
 #[tokio::test(start_paused = true)]
@@ -259,9 +315,18 @@ async fn init_with_an_unreachable_coordinator_times_out_then_completes() {
     cluster.add_fault(FaultRule::new(FaultAction::Hold(hold.clone())).api(ApiKey::InitProducerId));
     let producer = txn_producer(&cluster);
     let first = producer.init_transactions(Duration::from_secs(1)).await;
-    assert!(matches!(first, Err(Error::Transaction(TransactionError::Timeout { .. }))), "{first:?}");
+    assert!(
+        matches!(
+            first,
+            Err(Error::Transaction(TransactionError::Timeout { .. }))
+        ),
+        "{first:?}"
+    );
     hold.release();
-    producer.init_transactions(T).await.expect("init, awaited again");
+    producer
+        .init_transactions(T)
+        .await
+        .expect("init, awaited again");
     producer.begin_transaction().await.expect("begin");
 }
 
@@ -269,8 +334,10 @@ async fn init_with_an_unreachable_coordinator_times_out_then_completes() {
 async fn fatal_coordinator_answers_end_the_producer() {
     let cluster = common::cluster();
     cluster.add_fault(
-        FaultRule::new(request_error(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED))
-            .api(ApiKey::EndTxn),
+        FaultRule::new(request_error(
+            ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        ))
+        .api(ApiKey::EndTxn),
     );
     let producer = txn_producer(&cluster);
     producer.init_transactions(T).await.expect("init");
@@ -278,10 +345,22 @@ async fn fatal_coordinator_answers_end_the_producer() {
     send_to(&producer, 0, 0, 3).await;
     let commit = producer.commit_transaction(T).await;
     assert!(
-        matches!(commit, Err(Error::Fatal { code: Some(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED), .. })),
+        matches!(
+            commit,
+            Err(Error::Fatal {
+                code: Some(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+                ..
+            })
+        ),
         "{commit:?}"
     );
-    assert!(matches!(producer.begin_transaction().await, Err(Error::Fatal { .. })));
-    assert!(matches!(producer.abort_transaction(T).await, Err(Error::Fatal { .. })));
+    assert!(matches!(
+        producer.begin_transaction().await,
+        Err(Error::Fatal { .. })
+    ));
+    assert!(matches!(
+        producer.abort_transaction(T).await,
+        Err(Error::Fatal { .. })
+    ));
     assert!(visible(&cluster, 0).is_empty());
 }

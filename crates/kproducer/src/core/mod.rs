@@ -234,12 +234,10 @@ impl Core {
             ..GroupConfig::default()
         };
         let width = initial_width(&settings);
-        let idempotence = settings
-            .idempotent
-            .then(|| {
-                Idempotence::new(c.max_in_flight, c.transactional_id.is_some())
-                    .first_sequence(c.first_sequence)
-            });
+        let idempotence = settings.idempotent.then(|| {
+            Idempotence::new(c.max_in_flight, c.transactional_id.is_some())
+                .first_sequence(c.first_sequence)
+        });
         let transaction = transaction_io::TransactionLink::new(c);
         Core {
             router: Router::new(NonZeroUsize::new(width).unwrap_or(NonZeroUsize::MIN)),
@@ -521,7 +519,11 @@ impl Core {
         if let Some(t) = self.init_next_attempt {
             consider(t);
         }
-        if let Some(t) = self.transaction.as_ref().and_then(|t| t.machine.next_attempt()) {
+        if let Some(t) = self
+            .transaction
+            .as_ref()
+            .and_then(|t| t.machine.next_attempt())
+        {
             consider(t);
         }
         if self.brokers.values().any(|b| b.scaler.is_some()) {

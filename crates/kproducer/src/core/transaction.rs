@@ -335,10 +335,10 @@ impl Transaction {
                 Ok(Started::New)
             }
             TransactionPhase::Committing => Ok(Started::Joined),
-            TransactionPhase::AbortableError => Err(self
-                .abortable
-                .clone()
-                .map_or_else(|| self.invalid(TxnOp::Commit.name(), "abort it"), Error::from)),
+            TransactionPhase::AbortableError => Err(self.abortable.clone().map_or_else(
+                || self.invalid(TxnOp::Commit.name(), "abort it"),
+                Error::from,
+            )),
             _ => Err(self.invalid(
                 TxnOp::Commit.name(),
                 "only an open transaction can be committed: call begin_transaction first",
@@ -519,8 +519,13 @@ impl Transaction {
             self.coordinator = None;
         }
         self.failures = self.failures.saturating_add(1);
-        self.next_attempt =
-            Some(now + backoff(self.retry_backoff, self.retry_backoff_max, self.failures - 1));
+        self.next_attempt = Some(
+            now + backoff(
+                self.retry_backoff,
+                self.retry_backoff_max,
+                self.failures - 1,
+            ),
+        );
     }
 
     fn fail_fatally(&mut self, error: Error) -> Step {
@@ -547,7 +552,9 @@ impl Transaction {
                 Step::Idle
             }
             Answer::Code(code, message) => match react(code) {
-                Reaction::Fatal => self.fail_fatally(fatal("FindCoordinator", code, message.as_deref())),
+                Reaction::Fatal => {
+                    self.fail_fatally(fatal("FindCoordinator", code, message.as_deref()))
+                }
                 _ => {
                     self.retry_later(now, true);
                     Step::Idle
@@ -650,7 +657,10 @@ impl Transaction {
 
     /// EndTxn answered.
     pub(crate) fn on_end_txn(&mut self, now: Instant, answer: Answer<()>) -> Step {
-        let commit = matches!(self.in_flight.take(), Some(TxnRequest::EndTxn { commit: true }));
+        let commit = matches!(
+            self.in_flight.take(),
+            Some(TxnRequest::EndTxn { commit: true })
+        );
         let op = if commit { TxnOp::Commit } else { TxnOp::Abort };
         match answer {
             Answer::Ok(()) => self.ended(op),

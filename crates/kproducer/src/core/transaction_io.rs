@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::idempotence::ProducerIdentity;
-use super::transaction::{Answer, Coordinator, Step, Started, Transaction, TxnOp, TxnRequest};
+use super::transaction::{Answer, Coordinator, Started, Step, Transaction, TxnOp, TxnRequest};
 use super::{Core, Event, Waiting};
 use crate::config::ProducerConfig;
 use crate::error::Error;
@@ -429,9 +429,8 @@ impl Core {
     pub(super) fn on_transaction_event(&mut self, event: TxnEvent) {
         tracing::debug!(?event, "transaction answer");
         let now = Instant::now();
-        let code_of = |code: i16, message: Option<String>| {
-            Answer::Code(ErrorCode::from_i16(code), message)
-        };
+        let code_of =
+            |code: i16, message: Option<String>| Answer::Code(ErrorCode::from_i16(code), message);
         let step = match event {
             TxnEvent::FindCoordinator(result) => {
                 let answer = match result {
@@ -447,7 +446,12 @@ impl Core {
                             id: r.producer_id,
                             epoch: r.producer_epoch,
                         };
-                        tracing::info!(producer_id = p.id, epoch = p.epoch, bump, "transactional producer id assigned");
+                        tracing::info!(
+                            producer_id = p.id,
+                            epoch = p.epoch,
+                            bump,
+                            "transactional producer id assigned"
+                        );
                         if let Some(idem) = &mut self.idempotence {
                             idem.set_producer(p);
                         }

@@ -29,7 +29,10 @@ fn ready(now: Instant) -> Transaction {
     let mut t = machine();
     assert_eq!(t.init().unwrap(), Started::New);
     assert_eq!(t.poll(now, true), Step::Send(TxnRequest::FindCoordinator));
-    assert_eq!(t.on_find_coordinator(now, Answer::Ok(coordinator())), Step::Idle);
+    assert_eq!(
+        t.on_find_coordinator(now, Answer::Ok(coordinator())),
+        Step::Idle
+    );
     assert_eq!(
         t.poll(now, true),
         Step::Send(TxnRequest::InitProducerId { bump: false })
@@ -127,7 +130,11 @@ async fn commit_waits_for_the_flush_then_ends_the_transaction() {
     let now = Instant::now();
     let mut t = in_transaction(now);
     assert_eq!(t.commit().unwrap(), Started::New);
-    assert_eq!(t.commit().unwrap(), Started::Joined, "a retried commit joins");
+    assert_eq!(
+        t.commit().unwrap(),
+        Started::Joined,
+        "a retried commit joins"
+    );
     assert!(!t.accepts_records());
     assert!(matches!(
         t.check_record(),
@@ -199,7 +206,13 @@ async fn a_failed_record_makes_the_transaction_abortable_and_abort_bumps_the_epo
     t.on_records_failed(&refused);
     assert_eq!(t.phase(), TransactionPhase::AbortableError);
     let abortable = |r: Option<Error>| {
-        matches!(r, Some(Error::Transaction(TransactionError::Abortable { code: Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER), .. })))
+        matches!(
+            r,
+            Some(Error::Transaction(TransactionError::Abortable {
+                code: Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
+                ..
+            }))
+        )
     };
     assert!(abortable(t.commit().err()), "commit is refused");
     assert!(abortable(t.check_record().err()), "new records are refused");
@@ -238,7 +251,10 @@ async fn a_record_failing_during_commit_fails_the_commit_as_abortable() {
     assert_eq!(t.poll(now, false), Step::Idle);
     assert!(matches!(
         t.poll(now, true),
-        Step::Complete(TxnOp::Commit, Err(Error::Transaction(TransactionError::Abortable { .. })))
+        Step::Complete(
+            TxnOp::Commit,
+            Err(Error::Transaction(TransactionError::Abortable { .. }))
+        )
     ));
     assert_eq!(t.phase(), TransactionPhase::AbortableError);
     t.abort().unwrap();
@@ -269,7 +285,10 @@ async fn coordinator_errors_are_retried_after_a_backoff() {
         (ErrorCode::COORDINATOR_NOT_AVAILABLE, true),
     ] {
         let now = Instant::now();
-        assert!(matches!(t.poll(now, true), Step::Send(TxnRequest::EndTxn { .. })));
+        assert!(matches!(
+            t.poll(now, true),
+            Step::Send(TxnRequest::EndTxn { .. })
+        ));
         assert_eq!(t.on_end_txn(now, Answer::Code(code, None)), Step::Idle);
         assert_eq!(t.poll(now, true), Step::Idle, "{code}: backs off");
         let later = t.next_attempt().unwrap();
@@ -284,7 +303,10 @@ async fn coordinator_errors_are_retried_after_a_backoff() {
             t.on_find_coordinator(later, Answer::Ok(coordinator()));
         }
     }
-    assert!(matches!(t.poll(Instant::now(), true), Step::Send(TxnRequest::EndTxn { commit: true })));
+    assert!(matches!(
+        t.poll(Instant::now(), true),
+        Step::Send(TxnRequest::EndTxn { commit: true })
+    ));
     assert!(matches!(
         t.on_end_txn(Instant::now(), Answer::Ok(())),
         Step::Complete(TxnOp::Commit, Ok(()))
@@ -296,7 +318,10 @@ async fn lost_requests_find_the_coordinator_again() {
     let now = Instant::now();
     let mut t = in_transaction(now);
     assert!(!t.may_send(&tp(1)));
-    assert!(matches!(t.poll(now, true), Step::Send(TxnRequest::AddPartitions(_))));
+    assert!(matches!(
+        t.poll(now, true),
+        Step::Send(TxnRequest::AddPartitions(_))
+    ));
     t.on_add_partitions(now, Answer::Lost("connection reset".into()));
     let later = t.next_attempt().unwrap();
     assert_eq!(t.poll(later, true), Step::Send(TxnRequest::FindCoordinator));
@@ -318,7 +343,13 @@ async fn fenced_answers_are_fatal_everywhere() {
     let step = t.on_add_partitions(now, Answer::Ok(vec![(tp(1), ErrorCode::PRODUCER_FENCED)]));
     assert_eq!(step, Step::Idle, "no operation was waiting");
     assert_eq!(t.phase(), TransactionPhase::FatalError);
-    assert!(matches!(t.commit(), Err(Error::Fatal { code: Some(ErrorCode::PRODUCER_FENCED), .. })));
+    assert!(matches!(
+        t.commit(),
+        Err(Error::Fatal {
+            code: Some(ErrorCode::PRODUCER_FENCED),
+            ..
+        })
+    ));
     assert!(matches!(t.begin(), Err(Error::Fatal { .. })));
     assert!(t.check_record().is_err());
     // EndTxn, with a commit waiting.
@@ -342,7 +373,10 @@ async fn fenced_answers_are_fatal_everywhere() {
     t.on_find_coordinator(now, Answer::Ok(coordinator()));
     t.poll(now, true);
     assert!(matches!(
-        t.on_init_producer_id(now, Answer::Code(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, None)),
+        t.on_init_producer_id(
+            now,
+            Answer::Code(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, None)
+        ),
         Step::Complete(TxnOp::Init, Err(Error::Fatal { .. }))
     ));
     // A produce answer the core found fatal.
@@ -368,10 +402,16 @@ async fn abortable_add_partitions_answers_stop_the_commit() {
     assert!(!t.may_send(&tp(1)));
     assert!(matches!(
         t.commit(),
-        Err(Error::Transaction(TransactionError::Abortable { code: Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED), .. }))
+        Err(Error::Transaction(TransactionError::Abortable {
+            code: Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED),
+            ..
+        }))
     ));
     t.abort().unwrap();
-    assert_eq!(t.poll(now, true), Step::Send(TxnRequest::EndTxn { commit: false }));
+    assert_eq!(
+        t.poll(now, true),
+        Step::Send(TxnRequest::EndTxn { commit: false })
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -381,7 +421,10 @@ async fn abort_failures_of_an_unknown_producer_still_end_with_a_bump() {
     t.abort().unwrap();
     t.poll(now, true);
     assert_eq!(
-        t.on_end_txn(now, Answer::Code(ErrorCode::INVALID_PRODUCER_ID_MAPPING, None)),
+        t.on_end_txn(
+            now,
+            Answer::Code(ErrorCode::INVALID_PRODUCER_ID_MAPPING, None)
+        ),
         Step::Idle
     );
     assert_eq!(
@@ -395,8 +438,14 @@ async fn a_broker_without_an_api_transactions_need_is_fatal() {
     let now = Instant::now();
     let mut t = in_transaction(now);
     t.commit().unwrap();
-    assert!(matches!(t.poll(now, true), Step::Send(TxnRequest::EndTxn { commit: true })));
-    let step = t.on_end_txn(now, Answer::Unsupported("b1 supports no version of EndTxn(26)".into()));
+    assert!(matches!(
+        t.poll(now, true),
+        Step::Send(TxnRequest::EndTxn { commit: true })
+    ));
+    let step = t.on_end_txn(
+        now,
+        Answer::Unsupported("b1 supports no version of EndTxn(26)".into()),
+    );
     assert!(
         matches!(&step, Step::Complete(TxnOp::Commit, Err(Error::Fatal { reason, code: None })) if reason.contains("EndTxn") && reason.contains("cannot run transactions")),
         "{step:?}"

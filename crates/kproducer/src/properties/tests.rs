@@ -115,7 +115,11 @@ fn documented_defaults_are_the_defaults() {
     let described: Vec<&str> = described.iter().map(|r| r.key.as_str()).collect();
     assert_eq!(
         described,
-        ["bootstrap.servers", "enable.idempotence", "transactional.id"]
+        [
+            "bootstrap.servers",
+            "enable.idempotence",
+            "transactional.id"
+        ]
     );
     let props = literal_rows
         .iter()
