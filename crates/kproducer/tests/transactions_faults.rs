@@ -182,6 +182,11 @@ async fn abortable_then_recovers(code: ErrorCode) {
         cluster.transaction("writer").unwrap().producer_epoch > epoch,
         "{code}: the abort bumped the epoch"
     );
+    assert_eq!(
+        producer.metrics().epoch_bumps,
+        1,
+        "{code}: one bump, counted"
+    );
     producer.begin_transaction().await.expect("begin again");
     let p0 = send_to(&producer, 0, 100, 10).await;
     let p1 = send_to(&producer, 1, 100, 10).await;

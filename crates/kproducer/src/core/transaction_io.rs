@@ -23,6 +23,7 @@ use super::transaction::{Answer, Coordinator, Started, Step, Transaction, TxnOp,
 use super::{Core, Event, Waiting};
 use crate::config::ProducerConfig;
 use crate::error::Error;
+use crate::metrics;
 use crate::transaction::{TransactionError, TransactionPhase};
 
 /// A transaction operation a producer handle asks for.
@@ -454,6 +455,9 @@ impl Core {
                         );
                         if let Some(idem) = &mut self.idempotence {
                             idem.set_producer(p);
+                        }
+                        if bump {
+                            metrics::add(&self.shared.metrics.epoch_bumps, 1);
                         }
                         Answer::Ok(())
                     }
