@@ -251,6 +251,15 @@ impl TransactionCoordinator {
         }
     }
 
+    /// Whether `producer_id` has an ongoing transaction that includes `tp`.
+    pub fn includes(&self, producer_id: i64, tp: &TopicPartition) -> bool {
+        self.txns.values().any(|e| {
+            e.producer_id == producer_id
+                && e.state == TxnState::Ongoing
+                && e.partitions.contains(tp)
+        })
+    }
+
     /// The record for a transactional id.
     pub fn entry(&self, transactional_id: &str) -> Option<&TxnEntry> {
         self.txns.get(transactional_id)

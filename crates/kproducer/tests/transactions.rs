@@ -108,6 +108,11 @@ async fn commit_makes_records_visible_to_read_committed_readers() {
             assert!(r.transactional && !r.aborted);
         }
     }
+    assert_eq!(
+        cluster.counters().unadded_transactional_batches,
+        0,
+        "every partition was added to the transaction before its first batch"
+    );
     let entry = cluster
         .transaction("writer")
         .expect("known to the coordinator");
@@ -144,6 +149,11 @@ async fn abort_leaves_records_invisible_and_the_next_transaction_commits() {
         assert_eq!(visible(&cluster, p), vs, "only the committed transaction");
         assert_eq!(markers(&cluster, p), 2);
     }
+    assert_eq!(
+        cluster.counters().unadded_transactional_batches,
+        0,
+        "every partition was added to the transaction before its first batch"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -81,6 +81,11 @@ async fn the_coordinator_moves_mid_transaction() {
         moved >= 2,
         "the coordinator was looked up again ({moved} lookups)"
     );
+    assert_eq!(
+        cluster.counters().unadded_transactional_batches,
+        0,
+        "every partition was added to the transaction before its first batch"
+    );
     // The next transaction goes to the new coordinator straight away.
     producer.begin_transaction().await.expect("begin");
     let again = send_to(&producer, 2, 0, 5).await;
@@ -218,6 +223,11 @@ async fn abortable_then_recovers(code: ErrorCode) {
         Some(&0),
         "{code}: sequences restart under the new epoch"
     );
+    assert_eq!(
+        cluster.counters().unadded_transactional_batches,
+        0,
+        "every partition was added to the transaction before its first batch"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -277,6 +287,11 @@ async fn a_partition_waiting_to_be_added_does_not_stall_the_others() {
     producer.commit_transaction(T).await.expect("commit");
     assert_eq!(visible(&cluster, 0).len(), 21);
     assert_eq!(visible(&cluster, 1).len(), 1);
+    assert_eq!(
+        cluster.counters().unadded_transactional_batches,
+        0,
+        "every partition was added to the transaction before its first batch"
+    );
 }
 
 #[tokio::test(start_paused = true)]
