@@ -448,8 +448,13 @@ impl ProducerConfig {
         if self.scaler.min_width > 1
             || (self.scaler.max_width > 1 && self.scaler.max_width != default_max)
         {
+            let key = if self.scaler.min_width > 1 {
+                "kproducer.connections.min"
+            } else {
+                "kproducer.connections.max"
+            };
             return Err(Error::config(
-                "kproducer.connections.max",
+                key,
                 "a transactional producer uses one connection per broker: leave \
                  kproducer.connections.min/max unset (or 1) with transactional.id",
             ));

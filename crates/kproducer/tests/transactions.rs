@@ -336,7 +336,7 @@ async fn a_transactional_producer_uses_one_connection_per_broker() {
     .and_then(|c| c.validate())
     .unwrap_err();
     assert!(
-        err.to_string().contains("one connection per broker"),
+        matches!(&err, Error::Config { key, message } if key == "kproducer.connections.min" && message.contains("one connection per broker")),
         "{err}"
     );
     let err = kproducer::ProducerConfig::from_properties([
@@ -384,4 +384,36 @@ async fn a_transactional_producer_uses_one_connection_per_broker() {
     for (broker, width) in producer.metrics().connections_per_broker {
         assert_eq!(width, 1, "broker {broker}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn close_aborts_an_open_transaction() {
+    let cluster = cluster();
+    let producer = producer(&cluster, |b| {
+        b.transactional_id("writer")
+            .linger(Duration::from_secs(3600))
+            .delivery_timeout(Duration::from_secs(7200))
+    });
+    producer.init_transactions(T).await.expect("init");
+    producer.begin_transaction().await.expect("begin");
+    let (written, _) = send_each(&producer, &[0], 5, 0).await;
+    producer.flush().await.expect("flush");
+    let (unsent, _) = send_each(&producer, &[1], 5, 0).await;
+    producer.close(T).await;
+    for f in written {
+        f.await.expect("written before the close");
+    }
+    for f in unsent {
+        assert!(matches!(
+            f.await,
+            Err(Error::Transaction(TransactionError::Aborted))
+        ));
+    }
+    assert_eq!(
+        cluster.transaction("writer").map(|t| t.state),
+        Some(kproducer_fake_broker::TxnState::CompleteAbort),
+        "the coordinator aborted the transaction at close"
+    );
+    assert_eq!(markers(&cluster, 0), 1, "an abort marker");
+    assert!(visible(&cluster, 0).is_empty() && visible(&cluster, 1).is_empty());
 }

@@ -104,7 +104,9 @@ impl Core {
     /// closing and the deadline passed.
     pub(super) fn finished(&self, now: Instant) -> bool {
         match self.closing {
-            Some(deadline) => self.outstanding.is_empty() || now >= deadline,
+            Some(deadline) => {
+                (self.outstanding.is_empty() && self.transaction_idle()) || now >= deadline
+            }
             None => false,
         }
     }

@@ -357,6 +357,7 @@ impl Core {
                     .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
                 self.closing = Some(self.closing.map_or(deadline, |d| d.min(deadline)));
                 self.close_waiters.push(done);
+                self.abort_open_transaction_on_close();
             }
             Command::Transaction { op, reply } => self.on_transaction_command(op, reply),
         }

@@ -184,6 +184,28 @@ impl Core {
         }
     }
 
+    /// `close` with a transaction open aborts it (as Java's producer does on
+    /// a graceful close): its unsent records fail with
+    /// [`TransactionError::Aborted`] and the coordinator writes abort
+    /// markers, so nothing of it waits for `transaction.timeout.ms`.
+    pub(super) fn abort_open_transaction_on_close(&mut self) {
+        if let Some(link) = &mut self.transaction
+            && link.machine.accepts_records()
+            && link.machine.abort().is_ok()
+        {
+            tracing::info!("closing with a transaction open: aborting it");
+            self.shared.in_transaction.store(false, Ordering::Release);
+        }
+    }
+
+    /// No transaction operation is under way (close waits for one, up to
+    /// its deadline).
+    pub(super) fn transaction_idle(&self) -> bool {
+        self.transaction
+            .as_ref()
+            .is_none_or(|t| t.machine.operation().is_none() || self.fatal.is_some())
+    }
+
     /// After each drain: drop what an abort drops, then let the state
     /// machine send its next request or finish an operation.
     pub(super) fn transaction_tick(&mut self, now: Instant) {
