@@ -27,8 +27,9 @@ enum Ended {
     /// Both ended as asked; the first took this long (send to commit).
     AsAsked(Duration),
     /// The broker cannot end transactions (tansu 0.6.0 does not advertise
-    /// EndTxn): commit and abort failed with this fatal error.
-    EndTxnUnsupported(String),
+    /// EndTxn): commit and abort failed with this fatal error; writing the
+    /// first transaction took this long.
+    EndTxnUnsupported(String, Duration),
 }
 
 /// Whether `e` is the fatal error of a broker without EndTxn.
@@ -93,6 +94,7 @@ async fn produce(bootstrap: &str, topic: &str) -> Result<Ended, String> {
     let producer = transactional_producer(bootstrap, &id).await?;
     let started = Instant::now();
     send_all(&producer, &topic, "c", COMMITTED).await?;
+    let written = started.elapsed();
     match producer.commit_transaction(TIMEOUT).await {
         Ok(()) => {}
         Err(e) if end_txn_unsupported(&e) => {
@@ -109,7 +111,9 @@ async fn produce(bootstrap: &str, topic: &str) -> Result<Ended, String> {
             let abort = second.abort_transaction(TIMEOUT).await;
             second.close(TIMEOUT).await;
             return match abort {
-                Err(a) if end_txn_unsupported(&a) => Ok(Ended::EndTxnUnsupported(e.to_string())),
+                Err(a) if end_txn_unsupported(&a) => {
+                    Ok(Ended::EndTxnUnsupported(e.to_string(), written))
+                }
                 other => Err(format!(
                     "commit failed for want of EndTxn ({e}), but abort answered {other:?}"
                 )),
@@ -176,7 +180,7 @@ fn tansu_transactions() {
                 took.as_secs_f64()
             )
         }
-        Ended::EndTxnUnsupported(error) => {
+        Ended::EndTxnUnsupported(error, written) => {
             // tansu 0.6.0 cannot end a transaction (docs/real-broker.md):
             // kproducer reports commit and abort as fatal errors, and a
             // read-committed reader stops at the first transaction that
@@ -188,9 +192,10 @@ fn tansu_transactions() {
             );
             format!(
                 "tansu deviation: no EndTxn, commit and abort failed fatally ({error}); \
-                 {COMMITTED} + {ABORTED} records written once and in order; \
+                 {COMMITTED} records written in {:.2} s, {COMMITTED} + {ABORTED} once and in order; \
                  isolation.level=read_committed showed {first} of the first transaction \
-                 and none of the second"
+                 and none of the second",
+                written.as_secs_f64()
             )
         }
     };
