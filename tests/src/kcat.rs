@@ -58,8 +58,24 @@ impl Kcat {
     /// # Errors
     /// kcat failed, timed out, or printed something that is not UTF-8.
     pub fn consume(&self, bootstrap: &str, topic: &str, format: &str) -> Result<String, String> {
+        self.consume_with(bootstrap, topic, format, &[])
+    }
+
+    /// [`Kcat::consume`] with extra `-X` `settings` (for example
+    /// `isolation.level=read_committed`, which stops at each partition's
+    /// last stable offset and skips aborted transactions).
+    ///
+    /// # Errors
+    /// kcat failed, timed out, or printed something that is not UTF-8.
+    pub fn consume_with(
+        &self,
+        bootstrap: &str,
+        topic: &str,
+        format: &str,
+        settings: &[(&str, &str)],
+    ) -> Result<String, String> {
         let out = TempFile::new(&format!("{topic}.consumed"));
-        let args = [
+        let mut args: Vec<String> = [
             "-C",
             "-b",
             bootstrap,
@@ -71,7 +87,15 @@ impl Kcat {
             "-q",
             "-f",
             format,
-        ];
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for (key, value) in settings {
+            args.push("-X".into());
+            args.push(format!("{key}={value}"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.run(&args, None, out.path())?;
         std::fs::read_to_string(out.path())
             .map_err(|e| format!("kcat's output {}: {e}", out.path().display()))

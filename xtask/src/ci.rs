@@ -129,7 +129,9 @@ const PEER_TEST_IN_OWN_STEP: (&str, &str) = ("KPRODUCER_PEER_TEST_IN_OWN_STEP", 
 /// (`tools/install-librdkafka-peer.sh`) and runs the fake broker's
 /// `librdkafka_peer` test with `KPRODUCER_KCAT_LIBDIR` pointing at it:
 /// 100,000 records produced per codec and with acks=1 over loopback TCP,
-/// then consumed back and checked.
+/// then consumed back and checked. Then kproducer's
+/// `transactions_librdkafka` test: kcat reads kproducer's committed,
+/// aborted and open transactions back with `isolation.level=read_committed`.
 fn librdkafka_peer_vs_fake_broker() -> Outcome {
     let result = Peer::ensure_installed().and_then(|peer| {
         let mut cmd = cargo(&[
@@ -138,6 +140,17 @@ fn librdkafka_peer_vs_fake_broker() -> Outcome {
             "kproducer-fake-broker",
             "--test",
             "librdkafka_peer",
+            "--",
+            "--nocapture",
+        ]);
+        cmd.env("KPRODUCER_KCAT_LIBDIR", peer.lib_dir());
+        process::run(&mut cmd)?;
+        let mut cmd = cargo(&[
+            "test",
+            "-p",
+            "kproducer",
+            "--test",
+            "transactions_librdkafka",
             "--",
             "--nocapture",
         ]);

@@ -86,6 +86,11 @@ pub struct Counters {
     pub duplicate_batches: u64,
     /// Batches refused, by error code.
     pub rejected_batches: BTreeMap<ErrorCode, u64>,
+    /// Transactional batches appended to a partition that their producer's
+    /// ongoing transaction does not include: the producer skipped
+    /// AddPartitionsToTxn (Kafka 3.6+ refuses these with its transaction
+    /// verification, KIP-890; the fake broker appends and counts them).
+    pub unadded_transactional_batches: u64,
 }
 
 /// A batch in a partition's log, without its records.

@@ -93,16 +93,48 @@ impl FakeCluster {
         decode_log(&TopicPartition::new(topic, partition), &p.log)
     }
 
-    /// The values a read-committed consumer would see, in order.
+    /// The records a read-committed consumer sees, in offset order:
+    /// non-transactional records and records of committed transactions,
+    /// below the last stable offset. Records of aborted transactions,
+    /// records of a transaction still open (and everything after its first
+    /// record) and control batches are left out.
+    ///
+    /// ```
+    /// use kproducer_fake_broker::FakeCluster;
+    /// use kproducer_protocol::records::{BatchParams, Compression, NO_HEADERS, RecordBatchBuilder};
+    ///
+    /// let cluster = FakeCluster::builder().brokers(1).topic("t", 1).build().unwrap();
+    /// let mut b = RecordBatchBuilder::new(Compression::None);
+    /// b.append(0, None, Some(b"plain"), NO_HEADERS);
+    /// cluster.append("t", 0, b.seal(&BatchParams::default()).unwrap()).unwrap();
+    /// let visible = cluster.read_committed("t", 0).unwrap();
+    /// assert_eq!(visible[0].value.as_deref(), Some(&b"plain"[..]));
+    /// ```
+    pub fn read_committed(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Vec<LogRecord>, ClusterError> {
+        let s = self.lock();
+        let p = s.partition(topic, partition)?;
+        let stable = p.log.last_stable_offset();
+        let records = decode_log(&TopicPartition::new(topic, partition), &p.log)?;
+        Ok(records
+            .into_iter()
+            .filter(|r| r.offset < stable && !r.aborted)
+            .collect())
+    }
+
+    /// The values a read-committed consumer would see, in order (see
+    /// [`FakeCluster::read_committed`]).
     pub fn committed_values(
         &self,
         topic: &str,
         partition: i32,
     ) -> Result<Vec<Option<Bytes>>, ClusterError> {
         Ok(self
-            .records(topic, partition)?
+            .read_committed(topic, partition)?
             .into_iter()
-            .filter(|r| !r.aborted)
             .map(|r| r.value)
             .collect())
     }

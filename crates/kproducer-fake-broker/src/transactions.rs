@@ -45,6 +45,9 @@ pub struct TxnEntry {
     pub state: TxnState,
     /// Partitions in the ongoing transaction.
     pub partitions: BTreeSet<TopicPartition>,
+    /// The `transaction.timeout.ms` the last InitProducerId asked for
+    /// (recorded, not enforced: transactions here never expire).
+    pub transaction_timeout_ms: i32,
 }
 
 /// A transaction that ended: markers must be written to its partitions.
@@ -127,6 +130,7 @@ impl TransactionCoordinator {
                     producer_epoch: 0,
                     state: TxnState::Empty,
                     partitions: BTreeSet::new(),
+                    transaction_timeout_ms: 0,
                 },
             );
             return Ok(InitOutcome {
@@ -237,6 +241,23 @@ impl TransactionCoordinator {
             (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(None),
             _ => Err(ErrorCode::INVALID_TXN_STATE),
         }
+    }
+
+    /// Records the `transaction.timeout.ms` an InitProducerId for
+    /// `transactional_id` asked for.
+    pub fn set_transaction_timeout(&mut self, transactional_id: &str, timeout_ms: i32) {
+        if let Some(entry) = self.txns.get_mut(transactional_id) {
+            entry.transaction_timeout_ms = timeout_ms;
+        }
+    }
+
+    /// Whether `producer_id` has an ongoing transaction that includes `tp`.
+    pub fn includes(&self, producer_id: i64, tp: &TopicPartition) -> bool {
+        self.txns.values().any(|e| {
+            e.producer_id == producer_id
+                && e.state == TxnState::Ongoing
+                && e.partitions.contains(tp)
+        })
     }
 
     /// The record for a transactional id.

@@ -147,6 +147,12 @@ async fn commit_and_abort_write_markers_and_read_committed_sees_only_commits() {
     );
 
     cluster.assert_values(T, 0, &[b"a"]);
+    assert_eq!(cluster.counters().unadded_transactional_batches, 0);
+    // A transactional batch to a partition the transaction does not
+    // include (no AddPartitionsToTxn) is counted.
+    c.produce(T, 1, batch_with(pid, epoch, 0, true, &["c"]))
+        .await;
+    assert_eq!(cluster.counters().unadded_transactional_batches, 1);
     let snapshot = cluster.partition(T, 0).expect("exists");
     assert_eq!(
         snapshot.high_watermark, 4,

@@ -193,6 +193,14 @@ pub struct ProducerConfig {
     pub sasl_username: Option<String>,
     /// `sasl.password`; printed as `[redacted]`.
     pub sasl_password: Option<Secret>,
+    /// `transactional.id`: makes the producer transactional (see
+    /// `docs/transactions.md`). It implies idempotence and one connection
+    /// per broker. Default none.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: how long the transaction coordinator lets
+    /// a transaction stay open before it aborts it; sent with
+    /// InitProducerId. Default 60 s.
+    pub transaction_timeout: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -227,6 +235,8 @@ impl Default for ProducerConfig {
             sasl_mechanism: None,
             sasl_username: None,
             sasl_password: None,
+            transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -325,6 +335,7 @@ impl ProducerConfig {
             ("retry.backoff.ms", self.retry_backoff),
             ("retry.backoff.max.ms", self.retry_backoff_max),
             ("metadata.max.age.ms", self.metadata_max_age),
+            ("transaction.timeout.ms", self.transaction_timeout),
             (
                 "kproducer.connections.scale.interval.ms",
                 self.scale_interval,
@@ -387,6 +398,7 @@ impl ProducerConfig {
                 "must be positive",
             ));
         }
+        let config = self.transactional_config()?;
         let idempotent = match self.enable_idempotence {
             Some(true) => {
                 if self.acks != Acks::All {
@@ -409,10 +421,74 @@ impl ProducerConfig {
             None => self.acks == Acks::All && self.max_in_flight <= MAX_IN_FLIGHT_IDEMPOTENT,
         };
         Ok(Settings {
-            config: self.clone(),
+            config,
             idempotent,
             bootstrap,
         })
+    }
+}
+
+impl ProducerConfig {
+    /// The configuration a transactional producer runs with: idempotence
+    /// on, one connection per broker (adaptive scaling off). Settings that
+    /// contradict that are errors naming the key; unset ones are forced.
+    /// Without `transactional.id` the configuration is returned as given.
+    fn transactional_config(&self) -> Result<ProducerConfig, Error> {
+        let Some(id) = &self.transactional_id else {
+            return Ok(self.clone());
+        };
+        if id.is_empty() {
+            return Err(Error::config(
+                "transactional.id",
+                "is empty: give a name that identifies this producer across restarts, or leave it unset",
+            ));
+        }
+        if self.transaction_timeout.is_zero() {
+            return Err(Error::config("transaction.timeout.ms", "must be positive"));
+        }
+        if self.enable_idempotence == Some(false) {
+            return Err(Error::config(
+                "enable.idempotence",
+                "must be true (or unset) with transactional.id: transactions need an idempotent producer",
+            ));
+        }
+        if self.acks != Acks::All {
+            return Err(Error::config(
+                "acks",
+                "must be all (-1) with transactional.id: transactions need an idempotent producer",
+            ));
+        }
+        if self.max_in_flight > MAX_IN_FLIGHT_IDEMPOTENT {
+            return Err(Error::config(
+                "max.in.flight.requests.per.connection",
+                "must be at most 5 with transactional.id: transactions need an idempotent producer",
+            ));
+        }
+        // More than one connection per broker is a choice the user made
+        // (the default maximum is only a ceiling for adaptive scaling):
+        // refuse it rather than quietly ignore it.
+        let default_max = ScalerConfig::default().max_width;
+        if self.scaler.min_width > 1
+            || (self.scaler.max_width > 1 && self.scaler.max_width != default_max)
+        {
+            let key = if self.scaler.min_width > 1 {
+                "kproducer.connections.min"
+            } else {
+                "kproducer.connections.max"
+            };
+            return Err(Error::config(
+                key,
+                "a transactional producer uses one connection per broker: leave \
+                 kproducer.connections.min/max unset (or 1) with transactional.id",
+            ));
+        }
+        let mut config = self.clone();
+        config.enable_idempotence = Some(true);
+        config.adaptive_connections = false;
+        config.scaler.min_width = 1;
+        config.scaler.initial_width = 1;
+        config.scaler.max_width = 1;
+        Ok(config)
     }
 }
 

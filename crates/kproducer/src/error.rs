@@ -7,6 +7,7 @@ use std::time::Duration;
 use kproducer_protocol::ErrorCode;
 
 use crate::record::{Record, Topic};
+use crate::transaction::TransactionError;
 
 /// Everything that can go wrong building a producer, sending a record, or
 /// delivering it.
@@ -150,6 +151,10 @@ pub enum Error {
         "the producer was dropped before this record was acknowledged; call close() or flush() before dropping it"
     )]
     Dropped,
+    /// A transaction operation did not fit, or the transaction cannot
+    /// commit (see [`TransactionError`]).
+    #[error(transparent)]
+    Transaction(#[from] TransactionError),
 }
 
 impl Error {
@@ -197,6 +202,7 @@ impl Error {
         match self {
             Error::Broker { code, .. } => Some(*code),
             Error::Fatal { code, .. } => *code,
+            Error::Transaction(e) => e.code(),
             _ => None,
         }
     }

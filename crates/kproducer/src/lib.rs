@@ -15,6 +15,11 @@
 //!   (`kproducer-net`'s scaler and fenced router).
 //! - TLS with `security.protocol=SSL` and the `ssl.*` properties
 //!   ([`SecurityProtocol`], [`SslConfig`]); see `docs/security.md`.
+//! - Transactions (`transactional.id`): [`Producer::init_transactions`],
+//!   [`Producer::begin_transaction`], [`Producer::commit_transaction`],
+//!   [`Producer::abort_transaction`]; records of a committed transaction
+//!   become visible to read-committed consumers together, an aborted one's
+//!   never. See `docs/transactions.md`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -52,6 +57,7 @@ mod properties;
 mod record;
 mod sasl;
 mod security;
+mod transaction;
 
 pub use config::{Acks, MAX_IN_FLIGHT_IDEMPOTENT, PartitionerKind, ProducerConfig, Settings};
 pub use delivery::{DeliveryFuture, DeliveryResult};
@@ -60,6 +66,7 @@ pub use metrics::ProducerMetrics;
 pub use producer::{Producer, ProducerBuilder};
 pub use record::{Header, Record, RecordMetadata, Topic};
 pub use security::{SecurityProtocol, SslConfig};
+pub use transaction::{TransactionError, TransactionPhase};
 
 pub use kproducer_net::{BuiltinMechanism, Mechanism, SaslError, Secret};
 pub use kproducer_protocol as protocol;

@@ -330,7 +330,22 @@ impl Producer {
         if shared.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
+        if self.inner.settings.config.transactional_id.is_some()
+            && !shared.in_transaction.load(Ordering::Acquire)
+        {
+            return Err(crate::TransactionError::NoTransaction.into());
+        }
         Ok(())
+    }
+
+    /// Sends a command to the core (transactions use it).
+    pub(crate) fn command(&self, command: Command) -> Result<(), Error> {
+        self.inner.commands.send(command).map_err(|_| Error::Closed)
+    }
+
+    /// The settings the producer runs with.
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.inner.settings
     }
 
     fn check_size(&self, record: &Record) -> Result<usize, Error> {
@@ -400,7 +415,7 @@ impl Producer {
 /// ```
 #[derive(Default)]
 pub struct ProducerBuilder {
-    config: ProducerConfig,
+    pub(crate) config: ProducerConfig,
     transport: Option<Arc<dyn Transport>>,
     partitioner: Option<Box<dyn Partitioner>>,
     sasl_mechanism: Option<Arc<dyn Mechanism>>,

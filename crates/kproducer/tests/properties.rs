@@ -60,8 +60,7 @@ fn typos_get_the_closest_known_key() {
 #[test]
 fn recognised_unsupported_keys_say_so() {
     let cases = [
-        ("transactional.id", "not supported yet"),
-        ("transaction.timeout.ms", "not supported yet"),
+        ("transaction.two.phase.commit.enable", "not supported yet"),
         ("ssl.truststore.location", "use ssl.ca.location"),
         ("ssl.cipher.suites", "not configurable"),
         ("sasl.jaas.config", "sasl.username and sasl.password only"),

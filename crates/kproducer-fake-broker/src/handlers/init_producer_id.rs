@@ -33,6 +33,11 @@ pub(crate) fn handle(
     });
     let body = match outcome {
         Ok(o) => {
+            if let Some(tid) = tid {
+                state
+                    .txn
+                    .set_transaction_timeout(tid, request.transaction_timeout_ms);
+            }
             if let Some(aborted) = &o.aborted {
                 write_markers(&mut state, aborted);
             }

@@ -124,6 +124,12 @@ fn produce_one(
         }
     };
     let outcome = partition.log.append(meta, raw, rules);
+    if meta.is_transactional
+        && matches!(outcome, AppendOutcome::Appended { .. })
+        && !state.txn.includes(meta.producer_id, tp)
+    {
+        state.counters.unadded_transactional_batches += 1;
+    }
     let counters = &mut state.counters;
     let result = match outcome {
         AppendOutcome::Appended { base_offset } => {

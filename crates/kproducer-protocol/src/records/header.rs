@@ -38,6 +38,9 @@ pub(crate) const CRC_AT: usize = 17;
 /// The CRC covers everything from the attributes to the end of the batch.
 pub(crate) const CRC_FROM: usize = 21;
 const PRODUCER_ID_AT: usize = 43;
+/// Where the attributes (i16) sit: after base offset (8), length (4),
+/// leader epoch (4), magic (1) and CRC (4).
+const ATTRIBUTES_AT: usize = 21;
 
 /// Attribute bits 0–2: the compression codec.
 pub(crate) const COMPRESSION_MASK: i16 = 0x07;
@@ -264,6 +267,48 @@ pub fn rewrite_producer_state(
     let crc = crc32c::crc32c(&batch[CRC_FROM..]);
     batch[CRC_AT..CRC_FROM].copy_from_slice(&crc.to_be_bytes());
     Ok(())
+}
+
+/// Like [`rewrite_producer_state`], and also sets or clears the batch's
+/// transactional flag (attribute bit 4), in the same CRC pass: a
+/// transactional producer seals its batches like any other and marks them
+/// as part of its transaction when it first sends them (KIP-98).
+///
+/// ```
+/// use kproducer_protocol::records::{
+///     BatchParams, Compression, NO_HEADERS, RecordBatch, RecordBatchBuilder,
+///     rewrite_transactional_state,
+/// };
+///
+/// let mut b = RecordBatchBuilder::new(Compression::None);
+/// b.append(1_000, None, Some(b"v"), NO_HEADERS);
+/// let mut bytes = b.seal(&BatchParams::default()).unwrap().to_vec();
+/// rewrite_transactional_state(&mut bytes, 7, 3, 0, true).unwrap();
+/// let batch = RecordBatch::decode(&mut bytes::Bytes::from(bytes)).unwrap(); // CRC still valid
+/// assert!(batch.header().is_transactional());
+/// assert_eq!((batch.header().producer_id, batch.header().producer_epoch), (7, 3));
+/// ```
+///
+/// # Errors
+/// [`DecodeError`] when `batch` is not one complete v2 batch; it is left
+/// untouched then.
+pub fn rewrite_transactional_state(
+    batch: &mut [u8],
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    transactional: bool,
+) -> Result<(), DecodeError> {
+    check_framing(batch)?;
+    let at = ATTRIBUTES_AT;
+    let mut attributes = i16::from_be_bytes([batch[at], batch[at + 1]]);
+    if transactional {
+        attributes |= TRANSACTIONAL_FLAG;
+    } else {
+        attributes &= !TRANSACTIONAL_FLAG;
+    }
+    batch[at..at + 2].copy_from_slice(&attributes.to_be_bytes());
+    rewrite_producer_state(batch, producer_id, producer_epoch, base_sequence)
 }
 
 /// Sets the base offset of a batch in place. The base offset lies outside

@@ -38,7 +38,7 @@ pub use compression::{Compression, ParseCompressionError};
 pub use control::{ControlRecord, ControlRecordType, build_control_batch};
 pub use header::{
     BATCH_HEADER_LEN, BatchHeader, MAGIC_V2, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
-    increment_sequence, rewrite_producer_state, set_base_offset,
+    increment_sequence, rewrite_producer_state, rewrite_transactional_state, set_base_offset,
 };
 pub use reader::{RecordBatch, RecordBatches, Records};
 pub use record::Record;

@@ -104,7 +104,9 @@ impl Core {
     /// closing and the deadline passed.
     pub(super) fn finished(&self, now: Instant) -> bool {
         match self.closing {
-            Some(deadline) => self.outstanding.is_empty() || now >= deadline,
+            Some(deadline) => {
+                (self.outstanding.is_empty() && self.transaction_idle()) || now >= deadline
+            }
             None => false,
         }
     }
@@ -135,6 +137,9 @@ impl Core {
     /// Fails every record of `batch` with `error` and gives its memory back.
     pub(super) fn fail_batch(&mut self, batch: Batch, error: &Error) {
         let n = batch.records.len();
+        if let Some(t) = &mut self.transaction {
+            t.machine.on_records_failed(error);
+        }
         for p in batch.records {
             let _ = p.reply.send(Err(error.clone()));
         }

@@ -76,7 +76,7 @@ impl Core {
 
     /// A connection for control requests (Metadata, InitProducerId): slot 0
     /// of a known broker, else a bootstrap server.
-    fn control_connection(
+    pub(super) fn control_connection(
         &mut self,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Connection, String>> + Send>>
     {
@@ -132,6 +132,10 @@ impl Core {
         let Some(idem) = &self.idempotence else {
             return;
         };
+        if self.transaction.is_some() {
+            // The transaction's InitProducerId goes to its coordinator.
+            return;
+        }
         if idem.producer().is_some()
             || self.init_in_flight
             || self.fatal.is_some()

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use bytes::{Bytes, BytesMut};
 use kproducer_net::{Connection, RawRequest, Reservation, Route, SlotId};
 use kproducer_protocol::messages::{PartitionProduceData, ProduceRequest, TopicProduceData};
-use kproducer_protocol::records::rewrite_producer_state;
+use kproducer_protocol::records::rewrite_transactional_state;
 use kproducer_protocol::{ApiKey, Message};
 use tokio::time::Instant;
 
@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::metrics;
 
 /// Stamps the producer id, epoch and base sequence into a sealed batch.
-fn stamp(data: &mut Bytes, seq: BatchSequence) {
+fn stamp(data: &mut Bytes, seq: BatchSequence, transactional: bool) {
     let bytes = std::mem::take(data);
     let mut owned = bytes
         .try_into_mut()
@@ -27,9 +27,13 @@ fn stamp(data: &mut Bytes, seq: BatchSequence) {
     // A batch we sealed ourselves is one complete v2 batch, so the rewrite
     // cannot fail; if it ever did the broker would reject the batch
     // (CORRUPT_MESSAGE) and the record would fail, not vanish.
-    if let Err(e) =
-        rewrite_producer_state(&mut owned, seq.producer.id, seq.producer.epoch, seq.base)
-    {
+    if let Err(e) = rewrite_transactional_state(
+        &mut owned,
+        seq.producer.id,
+        seq.producer.epoch,
+        seq.base,
+        transactional,
+    ) {
         tracing::error!(error = %e, "could not stamp the producer state into a batch");
     }
     *data = owned.freeze();
@@ -94,6 +98,13 @@ impl Core {
                 let _ = self.router.set_leader(tp.clone(), leader.broker);
             }
             if self.router.is_fenced(tp) {
+                continue;
+            }
+            // In a transaction a partition's batches wait until the
+            // coordinator has added it; the others keep flowing.
+            if let Some(txn) = &mut self.transaction
+                && !txn.machine.may_send(tp)
+            {
                 continue;
             }
             let Some(slot) = self.router.assigned_slot(tp) else {
@@ -191,7 +202,7 @@ impl Core {
                 if batch.seq.is_none()
                     && let Some(seq) = idem.assign(tp, batch.count)
                 {
-                    stamp(&mut batch.data, seq);
+                    stamp(&mut batch.data, seq, self.transaction.is_some());
                     batch.seq = Some(seq);
                 }
                 idem.on_sent(tp);
@@ -271,7 +282,7 @@ impl Core {
             }
         }
         let request = ProduceRequest {
-            transactional_id: None,
+            transactional_id: self.settings.config.transactional_id.clone(),
             acks: acks.as_i16(),
             timeout_ms,
             topic_data: topics,

@@ -455,7 +455,14 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
                 }
             }
             ErrorCode::UNKNOWN_PRODUCER_ID => {
-                if log_start_offset < 0 {
+                if transactional {
+                    // Inside a transaction the batch fails and the
+                    // transaction becomes abortable; the abort bumps the
+                    // epoch through the coordinator (KIP-360), as Java's
+                    // transactional producer does.
+                    p.remove(batch.base);
+                    Verdict::Fail
+                } else if log_start_offset < 0 {
                     Verdict::Retry {
                         maybe_persisted: false,
                         refresh_metadata: false,
@@ -468,10 +475,6 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
                         maybe_persisted: false,
                         refresh_metadata: false,
                     }
-                } else if transactional {
-                    p.remove(batch.base);
-                    self.request_bump(tp);
-                    Verdict::Fail
                 } else {
                     // The broker forgot us for another reason (a 2.0–2.4
                     // broker's producer state expiry, S20). The batch was

@@ -409,3 +409,18 @@ fn unknown_producer_id_after_state_expiry_bumps_and_retries_once() {
     let b = send(&mut s, 1);
     assert_eq!(s.on_outcome(&"t-0", b, &expired), Verdict::Fail);
 }
+
+#[test]
+fn a_transactional_producer_fails_59_even_without_a_log_start_offset() {
+    // Inside a transaction 59 is abortable whatever the log start offset
+    // (the idempotent producer would retry it plainly).
+    let mut s: Idempotence<&str> = Idempotence::new(5, true);
+    s.set_producer(P);
+    let a = send(&mut s, 1);
+    let unknown = Outcome::Answer {
+        code: ErrorCode::UNKNOWN_PRODUCER_ID,
+        log_start_offset: -1,
+        base_offset: -1,
+    };
+    assert_eq!(s.on_outcome(&"t-0", a, &unknown), Verdict::Fail);
+}

@@ -14,6 +14,8 @@ mod fast_hash;
 pub(crate) mod idempotence;
 mod metadata;
 mod response;
+pub(crate) mod transaction;
+pub(crate) mod transaction_io;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
@@ -58,6 +60,12 @@ pub(crate) enum Command {
         timeout: Duration,
         done: oneshot::Sender<()>,
     },
+    /// A transaction operation (`init_transactions`, `begin_transaction`,
+    /// `commit_transaction`, `abort_transaction`) and who waits for it.
+    Transaction {
+        op: transaction_io::TxnCommand,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
 }
 
 /// A record on its way to the core.
@@ -83,6 +91,9 @@ pub(crate) struct Shared {
     /// The first connect attempt refused by SASL for good (set by
     /// [`auth_watch::AuthWatch`]).
     pub(crate) auth_failure: OnceLock<Error>,
+    /// A transactional producer has a transaction open (records are
+    /// taken); kept by the core for the handles' fast check.
+    pub(crate) in_transaction: AtomicBool,
 }
 
 impl Shared {
@@ -94,6 +105,7 @@ impl Shared {
             closed: AtomicBool::new(false),
             fatal: OnceLock::new(),
             auth_failure: OnceLock::new(),
+            in_transaction: AtomicBool::new(false),
         }
     }
 
@@ -123,6 +135,8 @@ enum Event {
     Metadata(Result<MetadataResponse, String>),
     /// An InitProducerId request's outcome.
     InitProducerId(Result<InitProducerIdResponse, String>),
+    /// A transaction coordinator request's outcome.
+    Transaction(transaction_io::TxnEvent),
     /// A slot's connect attempt finished.
     Connected {
         broker: i32,
@@ -166,6 +180,8 @@ pub(crate) struct Core {
     brokers: HashMap<i32, BrokerLink>,
     router: Router,
     idempotence: Option<Idempotence<TopicPartition>>,
+    /// The transaction, for a producer with `transactional.id`.
+    transaction: Option<transaction_io::TransactionLink>,
     init_in_flight: bool,
     init_next_attempt: Option<Instant>,
     init_failures: u32,
@@ -223,9 +239,11 @@ impl Core {
             ..GroupConfig::default()
         };
         let width = initial_width(&settings);
-        let idempotence = settings
-            .idempotent
-            .then(|| Idempotence::new(c.max_in_flight, false).first_sequence(c.first_sequence));
+        let idempotence = settings.idempotent.then(|| {
+            Idempotence::new(c.max_in_flight, c.transactional_id.is_some())
+                .first_sequence(c.first_sequence)
+        });
+        let transaction = transaction_io::TransactionLink::new(c);
         Core {
             router: Router::new(NonZeroUsize::new(width).unwrap_or(NonZeroUsize::MIN)),
             next_scale_tick: Instant::now() + c.scale_interval,
@@ -241,6 +259,7 @@ impl Core {
             partitions: FastMap::default(),
             brokers: HashMap::new(),
             idempotence,
+            transaction,
             init_in_flight: false,
             init_next_attempt: None,
             init_failures: 0,
@@ -268,6 +287,7 @@ impl Core {
             let now = Instant::now();
             self.housekeeping(now);
             let sent = self.drain(now);
+            self.transaction_tick(now);
             self.answer_flushes();
             if self.finished(now) {
                 break;
@@ -322,6 +342,10 @@ impl Core {
                     self.reject(envelope.reply, envelope.reserved, e);
                     return;
                 }
+                if let Some(Err(e)) = self.transaction.as_ref().map(|t| t.machine.check_record()) {
+                    self.reject(envelope.reply, envelope.reserved, e);
+                    return;
+                }
                 *self.outstanding.entry(self.flush_gen).or_default() += 1;
                 self.route(envelope, now, wall_ms, self.flush_gen);
             }
@@ -338,7 +362,9 @@ impl Core {
                     .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
                 self.closing = Some(self.closing.map_or(deadline, |d| d.min(deadline)));
                 self.close_waiters.push(done);
+                self.abort_open_transaction_on_close();
             }
+            Command::Transaction { op, reply } => self.on_transaction_command(op, reply),
         }
     }
 
@@ -440,7 +466,11 @@ impl Core {
             q.seal_if_due(now, linger, force, &mut self.next_order);
         }
         self.expire(now);
-        if let Some(idem) = &mut self.idempotence {
+        // A transactional producer bumps its epoch through the coordinator
+        // (InitProducerId after an abort), never locally.
+        if let Some(idem) = &mut self.idempotence
+            && self.transaction.is_none()
+        {
             match idem.apply_bump() {
                 idempotence::IdentityAction::None => {}
                 idempotence::IdentityAction::Bumped(p) => {
@@ -493,6 +523,13 @@ impl Core {
             consider(t + c.metadata_max_age);
         }
         if let Some(t) = self.init_next_attempt {
+            consider(t);
+        }
+        if let Some(t) = self
+            .transaction
+            .as_ref()
+            .and_then(|t| t.machine.next_attempt())
+        {
             consider(t);
         }
         if self.brokers.values().any(|b| b.scaler.is_some()) {

@@ -33,6 +33,7 @@ impl Core {
             Event::Produce { id, result } => self.on_produce(id, result),
             Event::Metadata(r) => self.on_metadata(r),
             Event::InitProducerId(r) => self.on_init_producer_id(r),
+            Event::Transaction(e) => self.on_transaction_event(e),
             Event::Connected {
                 broker,
                 slot,

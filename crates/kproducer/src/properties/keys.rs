@@ -113,6 +113,14 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
         f.config.retry_backoff_max = values::long_millis(v)?;
         Ok(())
     }),
+    ("transactional.id", |f, v| {
+        f.config.transactional_id = (!v.is_empty()).then(|| v.to_owned());
+        Ok(())
+    }),
+    ("transaction.timeout.ms", |f, v| {
+        f.config.transaction_timeout = values::positive_millis(v)?;
+        Ok(())
+    }),
     ("max.in.flight.requests.per.connection", |f, v| {
         f.config.max_in_flight = values::count(v, 1)?;
         Ok(())
@@ -293,8 +301,8 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
     }),
 ];
 
-const TRANSACTIONS: &str = "is not supported yet: kproducer has no transactions yet; \
-     remove it (idempotence, on by default, still keeps each partition free of duplicates)";
+const TWO_PHASE_COMMIT: &str = "is not supported yet: kproducer's transactions end with \
+     commit_transaction or abort_transaction (no KIP-939 two-phase commit); remove it";
 const SECURITY: &str = "is not supported: kproducer's security settings are security.protocol, \
      the PEM ssl.* settings and sasl.mechanism/sasl.username/sasl.password; remove it";
 const SSL_STORES: &str = "is not supported: kproducer reads PEM, not Java key or trust \
@@ -319,9 +327,7 @@ const COMPRESSION_LEVEL: &str = "is not configurable yet: each codec uses its de
 
 /// Kafka producer keys recognised but not supported yet, with the reason.
 pub(super) const UNSUPPORTED: &[(&str, &str)] = &[
-    ("transactional.id", TRANSACTIONS),
-    ("transaction.timeout.ms", TRANSACTIONS),
-    ("transaction.two.phase.commit.enable", TRANSACTIONS),
+    ("transaction.two.phase.commit.enable", TWO_PHASE_COMMIT),
     ("security.providers", SECURITY),
     ("ssl.keystore.type", SSL_STORES),
     ("ssl.keystore.location", SSL_STORES),

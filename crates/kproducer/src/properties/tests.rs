@@ -120,6 +120,7 @@ fn documented_defaults_are_the_defaults() {
         [
             "bootstrap.servers",
             "enable.idempotence",
+            "transactional.id",
             "ssl.ca.location",
             "ssl.ca.pem",
             "ssl.certificate.location",
@@ -241,6 +242,12 @@ const EVERY_KEY: &[(&str, &str, Check)] = &[
     ("sasl.password", "alice-secret", |c| {
         c.sasl_password.as_ref().map(kproducer_net::Secret::expose) == Some("alice-secret")
     }),
+    ("transactional.id", " billing-1 ", |c| {
+        c.transactional_id.as_deref() == Some("billing-1")
+    }),
+    ("transaction.timeout.ms", "30000", |c| {
+        c.transaction_timeout == ms(30_000)
+    }),
     ("kproducer.connections.adaptive", "false", |c| {
         !c.adaptive_connections
     }),
@@ -323,6 +330,7 @@ fn every_bad_value_names_its_key_and_the_expected_form() {
         "ssl.key.pem",
         "sasl.username",
         "sasl.password",
+        "transactional.id",
     ];
     for (key, _) in SUPPORTED.iter().filter(|(k, _)| !free_form.contains(k)) {
         let err = ProducerConfig::from_properties([(*key, "not-a-value")]).unwrap_err();

@@ -1,0 +1,172 @@
+//! Seeded random walks through the transaction state machine, checking
+//! its invariants after every input.
+
+use std::time::Duration;
+
+use kproducer_protocol::ErrorCode;
+use tokio::time::Instant;
+
+use super::{coordinator, machine, tp};
+use crate::core::transaction::{Answer, Step, TxnRequest};
+use crate::error::Error;
+use crate::transaction::TransactionPhase;
+
+/// A deterministic generator for the random walk (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Random inputs in random order; after each, the invariants hold:
+/// one request at a time, batches only for added partitions of an open
+/// transaction, no commit EndTxn once the transaction is abortable, and a
+/// finished operation leaves the machine ready (or fatal).
+#[tokio::test(start_paused = true)]
+async fn random_walks_keep_the_invariants() {
+    let codes = [
+        ErrorCode::NONE,
+        ErrorCode::NONE,
+        ErrorCode::NONE,
+        ErrorCode::NOT_COORDINATOR,
+        ErrorCode::COORDINATOR_NOT_AVAILABLE,
+        ErrorCode::CONCURRENT_TRANSACTIONS,
+        ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+        ErrorCode::PRODUCER_FENCED,
+        ErrorCode::UNKNOWN_PRODUCER_ID,
+        ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+    ];
+    // Operations finished successfully across all walks, by kind: the walk
+    // must reach every one of them, or it proves little.
+    let mut finished: std::collections::BTreeMap<&str, usize> = Default::default();
+    for seed in 1..=300u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let mut t = machine();
+        let mut out: Option<TxnRequest> = None;
+        let mut now = Instant::now();
+        for step in 0..400 {
+            let ctx = format!("seed {seed}, step {step}, phase {:?}", t.phase());
+            match rng.below(9) {
+                0 => drop(t.init()),
+                1 => drop(t.begin()),
+                2 => drop(t.commit()),
+                3 => drop(t.abort()),
+                4 => {
+                    let tp = tp(rng.below(4) as i32);
+                    if t.may_send(&tp) {
+                        assert!(
+                            matches!(
+                                t.phase(),
+                                TransactionPhase::InTransaction | TransactionPhase::Committing
+                            ),
+                            "{ctx}: a batch may go only in an open transaction"
+                        );
+                    }
+                }
+                5 => t.on_records_failed(&Error::Broker {
+                    topic: "t".into(),
+                    partition: 0,
+                    code: ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+                    message: None,
+                }),
+                6 => now += Duration::from_millis(rng.below(3000)),
+                _ => {
+                    // Answer the request in flight, if any.
+                    let Some(request) = out.take() else {
+                        continue;
+                    };
+                    let code = codes[rng.below(codes.len() as u64) as usize];
+                    let mut answer = |ok| {
+                        if rng.below(8) == 0 {
+                            Answer::Lost("reset".into())
+                        } else if code == ErrorCode::NONE {
+                            Answer::Ok(ok)
+                        } else {
+                            Answer::Code(code, None)
+                        }
+                    };
+                    let step = match request {
+                        TxnRequest::FindCoordinator => {
+                            let a = answer(());
+                            t.on_find_coordinator(
+                                now,
+                                match a {
+                                    Answer::Ok(()) => Answer::Ok(coordinator()),
+                                    Answer::Code(c, m) => Answer::Code(c, m),
+                                    Answer::Lost(w) => Answer::Lost(w),
+                                    Answer::Unsupported(w) => Answer::Unsupported(w),
+                                },
+                            )
+                        }
+                        TxnRequest::InitProducerId { .. } => t.on_init_producer_id(now, answer(())),
+                        TxnRequest::AddPartitions(tps) => {
+                            let a = answer(());
+                            t.on_add_partitions(
+                                now,
+                                match a {
+                                    Answer::Ok(()) => Answer::Ok(
+                                        tps.iter()
+                                            .map(|tp| (tp.clone(), ErrorCode::NONE))
+                                            .collect(),
+                                    ),
+                                    Answer::Code(c, m) => Answer::Code(c, m),
+                                    Answer::Lost(w) => Answer::Lost(w),
+                                    Answer::Unsupported(w) => Answer::Unsupported(w),
+                                },
+                            )
+                        }
+                        TxnRequest::EndTxn { .. } => t.on_end_txn(now, answer(())),
+                    };
+                    if let Step::Complete(op, Ok(())) = step {
+                        assert_eq!(t.phase(), TransactionPhase::Ready, "{ctx}");
+                        *finished.entry(op.name()).or_default() += 1;
+                    }
+                    continue;
+                }
+            }
+            let settled = rng.below(2) == 0;
+            let abortable = t.abortable.is_some();
+            match t.poll(now, settled) {
+                Step::Send(request) => {
+                    assert!(
+                        out.is_none(),
+                        "{ctx}: a second request while {out:?} is out"
+                    );
+                    if request == (TxnRequest::EndTxn { commit: true }) {
+                        assert!(!abortable, "{ctx}: committing an abortable transaction");
+                        assert!(settled, "{ctx}: committing before the flush");
+                    }
+                    out = Some(request);
+                }
+                Step::Complete(op, Ok(())) => {
+                    assert_eq!(t.phase(), TransactionPhase::Ready, "{ctx}");
+                    *finished.entry(op.name()).or_default() += 1;
+                }
+                Step::Complete(_, Err(_)) | Step::Idle => {}
+            }
+            if t.phase() == TransactionPhase::FatalError {
+                assert!(t.fatal_error().is_some(), "{ctx}");
+                assert!(t.begin().is_err() && t.commit().is_err() && t.abort().is_err());
+            }
+        }
+    }
+    for op in [
+        "init_transactions",
+        "commit_transaction",
+        "abort_transaction",
+    ] {
+        assert!(
+            finished.get(op).copied().unwrap_or(0) > 10,
+            "{op}: {finished:?}"
+        );
+    }
+}
