@@ -39,14 +39,16 @@ pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(2);
 /// the new connection's handshake (TCP, ApiVersions, and TLS/SASL: a few
 /// network round trips, each shorter than a Produce round trip, which also
 /// includes the broker's work and queueing), the fences of the moving
-/// partitions (one round trip of the old connection), and the new
-/// connection's pipeline filling (one more). That is about 5; the first
-/// half of a cooldown (10 round trips) gives it twice that, and the second
-/// half measures the effect. On a broker answering in 10 ms a step then
-/// takes 200 ms (bounded below by [`ScalerConfig::min_cooldown`]) instead
-/// of 2 s, so a burst of a second gets its width; on a slow broker
-/// (100 ms round trips) it stays at the [`DEFAULT_COOLDOWN`] cap.
-pub const DEFAULT_COOLDOWN_ROUND_TRIPS: u32 = 20;
+/// partitions (one round trip of the old connection: their in-flight
+/// requests), and the new connection's pipeline filling (one more). Under
+/// load a Produce round trip is a full in-flight window of the broker's
+/// service times, so that is 2–3 round trips; the first half of a cooldown
+/// (5 round trips) gives it twice that, and the second half measures the
+/// effect. With 30 ms round trips a step takes 400 ms (also the floor,
+/// [`ScalerConfig::min_cooldown`]) instead of 2 s, so a burst of a second
+/// gets its width; at 200 ms round trips and above it stays at the
+/// [`DEFAULT_COOLDOWN`] cap.
+pub const DEFAULT_COOLDOWN_ROUND_TRIPS: u32 = 10;
 
 /// Default time load must stay low before a connection is closed. Closing is
 /// cheap, re-opening costs a TCP (+TLS, +SASL) handshake and a fence per
@@ -296,7 +298,7 @@ impl ScalerConfig {
     ///
     /// let c = ScalerConfig::default();
     /// assert_eq!(c.cooldown_for(None), Duration::from_secs(2));
-    /// assert_eq!(c.cooldown_for(Some(Duration::from_millis(30))), Duration::from_millis(600));
+    /// assert_eq!(c.cooldown_for(Some(Duration::from_millis(60))), Duration::from_millis(600));
     /// assert_eq!(c.cooldown_for(Some(Duration::from_millis(1))), c.min_cooldown());
     /// assert_eq!(c.cooldown_for(Some(Duration::from_secs(1))), Duration::from_secs(2));
     /// ```

@@ -71,7 +71,7 @@ const SATURATED: (f64, f64) = (0.5, 1.0);
 fn with_short_round_trips_the_group_reaches_the_maximum_one_step_per_short_cooldown() {
     let config = ScalerConfig::default();
     let rtt = Duration::from_millis(10);
-    // 20 × 10 ms = 200 ms, below the floor of four 100 ms windows.
+    // 10 × 10 ms = 100 ms, below the floor of four 100 ms windows.
     let cooldown = config.cooldown_for(Some(rtt));
     assert_eq!(cooldown, config.min_cooldown());
     assert_eq!(cooldown, Duration::from_millis(400));
@@ -122,10 +122,10 @@ fn the_cooldown_follows_the_round_trip_between_its_bounds() {
     let config = ScalerConfig::default();
     for (rtt_ms, expected_ms) in [
         (1, 400),
-        (20, 400),
-        (30, 600),
-        (75, 1500),
-        (100, 2000),
+        (40, 400),
+        (60, 600),
+        (150, 1500),
+        (200, 2000),
         (500, 2000),
     ] {
         let rtt = Duration::from_millis(rtt_ms);
@@ -153,7 +153,7 @@ fn the_cooldown_follows_the_round_trip_between_its_bounds() {
             assert_eq!(gap, want, "round trip {rtt_ms} ms: {changes:?}");
         }
     }
-    assert_eq!(DEFAULT_COOLDOWN_ROUND_TRIPS, 20);
+    assert_eq!(DEFAULT_COOLDOWN_ROUND_TRIPS, 10);
 }
 
 #[test]
