@@ -30,6 +30,9 @@ struct Sample {
 struct Pending {
     from: usize,
     at: Instant,
+    /// The cooldown the scale-up got: judged at its end, over its second
+    /// half.
+    cooldown: Duration,
     before: f64,
 }
 
@@ -128,11 +131,16 @@ impl ScaleUpCheck {
                 .is_none_or(|since| now.saturating_duration_since(since) < needed)
     }
 
-    /// Records a scale-up from `from` at `now`: the samples of the last
-    /// `half` cooldown under pressure become the baseline (if they moved
-    /// anything).
-    pub(crate) fn on_scale_up(&mut self, from: usize, now: Instant, half: Duration) {
-        let from_instant = now.checked_sub(half).unwrap_or(now);
+    /// Whether scale-ups are judged (throughput was reported).
+    pub(crate) fn judges(&self) -> bool {
+        self.fed
+    }
+
+    /// Records a scale-up from `from` at `now` with its `cooldown`: the
+    /// samples of the last half cooldown under pressure become the
+    /// baseline (if they moved anything).
+    pub(crate) fn on_scale_up(&mut self, from: usize, now: Instant, cooldown: Duration) {
+        let from_instant = now.checked_sub(cooldown / 2).unwrap_or(now);
         let since = self
             .high_since
             .map_or(from_instant, |h| h.max(from_instant));
@@ -142,6 +150,7 @@ impl ScaleUpCheck {
         self.pending = (self.fed && before > 0.0).then_some(Pending {
             from,
             at: now,
+            cooldown,
             before,
         });
     }
@@ -154,7 +163,7 @@ impl ScaleUpCheck {
         self.high_since = None;
     }
 
-    /// Judges the pending scale-up once a cooldown has passed since it,
+    /// Judges the pending scale-up once its cooldown has passed,
     /// from the samples in its second half (the first half holds the
     /// transition: connects, fences lifting). On failure, blocks scale-ups
     /// for `ineffective_backoff × 2^(failures − 1)`.
@@ -162,11 +171,11 @@ impl ScaleUpCheck {
         let Some(p) = self.pending else {
             return Verdict::Nothing;
         };
-        if now.saturating_duration_since(p.at) < config.cooldown {
+        if now.saturating_duration_since(p.at) < p.cooldown {
             return Verdict::Nothing;
         }
         self.pending = None;
-        let settled = p.at + config.cooldown / 2;
+        let settled = p.at + p.cooldown / 2;
         let late = self.samples.iter().filter(|s| s.opened >= settled);
         let after = if late.clone().next().is_some() {
             rate_of(late)

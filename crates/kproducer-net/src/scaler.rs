@@ -182,8 +182,15 @@ pub struct Scaler {
     /// The last buffer sample: when, and how full.
     buffer_level: Option<(Instant, f64)>,
     last_change: Option<Instant>,
+    /// The cooldown that started at `last_change` (fixed at the change).
+    change_cooldown: Duration,
     low_since: Option<Instant>,
     scale_up_check: ScaleUpCheck,
+    /// Produce round trips reported in the open window: total and count.
+    round_trip_total: Duration,
+    round_trip_count: u64,
+    /// Smoothed mean round trip (`None` until one is reported).
+    round_trip: Option<Duration>,
 }
 
 impl Scaler {
@@ -195,6 +202,7 @@ impl Scaler {
         config.validate()?;
         Ok(Self {
             width: config.initial_width,
+            change_cooldown: config.cooldown,
             slots: vec![SlotTotals::default(); config.initial_width],
             config,
             window_start: now,
@@ -203,6 +211,9 @@ impl Scaler {
             last_change: None,
             low_since: None,
             scale_up_check: ScaleUpCheck::default(),
+            round_trip_total: Duration::ZERO,
+            round_trip_count: 0,
+            round_trip: None,
         })
     }
 
@@ -242,6 +253,32 @@ impl Scaler {
     /// undone.
     pub fn observe_throughput(&mut self, bytes: u64) {
         self.scale_up_check.observe(bytes);
+    }
+
+    /// Adds `count` Produce round trips (request handed to the connection →
+    /// its answer) that took `total` together, since the previous report.
+    ///
+    /// Optional. When the group reports them, the cooldown after a change is
+    /// [`ScalerConfig::cooldown_round_trips`] of the smoothed mean round
+    /// trip ([`ScalerConfig::cooldown_for`]) instead of the fixed
+    /// [`ScalerConfig::cooldown`]: a change is visible once its
+    /// connections are up and its fences have lifted, which takes round
+    /// trips, not seconds. The mean is smoothed over windows (each closed
+    /// window's mean weighs one half).
+    pub fn observe_round_trips(&mut self, total: Duration, count: u64) {
+        self.round_trip_total = self.round_trip_total.saturating_add(total);
+        self.round_trip_count = self.round_trip_count.saturating_add(count);
+    }
+
+    /// The smoothed mean Produce round trip, once one was reported.
+    pub fn round_trip(&self) -> Option<Duration> {
+        self.round_trip
+    }
+
+    /// The cooldown a change made now would get
+    /// ([`ScalerConfig::cooldown_for`] of [`round_trip`](Self::round_trip)).
+    pub fn cooldown(&self) -> Duration {
+        self.config.cooldown_for(self.round_trip)
     }
 
     /// Records that, from `now` on, `buffered_bytes` of the producer's
@@ -301,15 +338,17 @@ impl Scaler {
             Verdict::Nothing | Verdict::Effective => self.decide(now, &signals),
         };
         if target_width != previous_width {
+            let cooldown = self.cooldown();
             if target_width > previous_width {
                 self.scale_up_check
-                    .on_scale_up(previous_width, now, self.config.cooldown / 2);
+                    .on_scale_up(previous_width, now, cooldown);
             } else {
                 self.scale_up_check.on_other_change();
             }
             self.width = target_width;
             self.slots.resize(target_width, SlotTotals::default());
             self.last_change = Some(now);
+            self.change_cooldown = cooldown;
             self.low_since = None;
             tracing::info!(
                 from = previous_width,
@@ -320,6 +359,8 @@ impl Scaler {
                 buffer_fill = signals.buffer_fill,
                 throughput_bytes_per_sec = signals.throughput as u64,
                 window_ms = signals.window.as_millis() as u64,
+                round_trip_us = self.round_trip.map_or(0, |d| d.as_micros() as u64),
+                cooldown_ms = self.change_cooldown.as_millis() as u64,
                 "connection group width changes"
             );
         } else {
@@ -364,6 +405,16 @@ impl Scaler {
             buffer_fill,
             throughput,
         };
+        if self.round_trip_count > 0 {
+            let count = u32::try_from(self.round_trip_count).unwrap_or(u32::MAX);
+            let mean = self.round_trip_total / count;
+            self.round_trip = Some(match self.round_trip {
+                Some(previous) => (previous + mean) / 2,
+                None => mean,
+            });
+        }
+        self.round_trip_total = Duration::ZERO;
+        self.round_trip_count = 0;
         self.slots.fill(SlotTotals::default());
         self.buffer_integral = 0.0;
         self.window_start = now;
@@ -377,7 +428,7 @@ impl Scaler {
         let window_opened = now.checked_sub(s.window).unwrap_or(now);
         let cooling = self
             .last_change
-            .is_some_and(|at| now.saturating_duration_since(at) < c.cooldown);
+            .is_some_and(|at| now.saturating_duration_since(at) < self.change_cooldown);
 
         let by_wait = s.wait_fraction >= c.scale_up_wait;
         let by_buffer = s.buffer_fill >= c.scale_up_buffer && s.busy_fraction >= c.scale_up_busy;
@@ -397,16 +448,20 @@ impl Scaler {
             let baseline = c
                 .min_window
                 .saturating_mul(crate::scaler_config::BASELINE_WINDOWS)
-                .min(c.cooldown / 2);
+                .min(c.cooldown_for(self.round_trip) / 2);
             if self.scale_up_check.baseline_pending(now, baseline) {
                 return (w, Reason::MeasuringBaseline);
             }
             // Waiting for a fraction f of the time on each of w connections
-            // suggests roughly w·f more connections' worth of demand.
-            let wanted = if by_wait {
-                (w as f64 * s.wait_fraction).ceil() as usize
-            } else {
+            // suggests roughly w·f more connections' worth of demand. A
+            // judged scale-up adds one connection: its gain is attributed
+            // to that one connection, so a width past the best one is
+            // undone without undoing the step that helped (two at once
+            // jumped 2 → 4 past a best width of 3, and undoing it lost 3).
+            let wanted = if !by_wait || self.scale_up_check.judges() {
                 1
+            } else {
+                (w as f64 * s.wait_fraction).ceil() as usize
             };
             let step = wanted.clamp(1, c.max_step);
             let target = w.saturating_add(step).min(c.max_width);

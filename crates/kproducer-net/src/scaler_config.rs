@@ -25,11 +25,30 @@ pub const DEFAULT_MAX_STEP: usize = 2;
 /// fractions are dominated by where request boundaries happen to fall.
 pub const DEFAULT_MIN_WINDOW: Duration = Duration::from_millis(100);
 
-/// Default quiet time after a change. A new connection must connect,
-/// negotiate versions (and authenticate), and its partitions' fences must
-/// lift (one round trip) before the change shows in the signals; 2 s covers
-/// that with a wide margin on a healthy network.
+/// Default quiet time after a change, and the longest one when round trips
+/// are reported (see [`DEFAULT_COOLDOWN_ROUND_TRIPS`]). A new connection
+/// must connect, negotiate versions (and authenticate), and its partitions'
+/// fences must lift (one round trip) before the change shows in the
+/// signals; 2 s covers that with a wide margin on a healthy network.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(2);
+
+/// Default length of a cooldown in Produce round trips, when the caller
+/// reports them ([`Scaler::observe_round_trips`](crate::Scaler::observe_round_trips)).
+///
+/// What a change has to wait for is counted in round trips, not seconds:
+/// the new connection's handshake (TCP, ApiVersions, and TLS/SASL: a few
+/// network round trips, each shorter than a Produce round trip, which also
+/// includes the broker's work and queueing), the fences of the moving
+/// partitions (one round trip of the old connection: their in-flight
+/// requests), and the new connection's pipeline filling (one more). Under
+/// load a Produce round trip is a full in-flight window of the broker's
+/// service times, so that is 2–3 round trips; the first half of a cooldown
+/// (5 round trips) gives it twice that, and the second half measures the
+/// effect. With 30 ms round trips a step takes 400 ms (also the floor,
+/// [`ScalerConfig::min_cooldown`]) instead of 2 s, so a burst of a second
+/// gets its width; at 200 ms round trips and above it stays at the
+/// [`DEFAULT_COOLDOWN`] cap.
+pub const DEFAULT_COOLDOWN_ROUND_TRIPS: u32 = 10;
 
 /// Default time load must stay low before a connection is closed. Closing is
 /// cheap, re-opening costs a TCP (+TLS, +SASL) handshake and a fence per
@@ -99,6 +118,13 @@ pub const DEFAULT_INEFFECTIVE_BACKOFF: Duration = Duration::from_secs(30);
 /// 4 doublings, so with the default the longest block is 8 minutes.
 pub const MAX_INEFFECTIVE_BACKOFF_DOUBLINGS: u32 = 4;
 
+/// How many minimum windows the shortest cooldown lasts
+/// ([`ScalerConfig::min_cooldown`]): a judged scale-up is measured over
+/// the second half of its cooldown, which must hold as many windows as
+/// the baseline before it ([`BASELINE_WINDOWS`]); the first half (settling)
+/// gets as long.
+pub const MIN_COOLDOWN_WINDOWS: u32 = 2 * BASELINE_WINDOWS;
+
 /// How far apart the scale-up and scale-down thresholds of one signal must be
 /// at least: `up >= down * MIN_HYSTERESIS_RATIO`. Without a band between them
 /// a load sitting at the threshold would flip the width every cooldown.
@@ -128,8 +154,14 @@ pub struct ScalerConfig {
     pub max_step: usize,
     /// Shortest window evaluated (> 0). Default [`DEFAULT_MIN_WINDOW`].
     pub min_window: Duration,
-    /// No change within this long after a change. Default [`DEFAULT_COOLDOWN`].
+    /// No change within this long after a change. Default
+    /// [`DEFAULT_COOLDOWN`]. When Produce round trips are reported
+    /// ([`Scaler::observe_round_trips`](crate::Scaler::observe_round_trips)),
+    /// this is the longest cooldown: see [`ScalerConfig::cooldown_for`].
     pub cooldown: Duration,
+    /// A cooldown's length in Produce round trips, when they are reported.
+    /// Default [`DEFAULT_COOLDOWN_ROUND_TRIPS`].
+    pub cooldown_round_trips: u32,
     /// Low load must last this long before a shrink. Default
     /// [`DEFAULT_SUSTAINED_LOW`].
     pub sustained_low: Duration,
@@ -169,6 +201,7 @@ impl Default for ScalerConfig {
             max_step: DEFAULT_MAX_STEP,
             min_window: DEFAULT_MIN_WINDOW,
             cooldown: DEFAULT_COOLDOWN,
+            cooldown_round_trips: DEFAULT_COOLDOWN_ROUND_TRIPS,
             sustained_low: DEFAULT_SUSTAINED_LOW,
             scale_up_wait: SCALE_UP_WAIT_FRACTION,
             scale_down_wait: SCALE_DOWN_WAIT_FRACTION,
@@ -244,6 +277,41 @@ pub enum ScalerConfigError {
 }
 
 impl ScalerConfig {
+    /// The shortest cooldown: [`MIN_COOLDOWN_WINDOWS`] minimum windows (or
+    /// [`cooldown`](Self::cooldown), if that is shorter), so that a judged
+    /// scale-up is measured over as many windows as its baseline.
+    pub fn min_cooldown(&self) -> Duration {
+        self.min_window
+            .saturating_mul(MIN_COOLDOWN_WINDOWS)
+            .min(self.cooldown)
+    }
+
+    /// The cooldown after a change made when the mean Produce round trip
+    /// was `round_trip`: [`cooldown_round_trips`](Self::cooldown_round_trips)
+    /// of them, at least [`min_cooldown`](Self::min_cooldown) and at most
+    /// [`cooldown`](Self::cooldown). Without a measured round trip, the
+    /// fixed [`cooldown`](Self::cooldown).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kproducer_net::ScalerConfig;
+    ///
+    /// let c = ScalerConfig::default();
+    /// assert_eq!(c.cooldown_for(None), Duration::from_secs(2));
+    /// assert_eq!(c.cooldown_for(Some(Duration::from_millis(60))), Duration::from_millis(600));
+    /// assert_eq!(c.cooldown_for(Some(Duration::from_millis(1))), c.min_cooldown());
+    /// assert_eq!(c.cooldown_for(Some(Duration::from_secs(1))), Duration::from_secs(2));
+    /// ```
+    pub fn cooldown_for(&self, round_trip: Option<Duration>) -> Duration {
+        match round_trip {
+            None => self.cooldown,
+            Some(rtt) => rtt
+                .saturating_mul(self.cooldown_round_trips)
+                .max(self.min_cooldown())
+                .min(self.cooldown),
+        }
+    }
+
     /// Checks bounds (`1 ≤ min ≤ initial ≤ max`), `max_step ≥ 1`,
     /// `min_window > 0`, every threshold in `[0, 1]`, and a hysteresis band:
     /// each scale-up threshold above, and at least [`MIN_HYSTERESIS_RATIO`]

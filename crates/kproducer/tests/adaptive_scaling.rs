@@ -19,6 +19,10 @@
 
 mod common;
 
+/// A short burst gets its width quickly (the round-trip cooldown).
+#[path = "adaptive_scaling/burst.rs"]
+mod burst;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::Mutex;

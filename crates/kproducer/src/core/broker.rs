@@ -25,6 +25,25 @@ pub(crate) struct SlotState {
     /// scaler's last look: the group's throughput, which tells the scaler
     /// whether a scale-up helped.
     pub(crate) answered_bytes: u64,
+    /// Round trips of requests answered on this slot since the scaler's
+    /// last look: the scaler's cooldown is counted in them.
+    pub(crate) round_trips: RoundTrips,
+}
+
+/// Answered requests' round trips (handed to the connection → answer):
+/// their total and count.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct RoundTrips {
+    pub(crate) total: std::time::Duration,
+    pub(crate) count: u64,
+}
+
+impl RoundTrips {
+    /// Adds one round trip.
+    pub(crate) fn note(&mut self, round_trip: std::time::Duration) {
+        self.total = self.total.saturating_add(round_trip);
+        self.count = self.count.saturating_add(1);
+    }
 }
 
 impl SlotState {

@@ -353,6 +353,10 @@ impl Core {
                 // answered (the core, not the broker, is the bottleneck)
                 // is undone.
                 scaler.observe_throughput(std::mem::take(&mut s.answered_bytes));
+                // Round trips, so the cooldown after a change lasts as
+                // many round trips as the change needs to show.
+                let trips = std::mem::take(&mut s.round_trips);
+                scaler.observe_round_trips(trips.total, trips.count);
             }
             scaler.observe_buffer(now_std, used, memory);
             let decision = scaler.evaluate(now_std);

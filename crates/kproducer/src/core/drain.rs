@@ -314,6 +314,7 @@ impl Core {
                 version,
                 connection,
                 batches,
+                sent_at: Instant::now(),
             },
         );
         if let Some(link) = self.brokers.get_mut(&slot.broker) {

@@ -155,6 +155,9 @@ struct InFlightRequest {
     version: i16,
     connection: Connection,
     batches: Vec<Batch>,
+    /// When it was handed to the connection: its round trip feeds the
+    /// scaler's cooldown.
+    sent_at: Instant,
 }
 
 /// A record waiting for its topic's metadata.

@@ -54,6 +54,7 @@ impl Core {
             let s = link.slot(request.slot);
             s.in_flight = s.in_flight.saturating_sub(1);
             if result.is_ok() {
+                s.round_trips.note(request.sent_at.elapsed());
                 s.answered_bytes += request
                     .batches
                     .iter()

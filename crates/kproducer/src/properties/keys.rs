@@ -271,6 +271,11 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
         f.config.scaler.cooldown = values::long_millis(v)?;
         Ok(())
     }),
+    ("kproducer.scaler.cooldown.round.trips", |f, v| {
+        f.config.scaler.cooldown_round_trips =
+            u32::try_from(values::count(v, 0)?).unwrap_or(u32::MAX);
+        Ok(())
+    }),
     ("kproducer.scaler.sustained.low.ms", |f, v| {
         f.config.scaler.sustained_low = values::long_millis(v)?;
         Ok(())

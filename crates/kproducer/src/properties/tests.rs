@@ -270,6 +270,9 @@ const EVERY_KEY: &[(&str, &str, Check)] = &[
     ("kproducer.scaler.cooldown.ms", "5000", |c| {
         c.scaler.cooldown == ms(5000)
     }),
+    ("kproducer.scaler.cooldown.round.trips", "4", |c| {
+        c.scaler.cooldown_round_trips == 4
+    }),
     ("kproducer.scaler.sustained.low.ms", "60000", |c| {
         c.scaler.sustained_low == ms(60_000)
     }),
