@@ -5,6 +5,7 @@
 //! `docs/producer-internals.md`.
 
 pub(crate) mod accumulator;
+mod batch_buffers;
 mod broker;
 mod completion;
 mod control;
@@ -12,6 +13,7 @@ mod drain;
 mod fast_hash;
 pub(crate) mod idempotence;
 mod metadata;
+mod produce_body;
 mod response;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -33,6 +35,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
 use self::accumulator::{Batch, PartitionQueue};
+use self::batch_buffers::BatchBuffers;
 use self::broker::BrokerLink;
 use self::fast_hash::FastMap;
 use self::idempotence::Idempotence;
@@ -179,6 +182,8 @@ pub(crate) struct Core {
     fatal: Option<Error>,
     /// Reused between drains.
     scratch_keys: Vec<TopicPartition>,
+    /// Memory of acknowledged batches, for the next sealed ones.
+    batch_buffers: BatchBuffers,
 }
 
 impl std::fmt::Debug for Core {
@@ -218,6 +223,8 @@ impl Core {
             ..GroupConfig::default()
         };
         let width = initial_width(&settings);
+        // Idle batch memory kept for reuse: at most half of buffer.memory.
+        let batch_buffers = BatchBuffers::new(shared.buffer_memory / 2);
         let idempotence = settings
             .idempotent
             .then(|| Idempotence::new(c.max_in_flight, false).first_sequence(c.first_sequence));
@@ -252,6 +259,7 @@ impl Core {
             last_connect_error: None,
             fatal: None,
             scratch_keys: Vec::new(),
+            batch_buffers,
         }
     }
 
@@ -398,7 +406,13 @@ impl Core {
         let c = &self.settings.config;
         let tp = TopicPartition::new(record.topic.shared().clone(), partition);
         let queue = self.partitions.entry(tp).or_insert_with(|| {
-            PartitionQueue::new(record.topic.clone(), partition, c.compression, c.batch_size)
+            PartitionQueue::new(
+                record.topic.clone(),
+                partition,
+                c.compression,
+                c.batch_size,
+                self.batch_buffers.clone(),
+            )
         });
         let size = envelope.reserved;
         let Envelope {

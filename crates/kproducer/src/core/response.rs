@@ -333,6 +333,7 @@ impl Core {
         metrics::add(&m.bytes_sent, batch.data.len() as u64);
         metrics::add(&m.batches_sent, 1);
         self.resolved(batch.flush_gen, n);
+        self.batch_buffers.recycle(batch.data);
     }
 
     /// MESSAGE_TOO_LARGE on a multi-record batch: its records go again as
