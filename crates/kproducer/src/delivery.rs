@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
@@ -108,18 +108,62 @@ impl Slot {
     }
 }
 
+/// The slots of one block (4 KiB).
+type Slots = [Slot; SLOTS_PER_BLOCK];
+
+/// Slot arrays of released blocks, kept for the next blocks (at most
+/// [`SPARE_LIMIT`]): a block's 4 KiB is reused instead of allocated, which
+/// also spares the kernel zeroing fresh pages for it.
+static SPARE: Mutex<Vec<Box<Slots>>> = Mutex::new(Vec::new());
+
+/// Slot arrays [`SPARE`] keeps at most (1 MiB): enough for the blocks one
+/// burst of sends releases at a time, little when nothing is sent.
+const SPARE_LIMIT: usize = 256;
+
 /// Slots for [`SLOTS_PER_BLOCK`] records, shared by their senders and
 /// futures.
 #[derive(Debug)]
 struct Block {
-    slots: [Slot; SLOTS_PER_BLOCK],
+    /// `Some` from `new` until `drop` gives the array back to [`SPARE`].
+    slots: Option<Box<Slots>>,
 }
 
 impl Block {
     fn new() -> Arc<Self> {
-        Arc::new(Block {
-            slots: std::array::from_fn(|_| Slot::default()),
-        })
+        let spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let slots = match spare {
+            Some(mut slots) => {
+                // Every slot back to pending (dropping a stale waker or
+                // error of its previous record).
+                for slot in slots.iter_mut() {
+                    *slot = Slot::default();
+                }
+                slots
+            }
+            None => Box::new(std::array::from_fn(|_| Slot::default())),
+        };
+        Arc::new(Block { slots: Some(slots) })
+    }
+
+    fn slot(&self, index: usize) -> &Slot {
+        // `slots` is only taken by `drop`, so it is always there while the
+        // block can be reached; `index < SLOTS_PER_BLOCK` by construction
+        // in `channel`.
+        &self
+            .slots
+            .as_ref()
+            .expect("a block's slots are taken only when it is dropped")[index]
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        if let Some(slots) = self.slots.take() {
+            let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
+            if spare.len() < SPARE_LIMIT {
+                spare.push(slots);
+            }
+        }
     }
 }
 
@@ -133,8 +177,7 @@ struct SlotRef {
 
 impl SlotRef {
     fn slot(&self) -> &Slot {
-        // `index < SLOTS_PER_BLOCK` by construction in `channel`.
-        &self.block.slots[self.index]
+        self.block.slot(self.index)
     }
 }
 
@@ -374,6 +417,41 @@ mod tests {
                 Some(Err(Error::Dropped)) => assert_eq!(i % 2, 1),
                 other => panic!("record {i}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn slots_of_released_blocks_start_pending_again() {
+        // Resolve (and fail, and leave a waker in) whole blocks, release
+        // them, then take new slots: whatever memory they reuse, every new
+        // future is pending until its own sender writes it.
+        for _ in 0..3 {
+            let w = Arc::new(CountingWaker::default());
+            let pairs: Vec<_> = (0..SLOTS_PER_BLOCK * 2)
+                .map(|_| channel(&Topic::new("t")))
+                .collect();
+            for (i, (tx, mut rx)) in pairs.into_iter().enumerate() {
+                assert!(poll(&mut rx, &w).is_pending());
+                if i % 2 == 0 {
+                    tx.send(Ok(metadata(i as i64))).unwrap();
+                } else {
+                    drop(tx);
+                }
+                assert!(rx.try_result().is_some());
+            }
+        }
+        let w = Arc::new(CountingWaker::default());
+        let mut fresh: Vec<_> = (0..SLOTS_PER_BLOCK * 4)
+            .map(|_| channel(&Topic::new("t")))
+            .collect();
+        for (_, rx) in &mut fresh {
+            assert!(rx.try_result().is_none());
+            assert!(poll(rx, &w).is_pending());
+        }
+        assert_eq!(w.0.load(Ordering::SeqCst), 0, "no stale waker fired");
+        for (i, (tx, mut rx)) in fresh.into_iter().enumerate() {
+            tx.send(Ok(metadata(i as i64))).unwrap();
+            assert!(matches!(rx.try_result(), Some(Ok(m)) if m.offset == i as i64));
         }
     }
 
