@@ -127,7 +127,8 @@ struct Group {
 }
 
 impl Group {
-    fn new() -> Self {
+    /// An empty group with room for [`GROUP_SIZE`] sends.
+    fn with_room() -> Self {
         Self {
             waiting: Vec::with_capacity(GROUP_SIZE),
             acked: Vec::with_capacity(GROUP_SIZE),
@@ -180,7 +181,7 @@ impl Outstanding {
     fn new() -> Self {
         Self {
             groups: FuturesUnordered::new(),
-            filling: Group::new(),
+            filling: Group::with_room(),
             spare: Vec::new(),
         }
     }
@@ -197,7 +198,7 @@ impl Outstanding {
     /// every record sent is watched while the loop waits).
     fn seal(&mut self) {
         if !self.filling.waiting.is_empty() {
-            let next = self.spare.pop().unwrap_or_else(Group::new);
+            let next = self.spare.pop().unwrap_or_else(Group::with_room);
             self.groups.push(std::mem::replace(&mut self.filling, next));
         }
     }

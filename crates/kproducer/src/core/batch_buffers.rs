@@ -118,7 +118,11 @@ fn floor_log2(n: usize) -> usize {
 /// `⌈log2 n⌉` for `n ≥ 1`.
 fn ceil_log2(n: usize) -> usize {
     let floor = floor_log2(n);
-    if n.is_power_of_two() { floor } else { floor + 1 }
+    if n.is_power_of_two() {
+        floor
+    } else {
+        floor + 1
+    }
 }
 
 #[cfg(test)]
@@ -149,7 +153,11 @@ mod tests {
         let data = buf.freeze();
         let in_flight = data.clone();
         pool.recycle(data);
-        assert_eq!(pool.idle_bytes(), 0, "a retry or a connection may still read it");
+        assert_eq!(
+            pool.idle_bytes(),
+            0,
+            "a retry or a connection may still read it"
+        );
         assert_eq!(&in_flight[..8], &[1; 8]);
     }
 

@@ -124,15 +124,35 @@ mod tests {
         let large = Bytes::from((0..5000).map(|i| i as u8).collect::<Vec<u8>>());
         let empty = Bytes::new();
         let batches = [
-            PartitionBatch { topic: "orders", partition: 3, records: &large },
-            PartitionBatch { topic: "audit", partition: 0, records: &small },
-            PartitionBatch { topic: "orders", partition: 1, records: &small },
-            PartitionBatch { topic: "audit", partition: 7, records: &empty },
+            PartitionBatch {
+                topic: "orders",
+                partition: 3,
+                records: &large,
+            },
+            PartitionBatch {
+                topic: "audit",
+                partition: 0,
+                records: &small,
+            },
+            PartitionBatch {
+                topic: "orders",
+                partition: 1,
+                records: &small,
+            },
+            PartitionBatch {
+                topic: "audit",
+                partition: 7,
+                records: &empty,
+            },
         ];
         let range = ApiKey::Produce.versions();
         for version in range.min..=range.max {
             for transactional_id in [None, Some("txn-1")] {
-                let fields = ProduceFields { transactional_id, acks: -1, timeout_ms: 30_000 };
+                let fields = ProduceFields {
+                    transactional_id,
+                    acks: -1,
+                    timeout_ms: 30_000,
+                };
                 let parts = produce_body_parts(fields, &batches, version).unwrap();
                 let joined: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
                 assert_eq!(
@@ -151,8 +171,16 @@ mod tests {
     #[test]
     fn an_unsupported_version_is_refused() {
         let b = Bytes::from_static(b"x");
-        let batches = [PartitionBatch { topic: "t", partition: 0, records: &b }];
-        let fields = ProduceFields { transactional_id: None, acks: 1, timeout_ms: 1 };
+        let batches = [PartitionBatch {
+            topic: "t",
+            partition: 0,
+            records: &b,
+        }];
+        let fields = ProduceFields {
+            transactional_id: None,
+            acks: 1,
+            timeout_ms: 1,
+        };
         assert!(produce_body_parts(fields, &batches, i16::MAX).is_err());
     }
 }
