@@ -371,9 +371,10 @@ impl RecordBatchBuilder {
     /// buffer capacity.
     ///
     /// Uncompressed batches are handed over without copying when they fill
-    /// at least half of the buffer (the builder then allocates a fresh
-    /// buffer of the same capacity); smaller ones are copied out so that the
-    /// returned bytes do not pin unused capacity.
+    /// at least half of the buffer (the builder then takes a fresh buffer of
+    /// the same capacity); smaller ones are copied out so that the returned
+    /// bytes do not pin unused capacity. [`seal_with`](Self::seal_with)
+    /// takes both kinds of memory from a pool instead.
     ///
     /// # Errors
     /// The first error an [`append`](Self::append) hit since the last seal,
