@@ -112,60 +112,50 @@ impl Slot {
     }
 }
 
-/// The slots of one block (4 KiB).
-type Slots = [Slot; SLOTS_PER_BLOCK];
+/// Released blocks kept for the next ones (at most [`SPARE_LIMIT`]): the
+/// last reference to a block parks it here instead of freeing it, and the
+/// next block is taken from here instead of allocated — which also spares
+/// the kernel zeroing fresh pages for it. Each parked block is referenced
+/// by this list alone.
+static SPARE: Mutex<Vec<Arc<Block>>> = Mutex::new(Vec::new());
 
-/// Slot arrays of released blocks, kept for the next blocks (at most
-/// [`SPARE_LIMIT`]): a block's 4 KiB is reused instead of allocated, which
-/// also spares the kernel zeroing fresh pages for it.
-static SPARE: Mutex<Vec<Box<Slots>>> = Mutex::new(Vec::new());
-
-/// Slot arrays [`SPARE`] keeps at most (1 MiB): enough for the blocks one
-/// burst of sends releases at a time, little when nothing is sent.
+/// Blocks [`SPARE`] keeps at most (1 MiB): enough for the blocks one burst
+/// of acknowledgements releases at a time, little when nothing is sent.
 const SPARE_LIMIT: usize = 256;
 
 /// Slots for [`SLOTS_PER_BLOCK`] records, shared by their senders and
 /// futures.
 #[derive(Debug)]
 struct Block {
-    /// `Some` from `new` until `drop` gives the array back to [`SPARE`].
-    slots: Option<Box<Slots>>,
+    slots: [Slot; SLOTS_PER_BLOCK],
 }
 
 impl Block {
+    /// A block with every slot pending: a parked one if there is one.
     fn new() -> Arc<Self> {
-        let spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let slots = match spare {
-            Some(mut slots) => {
-                // Every slot back to pending (dropping a stale waker or
-                // error of its previous record).
-                for slot in slots.iter_mut() {
-                    *slot = Slot::default();
-                }
-                slots
+        let parked = SPARE.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        if let Some(mut block) = parked
+            && let Some(b) = Arc::get_mut(&mut block)
+        {
+            // Every slot back to pending (dropping a stale waker or error
+            // of its previous record).
+            for slot in &mut b.slots {
+                *slot = Slot::default();
             }
-            None => Box::new(std::array::from_fn(|_| Slot::default())),
-        };
-        Arc::new(Block { slots: Some(slots) })
+            return block;
+        }
+        Arc::new(Block {
+            slots: std::array::from_fn(|_| Slot::default()),
+        })
     }
 
-    fn slot(&self, index: usize) -> &Slot {
-        // `slots` is only taken by `drop`, so it is always there while the
-        // block can be reached; `index < SLOTS_PER_BLOCK` by construction
-        // in `channel`.
-        &self
-            .slots
-            .as_ref()
-            .expect("a block's slots are taken only when it is dropped")[index]
-    }
-}
-
-impl Drop for Block {
-    fn drop(&mut self) {
-        if let Some(slots) = self.slots.take() {
+    /// Parks `block` for reuse if this is its last reference (else it is
+    /// simply released: another reference still uses it).
+    fn release(mut block: Arc<Self>) {
+        if Arc::get_mut(&mut block).is_some() {
             let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
             if spare.len() < SPARE_LIMIT {
-                spare.push(slots);
+                spare.push(block);
             }
         }
     }
@@ -175,13 +165,35 @@ impl Drop for Block {
 /// below [`SLOTS_PER_BLOCK`], as [`channel`] hands them out).
 #[derive(Debug)]
 struct SlotRef {
-    block: Arc<Block>,
+    /// `Some` until `drop` hands it to [`Block::release`].
+    block: Option<Arc<Block>>,
     index: usize,
 }
 
 impl SlotRef {
+    fn new(block: Arc<Block>, index: usize) -> Self {
+        SlotRef {
+            block: Some(block),
+            index,
+        }
+    }
+
     fn slot(&self) -> &Slot {
-        self.block.slot(self.index)
+        // `block` is taken only by `drop`; `index < SLOTS_PER_BLOCK` by
+        // construction in `channel`.
+        &self
+            .block
+            .as_ref()
+            .expect("a slot's block is taken only when the slot is dropped")
+            .slots[self.index]
+    }
+}
+
+impl Drop for SlotRef {
+    fn drop(&mut self) {
+        if let Some(block) = self.block.take() {
+            Block::release(block);
+        }
     }
 }
 
@@ -331,14 +343,11 @@ pub(crate) fn channel(topic: &Topic) -> (DeliverySender, DeliveryFuture) {
         .unwrap_or_else(|_| (Block::new(), 0));
     (
         DeliverySender {
-            slot: SlotRef {
-                block: block.clone(),
-                index,
-            },
+            slot: SlotRef::new(block.clone(), index),
             sent: false,
         },
         DeliveryFuture {
-            slot: SlotRef { block, index },
+            slot: SlotRef::new(block, index),
             topic: topic.clone(),
         },
     )
