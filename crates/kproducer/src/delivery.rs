@@ -152,7 +152,9 @@ impl Block {
     /// Parks `block` for reuse if this is its last reference (else it is
     /// simply released: another reference still uses it).
     fn release(mut block: Arc<Self>) {
-        if Arc::get_mut(&mut block).is_some() {
+        // A plain load first: `get_mut` is a compare-and-swap on the
+        // block's counts, too dear to pay on every record's two drops.
+        if Arc::strong_count(&block) == 1 && Arc::get_mut(&mut block).is_some() {
             let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
             if spare.len() < SPARE_LIMIT {
                 spare.push(block);
