@@ -7,9 +7,10 @@
 //! was the one allocation left on the send path). A slot is written once
 //! (a success as atomics published by a state byte, a failure in a
 //! `OnceLock`) and wakes only a task that actually waits on it
-//! (`AtomicWaker`); a block is freed when the last future and sender of its
-//! slots are gone. No lock is shared between records: a thread's current
-//! block sits in a thread-local.
+//! (`AtomicWaker`); when the last future and sender of a block's slots are
+//! gone the block is parked for reuse (up to 256 of them) or freed. No
+//! lock is shared between records: a thread's current block sits in a
+//! thread-local.
 
 use std::cell::RefCell;
 use std::future::Future;
