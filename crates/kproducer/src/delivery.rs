@@ -7,15 +7,16 @@
 //! was the one allocation left on the send path). A slot is written once
 //! (a success as atomics published by a state byte, a failure in a
 //! `OnceLock`) and wakes only a task that actually waits on it
-//! (`AtomicWaker`); a block is freed when the last future and sender of its
-//! slots are gone. No lock is shared between records: a thread's current
-//! block sits in a thread-local.
+//! (`AtomicWaker`); when the last future and sender of a block's slots are
+//! gone the block is parked for reuse (up to 256 of them) or freed. No
+//! lock is shared between records: a thread's current block sits in a
+//! thread-local.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
@@ -93,20 +94,35 @@ impl Slot {
     /// and wakes the waiting task, if any.
     fn write(&self, result: DeliveryResult) {
         match result {
-            Ok(m) => {
-                self.partition.store(m.partition, Ordering::Relaxed);
-                self.offset.store(m.offset, Ordering::Relaxed);
-                self.timestamp.store(m.timestamp, Ordering::Relaxed);
-                self.state.store(DELIVERED, Ordering::Release);
-            }
+            Ok(m) => self.write_success(m.partition, m.offset, m.timestamp),
             Err(e) => {
                 let _ = self.error.set(Box::new(e));
                 self.state.store(FAILED, Ordering::Release);
+                self.waker.wake();
             }
         }
+    }
+
+    /// Writes a success: three numbers, no topic (the future has it).
+    fn write_success(&self, partition: i32, offset: i64, timestamp: i64) {
+        self.partition.store(partition, Ordering::Relaxed);
+        self.offset.store(offset, Ordering::Relaxed);
+        self.timestamp.store(timestamp, Ordering::Relaxed);
+        self.state.store(DELIVERED, Ordering::Release);
         self.waker.wake();
     }
 }
+
+/// Released blocks kept for the next ones (at most [`SPARE_LIMIT`]): the
+/// last reference to a block parks it here instead of freeing it, and the
+/// next block is taken from here instead of allocated — which also spares
+/// the kernel zeroing fresh pages for it. Each parked block is referenced
+/// by this list alone.
+static SPARE: Mutex<Vec<Arc<Block>>> = Mutex::new(Vec::new());
+
+/// Blocks [`SPARE`] keeps at most (1 MiB): enough for the blocks one burst
+/// of acknowledgements releases at a time, little when nothing is sent.
+const SPARE_LIMIT: usize = 256;
 
 /// Slots for [`SLOTS_PER_BLOCK`] records, shared by their senders and
 /// futures.
@@ -116,10 +132,35 @@ struct Block {
 }
 
 impl Block {
+    /// A block with every slot pending: a parked one if there is one.
     fn new() -> Arc<Self> {
+        let parked = SPARE.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        if let Some(mut block) = parked
+            && let Some(b) = Arc::get_mut(&mut block)
+        {
+            // Every slot back to pending (dropping a stale waker or error
+            // of its previous record).
+            for slot in &mut b.slots {
+                *slot = Slot::default();
+            }
+            return block;
+        }
         Arc::new(Block {
             slots: std::array::from_fn(|_| Slot::default()),
         })
+    }
+
+    /// Parks `block` for reuse if this is its last reference (else it is
+    /// simply released: another reference still uses it).
+    fn release(mut block: Arc<Self>) {
+        // A plain load first: `get_mut` is a compare-and-swap on the
+        // block's counts, too dear to pay on every record's two drops.
+        if Arc::strong_count(&block) == 1 && Arc::get_mut(&mut block).is_some() {
+            let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
+            if spare.len() < SPARE_LIMIT {
+                spare.push(block);
+            }
+        }
     }
 }
 
@@ -127,14 +168,35 @@ impl Block {
 /// below [`SLOTS_PER_BLOCK`], as [`channel`] hands them out).
 #[derive(Debug)]
 struct SlotRef {
-    block: Arc<Block>,
+    /// `Some` until `drop` hands it to [`Block::release`].
+    block: Option<Arc<Block>>,
     index: usize,
 }
 
 impl SlotRef {
+    fn new(block: Arc<Block>, index: usize) -> Self {
+        SlotRef {
+            block: Some(block),
+            index,
+        }
+    }
+
     fn slot(&self) -> &Slot {
-        // `index < SLOTS_PER_BLOCK` by construction in `channel`.
-        &self.block.slots[self.index]
+        // `block` is taken only by `drop`; `index < SLOTS_PER_BLOCK` by
+        // construction in `channel`.
+        &self
+            .block
+            .as_ref()
+            .expect("a slot's block is taken only when the slot is dropped")
+            .slots[self.index]
+    }
+}
+
+impl Drop for SlotRef {
+    fn drop(&mut self) {
+        if let Some(block) = self.block.take() {
+            Block::release(block);
+        }
     }
 }
 
@@ -232,6 +294,16 @@ impl DeliverySender {
         Ok(())
     }
 
+    /// Resolves the record's future as written at `offset` of `partition`
+    /// with `timestamp`: [`send`](Self::send) of a success without building
+    /// a [`RecordMetadata`] (whose topic handle is shared with every other
+    /// record of the topic, so cloning and dropping it per record costs two
+    /// atomic operations on a contended cache line).
+    pub(crate) fn succeed(mut self, partition: i32, offset: i64, timestamp: i64) {
+        self.sent = true;
+        self.slot.slot().write_success(partition, offset, timestamp);
+    }
+
     fn complete(&mut self, result: DeliveryResult) {
         self.sent = true;
         self.slot.slot().write(result);
@@ -274,14 +346,11 @@ pub(crate) fn channel(topic: &Topic) -> (DeliverySender, DeliveryFuture) {
         .unwrap_or_else(|_| (Block::new(), 0));
     (
         DeliverySender {
-            slot: SlotRef {
-                block: block.clone(),
-                index,
-            },
+            slot: SlotRef::new(block.clone(), index),
             sent: false,
         },
         DeliveryFuture {
-            slot: SlotRef { block, index },
+            slot: SlotRef::new(block, index),
             topic: topic.clone(),
         },
     )
@@ -375,6 +444,51 @@ mod tests {
                 other => panic!("record {i}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn slots_of_released_blocks_start_pending_again() {
+        // Resolve (and fail, and leave a waker in) whole blocks, release
+        // them, then take new slots: whatever memory they reuse, every new
+        // future is pending until its own sender writes it.
+        for _ in 0..3 {
+            let w = Arc::new(CountingWaker::default());
+            let pairs: Vec<_> = (0..SLOTS_PER_BLOCK * 2)
+                .map(|_| channel(&Topic::new("t")))
+                .collect();
+            for (i, (tx, mut rx)) in pairs.into_iter().enumerate() {
+                assert!(poll(&mut rx, &w).is_pending());
+                if i % 2 == 0 {
+                    tx.send(Ok(metadata(i as i64))).unwrap();
+                } else {
+                    drop(tx);
+                }
+                assert!(rx.try_result().is_some());
+            }
+        }
+        let w = Arc::new(CountingWaker::default());
+        let mut fresh: Vec<_> = (0..SLOTS_PER_BLOCK * 4)
+            .map(|_| channel(&Topic::new("t")))
+            .collect();
+        for (_, rx) in &mut fresh {
+            assert!(rx.try_result().is_none());
+            assert!(poll(rx, &w).is_pending());
+        }
+        assert_eq!(w.0.load(Ordering::SeqCst), 0, "no stale waker fired");
+        for (i, (tx, mut rx)) in fresh.into_iter().enumerate() {
+            tx.send(Ok(metadata(i as i64))).unwrap();
+            assert!(matches!(rx.try_result(), Some(Ok(m)) if m.offset == i as i64));
+        }
+    }
+
+    #[test]
+    fn succeed_resolves_with_the_futures_topic() {
+        let (tx, mut rx) = channel(&Topic::new("t"));
+        let w = Arc::new(CountingWaker::default());
+        assert!(poll(&mut rx, &w).is_pending());
+        tx.succeed(1, 9, 7);
+        assert_eq!(w.0.load(Ordering::SeqCst), 1);
+        assert!(matches!(poll(&mut rx, &w), Poll::Ready(Ok(m)) if m == metadata(9)));
     }
 
     #[test]

@@ -154,8 +154,13 @@ pub struct RawRequest {
     pub api_key: ApiKey,
     /// The version the body was encoded at.
     pub version: i16,
-    /// The encoded body (without header).
+    /// The encoded body (without header), or its first part when `tail`
+    /// is not empty.
     pub body: Bytes,
+    /// The rest of the body, in order: parts written from their own memory
+    /// (vectored writes), never copied into a frame buffer — what a Produce
+    /// request's record batches travel as. Empty for most requests.
+    pub tail: Vec<Bytes>,
     /// False for fire-and-forget requests (Produce with `acks=0`): they
     /// complete once written and the broker sends nothing back.
     pub expects_response: bool,
@@ -170,6 +175,7 @@ impl RawRequest {
             api_key,
             version,
             body,
+            tail: Vec::new(),
             expects_response: true,
             timeout: None,
         }
@@ -212,7 +218,7 @@ impl Link {
                 },
             ));
         };
-        let len = header.len() + req.body.len();
+        let len = header.len() + req.body.len() + req.tail.iter().map(Bytes::len).sum::<usize>();
         if i32::try_from(len).is_err() {
             return Err(encode_err(kproducer_protocol::EncodeError::TooLong {
                 what: "request frame",
@@ -279,6 +285,7 @@ impl Link {
             version: req.version,
             header,
             body: req.body,
+            tail: req.tail,
             expects_response: req.expects_response,
             timeout,
             deadline: Instant::now() + timeout,

@@ -15,14 +15,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use kproducer_protocol::{ApiKey, ResponseHeader};
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout_at};
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::FramedRead;
 
-use super::codec::{FrameError, KafkaFrames, RequestFrame};
+use super::codec::{FrameError, KafkaFrames, RequestFrame, WriteQueue};
 use super::error::{CloseReason, ConnectionError, SendState};
 use super::link::Shared;
 use crate::transport::BoxStream;
@@ -67,6 +67,8 @@ pub(crate) struct Outgoing {
     /// The encoded request header (correlation id patched in by the writer).
     pub(crate) header: Bytes,
     pub(crate) body: Bytes,
+    /// More body after `body` (record batches, written without a copy).
+    pub(crate) tail: Vec<Bytes>,
     pub(crate) expects_response: bool,
     pub(crate) timeout: Duration,
     pub(crate) deadline: Instant,
@@ -124,7 +126,10 @@ pub(crate) async fn run(
 ) {
     let (rd, wr) = tokio::io::split(stream);
     let mut reader = FramedRead::new(rd, KafkaFrames::new(max_frame));
-    let mut writer = FramedWrite::new(wr, KafkaFrames::new(max_frame));
+    let mut writer = Writer {
+        stream: wr,
+        queue: WriteQueue::default(),
+    };
     let (written_tx, mut written_rx) = mpsc::unbounded_channel();
     let mut outstanding = VecDeque::new();
     let mut unflushed = Vec::new();
@@ -168,6 +173,12 @@ pub(crate) async fn run(
     shared.mark_finished();
 }
 
+/// The write half and the frames queued for it.
+struct Writer {
+    stream: WriteHalf<BoxStream>,
+    queue: WriteQueue,
+}
+
 /// Maps a codec failure on the write side.
 fn write_failure(e: FrameError) -> CloseReason {
     let io = match e {
@@ -180,7 +191,7 @@ fn write_failure(e: FrameError) -> CloseReason {
 }
 
 async fn write_loop(
-    writer: &mut FramedWrite<WriteHalf<BoxStream>, KafkaFrames>,
+    writer: &mut Writer,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     written: &mpsc::UnboundedSender<Written>,
     unflushed: &mut Vec<Pending>,
@@ -209,8 +220,8 @@ async fn write_loop(
                 header: o.header,
                 correlation_id,
                 body: o.body,
+                tail: o.tail,
             };
-            let bytes = 4 + frame.header.len() + frame.body.len();
             let pending = Pending {
                 correlation_id,
                 api_key: o.api_key,
@@ -229,15 +240,11 @@ async fn write_loop(
             } else {
                 unflushed.push(pending);
             }
-            match timeout_at(o.deadline, writer.feed(frame)).await {
-                Ok(Ok(())) => shared.stats.sent(bytes),
-                Ok(Err(e)) => return write_failure(e),
-                Err(_) => {
-                    return CloseReason::RequestTimedOut {
-                        correlation_id,
-                        timeout: o.timeout,
-                    };
-                }
+            // Queued here, written by the flush below (bounded by the
+            // earliest deadline among the queued frames).
+            match writer.queue.push(frame) {
+                Ok(bytes) => shared.stats.sent(bytes),
+                Err(e) => return write_failure(e),
             }
             frames += 1;
             if frames < MAX_FRAMES_PER_FLUSH {
@@ -247,7 +254,7 @@ async fn write_loop(
         if frames > 0 {
             let flushed = match first_deadline {
                 Some((deadline, correlation_id, timeout)) => {
-                    match timeout_at(deadline, writer.flush()).await {
+                    match timeout_at(deadline, writer.queue.write_to(&mut writer.stream)).await {
                         Ok(r) => r,
                         Err(_) => {
                             return CloseReason::RequestTimedOut {
@@ -257,10 +264,10 @@ async fn write_loop(
                         }
                     }
                 }
-                None => writer.flush().await,
+                None => writer.queue.write_to(&mut writer.stream).await,
             };
             if let Err(e) = flushed {
-                return write_failure(e);
+                return write_failure(e.into());
             }
             if !unflushed.is_empty() {
                 for p in unflushed.drain(..) {

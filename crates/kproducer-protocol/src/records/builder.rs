@@ -47,6 +47,48 @@ impl<H: RecordHeader + ?Sized> RecordHeader for &H {
 /// An empty header list, for records without headers.
 pub const NO_HEADERS: &[(&[u8], Option<&[u8]>)] = &[];
 
+/// Where [`RecordBatchBuilder::seal_with`] takes memory from for sealed
+/// uncompressed batches: a producer hands in a pool of buffers its
+/// acknowledged batches came back to, so that sealing writes into memory
+/// already mapped instead of fresh pages the kernel must zero first.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use kproducer_protocol::records::{BatchMemory, BatchParams, Compression, RecordBatchBuilder};
+///
+/// /// Counts what the builder asks for.
+/// struct Counting(usize);
+/// impl BatchMemory for Counting {
+///     fn take(&mut self, min_capacity: usize) -> BytesMut {
+///         self.0 += 1;
+///         BytesMut::with_capacity(min_capacity)
+///     }
+/// }
+///
+/// let mut builder = RecordBatchBuilder::with_capacity(Compression::None, 4096);
+/// builder.append(0, None, Some(b"value"), kproducer_protocol::records::NO_HEADERS);
+/// let mut memory = Counting(0);
+/// let batch = builder.seal_with(&BatchParams::default(), &mut memory)?;
+/// assert_eq!(memory.0, 1, "a small batch is copied into one buffer of the pool");
+/// assert!(batch.len() < 100);
+/// # Ok::<(), kproducer_protocol::EncodeError>(())
+/// ```
+pub trait BatchMemory {
+    /// An empty buffer with room for at least `min_capacity` bytes.
+    fn take(&mut self, min_capacity: usize) -> BytesMut;
+}
+
+/// New memory for every sealed batch: what [`RecordBatchBuilder::seal`]
+/// uses.
+#[derive(Debug)]
+struct FreshMemory;
+
+impl BatchMemory for FreshMemory {
+    fn take(&mut self, min_capacity: usize) -> BytesMut {
+        BytesMut::with_capacity(min_capacity)
+    }
+}
+
 /// Producer identity and flags stamped on a batch when it is sealed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchParams {
@@ -329,9 +371,10 @@ impl RecordBatchBuilder {
     /// buffer capacity.
     ///
     /// Uncompressed batches are handed over without copying when they fill
-    /// at least half of the buffer (the builder then allocates a fresh
-    /// buffer of the same capacity); smaller ones are copied out so that the
-    /// returned bytes do not pin unused capacity.
+    /// at least half of the buffer (the builder then takes a fresh buffer of
+    /// the same capacity); smaller ones are copied out so that the returned
+    /// bytes do not pin unused capacity. [`seal_with`](Self::seal_with)
+    /// takes both kinds of memory from a pool instead.
     ///
     /// # Errors
     /// The first error an [`append`](Self::append) hit since the last seal,
@@ -339,12 +382,25 @@ impl RecordBatchBuilder {
     /// is off, or [`EncodeError::Compression`]. The builder is reset in every
     /// case.
     pub fn seal(&mut self, params: &BatchParams) -> Result<Bytes, EncodeError> {
+        self.seal_with(params, &mut FreshMemory)
+    }
+
+    /// [`seal`](Self::seal), taking the memory an uncompressed batch needs
+    /// (its copy, or the builder's replacement buffer) from `memory`.
+    ///
+    /// # Errors
+    /// As [`seal`](Self::seal).
+    pub fn seal_with(
+        &mut self,
+        params: &BatchParams,
+        memory: &mut dyn BatchMemory,
+    ) -> Result<Bytes, EncodeError> {
         if let Some(e) = self.invalid.take() {
             self.reset();
             return Err(e);
         }
         let result = match self.compression {
-            Compression::None => Ok(self.seal_uncompressed(params)),
+            Compression::None => Ok(self.seal_uncompressed(params, memory)),
             codec => self.seal_compressed(codec, params),
         };
         self.reset();
@@ -356,7 +412,7 @@ impl RecordBatchBuilder {
     /// [`build_control_batch`]: crate::records::build_control_batch
     pub(crate) fn seal_control(&mut self, params: &BatchParams) -> Bytes {
         self.control = true;
-        let out = self.seal_uncompressed(params);
+        let out = self.seal_uncompressed(params, &mut FreshMemory);
         self.reset();
         out
     }
@@ -399,14 +455,19 @@ impl RecordBatchBuilder {
         batch[CRC_AT..CRC_FROM].copy_from_slice(&crc.to_be_bytes());
     }
 
-    fn seal_uncompressed(&mut self, params: &BatchParams) -> Bytes {
+    fn seal_uncompressed(&mut self, params: &BatchParams, memory: &mut dyn BatchMemory) -> Bytes {
         let header = self.header(params, Compression::None, self.buf.len());
         Self::finish(&mut self.buf, &header);
         let capacity = self.buf.capacity();
         if self.buf.len() * 2 >= capacity {
-            std::mem::replace(&mut self.buf, BytesMut::with_capacity(capacity)).freeze()
+            let mut next = memory.take(capacity);
+            next.clear();
+            std::mem::replace(&mut self.buf, next).freeze()
         } else {
-            Bytes::copy_from_slice(&self.buf)
+            let mut out = memory.take(self.buf.len());
+            out.clear();
+            out.extend_from_slice(&self.buf);
+            out.freeze()
         }
     }
 

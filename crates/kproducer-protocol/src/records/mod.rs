@@ -32,7 +32,7 @@ mod record;
 mod snappy;
 mod varint;
 
-pub use builder::{BatchParams, NO_HEADERS, RecordBatchBuilder, RecordHeader};
+pub use builder::{BatchMemory, BatchParams, NO_HEADERS, RecordBatchBuilder, RecordHeader};
 pub use codec::DEFAULT_MAX_DECOMPRESSED;
 pub use compression::{Compression, ParseCompressionError};
 pub use control::{ControlRecord, ControlRecordType, build_control_batch};

@@ -9,6 +9,7 @@ use kproducer_net::TopicPartition;
 use kproducer_protocol::records::{BatchParams, Compression, RecordBatchBuilder};
 use tokio::time::Instant;
 
+use super::batch_buffers::BatchBuffers;
 use super::idempotence::BatchSequence;
 use crate::delivery::DeliverySender;
 use crate::error::Error;
@@ -66,6 +67,11 @@ pub(crate) struct PartitionQueue {
     pub(crate) topic: Topic,
     pub(crate) tp: TopicPartition,
     builder: RecordBatchBuilder,
+    /// Where sealed batches are written (buffers of acknowledged batches).
+    memory: BatchBuffers,
+    /// Records in the last sealed batch: the next one's list starts with
+    /// room for as many, instead of growing (and copying) step by step.
+    last_count: usize,
     open: Option<OpenBatch>,
     /// Sealed batches in order; retried batches go back in their place.
     pub(crate) ready: VecDeque<Batch>,
@@ -87,6 +93,7 @@ impl PartitionQueue {
         partition: i32,
         compression: Compression,
         batch_size: usize,
+        memory: BatchBuffers,
     ) -> Self {
         let tp = TopicPartition::new(topic.shared().clone(), partition);
         PartitionQueue {
@@ -94,6 +101,8 @@ impl PartitionQueue {
             tp,
             // Room for a full batch; one allocation per partition, reused.
             builder: RecordBatchBuilder::with_capacity(compression, batch_size.max(128)),
+            memory,
+            last_count: 0,
             open: None,
             ready: VecDeque::new(),
             in_flight: 0,
@@ -135,8 +144,9 @@ impl PartitionQueue {
                 },
             });
         }
+        let last_count = self.last_count;
         let open = self.open.get_or_insert_with(|| OpenBatch {
-            records: Vec::new(),
+            records: Vec::with_capacity(last_count),
             reserved: 0,
             created: now,
             flush_gen,
@@ -193,7 +203,11 @@ impl PartitionQueue {
             return;
         };
         let count = self.builder.record_count() as i32;
-        match self.builder.seal(&BatchParams::default()) {
+        self.last_count = open.records.len();
+        match self
+            .builder
+            .seal_with(&BatchParams::default(), &mut self.memory)
+        {
             Ok(data) => {
                 *next_order += 1;
                 self.ready.push_back(Batch {
@@ -261,7 +275,13 @@ mod tests {
     use crate::delivery;
 
     fn queue(batch_size: usize) -> PartitionQueue {
-        PartitionQueue::new(Topic::new("t"), 0, Compression::None, batch_size)
+        PartitionQueue::new(
+            Topic::new("t"),
+            0,
+            Compression::None,
+            batch_size,
+            BatchBuffers::new(1 << 20),
+        )
     }
 
     fn append(

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 
 use bytes::{Bytes, BytesMut};
 use kproducer_net::{Connection, RawRequest, Reservation, Route, SlotId};
-use kproducer_protocol::messages::{PartitionProduceData, ProduceRequest, TopicProduceData};
+use kproducer_protocol::ApiKey;
 use kproducer_protocol::records::rewrite_transactional_state;
-use kproducer_protocol::{ApiKey, Message};
 use tokio::time::Instant;
 
 use super::accumulator::Batch;
 use super::idempotence::{BatchSequence, SendCheck};
+use super::produce_body::{PartitionBatch, ProduceFields, produce_body_parts};
 use super::{Core, Event, InFlightRequest};
 use crate::config::Acks;
 use crate::error::Error;
@@ -265,43 +265,38 @@ impl Core {
         let timeout_ms =
             i32::try_from(self.settings.config.request_timeout.as_millis()).unwrap_or(i32::MAX);
         let version = connection.versions().version(ApiKey::Produce).unwrap_or(3);
-        let mut topics: Vec<TopicProduceData> = Vec::new();
-        for b in &batches {
-            let part = PartitionProduceData {
-                index: b.tp.partition,
-                records: Some(b.data.clone()),
-                tagged_fields: Default::default(),
-            };
-            match topics.iter_mut().find(|t| *t.name == *b.tp.topic) {
-                Some(t) => t.partition_data.push(part),
-                None => topics.push(TopicProduceData {
-                    name: b.tp.topic.to_string(),
-                    partition_data: vec![part],
-                    tagged_fields: Default::default(),
-                }),
-            }
-        }
-        let request = ProduceRequest {
-            transactional_id: self.settings.config.transactional_id.clone(),
+        let parts: Vec<PartitionBatch<'_>> = batches
+            .iter()
+            .map(|b| PartitionBatch {
+                topic: &b.tp.topic,
+                partition: b.tp.partition,
+                records: &b.data,
+            })
+            .collect();
+        let fields = ProduceFields {
+            transactional_id: self.settings.config.transactional_id.as_deref(),
             acks: acks.as_i16(),
             timeout_ms,
-            topic_data: topics,
-            tagged_fields: Default::default(),
         };
-        let mut body =
-            BytesMut::with_capacity(batches.iter().map(|b| b.data.len() + 16).sum::<usize>() + 64);
-        if let Err(e) = request.encode(&mut body, version) {
-            let error = Error::InvalidRecord {
-                topic: batches[0].topic.clone(),
-                reason: format!("the produce request could not be encoded: {e}"),
-            };
-            for b in batches {
-                self.undo_send(&b, slot);
-                self.fail_batch(b, &error);
+        let body = match produce_body_parts(fields, &parts, version) {
+            Ok(body) => body,
+            Err(e) => {
+                drop(parts);
+                let error = Error::InvalidRecord {
+                    topic: batches[0].topic.clone(),
+                    reason: format!("the produce request could not be encoded: {e}"),
+                };
+                for b in batches {
+                    self.undo_send(&b, slot);
+                    self.fail_batch(b, &error);
+                }
+                return None;
             }
-            return None;
-        }
-        let mut raw = RawRequest::new(ApiKey::Produce, version, body.freeze());
+        };
+        drop(parts);
+        // The batches go to the connection as parts of the body, uncopied.
+        let mut raw = RawRequest::new(ApiKey::Produce, version, Bytes::new());
+        raw.tail = body;
         raw.expects_response = acks != Acks::None;
         let id = self.next_request_id;
         self.next_request_id += 1;

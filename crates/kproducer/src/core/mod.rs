@@ -6,6 +6,7 @@
 
 pub(crate) mod accumulator;
 pub(crate) mod auth_watch;
+mod batch_buffers;
 mod broker;
 mod completion;
 mod control;
@@ -13,6 +14,7 @@ mod drain;
 mod fast_hash;
 pub(crate) mod idempotence;
 mod metadata;
+mod produce_body;
 mod response;
 pub(crate) mod transaction;
 pub(crate) mod transaction_io;
@@ -36,6 +38,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
 use self::accumulator::{Batch, PartitionQueue};
+use self::batch_buffers::BatchBuffers;
 use self::broker::BrokerLink;
 use self::fast_hash::FastMap;
 use self::idempotence::Idempotence;
@@ -203,6 +206,8 @@ pub(crate) struct Core {
     fatal: Option<Error>,
     /// Reused between drains.
     scratch_keys: Vec<TopicPartition>,
+    /// Memory of acknowledged batches, for the next sealed ones.
+    batch_buffers: BatchBuffers,
 }
 
 impl std::fmt::Debug for Core {
@@ -242,6 +247,8 @@ impl Core {
             ..GroupConfig::default()
         };
         let width = initial_width(&settings);
+        // Idle batch memory kept for reuse: at most half of buffer.memory.
+        let batch_buffers = BatchBuffers::new(shared.buffer_memory / 2);
         let idempotence = settings.idempotent.then(|| {
             Idempotence::new(c.max_in_flight, c.transactional_id.is_some())
                 .first_sequence(c.first_sequence)
@@ -279,6 +286,7 @@ impl Core {
             last_connect_error: None,
             fatal: None,
             scratch_keys: Vec::new(),
+            batch_buffers,
         }
     }
 
@@ -432,7 +440,13 @@ impl Core {
         let c = &self.settings.config;
         let tp = TopicPartition::new(record.topic.shared().clone(), partition);
         let queue = self.partitions.entry(tp).or_insert_with(|| {
-            PartitionQueue::new(record.topic.clone(), partition, c.compression, c.batch_size)
+            PartitionQueue::new(
+                record.topic.clone(),
+                partition,
+                c.compression,
+                c.batch_size,
+                self.batch_buffers.clone(),
+            )
         });
         let size = envelope.reserved;
         let Envelope {

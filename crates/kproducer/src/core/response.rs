@@ -16,7 +16,6 @@ use super::idempotence::{Outcome, Verdict};
 use super::{Core, Event};
 use crate::error::Error;
 use crate::metrics;
-use crate::record::RecordMetadata;
 
 /// One partition's answer, as far as the producer cares.
 #[derive(Debug, Clone)]
@@ -313,21 +312,17 @@ impl Core {
         let n = batch.records.len();
         let partition = batch.tp.partition;
         for (i, p) in batch.records.into_iter().enumerate() {
-            let metadata = RecordMetadata {
-                topic: batch.topic.clone(),
-                partition,
-                offset: if base_offset >= 0 {
-                    base_offset + i as i64
-                } else {
-                    -1
-                },
-                timestamp: if log_append_time >= 0 {
-                    log_append_time
-                } else {
-                    p.timestamp
-                },
+            let offset = if base_offset >= 0 {
+                base_offset + i as i64
+            } else {
+                -1
             };
-            let _ = p.reply.send(Ok(metadata));
+            let timestamp = if log_append_time >= 0 {
+                log_append_time
+            } else {
+                p.timestamp
+            };
+            p.reply.succeed(partition, offset, timestamp);
         }
         self.shared.release(batch.reserved);
         let m = &self.shared.metrics;
@@ -335,6 +330,7 @@ impl Core {
         metrics::add(&m.bytes_sent, batch.data.len() as u64);
         metrics::add(&m.batches_sent, 1);
         self.resolved(batch.flush_gen, n);
+        self.batch_buffers.recycle(batch.data);
     }
 
     /// MESSAGE_TOO_LARGE on a multi-record batch: its records go again as
