@@ -47,6 +47,9 @@ pub(crate) struct Batch {
     pub(crate) retry_at: Option<Instant>,
     /// The broker may hold this batch (it was written and the answer lost).
     pub(crate) maybe_persisted: bool,
+    /// Its last attempt never reached the socket (the connection closed
+    /// first, `NotSent`): sending it again is not a retry.
+    pub(crate) unsent: bool,
     /// The last error seen, for the delivery-timeout message.
     pub(crate) last_error: Option<String>,
 }
@@ -210,6 +213,7 @@ impl PartitionQueue {
                     attempts: 0,
                     retry_at: None,
                     maybe_persisted: false,
+                    unsent: false,
                     last_error: None,
                 });
             }
@@ -230,6 +234,7 @@ impl PartitionQueue {
                     attempts: 0,
                     retry_at: None,
                     maybe_persisted: false,
+                    unsent: false,
                     last_error: Some(format!("the batch could not be sealed: {e}")),
                 });
             }
