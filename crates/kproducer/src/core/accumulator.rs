@@ -144,6 +144,9 @@ impl PartitionQueue {
             created: now,
             flush_gen,
         });
+        // A record that waited for metadata was sent before the batch
+        // opened: the batch's delivery deadline is its oldest record's.
+        open.created = open.created.min(now);
         open.records.push(Pending { reply, timestamp });
         open.reserved += reserved;
         if self.builder.size_estimate() >= batch_size {
