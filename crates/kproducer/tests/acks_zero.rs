@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use kproducer::{Acks, Error, Record};
+use kproducer::{Acks, Error, Producer, Record};
 use kproducer_fake_broker::{FakeCluster, FakeTransport};
 use kproducer_net::{BoxStream, BrokerAddress, Transport, TransportError};
 use kproducer_protocol::ErrorCode;
@@ -88,25 +88,37 @@ async fn relay(client: tokio::io::DuplexStream, broker: BoxStream) {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn acks_0_resends_only_requests_that_never_left_and_counts_no_retry() {
-    const RECORDS: usize = 300;
+/// A one-partition cluster ("t") and an `acks=0` producer sending through
+/// the transport `wrap` makes around the fake broker's, without linger.
+fn acks_0_producer(
+    batch_size: usize,
+    wrap: impl FnOnce(FakeTransport) -> Arc<dyn Transport>,
+) -> (FakeCluster, Producer) {
     let cluster = FakeCluster::builder()
         .brokers(1)
         .topic("t", 1)
         .build()
         .unwrap();
-    let connects = Arc::new(AtomicU64::new(0));
-    let transport: Arc<dyn Transport> = Arc::new(AnswersAcksZero {
-        inner: cluster.transport(),
-        connects: connects.clone(),
-    });
+    let transport = wrap(cluster.transport());
     let producer = common::producer(&cluster, |b| {
         b.transport(transport)
             .acks(Acks::None)
             .enable_idempotence(false)
             .linger(Duration::ZERO)
-            .batch_size(100)
+            .batch_size(batch_size)
+    });
+    (cluster, producer)
+}
+
+#[tokio::test(start_paused = true)]
+async fn acks_0_resends_only_requests_that_never_left_and_counts_no_retry() {
+    const RECORDS: usize = 300;
+    let connects = Arc::new(AtomicU64::new(0));
+    let (cluster, producer) = acks_0_producer(100, |inner| {
+        Arc::new(AnswersAcksZero {
+            inner,
+            connects: connects.clone(),
+        })
     });
     let mut futures = Vec::new();
     for n in 0..RECORDS {
@@ -217,21 +229,12 @@ async fn break_first_produce(
 
 #[tokio::test(start_paused = true)]
 async fn acks_0_does_not_resend_a_request_that_may_have_reached_the_broker() {
-    let cluster = FakeCluster::builder()
-        .brokers(1)
-        .topic("t", 1)
-        .build()
-        .unwrap();
     let broke = Arc::new(AtomicU64::new(0));
-    let transport: Arc<dyn Transport> = Arc::new(BreaksFirstProduce {
-        inner: cluster.transport(),
-        broke: broke.clone(),
-    });
-    let producer = common::producer(&cluster, |b| {
-        b.transport(transport)
-            .acks(Acks::None)
-            .enable_idempotence(false)
-            .linger(Duration::ZERO)
+    let (cluster, producer) = acks_0_producer(16_384, |inner| {
+        Arc::new(BreaksFirstProduce {
+            inner,
+            broke: broke.clone(),
+        })
     });
     // Larger than the 64-byte pipe: the write cannot complete.
     let first = Record::new("t", vec![b'x'; 500]).with_partition(0);
