@@ -124,8 +124,11 @@ const TUNING: &[(&str, &[&str], &str)] = &[(
     // libFuzzer's entropic bookkeeping about 2/3 of the time, and ASan's
     // stack trace per allocation (only used to report memory-unsafety; the
     // code is safe Rust) most of the rest: 11 ms CPU per input with both,
-    // 4.4 ms without.
-    &["-entropic=0"],
+    // 4.4 ms without. At tens of inputs a second libFuzzer's slow growth of
+    // the input length (`-len_control`) kept scripts under 26 bytes after
+    // 10 minutes: scripts may be as long as useful (a conversation is tens
+    // of responses; a replaced body at most 255 bytes) from the start.
+    &["-entropic=0", "-len_control=0", "-max_len=1024"],
     "malloc_context_size=0",
 )];
 
