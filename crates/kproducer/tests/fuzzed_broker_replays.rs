@@ -24,6 +24,28 @@ fn well_formed_conversations_deliver_every_record() {
     }
 }
 
+/// The fuzzer's committed seeds run cleanly here too; the well-formed ones
+/// (`pass-*`) deliver every record.
+#[test]
+fn committed_seeds_replay() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/seeds/producer_responses"
+    );
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).expect("the seed folder") {
+        let path = entry.expect("a seed").path();
+        let input = std::fs::read(&path).expect("a readable seed");
+        let outcome = run(&input);
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if name.as_deref().is_some_and(|n| n.starts_with("pass-")) {
+            assert_eq!(outcome.delivered, outcome.accepted, "{name:?}: {outcome:?}");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 20, "only {seen} seeds in {dir}");
+}
+
 /// One of each operation against the first responses: errors, not panics
 /// or hangs.
 #[test]
