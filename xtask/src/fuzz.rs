@@ -102,10 +102,34 @@ const MALLOC_LIMIT_MB: u32 = 256;
 /// Real inputs each target starts from, besides its own corpus: folders of
 /// the repository whose files are inputs in the target's format. libFuzzer
 /// reads them and writes what it finds only to the target's corpus.
-const SEEDS: &[(&str, &str)] = &[(
-    "request_decode",
-    // Whole request frames (header + body) captured from librdkafka.
-    "crates/kproducer-protocol/tests/data/librdkafka-2.16",
+const SEEDS: &[(&str, &str)] = &[
+    (
+        "request_decode",
+        // Whole request frames (header + body) captured from librdkafka.
+        "crates/kproducer-protocol/tests/data/librdkafka-2.16",
+    ),
+    (
+        "producer_responses",
+        // Scripts for the scripted broker: well-formed conversations in
+        // every delivery mode, and one of each operation.
+        "fuzz/seeds/producer_responses",
+    ),
+];
+
+/// Tuning for targets that need it: extra libFuzzer flags, and
+/// `ASAN_OPTIONS`.
+const TUNING: &[(&str, &[&str], &str)] = &[(
+    "producer_responses",
+    // A whole producer per input touches ~10k coverage counters, which made
+    // libFuzzer's entropic bookkeeping about 2/3 of the time, and ASan's
+    // stack trace per allocation (only used to report memory-unsafety; the
+    // code is safe Rust) most of the rest: 11 ms CPU per input with both,
+    // 4.4 ms without. At tens of inputs a second libFuzzer's slow growth of
+    // the input length (`-len_control`) kept scripts under 26 bytes after
+    // 10 minutes: scripts may be as long as useful (a conversation is tens
+    // of responses; a replaced body at most 255 bytes) from the start.
+    &["-entropic=0", "-len_control=0", "-max_len=1024"],
+    "malloc_context_size=0",
 )];
 
 /// Fuzzes `target` for `seconds`, starting from its corpus
@@ -124,7 +148,12 @@ fn run_target(nightly: bool, target: &str, seconds: u64) -> Result<(), String> {
     let mut args = vec!["fuzz", "run", target];
     args.extend(dirs.iter().map(String::as_str));
     args.extend(["--", &max_time, &malloc_limit]);
-    process::run(&mut nightly_cargo(nightly, &args))
+    let mut cmd = nightly_cargo(nightly, &args);
+    for (_, flags, asan) in TUNING.iter().filter(|(t, _, _)| *t == target) {
+        cmd.args(flags.iter());
+        cmd.env("ASAN_OPTIONS", asan);
+    }
+    process::run(&mut cmd)
 }
 
 /// Runs `cargo xtask fuzz` with the arguments after `fuzz`.
@@ -246,11 +275,22 @@ mod tests {
             let files = std::fs::read_dir(repo_root().join(dir)).unwrap().count();
             assert!(files > 0, "{dir} is empty");
         }
+        for (target, _, _) in TUNING {
+            assert!(targets.iter().any(|t| t == target), "{target}");
+        }
     }
 
     #[test]
     fn finds_the_committed_targets() {
         let targets = all_targets(&repo_root().join("fuzz")).unwrap();
-        assert_eq!(targets, ["batch_read", "request_decode", "response_decode"]);
+        assert_eq!(
+            targets,
+            [
+                "batch_read",
+                "producer_responses",
+                "request_decode",
+                "response_decode"
+            ]
+        );
     }
 }

@@ -25,6 +25,12 @@ use crate::security::{SecurityProtocol, SslConfig};
 pub enum Acks {
     /// `acks=0`: no response; offsets are unknown (-1) and nothing is
     /// retried. Fastest, records can be lost silently.
+    ///
+    /// A batch whose connection fails after the batch was handed to it may
+    /// have reached the broker: it fails with `NETWORK_EXCEPTION` rather
+    /// than being sent twice. A batch still queued when its connection
+    /// closed never left the producer; it goes on a new connection, which
+    /// is its first send, not a retry.
     None,
     /// `acks=1`: the leader wrote it. Lost if the leader dies before
     /// followers copy it.

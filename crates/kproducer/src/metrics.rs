@@ -28,7 +28,8 @@ pub struct ProducerMetrics {
     pub batches_sent: u64,
     /// Produce requests sent.
     pub requests_sent: u64,
-    /// Batch retries (each resend of a batch counts once).
+    /// Batch retries (each resend of a batch counts once). Sending again a
+    /// batch whose connection closed before writing it is not a retry.
     pub retries: u64,
     /// Error codes the brokers answered partitions with, and how often.
     pub errors_by_code: BTreeMap<ErrorCode, u64>,

@@ -48,6 +48,9 @@ pub(crate) struct Batch {
     pub(crate) retry_at: Option<Instant>,
     /// The broker may hold this batch (it was written and the answer lost).
     pub(crate) maybe_persisted: bool,
+    /// Its last attempt never reached the socket (the connection closed
+    /// first, `NotSent`): sending it again is not a retry.
+    pub(crate) unsent: bool,
     /// The last error seen, for the delivery-timeout message.
     pub(crate) last_error: Option<String>,
 }
@@ -151,6 +154,9 @@ impl PartitionQueue {
             created: now,
             flush_gen,
         });
+        // A record that waited for metadata was sent before the batch
+        // opened: the batch's delivery deadline is its oldest record's.
+        open.created = open.created.min(now);
         open.records.push(Pending { reply, timestamp });
         open.reserved += reserved;
         if self.builder.size_estimate() >= batch_size {
@@ -224,6 +230,7 @@ impl PartitionQueue {
                     attempts: 0,
                     retry_at: None,
                     maybe_persisted: false,
+                    unsent: false,
                     last_error: None,
                 });
             }
@@ -244,6 +251,7 @@ impl PartitionQueue {
                     attempts: 0,
                     retry_at: None,
                     maybe_persisted: false,
+                    unsent: false,
                     last_error: Some(format!("the batch could not be sealed: {e}")),
                 });
             }

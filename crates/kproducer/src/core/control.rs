@@ -211,7 +211,14 @@ impl Core {
                 for topic in ready {
                     if let Some(queue) = self.waiting.remove(&topic) {
                         for w in queue {
-                            self.route(w.envelope, now, wall_ms, w.flush_gen);
+                            // As if appended when sent: delivery.timeout.ms
+                            // counts from send, not from when metadata came
+                            // (found by the producer_responses fuzz target),
+                            // and CreateTime is the send time.
+                            let waited = now.saturating_duration_since(w.received);
+                            let sent_ms = wall_ms
+                                .saturating_sub(i64::try_from(waited.as_millis()).unwrap_or(0));
+                            self.route(w.envelope, w.received, sent_ms, w.flush_gen);
                         }
                     }
                 }

@@ -207,7 +207,9 @@ impl Core {
                 }
                 idem.on_sent(tp);
             }
-            if batch.attempts > 0 {
+            // A resend of a batch whose last attempt never reached the
+            // socket is its first send, not a retry.
+            if batch.attempts > 0 && !batch.unsent {
                 metrics::add(&self.shared.metrics.retries, 1);
             }
             match self.router.on_send(tp) {

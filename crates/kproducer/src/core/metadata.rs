@@ -23,6 +23,14 @@ pub(crate) struct Leader {
 pub(crate) struct TopicMeta {
     /// Per partition index: its leader, or `None` when it has none now.
     pub(crate) partitions: Vec<Option<Leader>>,
+    /// Per partition index: the newest leader epoch seen (-1: none), from
+    /// Metadata or a produce response's leader hint. An answer carrying an
+    /// older epoch is stale (a broker that has not heard of the election
+    /// yet) and does not replace what is known, as in Java's client.
+    pub(crate) epochs: Vec<i32>,
+    /// The topic's id (all zero when the broker does not send one). A new
+    /// id means the topic was deleted and recreated: its epochs start over.
+    pub(crate) topic_id: [u8; 16],
     /// The topic-level error of the last answer (NONE when known).
     pub(crate) error: ErrorCode,
 }
@@ -123,15 +131,27 @@ impl Metadata {
         if leader < 0 || !self.brokers.contains_key(&leader) {
             return false;
         }
-        let Some(slot) = self
-            .topics
-            .get_mut(topic)
-            .and_then(|t| t.partitions.get_mut(usize::try_from(partition).ok()?))
+        let Some(topic) = self.topics.get_mut(topic) else {
+            return false;
+        };
+        let Ok(i) = usize::try_from(partition) else {
+            return false;
+        };
+        let (Some(slot), Some(seen)) = (topic.partitions.get_mut(i), topic.epochs.get_mut(i))
         else {
             return false;
         };
-        match *slot {
-            Some(known) if known.epoch >= epoch || known.broker == leader => false,
+        let newer = epoch > *seen;
+        *seen = (*seen).max(epoch);
+        match slot {
+            // Known at this epoch or newer, or already there.
+            Some(known) if !newer || known.broker == leader => {
+                known.epoch = known.epoch.max(epoch);
+                false
+            }
+            // No leader known: the hint is taken unless it is older than
+            // an epoch already seen.
+            None if epoch < *seen => false,
             _ => {
                 *slot = Some(Leader {
                     broker: leader,
@@ -171,9 +191,19 @@ impl Metadata {
             // them; an index outside that range can only come from a broken
             // broker and is skipped, so that one bad response cannot make us
             // allocate for 2^31 partitions.
+            // A recreated topic (new id) numbers its leader epochs afresh.
+            if t.topic_id != [0; 16] && t.topic_id != entry.topic_id {
+                if entry.topic_id != [0; 16] {
+                    entry.epochs.fill(-1);
+                }
+                entry.topic_id = t.topic_id;
+            }
             let count = t.partitions.len();
             if entry.partitions.len() < count {
                 entry.partitions.resize(count, None);
+            }
+            if entry.epochs.len() < entry.partitions.len() {
+                entry.epochs.resize(entry.partitions.len(), -1);
             }
             for p in &t.partitions {
                 let Some(i) = usize::try_from(p.partition_index)
@@ -182,6 +212,12 @@ impl Metadata {
                 else {
                     continue;
                 };
+                // A stale answer (an older leader epoch than one already
+                // seen, -1 meaning the broker sends none) keeps what we know.
+                if p.leader_epoch >= 0 && p.leader_epoch < entry.epochs[i] {
+                    continue;
+                }
+                entry.epochs[i] = entry.epochs[i].max(p.leader_epoch);
                 let leader = (p.leader_id >= 0 && self.brokers.contains_key(&p.leader_id))
                     .then_some(Leader {
                         broker: p.leader_id,
@@ -219,6 +255,90 @@ mod tests {
             leader_id: leader,
             ..Default::default()
         }
+    }
+
+    fn answer(leader: i32, epoch: i32) -> MetadataResponse {
+        MetadataResponse {
+            brokers: [1, 2]
+                .map(|id| MetadataResponseBroker {
+                    node_id: id,
+                    host: "127.0.0.1".into(),
+                    port: 9090 + id,
+                    ..Default::default()
+                })
+                .into(),
+            topics: vec![MetadataResponseTopic {
+                name: Some("t".into()),
+                partitions: vec![MetadataResponsePartition {
+                    leader_epoch: epoch,
+                    ..partition(0, leader)
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_metadata_answer_with_an_older_leader_epoch_keeps_the_newer_leader() {
+        let mut metadata = Metadata::default();
+        metadata.update(&answer(1, 5), Instant::now());
+        metadata.update(&answer(2, 6), Instant::now());
+        // A broker that has not heard of epoch 6 yet still names broker 1.
+        let changes = metadata.update(&answer(1, 5), Instant::now());
+        assert!(changes.leaders.is_empty());
+        assert_eq!(
+            metadata.leader("t", 0),
+            Some(Leader {
+                broker: 2,
+                epoch: 6
+            })
+        );
+        // The same epoch or a newer one is taken.
+        metadata.update(&answer(1, 7), Instant::now());
+        assert_eq!(metadata.leader("t", 0).map(|l| l.broker), Some(1));
+    }
+
+    #[test]
+    fn a_metadata_answer_older_than_a_leader_hint_keeps_the_hinted_leader() {
+        let mut metadata = Metadata::default();
+        metadata.update(&answer(1, 5), Instant::now());
+        assert!(metadata.apply_leader_hint("t", 0, 2, 6, &[]));
+        metadata.update(&answer(1, 5), Instant::now());
+        assert_eq!(metadata.leader("t", 0).map(|l| l.broker), Some(2));
+        // And a hint older than what Metadata said is ignored too.
+        metadata.update(&answer(1, 8), Instant::now());
+        assert!(!metadata.apply_leader_hint("t", 0, 2, 7, &[]));
+        assert_eq!(metadata.leader("t", 0).map(|l| l.broker), Some(1));
+    }
+
+    #[test]
+    fn a_stale_answer_does_not_bring_back_a_leader_after_a_newer_answer_said_none() {
+        let mut metadata = Metadata::default();
+        metadata.update(&answer(1, 5), Instant::now());
+        metadata.update(&answer(-1, 6), Instant::now());
+        metadata.update(&answer(1, 5), Instant::now());
+        assert_eq!(metadata.leader("t", 0), None);
+    }
+
+    #[test]
+    fn brokers_without_leader_epochs_are_believed() {
+        let mut metadata = Metadata::default();
+        metadata.update(&answer(1, 5), Instant::now());
+        metadata.update(&answer(2, -1), Instant::now());
+        assert_eq!(metadata.leader("t", 0).map(|l| l.broker), Some(2));
+    }
+
+    #[test]
+    fn a_recreated_topic_starts_its_epochs_over() {
+        let mut metadata = Metadata::default();
+        let mut first = answer(1, 9);
+        first.topics[0].topic_id = [1; 16];
+        metadata.update(&first, Instant::now());
+        let mut recreated = answer(2, 0);
+        recreated.topics[0].topic_id = [2; 16];
+        metadata.update(&recreated, Instant::now());
+        assert_eq!(metadata.leader("t", 0).map(|l| l.broker), Some(2));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use super::accumulator::{Batch, Pending};
 use super::control::backoff;
 use super::idempotence::{Outcome, Verdict};
 use super::{Core, Event};
+use crate::config::Acks;
 use crate::error::Error;
 use crate::metrics;
 
@@ -244,6 +245,32 @@ impl Core {
             self.fail_batch(batch, &fatal);
             return;
         }
+        // acks=0 never retries: a request that may have reached the broker
+        // (handed to the connection, which then died) is not sent again,
+        // since that could write it twice. One that never reached the
+        // socket is sent again below: a first send, not a retry.
+        if self.settings.config.acks == Acks::None
+            && matches!(
+                answer.outcome,
+                Outcome::Lost {
+                    maybe_persisted: true
+                }
+            )
+        {
+            let error = Error::Broker {
+                topic: batch.topic.clone(),
+                partition: batch.tp.partition,
+                code: ErrorCode::NETWORK_EXCEPTION,
+                message: Some(format!(
+                    "acks=0: the connection failed after the batch was handed to it, \
+                     so it may or may not have reached the broker; acks=0 does not \
+                     resend it (use acks=1 or all to know): {}",
+                    answer.message.as_deref().unwrap_or("connection lost")
+                )),
+            };
+            self.fail_batch(batch, &error);
+            return;
+        }
         let verdict = match (&mut self.idempotence, batch.seq) {
             (Some(idem), Some(seq)) => idem.on_outcome(&batch.tp, seq, &answer.outcome),
             _ => Self::classify_plain(&batch, &answer.outcome),
@@ -269,6 +296,12 @@ impl Core {
                 let now = Instant::now();
                 let c = &self.settings.config;
                 batch.maybe_persisted |= maybe_persisted;
+                batch.unsent = matches!(
+                    answer.outcome,
+                    Outcome::Lost {
+                        maybe_persisted: false
+                    }
+                );
                 batch.attempts += 1;
                 batch.last_error = Some(match &answer.message {
                     Some(m) if code == ErrorCode::NONE => m.clone(),
@@ -382,6 +415,7 @@ impl Core {
                 attempts: batch.attempts,
                 retry_at: None,
                 maybe_persisted: false,
+                unsent: false,
                 last_error: Some("split after MESSAGE_TOO_LARGE".into()),
             };
             if let Some(q) = self.partitions.get_mut(&piece.tp) {
