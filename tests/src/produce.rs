@@ -21,6 +21,9 @@ pub struct Produced {
     pub elapsed: Duration,
     /// The producer's counters at the end.
     pub metrics: ProducerMetrics,
+    /// Records whose delivery failed (reported as partition -1), when
+    /// failures were tolerated.
+    pub failed: usize,
 }
 
 /// Sends every record of `workload` to `topic` in record order from one
@@ -29,14 +32,21 @@ pub struct Produced {
 /// `properties` are Kafka producer properties (`bootstrap.servers` is
 /// added from `bootstrap`), checked by [`ProducerConfig::from_properties`].
 ///
+/// With `tolerate_failures` (a broker known to lose records, see
+/// `Expectations::loss_tolerated`), failed deliveries are counted in
+/// [`Produced::failed`] instead of failing the run: with `acks=0` a batch
+/// whose connection died after it was written fails rather than being sent
+/// twice.
+///
 /// # Errors
-/// The configuration is refused, a `send` fails, or any record's delivery
-/// fails: the first few failures, with the record numbers.
+/// The configuration is refused, a `send` fails, or (unless tolerated) any
+/// record's delivery fails: the first few failures, with the record numbers.
 pub async fn produce(
     bootstrap: &str,
     topic: &str,
     workload: &Workload,
     properties: &[(&str, &str)],
+    tolerate_failures: bool,
 ) -> Result<Produced, String> {
     let config = ProducerConfig::from_properties(
         properties
@@ -81,7 +91,7 @@ pub async fn produce(
     let elapsed = started.elapsed();
     let metrics = producer.metrics();
     producer.close(CLOSE_TIMEOUT).await;
-    if failed > 0 {
+    if failed > 0 && !tolerate_failures {
         return Err(format!(
             "{failed} of {} records failed delivery (metrics: {metrics:?}); first:\n{}",
             workload.records,
@@ -92,5 +102,6 @@ pub async fn produce(
         reported,
         elapsed,
         metrics,
+        failed,
     })
 }

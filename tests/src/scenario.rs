@@ -63,10 +63,11 @@ impl fmt::Display for Report {
             secs,
             self.summary.total() as f64 / secs.max(1e-9),
             self.consume_time.as_secs_f64(),
-            match self.summary.missing {
-                0 => String::new(),
-                n => format!(
-                    " ({n} records lost by the broker, tolerated: see Expectations::loss_tolerated)"
+            match (self.summary.missing, self.produced.failed) {
+                (0, 0) => String::new(),
+                (n, failed) => format!(
+                    " ({n} records lost by the broker, {failed} reported as failed deliveries; \
+                     tolerated: see Expectations::loss_tolerated)"
                 ),
             },
             self.summary.per_partition,
@@ -103,6 +104,7 @@ impl Scenario {
             &topic,
             &self.workload,
             &self.properties,
+            self.expect.loss_tolerated,
         ))?;
         drop(runtime);
 
