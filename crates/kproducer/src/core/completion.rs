@@ -111,8 +111,10 @@ impl Core {
         }
     }
 
-    /// Fails every record the core holds (waiting, open, queued, in flight).
-    pub(super) fn fail_everything(&mut self, error: &Error) {
+    /// Fails every record waiting for metadata with `error` and takes
+    /// every batch not in flight (open, queued, waiting for a retry) out of
+    /// the partition queues, for the caller to fail.
+    pub(super) fn fail_waiting_take_unsent(&mut self, error: &Error) -> Vec<Batch> {
         let waiting: Vec<Waiting> = self.waiting.drain().flat_map(|(_, q)| q).collect();
         for w in waiting {
             self.resolved(w.flush_gen, 1);
@@ -122,6 +124,12 @@ impl Core {
         for q in self.partitions.values_mut() {
             batches.extend(q.take_all(&mut self.next_order));
         }
+        batches
+    }
+
+    /// Fails every record the core holds (waiting, open, queued, in flight).
+    pub(super) fn fail_everything(&mut self, error: &Error) {
+        let mut batches = self.fail_waiting_take_unsent(error);
         for (_, r) in self.requests.drain() {
             metrics::sub(
                 &self.shared.metrics.in_flight_batches,

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::idempotence::ProducerIdentity;
 use super::transaction::{Answer, Coordinator, Started, Step, Transaction, TxnOp, TxnRequest};
-use super::{Core, Event, Waiting};
+use super::{Core, Event};
 use crate::config::ProducerConfig;
 use crate::error::Error;
 use crate::metrics;
@@ -262,16 +262,7 @@ impl Core {
     /// Fails every record not in flight (waiting for metadata, open,
     /// queued, waiting for a retry) with `error`.
     fn drop_unsent(&mut self, error: &Error) {
-        let waiting: Vec<Waiting> = self.waiting.drain().flat_map(|(_, q)| q).collect();
-        for w in waiting {
-            self.resolved(w.flush_gen, 1);
-            self.reject(w.envelope.reply, w.envelope.reserved, error.clone());
-        }
-        let mut batches = Vec::new();
-        for q in self.partitions.values_mut() {
-            batches.extend(q.take_all(&mut self.next_order));
-        }
-        for batch in batches {
+        for batch in self.fail_waiting_take_unsent(error) {
             if let (Some(idem), Some(seq)) = (&mut self.idempotence, batch.seq) {
                 // Its sequence will never be written: the partition needs
                 // the epoch bump that follows the abort.
