@@ -32,6 +32,32 @@ fn cluster() -> FakeCluster {
         .unwrap()
 }
 
+/// A one-broker cluster serving TLS with `server` on a loopback port (the
+/// listener keeps the cluster alive).
+async fn tls_listener(server: &ServerTls) -> LoopbackListener {
+    cluster().listen_tls("127.0.0.1:0", server).await.unwrap()
+}
+
+/// [`tls_listener`] with a self-signed loopback certificate, whose CA the
+/// returned [`SelfSignedTls`] holds.
+async fn self_signed_listener() -> (SelfSignedTls, LoopbackListener) {
+    let tls = SelfSignedTls::for_loopback().unwrap();
+    let listener = tls_listener(&tls.server_tls()).await;
+    (tls, listener)
+}
+
+/// The broker side for a certificate `pki` issues for `names`.
+fn server_issued_by(pki: &TestPki, names: &[&str]) -> ServerTls {
+    let broker = pki.issue_server(names).unwrap();
+    ServerTls::new(&broker.certificate_pem, &broker.key_pem)
+}
+
+/// A loopback broker certificate from `pki` that also requires client
+/// certificates `pki` signed.
+fn mutual_tls_server(pki: &TestPki) -> ServerTls {
+    server_issued_by(pki, &["127.0.0.1"]).require_client_certificates(&pki.ca_pem())
+}
+
 fn address(listener: &LoopbackListener) -> BrokerAddress {
     let a = listener.address(0).unwrap();
     BrokerAddress::new(a.ip().to_string(), a.port())
@@ -55,6 +81,14 @@ async fn connect(
     Connection::connect(transport, addr, ConnectionConfig::default()).await
 }
 
+/// Connects to `listener` over TLS configured by `config`.
+async fn connect_tls(
+    config: &TlsConfig,
+    listener: &LoopbackListener,
+) -> Result<Connection, ConnectionError> {
+    connect(&tls_transport(config), &address(listener)).await
+}
+
 /// The transport error behind a failed connect.
 fn transport_error(err: &ConnectionError) -> &TransportError {
     match err {
@@ -66,14 +100,10 @@ fn transport_error(err: &ConnectionError) -> &TransportError {
 #[tokio::test]
 async fn tls_connection_carries_requests() {
     bounded(async {
-        let cluster = cluster();
-        let tls = SelfSignedTls::for_loopback().unwrap();
-        let listener = cluster
-            .listen_tls("127.0.0.1:0", &tls.server_tls())
+        let (tls, listener) = self_signed_listener().await;
+        let conn = connect_tls(&trusting(tls.pki.ca_pem()), &listener)
             .await
             .unwrap();
-        let transport = tls_transport(&trusting(tls.pki.ca_pem()));
-        let conn = connect(&transport, &address(&listener)).await.unwrap();
         let metadata = conn.send(&MetadataRequest::default()).await.unwrap();
         assert_eq!(metadata.brokers.len(), 1);
     })
@@ -83,15 +113,11 @@ async fn tls_connection_carries_requests() {
 #[tokio::test]
 async fn unknown_ca_is_named() {
     bounded(async {
-        let cluster = cluster();
-        let tls = SelfSignedTls::for_loopback().unwrap();
-        let listener = cluster
-            .listen_tls("127.0.0.1:0", &tls.server_tls())
-            .await
-            .unwrap();
+        let (_tls, listener) = self_signed_listener().await;
         let other_ca = TestPki::new("some other CA").unwrap();
-        let transport = tls_transport(&trusting(other_ca.ca_pem()));
-        let err = connect(&transport, &address(&listener)).await.unwrap_err();
+        let err = connect_tls(&trusting(other_ca.ca_pem()), &listener)
+            .await
+            .unwrap_err();
         let err = transport_error(&err);
         assert!(matches!(err, TransportError::TlsUnknownCa { .. }), "{err}");
         assert!(err.to_string().contains("ssl.ca.location"), "{err}");
@@ -102,14 +128,10 @@ async fn unknown_ca_is_named() {
 #[tokio::test]
 async fn name_mismatch_is_named_and_can_be_switched_off() {
     bounded(async {
-        let cluster = cluster();
         let pki = TestPki::new("test CA").unwrap();
-        let broker = pki.issue_server(&["kafka.example.com"]).unwrap();
-        let server = ServerTls::new(&broker.certificate_pem, &broker.key_pem);
-        let listener = cluster.listen_tls("127.0.0.1:0", &server).await.unwrap();
-        let addr = address(&listener);
+        let listener = tls_listener(&server_issued_by(&pki, &["kafka.example.com"])).await;
 
-        let err = connect(&tls_transport(&trusting(pki.ca_pem())), &addr)
+        let err = connect_tls(&trusting(pki.ca_pem()), &listener)
             .await
             .unwrap_err();
         let err = transport_error(&err);
@@ -129,15 +151,13 @@ async fn name_mismatch_is_named_and_can_be_switched_off() {
             verify_server_name: false,
             ..trusting(pki.ca_pem())
         };
-        connect(&tls_transport(&lax), &addr).await.unwrap();
+        connect_tls(&lax, &listener).await.unwrap();
         let other_ca = TestPki::new("some other CA").unwrap();
         let lax_wrong_ca = TlsConfig {
             verify_server_name: false,
             ..trusting(other_ca.ca_pem())
         };
-        let err = connect(&tls_transport(&lax_wrong_ca), &addr)
-            .await
-            .unwrap_err();
+        let err = connect_tls(&lax_wrong_ca, &listener).await.unwrap_err();
         assert!(
             matches!(transport_error(&err), TransportError::TlsUnknownCa { .. }),
             "{err}"
@@ -149,12 +169,11 @@ async fn name_mismatch_is_named_and_can_be_switched_off() {
 #[tokio::test]
 async fn expired_certificate_is_named() {
     bounded(async {
-        let cluster = cluster();
         let pki = TestPki::new("test CA").unwrap();
         let broker = pki.issue_expired_server(&["127.0.0.1"]).unwrap();
         let server = ServerTls::new(&broker.certificate_pem, &broker.key_pem);
-        let listener = cluster.listen_tls("127.0.0.1:0", &server).await.unwrap();
-        let err = connect(&tls_transport(&trusting(pki.ca_pem())), &address(&listener))
+        let listener = tls_listener(&server).await;
+        let err = connect_tls(&trusting(pki.ca_pem()), &listener)
             .await
             .unwrap_err();
         let err = transport_error(&err);
@@ -166,13 +185,9 @@ async fn expired_certificate_is_named() {
 #[tokio::test]
 async fn mutual_tls_required_and_missing_fails_with_a_hint() {
     bounded(async {
-        let cluster = cluster();
         let pki = TestPki::new("test CA").unwrap();
-        let broker = pki.issue_server(&["127.0.0.1"]).unwrap();
-        let server = ServerTls::new(&broker.certificate_pem, &broker.key_pem)
-            .require_client_certificates(&pki.ca_pem());
-        let listener = cluster.listen_tls("127.0.0.1:0", &server).await.unwrap();
-        let err = connect(&tls_transport(&trusting(pki.ca_pem())), &address(&listener))
+        let listener = tls_listener(&mutual_tls_server(&pki)).await;
+        let err = connect_tls(&trusting(pki.ca_pem()), &listener)
             .await
             .unwrap_err();
         // TLS 1.3: the client's handshake completes before the broker checks
@@ -186,12 +201,8 @@ async fn mutual_tls_required_and_missing_fails_with_a_hint() {
 #[tokio::test]
 async fn mutual_tls_with_a_certificate_from_another_ca_is_refused() {
     bounded(async {
-        let cluster = cluster();
         let pki = TestPki::new("test CA").unwrap();
-        let broker = pki.issue_server(&["127.0.0.1"]).unwrap();
-        let server = ServerTls::new(&broker.certificate_pem, &broker.key_pem)
-            .require_client_certificates(&pki.ca_pem());
-        let listener = cluster.listen_tls("127.0.0.1:0", &server).await.unwrap();
+        let listener = tls_listener(&mutual_tls_server(&pki)).await;
         let rogue = TestPki::new("rogue CA")
             .unwrap()
             .issue_client("producer")
@@ -203,9 +214,7 @@ async fn mutual_tls_with_a_certificate_from_another_ca_is_refused() {
             }),
             ..trusting(pki.ca_pem())
         };
-        let err = connect(&tls_transport(&config), &address(&listener))
-            .await
-            .unwrap_err();
+        let err = connect_tls(&config, &listener).await.unwrap_err();
         let text = err.to_string();
         assert!(text.contains("refused the client certificate"), "{text}");
         assert!(
@@ -219,12 +228,8 @@ async fn mutual_tls_with_a_certificate_from_another_ca_is_refused() {
 #[tokio::test]
 async fn mutual_tls_with_a_client_certificate_works() {
     bounded(async {
-        let cluster = cluster();
         let pki = TestPki::new("test CA").unwrap();
-        let broker = pki.issue_server(&["127.0.0.1"]).unwrap();
-        let server = ServerTls::new(&broker.certificate_pem, &broker.key_pem)
-            .require_client_certificates(&pki.ca_pem());
-        let listener = cluster.listen_tls("127.0.0.1:0", &server).await.unwrap();
+        let listener = tls_listener(&mutual_tls_server(&pki)).await;
         let client = pki.issue_client("producer").unwrap();
         let dir = std::env::temp_dir().join(format!("kproducer-mtls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -239,7 +244,7 @@ async fn mutual_tls_with_a_client_certificate_works() {
             }),
             ..trusting(pki.ca_pem())
         };
-        let result = connect(&tls_transport(&config), &address(&listener)).await;
+        let result = connect_tls(&config, &listener).await;
         std::fs::remove_dir_all(&dir).unwrap();
         let conn = result.unwrap();
         conn.send(&MetadataRequest::default()).await.unwrap();
@@ -250,12 +255,7 @@ async fn mutual_tls_with_a_client_certificate_works() {
 #[tokio::test]
 async fn plaintext_client_against_a_tls_port_fails_fast_with_a_hint() {
     bounded(async {
-        let cluster = cluster();
-        let tls = SelfSignedTls::for_loopback().unwrap();
-        let listener = cluster
-            .listen_tls("127.0.0.1:0", &tls.server_tls())
-            .await
-            .unwrap();
+        let (_tls, listener) = self_signed_listener().await;
         let err = connect(&TcpTransport::default(), &address(&listener))
             .await
             .unwrap_err();
@@ -271,12 +271,9 @@ async fn tls_client_against_a_plaintext_port_fails_fast_with_a_hint() {
         let cluster = cluster();
         let listener = cluster.listen("127.0.0.1:0").await.unwrap();
         let tls = SelfSignedTls::for_loopback().unwrap();
-        let err = connect(
-            &tls_transport(&trusting(tls.pki.ca_pem())),
-            &address(&listener),
-        )
-        .await
-        .unwrap_err();
+        let err = connect_tls(&trusting(tls.pki.ca_pem()), &listener)
+            .await
+            .unwrap_err();
         let err = transport_error(&err);
         assert!(matches!(err, TransportError::TlsPeerNotTls { .. }), "{err}");
         assert!(
