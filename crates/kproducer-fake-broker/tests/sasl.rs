@@ -45,6 +45,19 @@ async fn connect(
     Connection::connect(transport, addr, ConnectionConfig::default()).await
 }
 
+/// Connects to broker 0 of `cluster` over its in-memory transport,
+/// authenticating with `mechanism` as `user`.
+async fn authenticate(
+    cluster: &FakeCluster,
+    mechanism: BuiltinMechanism,
+    user: &str,
+    password: &str,
+) -> Result<Connection, ConnectionError> {
+    let addr = cluster.address(0).expect("broker 0 exists");
+    let t = sasl(Arc::new(cluster.transport()), mechanism, user, password);
+    connect(&t, &addr).await
+}
+
 async fn metadata(conn: &Connection) -> usize {
     conn.send(&MetadataRequest {
         topics: Some(vec![MetadataRequestTopic::named(T)]),
@@ -64,11 +77,9 @@ fn sasl_error(e: &ConnectionError) -> &SaslError {
 #[tokio::test(start_paused = true)]
 async fn every_mechanism_authenticates_and_then_serves_requests() {
     let cluster = cluster(users());
-    let addr = cluster.address(0).unwrap();
     for mechanism in BuiltinMechanism::ALL {
         for (user, password) in [("alice", "alice-secret"), ("bob,=odd", "bob-secret")] {
-            let t = sasl(Arc::new(cluster.transport()), mechanism, user, password);
-            let conn = connect(&t, &addr)
+            let conn = authenticate(&cluster, mechanism, user, password)
                 .await
                 .unwrap_or_else(|e| panic!("{mechanism} {user}: {e}"));
             assert_eq!(metadata(&conn).await, 1, "{mechanism}");
@@ -82,15 +93,10 @@ async fn every_mechanism_authenticates_and_then_serves_requests() {
 #[tokio::test(start_paused = true)]
 async fn a_wrong_password_is_rejected_with_the_brokers_message() {
     let cluster = cluster(users());
-    let addr = cluster.address(0).unwrap();
     for mechanism in BuiltinMechanism::ALL {
-        let t = sasl(
-            Arc::new(cluster.transport()),
-            mechanism,
-            "alice",
-            "wrong-guess",
-        );
-        let e = connect(&t, &addr).await.unwrap_err();
+        let e = authenticate(&cluster, mechanism, "alice", "wrong-guess")
+            .await
+            .unwrap_err();
         let s = sasl_error(&e);
         assert!(
             matches!(
@@ -118,15 +124,10 @@ async fn a_wrong_password_is_rejected_with_the_brokers_message() {
 #[tokio::test(start_paused = true)]
 async fn an_unknown_user_is_rejected() {
     let cluster = cluster(users());
-    let addr = cluster.address(0).unwrap();
     for mechanism in BuiltinMechanism::ALL {
-        let t = sasl(
-            Arc::new(cluster.transport()),
-            mechanism,
-            "mallory",
-            "alice-secret",
-        );
-        let e = connect(&t, &addr).await.unwrap_err();
+        let e = authenticate(&cluster, mechanism, "mallory", "alice-secret")
+            .await
+            .unwrap_err();
         assert!(
             matches!(sasl_error(&e), SaslError::AuthenticationFailed { .. }),
             "{mechanism}: {e}"
@@ -137,14 +138,9 @@ async fn an_unknown_user_is_rejected() {
 #[tokio::test(start_paused = true)]
 async fn an_unsupported_mechanism_names_the_enabled_ones() {
     let cluster = cluster(users().mechanisms(&[BuiltinMechanism::ScramSha512]));
-    let addr = cluster.address(0).unwrap();
-    let t = sasl(
-        Arc::new(cluster.transport()),
-        BuiltinMechanism::Plain,
-        "alice",
-        "alice-secret",
-    );
-    let e = connect(&t, &addr).await.unwrap_err();
+    let e = authenticate(&cluster, BuiltinMechanism::Plain, "alice", "alice-secret")
+        .await
+        .unwrap_err();
     match sasl_error(&e) {
         SaslError::UnsupportedMechanism { mechanism, enabled } => {
             assert_eq!(mechanism, "PLAIN");
@@ -157,15 +153,10 @@ async fn an_unsupported_mechanism_names_the_enabled_ones() {
 #[tokio::test(start_paused = true)]
 async fn a_broker_that_cannot_sign_is_not_trusted() {
     let cluster = cluster(users().fault(SaslFault::WrongServerSignature));
-    let addr = cluster.address(0).unwrap();
     for mechanism in [BuiltinMechanism::ScramSha256, BuiltinMechanism::ScramSha512] {
-        let t = sasl(
-            Arc::new(cluster.transport()),
-            mechanism,
-            "alice",
-            "alice-secret",
-        );
-        let e = connect(&t, &addr).await.unwrap_err();
+        let e = authenticate(&cluster, mechanism, "alice", "alice-secret")
+            .await
+            .unwrap_err();
         assert!(
             matches!(sasl_error(&e), SaslError::ServerSignatureMismatch { .. }),
             "{mechanism}: {e}"
@@ -176,14 +167,14 @@ async fn a_broker_that_cannot_sign_is_not_trusted() {
 #[tokio::test(start_paused = true)]
 async fn a_foreign_nonce_and_too_few_iterations_are_refused() {
     let cluster = cluster(users().fault(SaslFault::ForeignNonce));
-    let addr = cluster.address(0).unwrap();
-    let t = sasl(
-        Arc::new(cluster.transport()),
+    let e = authenticate(
+        &cluster,
         BuiltinMechanism::ScramSha256,
         "alice",
         "alice-secret",
-    );
-    let e = connect(&t, &addr).await.unwrap_err();
+    )
+    .await
+    .unwrap_err();
     assert!(
         e.to_string()
             .contains("does not start with the client nonce"),
@@ -191,14 +182,14 @@ async fn a_foreign_nonce_and_too_few_iterations_are_refused() {
     );
 
     let cluster = cluster_with_iterations(1024);
-    let addr = cluster.address(0).unwrap();
-    let t = sasl(
-        Arc::new(cluster.transport()),
+    let e = authenticate(
+        &cluster,
         BuiltinMechanism::ScramSha512,
         "alice",
         "alice-secret",
-    );
-    let e = connect(&t, &addr).await.unwrap_err();
+    )
+    .await
+    .unwrap_err();
     assert!(
         e.to_string().contains("iteration count 1024 is below"),
         "{e}"
@@ -235,14 +226,9 @@ async fn requests_before_authentication_close_the_connection() {
 #[tokio::test(start_paused = true)]
 async fn sasl_against_a_cluster_without_sasl_says_so() {
     let cluster = FakeCluster::builder().brokers(1).build().unwrap();
-    let addr = cluster.address(0).unwrap();
-    let t = sasl(
-        Arc::new(cluster.transport()),
-        BuiltinMechanism::Plain,
-        "a",
-        "b",
-    );
-    let e = connect(&t, &addr).await.unwrap_err();
+    let e = authenticate(&cluster, BuiltinMechanism::Plain, "a", "b")
+        .await
+        .unwrap_err();
     assert!(matches!(sasl_error(&e), SaslError::NotSaslListener), "{e}");
 }
 
