@@ -6,12 +6,13 @@
 //! loopback TCP, so real time; every test is bounded.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::Arc;
-
-use kproducer::{Error, Producer, ProducerConfig, Record, SecurityProtocol, SslConfig};
-use kproducer_fake_broker::{FakeCluster, SelfSignedTls, ServerTls, TestPki};
+use kproducer::{
+    Error, Producer, ProducerConfig, Record, RecordMetadata, SecurityProtocol, SslConfig,
+};
+use kproducer_fake_broker::{FakeCluster, LoopbackListener, SelfSignedTls, ServerTls, TestPki};
 use kproducer_net::PemSource;
 
 const TEST_LIMIT: Duration = Duration::from_secs(60);
@@ -43,31 +44,61 @@ fn producer(props: &[(&str, &str)]) -> Result<Producer, Error> {
         .build()
 }
 
+/// `cluster` serving TLS on loopback with a self-signed certificate, whose
+/// CA the returned [`SelfSignedTls`] holds.
+async fn self_signed_listener(cluster: &FakeCluster) -> (SelfSignedTls, LoopbackListener) {
+    let tls = SelfSignedTls::for_loopback().unwrap();
+    let listener = cluster
+        .listen_tls("127.0.0.1:0", &tls.server_tls())
+        .await
+        .unwrap();
+    (tls, listener)
+}
+
+/// A `security.protocol=SSL` producer for `listener` trusting `ca_pem`.
+fn ssl_producer(listener: &LoopbackListener, ca_pem: &str) -> Producer {
+    producer(&[
+        ("bootstrap.servers", &listener.bootstrap_servers()),
+        ("security.protocol", "SSL"),
+        ("ssl.ca.pem", ca_pem),
+    ])
+    .unwrap()
+}
+
+/// Sends `record` and waits for its delivery.
+async fn deliver(producer: &Producer, record: Record) -> Result<RecordMetadata, Error> {
+    producer.send(record).await.unwrap().await
+}
+
+/// Sends `count` records `v0`, `v1`, ... round-robin over the four
+/// partitions of `orders`, then waits for every delivery.
+async fn deliver_spread(producer: &Producer, count: i32) {
+    let mut futures = Vec::new();
+    for i in 0..count {
+        let record = Record::new("orders", format!("v{i}")).with_partition(i % 4);
+        futures.push(producer.send(record).await.unwrap());
+    }
+    for f in futures {
+        f.await.unwrap();
+    }
+}
+
+/// The in-memory brokers' side of TLS: a certificate from `pki` for the
+/// fake brokers' host names.
+fn in_memory_broker_tls(pki: &TestPki) -> ServerTls {
+    let broker = pki
+        .issue_server(&["fake-broker-0", "fake-broker-1"])
+        .unwrap();
+    ServerTls::new(&broker.certificate_pem, &broker.key_pem)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn produces_over_tls_configured_by_properties() {
     bounded(async {
         let cluster = cluster();
-        let tls = SelfSignedTls::for_loopback().unwrap();
-        let listener = cluster
-            .listen_tls("127.0.0.1:0", &tls.server_tls())
-            .await
-            .unwrap();
-        let bootstrap = listener.bootstrap_servers();
-        let ca = tls.pki.ca_pem();
-        let producer = producer(&[
-            ("bootstrap.servers", &bootstrap),
-            ("security.protocol", "SSL"),
-            ("ssl.ca.pem", &ca),
-        ])
-        .unwrap();
-        let mut futures = Vec::new();
-        for i in 0..200 {
-            let record = Record::new("orders", format!("v{i}")).with_partition(i % 4);
-            futures.push(producer.send(record).await.unwrap());
-        }
-        for f in futures {
-            f.await.unwrap();
-        }
+        let (tls, listener) = self_signed_listener(&cluster).await;
+        let producer = ssl_producer(&listener, &tls.pki.ca_pem());
+        deliver_spread(&producer, 200).await;
         let mut total = 0;
         for p in 0..4 {
             total += cluster.records("orders", p).unwrap().len();
@@ -85,9 +116,8 @@ async fn mutual_tls_with_files_from_properties() {
         let pki = TestPki::new("test CA").unwrap();
         let broker = pki.issue_server(&["127.0.0.1"]).unwrap();
         let client = pki.issue_client("producer").unwrap();
-        let server =
-            kproducer_fake_broker::ServerTls::new(&broker.certificate_pem, &broker.key_pem)
-                .require_client_certificates(&pki.ca_pem());
+        let server = ServerTls::new(&broker.certificate_pem, &broker.key_pem)
+            .require_client_certificates(&pki.ca_pem());
         let listener = cluster.listen_tls("127.0.0.1:0", &server).await.unwrap();
         let dir = std::env::temp_dir().join(format!("kproducer-tls-props-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -111,10 +141,7 @@ async fn mutual_tls_with_files_from_properties() {
         // The files are read at build; they can go now.
         std::fs::remove_dir_all(&dir).unwrap();
         let producer = built.unwrap();
-        producer
-            .send(Record::new("orders", "mtls").with_partition(1))
-            .await
-            .unwrap()
+        deliver(&producer, Record::new("orders", "mtls").with_partition(1))
             .await
             .unwrap();
         assert_eq!(cluster.records("orders", 1).unwrap().len(), 1);
@@ -127,23 +154,10 @@ async fn mutual_tls_with_files_from_properties() {
 async fn an_untrusted_broker_fails_delivery_naming_the_cause() {
     bounded(async {
         let cluster = cluster();
-        let tls = SelfSignedTls::for_loopback().unwrap();
-        let listener = cluster
-            .listen_tls("127.0.0.1:0", &tls.server_tls())
-            .await
-            .unwrap();
+        let (_tls, listener) = self_signed_listener(&cluster).await;
         let other_ca = TestPki::new("not the broker's CA").unwrap().ca_pem();
-        let bootstrap = listener.bootstrap_servers();
-        let producer = producer(&[
-            ("bootstrap.servers", &bootstrap),
-            ("security.protocol", "SSL"),
-            ("ssl.ca.pem", &other_ca),
-        ])
-        .unwrap();
-        let err = producer
-            .send(Record::new("orders", "x"))
-            .await
-            .unwrap()
+        let producer = ssl_producer(&listener, &other_ca);
+        let err = deliver(&producer, Record::new("orders", "x"))
             .await
             .unwrap_err();
         let text = err.to_string();
@@ -156,17 +170,10 @@ async fn an_untrusted_broker_fails_delivery_naming_the_cause() {
 async fn a_plaintext_producer_against_a_tls_listener_is_told_to_use_ssl() {
     bounded(async {
         let cluster = cluster();
-        let tls = SelfSignedTls::for_loopback().unwrap();
-        let listener = cluster
-            .listen_tls("127.0.0.1:0", &tls.server_tls())
-            .await
-            .unwrap();
+        let (_tls, listener) = self_signed_listener(&cluster).await;
         let bootstrap = listener.bootstrap_servers();
         let producer = producer(&[("bootstrap.servers", &bootstrap)]).unwrap();
-        let err = producer
-            .send(Record::new("orders", "x"))
-            .await
-            .unwrap()
+        let err = deliver(&producer, Record::new("orders", "x"))
             .await
             .unwrap_err();
         let text = err.to_string();
@@ -186,11 +193,7 @@ async fn sasl_ssl_authenticates_over_tls() {
             .sasl(kproducer_fake_broker::SaslServerConfig::new().user("alice", "alice-secret"))
             .build()
             .unwrap();
-        let tls = SelfSignedTls::for_loopback().unwrap();
-        let listener = cluster
-            .listen_tls("127.0.0.1:0", &tls.server_tls())
-            .await
-            .unwrap();
+        let (tls, listener) = self_signed_listener(&cluster).await;
         let bootstrap = listener.bootstrap_servers();
         let ca = tls.pki.ca_pem();
         let trusted = producer(&[
@@ -202,11 +205,9 @@ async fn sasl_ssl_authenticates_over_tls() {
             ("sasl.password", "alice-secret"),
         ])
         .unwrap();
-        let ack = trusted
-            .send(Record::new("secure", "over both"))
+        deliver(&trusted, Record::new("secure", "over both"))
             .await
             .unwrap();
-        ack.await.unwrap();
         assert_eq!(cluster.records("secure", 0).unwrap().len(), 1);
         // The same broker refuses a SASL_SSL producer with a wrong password.
         let intruder = producer(&[
@@ -218,11 +219,7 @@ async fn sasl_ssl_authenticates_over_tls() {
             ("sasl.password", "guess"),
         ])
         .unwrap();
-        let refused = intruder
-            .send(Record::new("secure", "no"))
-            .await
-            .unwrap()
-            .await;
+        let refused = deliver(&intruder, Record::new("secure", "no")).await;
         assert!(
             matches!(refused, Err(Error::Authentication { .. })),
             "{refused:?}"
@@ -268,10 +265,7 @@ async fn key_material_never_appears_in_debug_output_or_errors() {
 async fn tls_over_the_in_memory_transport() {
     let cluster = cluster();
     let pki = TestPki::new("test CA").unwrap();
-    let broker = pki
-        .issue_server(&["fake-broker-0", "fake-broker-1"])
-        .unwrap();
-    let server = ServerTls::new(&broker.certificate_pem, &broker.key_pem);
+    let server = in_memory_broker_tls(&pki);
     let transport = cluster.transport().with_tls(&server).unwrap();
     let producer = Producer::builder()
         .bootstrap_servers(cluster.bootstrap_servers().split(','))
@@ -283,14 +277,7 @@ async fn tls_over_the_in_memory_transport() {
         })
         .build()
         .unwrap();
-    let mut futures = Vec::new();
-    for i in 0..100 {
-        let record = Record::new("orders", format!("v{i}")).with_partition(i % 4);
-        futures.push(producer.send(record).await.unwrap());
-    }
-    for f in futures {
-        f.await.unwrap();
-    }
+    deliver_spread(&producer, 100).await;
     for p in 0..4 {
         let want: Vec<String> = (0..100)
             .filter(|i| i % 4 == p)
@@ -334,12 +321,8 @@ async fn key_bytes_appear_in_no_log_line() {
 
     let cluster = cluster();
     let pki = TestPki::new("test CA").unwrap();
-    let broker = pki
-        .issue_server(&["fake-broker-0", "fake-broker-1"])
-        .unwrap();
     let client = pki.issue_client("producer").unwrap();
-    let server = ServerTls::new(&broker.certificate_pem, &broker.key_pem)
-        .require_client_certificates(&pki.ca_pem());
+    let server = in_memory_broker_tls(&pki).require_client_certificates(&pki.ca_pem());
     let transport = cluster.transport().with_tls(&server).unwrap();
     let ca = pki.ca_pem();
     let bootstrap = cluster.bootstrap_servers();
@@ -356,12 +339,12 @@ async fn key_bytes_appear_in_no_log_line() {
         .transport(Arc::new(transport));
     tracing::info!(?builder, "building");
     let producer = builder.build().unwrap();
-    producer
-        .send(Record::new("orders", "secret-free").with_partition(0))
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    deliver(
+        &producer,
+        Record::new("orders", "secret-free").with_partition(0),
+    )
+    .await
+    .unwrap();
     producer.close(Duration::from_secs(5)).await;
     // A bad password is refused without being echoed.
     let err = ProducerConfig::from_properties([("ssl.key.password", "hunter2")]).unwrap_err();
