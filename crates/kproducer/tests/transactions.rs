@@ -8,23 +8,26 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{SEED, producer, value};
+use common::{
+    SEED, assert_every_partition_added, cluster, producer, transactional_producer, value, visible,
+};
 use kproducer::protocol::ErrorCode;
-use kproducer::{DeliveryFuture, Error, Producer, Record, Topic, TransactionError};
+use kproducer::{
+    DeliveryFuture, Error, Producer, ProducerConfig, Record, Settings, Topic, TransactionError,
+};
 use kproducer_fake_broker::FakeCluster;
 
 const T: Duration = Duration::from_secs(30);
 
-fn cluster() -> FakeCluster {
-    FakeCluster::builder()
-        .brokers(3)
-        .topic("orders", 6)
-        .build()
-        .expect("cluster")
-}
-
-fn txn_producer(cluster: &FakeCluster, id: &str) -> Producer {
-    producer(cluster, |b| b.transactional_id(id))
+/// Validates properties for a transactional producer (`transactional.id`
+/// `writer`, a bootstrap address) plus `extra`.
+fn validate_transactional(extra: (&str, &str)) -> Result<Settings, Error> {
+    ProducerConfig::from_properties([
+        ("bootstrap.servers", "127.0.0.1:9092"),
+        ("transactional.id", "writer"),
+        extra,
+    ])
+    .and_then(|c| c.validate())
 }
 
 /// Sends `count` numbered records to each of `partitions`; returns their
@@ -51,15 +54,6 @@ async fn send_each(
     (futures, values)
 }
 
-fn visible(cluster: &FakeCluster, partition: i32) -> Vec<Bytes> {
-    cluster
-        .committed_values("orders", partition)
-        .expect("partition")
-        .into_iter()
-        .flatten()
-        .collect()
-}
-
 /// Control batches (transaction markers) in a partition's log.
 fn markers(cluster: &FakeCluster, partition: i32) -> usize {
     cluster
@@ -74,7 +68,7 @@ fn markers(cluster: &FakeCluster, partition: i32) -> usize {
 #[tokio::test(start_paused = true)]
 async fn commit_makes_records_visible_to_read_committed_readers() {
     let cluster = cluster();
-    let producer = txn_producer(&cluster, "writer");
+    let producer = transactional_producer(&cluster, "writer");
     assert!(producer.is_transactional() && producer.is_idempotent());
     producer.init_transactions(T).await.expect("init");
     producer.begin_transaction().await.expect("begin");
@@ -108,11 +102,7 @@ async fn commit_makes_records_visible_to_read_committed_readers() {
             assert!(r.transactional && !r.aborted);
         }
     }
-    assert_eq!(
-        cluster.counters().unadded_transactional_batches,
-        0,
-        "every partition was added to the transaction before its first batch"
-    );
+    assert_every_partition_added(&cluster);
     let entry = cluster
         .transaction("writer")
         .expect("known to the coordinator");
@@ -122,7 +112,7 @@ async fn commit_makes_records_visible_to_read_committed_readers() {
 #[tokio::test(start_paused = true)]
 async fn abort_leaves_records_invisible_and_the_next_transaction_commits() {
     let cluster = cluster();
-    let producer = txn_producer(&cluster, "writer");
+    let producer = transactional_producer(&cluster, "writer");
     producer.init_transactions(T).await.expect("init");
     producer.begin_transaction().await.expect("begin");
     let (futures, _) = send_each(&producer, &[0, 1], 20, 0).await;
@@ -149,11 +139,7 @@ async fn abort_leaves_records_invisible_and_the_next_transaction_commits() {
         assert_eq!(visible(&cluster, p), vs, "only the committed transaction");
         assert_eq!(markers(&cluster, p), 2);
     }
-    assert_eq!(
-        cluster.counters().unadded_transactional_batches,
-        0,
-        "every partition was added to the transaction before its first batch"
-    );
+    assert_every_partition_added(&cluster);
 }
 
 #[tokio::test(start_paused = true)]
@@ -187,7 +173,7 @@ async fn abort_fails_unsent_records_with_a_typed_error() {
 #[tokio::test(start_paused = true)]
 async fn a_second_producer_with_the_same_id_fences_the_first() {
     let cluster = cluster();
-    let first = txn_producer(&cluster, "writer");
+    let first = transactional_producer(&cluster, "writer");
     first.init_transactions(T).await.expect("init first");
     first.begin_transaction().await.expect("begin");
     let (early, _) = send_each(&first, &[0], 10, 0).await;
@@ -197,7 +183,7 @@ async fn a_second_producer_with_the_same_id_fences_the_first() {
     }
     let fenced_epoch = cluster.transaction("writer").unwrap().producer_epoch;
 
-    let second = txn_producer(&cluster, "writer");
+    let second = transactional_producer(&cluster, "writer");
     second.init_transactions(T).await.expect("init second");
     assert!(cluster.transaction("writer").unwrap().producer_epoch > fenced_epoch);
 
@@ -250,7 +236,7 @@ async fn a_second_producer_with_the_same_id_fences_the_first() {
 #[tokio::test(start_paused = true)]
 async fn operations_out_of_order_are_typed_errors() {
     let cluster = cluster();
-    let producer = txn_producer(&cluster, "writer");
+    let producer = transactional_producer(&cluster, "writer");
     let no_txn = |r: Result<DeliveryFuture, Error>| {
         matches!(r, Err(Error::Transaction(TransactionError::NoTransaction)))
     };
@@ -328,37 +314,19 @@ async fn a_transactional_producer_uses_one_connection_per_broker() {
         matches!(&err, Error::Config { key, message } if key == "kproducer.connections.max" && message.contains("one connection per broker")),
         "{err}"
     );
-    let err = kproducer::ProducerConfig::from_properties([
-        ("bootstrap.servers", "127.0.0.1:9092"),
-        ("transactional.id", "writer"),
-        ("kproducer.connections.min", "2"),
-    ])
-    .and_then(|c| c.validate())
-    .unwrap_err();
+    let err = validate_transactional(("kproducer.connections.min", "2")).unwrap_err();
     assert!(
         matches!(&err, Error::Config { key, message } if key == "kproducer.connections.min" && message.contains("one connection per broker")),
         "{err}"
     );
-    let err = kproducer::ProducerConfig::from_properties([
-        ("bootstrap.servers", "127.0.0.1:9092"),
-        ("transactional.id", "writer"),
-        ("enable.idempotence", "false"),
-    ])
-    .and_then(|c| c.validate())
-    .unwrap_err();
+    let err = validate_transactional(("enable.idempotence", "false")).unwrap_err();
     assert!(
         matches!(&err, Error::Config { key, .. } if key == "enable.idempotence"),
         "{err}"
     );
 
     // Defaults are forced to one connection, adaptive scaling off.
-    let settings = kproducer::ProducerConfig::from_properties([
-        ("bootstrap.servers", "127.0.0.1:9092"),
-        ("transactional.id", "writer"),
-        ("transaction.timeout.ms", "15000"),
-    ])
-    .and_then(|c| c.validate())
-    .expect("valid");
+    let settings = validate_transactional(("transaction.timeout.ms", "15000")).expect("valid");
     assert!(settings.idempotent);
     assert!(!settings.config.adaptive_connections);
     assert_eq!(settings.config.scaler.max_width, 1);

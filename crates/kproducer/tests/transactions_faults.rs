@@ -10,16 +10,12 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{SEED, producer, value};
+use common::{SEED, assert_every_partition_added, transactional_producer, value, visible};
 use kproducer::protocol::{ApiKey, ErrorCode};
 use kproducer::{Error, Producer, Record, Topic, TransactionError};
 use kproducer_fake_broker::{ErrorScope, FakeCluster, FaultAction, FaultRule, Hold};
 
 const T: Duration = Duration::from_secs(30);
-
-fn txn_producer(cluster: &FakeCluster) -> Producer {
-    producer(cluster, |b| b.transactional_id("writer"))
-}
 
 fn request_error(code: ErrorCode) -> FaultAction {
     FaultAction::Error {
@@ -42,20 +38,11 @@ async fn send_to(producer: &Producer, partition: i32, first: usize, count: usize
     values
 }
 
-fn visible(cluster: &FakeCluster, partition: i32) -> Vec<Bytes> {
-    cluster
-        .committed_values("orders", partition)
-        .expect("partition")
-        .into_iter()
-        .flatten()
-        .collect()
-}
-
 #[tokio::test(start_paused = true)]
 async fn the_coordinator_moves_mid_transaction() {
     let cluster = common::cluster();
     assert_eq!(cluster.coordinator(), 0);
-    let producer = txn_producer(&cluster);
+    let producer = transactional_producer(&cluster, "writer");
     producer.init_transactions(T).await.expect("init");
     producer.begin_transaction().await.expect("begin");
     let mut expected = vec![send_to(&producer, 0, 0, 10).await];
@@ -81,11 +68,7 @@ async fn the_coordinator_moves_mid_transaction() {
         moved >= 2,
         "the coordinator was looked up again ({moved} lookups)"
     );
-    assert_eq!(
-        cluster.counters().unadded_transactional_batches,
-        0,
-        "every partition was added to the transaction before its first batch"
-    );
+    assert_every_partition_added(&cluster);
     // The next transaction goes to the new coordinator straight away.
     producer.begin_transaction().await.expect("begin");
     let again = send_to(&producer, 2, 0, 5).await;
@@ -118,7 +101,7 @@ async fn coordinator_errors_are_retried() {
             .nth(3),
     ];
     let ids: Vec<_> = rules.into_iter().map(|r| cluster.add_fault(r)).collect();
-    let producer = txn_producer(&cluster);
+    let producer = transactional_producer(&cluster, "writer");
     producer
         .init_transactions(T)
         .await
@@ -140,7 +123,7 @@ async fn a_lost_coordinator_connection_is_retried() {
     let cluster = common::cluster();
     let dropped =
         cluster.add_fault(FaultRule::new(FaultAction::CloseBeforeHandling).api(ApiKey::EndTxn));
-    let producer = txn_producer(&cluster);
+    let producer = transactional_producer(&cluster, "writer");
     producer.init_transactions(T).await.expect("init");
     producer.begin_transaction().await.expect("begin");
     let values = send_to(&producer, 3, 0, 7).await;
@@ -155,7 +138,7 @@ async fn a_lost_coordinator_connection_is_retried() {
 async fn abortable_then_recovers(code: ErrorCode) {
     let cluster = common::cluster();
     let fault = cluster.add_fault(common::on_p0(common::error(code)));
-    let producer = txn_producer(&cluster);
+    let producer = transactional_producer(&cluster, "writer");
     producer.init_transactions(T).await.expect("init");
     let epoch = cluster.transaction("writer").unwrap().producer_epoch;
     producer.begin_transaction().await.expect("begin");
@@ -223,11 +206,7 @@ async fn abortable_then_recovers(code: ErrorCode) {
         Some(&0),
         "{code}: sequences restart under the new epoch"
     );
-    assert_eq!(
-        cluster.counters().unadded_transactional_batches,
-        0,
-        "every partition was added to the transaction before its first batch"
-    );
+    assert_every_partition_added(&cluster);
 }
 
 #[tokio::test(start_paused = true)]
@@ -255,7 +234,7 @@ async fn a_partition_waiting_to_be_added_does_not_stall_the_others() {
             .api(ApiKey::AddPartitionsToTxn)
             .nth(2),
     );
-    let producer = txn_producer(&cluster);
+    let producer = transactional_producer(&cluster, "writer");
     producer.init_transactions(T).await.expect("init");
     producer.begin_transaction().await.expect("begin");
     let topic = Topic::new("orders");
@@ -287,11 +266,7 @@ async fn a_partition_waiting_to_be_added_does_not_stall_the_others() {
     producer.commit_transaction(T).await.expect("commit");
     assert_eq!(visible(&cluster, 0).len(), 21);
     assert_eq!(visible(&cluster, 1).len(), 1);
-    assert_eq!(
-        cluster.counters().unadded_transactional_batches,
-        0,
-        "every partition was added to the transaction before its first batch"
-    );
+    assert_every_partition_added(&cluster);
 }
 
 #[tokio::test(start_paused = true)]
@@ -299,7 +274,7 @@ async fn a_timed_out_commit_goes_on_and_can_be_awaited_again() {
     let cluster = common::cluster();
     let hold = Hold::new();
     cluster.add_fault(FaultRule::new(FaultAction::Hold(hold.clone())).api(ApiKey::EndTxn));
-    let producer = txn_producer(&cluster);
+    let producer = transactional_producer(&cluster, "writer");
     producer.init_transactions(T).await.expect("init");
     producer.begin_transaction().await.expect("begin");
     let values = send_to(&producer, 0, 0, 5).await;
@@ -333,7 +308,7 @@ async fn init_with_an_unreachable_coordinator_times_out_then_completes() {
     let cluster = common::cluster();
     let hold = Hold::new();
     cluster.add_fault(FaultRule::new(FaultAction::Hold(hold.clone())).api(ApiKey::InitProducerId));
-    let producer = txn_producer(&cluster);
+    let producer = transactional_producer(&cluster, "writer");
     let first = producer.init_transactions(Duration::from_secs(1)).await;
     assert!(
         matches!(
@@ -359,7 +334,7 @@ async fn fatal_coordinator_answers_end_the_producer() {
         ))
         .api(ApiKey::EndTxn),
     );
-    let producer = txn_producer(&cluster);
+    let producer = transactional_producer(&cluster, "writer");
     producer.init_transactions(T).await.expect("init");
     producer.begin_transaction().await.expect("begin");
     send_to(&producer, 0, 0, 3).await;

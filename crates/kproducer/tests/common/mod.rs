@@ -460,3 +460,29 @@ pub fn on_p0(action: kproducer_fake_broker::FaultAction) -> kproducer_fake_broke
         .api(kproducer_protocol::ApiKey::Produce)
         .partition("orders", 0)
 }
+
+/// A transactional producer on `cluster` with `transactional.id` = `id`.
+pub fn transactional_producer(cluster: &FakeCluster, id: &str) -> Producer {
+    producer(cluster, |b| b.transactional_id(id))
+}
+
+/// The committed values of `orders`-`partition`: what a read-committed
+/// reader sees.
+pub fn visible(cluster: &FakeCluster, partition: i32) -> Vec<Bytes> {
+    cluster
+        .committed_values("orders", partition)
+        .expect("partition")
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// No transactional batch reached a partition before the partition was
+/// added to its transaction (AddPartitionsToTxn).
+pub fn assert_every_partition_added(cluster: &FakeCluster) {
+    assert_eq!(
+        cluster.counters().unadded_transactional_batches,
+        0,
+        "every partition was added to the transaction before its first batch"
+    );
+}
