@@ -54,6 +54,27 @@ async fn send_each(
     (futures, values)
 }
 
+/// A transactional producer (`writer`) whose hour-long linger keeps records
+/// in the producer until the transaction ends.
+fn lingering_txn_producer(cluster: &FakeCluster) -> Producer {
+    producer(cluster, |b| {
+        b.transactional_id("writer")
+            .linger(Duration::from_secs(3600))
+            .delivery_timeout(Duration::from_secs(7200))
+    })
+}
+
+/// Every one of `futures` fails because its transaction was aborted.
+async fn assert_all_aborted(futures: Vec<DeliveryFuture>) {
+    for f in futures {
+        let result = f.await;
+        assert!(
+            matches!(result, Err(Error::Transaction(TransactionError::Aborted))),
+            "{result:?}"
+        );
+    }
+}
+
 /// Control batches (transaction markers) in a partition's log.
 fn markers(cluster: &FakeCluster, partition: i32) -> usize {
     cluster
@@ -145,22 +166,12 @@ async fn abort_leaves_records_invisible_and_the_next_transaction_commits() {
 #[tokio::test(start_paused = true)]
 async fn abort_fails_unsent_records_with_a_typed_error() {
     let cluster = cluster();
-    // A long linger keeps the records in the producer until the abort.
-    let producer = producer(&cluster, |b| {
-        b.transactional_id("writer")
-            .linger(Duration::from_secs(3600))
-            .delivery_timeout(Duration::from_secs(7200))
-    });
+    let producer = lingering_txn_producer(&cluster);
     producer.init_transactions(T).await.expect("init");
     producer.begin_transaction().await.expect("begin");
     let (futures, _) = send_each(&producer, &[0, 1, 2], 10, 0).await;
     producer.abort_transaction(T).await.expect("abort");
-    for f in futures {
-        assert!(matches!(
-            f.await,
-            Err(Error::Transaction(TransactionError::Aborted))
-        ));
-    }
+    assert_all_aborted(futures).await;
     for p in [0, 1, 2] {
         assert!(
             cluster.records("orders", p).unwrap().is_empty(),
@@ -357,11 +368,7 @@ async fn a_transactional_producer_uses_one_connection_per_broker() {
 #[tokio::test(start_paused = true)]
 async fn close_aborts_an_open_transaction() {
     let cluster = cluster();
-    let producer = producer(&cluster, |b| {
-        b.transactional_id("writer")
-            .linger(Duration::from_secs(3600))
-            .delivery_timeout(Duration::from_secs(7200))
-    });
+    let producer = lingering_txn_producer(&cluster);
     producer.init_transactions(T).await.expect("init");
     producer.begin_transaction().await.expect("begin");
     let (written, _) = send_each(&producer, &[0], 5, 0).await;
@@ -371,12 +378,7 @@ async fn close_aborts_an_open_transaction() {
     for f in written {
         f.await.expect("written before the close");
     }
-    for f in unsent {
-        assert!(matches!(
-            f.await,
-            Err(Error::Transaction(TransactionError::Aborted))
-        ));
-    }
+    assert_all_aborted(unsent).await;
     assert_eq!(
         cluster.transaction("writer").map(|t| t.state),
         Some(kproducer_fake_broker::TxnState::CompleteAbort),
