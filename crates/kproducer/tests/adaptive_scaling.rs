@@ -25,7 +25,6 @@ mod burst;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -255,44 +254,11 @@ fn width_at(samples: &[(Instant, usize)], t: Instant) -> usize {
         .map_or(0, |&(_, w)| w)
 }
 
-/// Captures formatted tracing output (scaler and router only) for the
-/// observability assertions.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("capture lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn lines(&self) -> Vec<String> {
-        let bytes = self.0.lock().expect("capture lock");
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
-/// A subscriber writing the scaler's and router's events, debug and up,
-/// to `out`; active on this thread (the paused-time runtime's only one).
-fn capture(out: &Captured) -> tracing::subscriber::DefaultGuard {
-    let out = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "kproducer_net::scaler=debug,kproducer_net::router=debug",
-        ))
-        .with_ansi(false)
-        .without_time()
-        .with_writer(move || out.clone())
-        .finish();
-    tracing::subscriber::set_default(subscriber)
+/// Captures the scaler's and router's events, debug and up, for the
+/// observability assertions; active on this thread (the paused-time
+/// runtime's only one) while the guard lives.
+fn capture_scaling_logs() -> (common::CapturedLogs, tracing::subscriber::DefaultGuard) {
+    common::capture_logs("kproducer_net::scaler=debug,kproducer_net::router=debug")
 }
 
 /// Sustained saturating load for `RAMP`, then a trickle for `TRICKLE`.
@@ -306,8 +272,7 @@ const SCALE_DOWN_BOUND: Duration = Duration::from_secs(10);
 
 #[tokio::test(start_paused = true)]
 async fn sustained_load_widens_to_max_and_narrows_when_it_drops() {
-    let log = Captured::default();
-    let _tracing = capture(&log);
+    let (log, _tracing) = capture_scaling_logs();
     let cluster = cluster();
     let producer = producer(&cluster, true, 1);
     let start = Instant::now();

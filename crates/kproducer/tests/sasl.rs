@@ -5,9 +5,12 @@
 //! `Debug` output or error messages.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::Arc;
 use std::time::Duration;
 
+use common::capture_logs;
 use kproducer::{BuiltinMechanism, Error, Mechanism, Producer, ProducerConfig, Record, SaslError};
 use kproducer_fake_broker::{FakeCluster, SaslFault, SaslServerConfig};
 use kproducer_net::{BrokerAddress, Exchange};
@@ -292,31 +295,10 @@ async fn sasl_settings_and_security_protocol_must_agree() {
     );
 }
 
-/// Formatted tracing output of every crate, TRACE and up.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("capture lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn the_password_never_leaks_into_traces_debug_or_errors() {
-    let log = Captured::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-        .with_ansi(false)
-        .without_time()
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Formatted tracing output of every crate, TRACE and up.
+    let (log, _guard) = capture_logs("trace");
 
     let mut texts: Vec<String> = Vec::new();
     // Success and failure paths of every mechanism, with the real password
@@ -362,7 +344,7 @@ async fn the_password_never_leaks_into_traces_debug_or_errors() {
         ProducerConfig::from_properties([("sasl.password", PASSWORD), ("sasl.mechanism", "nope")]);
     texts.push(format!("{bad_value:?}"));
 
-    let traced = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let traced = log.text();
     assert!(
         traced.contains("SASL authentication failed")
             && traced.contains("SASL authentication succeeded"),

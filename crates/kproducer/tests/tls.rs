@@ -5,10 +5,13 @@
 //! output or errors. Certificates are generated per test (rcgen). Real
 //! loopback TCP, so real time; every test is bounded.
 
+mod common;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::capture_logs;
 use kproducer::{
     Error, Producer, ProducerConfig, Record, RecordMetadata, SecurityProtocol, SslConfig,
 };
@@ -289,35 +292,13 @@ async fn tls_over_the_in_memory_transport() {
     producer.close(Duration::from_secs(5)).await;
 }
 
-/// Collects everything the `fmt` subscriber writes.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Mutual TLS with the key given inline (`ssl.key.pem`), everything logged
 /// at TRACE: the key's bytes appear in no log line, no `Debug` output and no
 /// error. One thread (current-thread runtime, in-memory transport), so the
 /// thread-local subscriber sees every event.
 #[tokio::test(start_paused = true)]
 async fn key_bytes_appear_in_no_log_line() {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = capture_logs("trace");
 
     let cluster = cluster();
     let pki = TestPki::new("test CA").unwrap();
@@ -350,7 +331,7 @@ async fn key_bytes_appear_in_no_log_line() {
     let err = ProducerConfig::from_properties([("ssl.key.password", "hunter2")]).unwrap_err();
     tracing::warn!(error = %err, ?err, "refused");
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("building"), "the capture works");
     // Every base64 line of the key's body.
     let key_lines: Vec<&str> = client

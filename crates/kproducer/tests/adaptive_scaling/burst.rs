@@ -27,8 +27,7 @@ const BURST: Duration = Duration::from_millis(1500);
 
 #[tokio::test(start_paused = true)]
 async fn a_short_burst_reaches_the_maximum_width_within_a_second_or_so() {
-    let log = Captured::default();
-    let _tracing = capture(&log);
+    let (log, _tracing) = capture_scaling_logs();
     let cluster = fast_cluster();
     let producer = common::producer(&cluster, |b| {
         b.batch_size(64 * 1024)

@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+mod captured_logs;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +17,10 @@ use kproducer_fake_broker::FakeCluster;
 use kproducer_net::{Connection, ConnectionConfig, Transport};
 use kproducer_protocol::messages::{FetchPartition, FetchRequest, FetchTopic};
 use kproducer_protocol::records::RecordBatch;
+
+// Not every test binary names both.
+#[allow(unused_imports)]
+pub use captured_logs::{CapturedLogs, capture_logs};
 
 /// The seed every test producer uses (printed by failing checks).
 pub const SEED: u64 = 0x5eed_0001;
