@@ -18,12 +18,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, BytesMut};
+use common::Frames;
 use futures_util::{SinkExt, StreamExt};
 use kproducer::{Acks, Error, Producer, Record};
 use kproducer_fake_broker::{FakeCluster, FakeTransport};
 use kproducer_net::{BoxStream, BrokerAddress, Transport, TransportError};
 use kproducer_protocol::ErrorCode;
-use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tokio::io::DuplexStream;
 
 /// Answers every Produce request with a response frame (as tansu does for
 /// `acks=0`), on top of the fake broker, which correctly answers nothing.
@@ -39,20 +40,11 @@ impl Transport for AnswersAcksZero {
     async fn connect(&self, addr: &BrokerAddress) -> Result<BoxStream, TransportError> {
         let broker = self.inner.connect(addr).await?;
         self.connects.fetch_add(1, Ordering::Relaxed);
-        let (client, ours) = tokio::io::duplex(1 << 20);
-        tokio::spawn(relay(ours, broker));
-        Ok(Box::new(client))
+        Ok(common::interpose(broker, relay))
     }
 }
 
-async fn relay(client: tokio::io::DuplexStream, broker: BoxStream) {
-    let codec = || {
-        LengthDelimitedCodec::builder()
-            .length_field_length(4)
-            .new_codec()
-    };
-    let mut client = Framed::new(client, codec());
-    let mut broker = Framed::new(broker, codec());
+async fn relay(mut client: Frames<DuplexStream>, mut broker: Frames<BoxStream>) {
     loop {
         tokio::select! {
             request = client.next() => {

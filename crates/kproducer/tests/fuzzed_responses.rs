@@ -7,18 +7,21 @@
 //!
 //! `KPRODUCER_FUZZ_SEEDS=n` runs seeds `0..n` (default 40).
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use common::Frames;
 use futures_util::{SinkExt, StreamExt};
 use kproducer::{Producer, Record, Topic};
 use kproducer_fake_broker::{FakeCluster, FakeTransport};
 use kproducer_net::{BoxStream, BrokerAddress, Transport, TransportError};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tokio::io::DuplexStream;
 
 /// Set by the panic hook: any panic on any thread fails the run.
 static PANICKED: AtomicBool = AtomicBool::new(false);
@@ -37,22 +40,20 @@ struct FuzzedTransport {
 impl Transport for FuzzedTransport {
     async fn connect(&self, addr: &BrokerAddress) -> Result<BoxStream, TransportError> {
         let broker = self.inner.connect(addr).await?;
-        let (client, ours) = tokio::io::duplex(1 << 20);
-        tokio::spawn(relay(ours, broker, self.rng.clone()));
-        Ok(Box::new(client))
+        let rng = self.rng.clone();
+        Ok(common::interpose(broker, move |client, broker| {
+            relay(client, broker, rng)
+        }))
     }
 }
 
 /// Passes frames between the producer and the broker, remembering each
 /// request's API key by correlation id and breaking some responses.
-async fn relay(client: tokio::io::DuplexStream, broker: BoxStream, rng: Arc<Mutex<SmallRng>>) {
-    let codec = || {
-        LengthDelimitedCodec::builder()
-            .length_field_length(4)
-            .new_codec()
-    };
-    let mut client = Framed::new(client, codec());
-    let mut broker = Framed::new(broker, codec());
+async fn relay(
+    mut client: Frames<DuplexStream>,
+    mut broker: Frames<BoxStream>,
+    rng: Arc<Mutex<SmallRng>>,
+) {
     let mut apis: Vec<(i32, i16)> = Vec::new();
     loop {
         tokio::select! {

@@ -6,6 +6,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 mod captured_logs;
+mod interposed;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,6 +22,8 @@ use kproducer_protocol::records::RecordBatch;
 // Not every test binary names both.
 #[allow(unused_imports)]
 pub use captured_logs::{CapturedLogs, capture_logs};
+#[allow(unused_imports)]
+pub use interposed::{Frames, interpose};
 
 /// The seed every test producer uses (printed by failing checks).
 pub const SEED: u64 = 0x5eed_0001;
