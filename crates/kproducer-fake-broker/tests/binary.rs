@@ -26,6 +26,20 @@ async fn within<F: Future>(what: &str, f: F) -> F::Output {
         .unwrap_or_else(|_| panic!("{what} did not happen within 20 s"))
 }
 
+/// Runs the binary with `args` and no input until it exits.
+async fn run_to_exit(args: &[&str]) -> std::process::Output {
+    within(
+        "exit",
+        Command::new(BINARY)
+            .args(args)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the binary runs")
+}
+
 /// Starts the binary and returns it with the addresses from its first line.
 async fn start(args: &[&str]) -> (Child, Vec<SocketAddr>) {
     let mut child = Command::new(BINARY)
@@ -146,16 +160,7 @@ async fn auto_creates_topics_when_asked_and_stops_on_sigterm() {
 #[tokio::test]
 async fn bad_flags_are_one_line_and_a_failure() {
     // Two brokers cannot have consecutive ports from 65535.
-    let out = within(
-        "exit",
-        Command::new(BINARY)
-            .args(["--brokers", "2", "--port", "65535"])
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the binary runs");
+    let out = run_to_exit(&["--brokers", "2", "--port", "65535"]).await;
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -240,16 +245,7 @@ async fn sasl_users_from_flags_must_authenticate() {
     drop(child.stdin.take());
     within("exit", child.wait()).await.expect("exits");
 
-    let out = within(
-        "exit",
-        Command::new(BINARY)
-            .args(["--sasl-user", "no-colon-secret"])
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the binary runs");
+    let out = run_to_exit(&["--sasl-user", "no-colon-secret"]).await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
