@@ -261,6 +261,14 @@ fn capture_scaling_logs() -> (common::CapturedLogs, tracing::subscriber::Default
     common::capture_logs("kproducer_net::scaler=debug,kproducer_net::router=debug")
 }
 
+/// The captured log lines that report a connection group's width change.
+fn width_changes(log: &common::CapturedLogs) -> Vec<String> {
+    log.lines()
+        .into_iter()
+        .filter(|l| l.contains("connection group width changes"))
+        .collect()
+}
+
 /// Sustained saturating load for `RAMP`, then a trickle for `TRICKLE`.
 const RAMP: Duration = Duration::from_secs(6);
 const TRICKLE: Duration = Duration::from_secs(12);
@@ -375,10 +383,7 @@ async fn sustained_load_widens_to_max_and_narrows_when_it_drops() {
     // Observability: every width change at info with its reason and
     // signals; fences raised and lifted at debug.
     let lines = log.lines();
-    let changes: Vec<&String> = lines
-        .iter()
-        .filter(|l| l.contains("connection group width changes"))
-        .collect();
+    let changes = width_changes(&log);
     for l in &changes {
         println!("{l}");
         assert!(l.trim_start().starts_with("INFO"), "{l}");

@@ -80,11 +80,7 @@ async fn a_short_burst_reaches_the_maximum_width_within_a_second_or_so() {
 
     // Every change was a scale-up whose cooldown came from the round trip
     // (below the fixed 2 s), and none was undone.
-    let lines = log.lines();
-    let changes: Vec<&String> = lines
-        .iter()
-        .filter(|l| l.contains("connection group width changes"))
-        .collect();
+    let changes = width_changes(&log);
     for l in &changes {
         assert!(l.contains("reason=ScaleUp"), "{l}");
         let cooldown_ms: u64 = l
