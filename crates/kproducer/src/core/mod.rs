@@ -19,6 +19,7 @@ mod response;
 pub(crate) mod transaction;
 pub(crate) mod transaction_io;
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -37,7 +38,7 @@ use kproducer_protocol::messages::{InitProducerIdResponse, MetadataResponse};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
-use self::accumulator::{Batch, PartitionQueue};
+use self::accumulator::{Batch, PartitionQueue, RecordParts};
 use self::batch_buffers::BatchBuffers;
 use self::broker::BrokerLink;
 use self::fast_hash::FastMap;
@@ -48,7 +49,7 @@ use crate::delivery::DeliverySender;
 use crate::error::Error;
 use crate::metrics::{self, MetricsRecorder};
 use crate::partitioner::{PartitionRequest, Partitioner};
-use crate::record::Record;
+use crate::record::{Record, Topic};
 
 /// What producer handles send to the core, in one ordered channel (so a
 /// flush sees every record sent before it).
@@ -208,6 +209,9 @@ pub(crate) struct Core {
     scratch_keys: Vec<TopicPartition>,
     /// Memory of acknowledged batches, for the next sealed ones.
     batch_buffers: BatchBuffers,
+    /// The last topic routed and its partition count (see
+    /// [`Core::partition_count`]).
+    last_topic: Option<(Arc<str>, usize)>,
 }
 
 impl std::fmt::Debug for Core {
@@ -287,6 +291,7 @@ impl Core {
             fatal: None,
             scratch_keys: Vec::new(),
             batch_buffers,
+            last_topic: None,
         }
     }
 
@@ -402,10 +407,7 @@ impl Core {
     fn route(&mut self, envelope: Envelope, now: Instant, wall_ms: i64, flush_gen: u64) {
         // The topic is borrowed, not cloned: its `Arc` count is shared with
         // the sending threads, so every clone is a contended cache line.
-        let Some(partitions) = self
-            .metadata
-            .partition_count(envelope.record.topic.as_str())
-        else {
+        let Some(partitions) = self.partition_count(envelope.record.topic.shared()) else {
             let topic = envelope.record.topic.shared().clone();
             if self.metadata.wanted.insert(topic.clone()) {
                 self.metadata.refresh_requested = true;
@@ -436,27 +438,47 @@ impl Core {
                 partitions: partitions as u32,
             }),
         };
-        let timestamp = record.timestamp.unwrap_or(wall_ms);
         let c = &self.settings.config;
-        let tp = TopicPartition::new(record.topic.shared().clone(), partition);
-        let queue = self.partitions.entry(tp).or_insert_with(|| {
-            PartitionQueue::new(
-                record.topic.clone(),
-                partition,
-                c.compression,
-                c.batch_size,
-                self.batch_buffers.clone(),
-            )
-        });
-        let size = envelope.reserved;
         let Envelope {
             record,
             reply,
             reserved,
         } = envelope;
-        match queue.append(
-            &record,
+        let Record {
+            topic,
+            key,
+            value,
+            headers,
             timestamp,
+            ..
+        } = record;
+        // The record's own `Arc` becomes the lookup key: one hash lookup, and
+        // no reference count touched unless the partition is new.
+        let queue = match self
+            .partitions
+            .entry(TopicPartition::new(topic.into_shared(), partition))
+        {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                let topic = Topic::new(v.key().topic.clone());
+                v.insert(PartitionQueue::new(
+                    topic,
+                    partition,
+                    c.compression,
+                    c.batch_size,
+                    self.batch_buffers.clone(),
+                ))
+            }
+        };
+        let parts = RecordParts {
+            key: key.as_deref(),
+            value: value.as_deref(),
+            headers: &headers,
+            timestamp: timestamp.unwrap_or(wall_ms),
+            size_bound: reserved,
+        };
+        match queue.append(
+            parts,
             reply,
             reserved,
             now,
@@ -466,12 +488,35 @@ impl Core {
         ) {
             Ok(()) => self
                 .partitioner
-                .on_append(record.topic.as_str(), partition, size),
+                .on_append(queue.topic.as_str(), partition, reserved),
             Err(rejected) => {
                 self.resolved(flush_gen, 1);
                 self.reject(rejected.reply, rejected.reserved, rejected.error);
             }
         }
+    }
+
+    /// `topic`'s partition count, if its metadata is known. The last topic
+    /// asked for is remembered (producers mostly send to one topic at a
+    /// time), so the common case is one comparison, not a hash lookup; [`Core::forget_partition_counts`] clears it when metadata
+    /// changes.
+    fn partition_count(&mut self, topic: &Arc<str>) -> Option<usize> {
+        // Same handle: a pointer comparison. Same name in another `Arc`
+        // (records built from `&str`): a short string comparison, and the
+        // remembered `Arc` is kept rather than swapped per record.
+        if let Some((last, count)) = &self.last_topic
+            && (Arc::ptr_eq(last, topic) || **last == **topic)
+        {
+            return Some(*count);
+        }
+        let count = self.metadata.partition_count(topic)?;
+        self.last_topic = Some((topic.clone(), count));
+        Some(count)
+    }
+
+    /// Drops the remembered partition count (metadata changed).
+    pub(super) fn forget_partition_counts(&mut self) {
+        self.last_topic = None;
     }
 
     /// Timers and state transitions that need no input: linger, expiry,
