@@ -156,12 +156,10 @@ impl PartitionQueue {
         {
             self.seal(next_order);
         }
-        if let Err(e) = self.builder.try_append(
-            record.timestamp,
-            record.key,
-            record.value,
-            record.headers,
-        ) {
+        if let Err(e) =
+            self.builder
+                .try_append(record.timestamp, record.key, record.value, record.headers)
+        {
             return Err(Rejected {
                 reply,
                 reserved,
@@ -197,12 +195,9 @@ impl PartitionQueue {
         if used.saturating_add(record.size_bound) <= batch_size {
             return true;
         }
-        let size = self.builder.encoded_size(
-            record.timestamp,
-            record.key,
-            record.value,
-            record.headers,
-        );
+        let size =
+            self.builder
+                .encoded_size(record.timestamp, record.key, record.value, record.headers);
         used.saturating_add(size) <= batch_size
     }
 
