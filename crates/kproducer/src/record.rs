@@ -58,6 +58,12 @@ impl Topic {
     pub(crate) fn shared(&self) -> &Arc<str> {
         &self.0
     }
+
+    /// The shared name, taken out of the handle (no reference count
+    /// touched).
+    pub(crate) fn into_shared(self) -> Arc<str> {
+        self.0
+    }
 }
 
 impl fmt::Debug for Topic {

@@ -406,3 +406,56 @@ async fn close_accepts_any_timeout() {
     producer.close(Duration::MAX).await;
     assert!(f.await.is_ok());
 }
+
+/// Records of two topics interleaved, through one handle each and through a
+/// fresh name per record: every record is checked against its own topic's
+/// partition count (the core remembers the last topic's; a stale answer
+/// would accept `two`-4 or refuse `five`-4).
+#[tokio::test(start_paused = true)]
+async fn interleaved_topics_are_each_checked_against_their_own_partitions() {
+    let cluster = FakeCluster::builder()
+        .brokers(1)
+        .topic("two", 2)
+        .topic("five", 5)
+        .build()
+        .expect("cluster");
+    let producer = producer(&cluster, |b| b);
+    let two = Topic::new("two");
+    let five = Topic::new("five");
+    let mut fine = Vec::new();
+    let mut refused = Vec::new();
+    for round in 0..3 {
+        let (a, b) = if round == 1 {
+            // Same names, other handles.
+            (Topic::new("two"), Topic::new("five"))
+        } else {
+            (two.clone(), five.clone())
+        };
+        for (topic, partition, ok) in [(&b, 4, true), (&a, 1, true), (&a, 4, false), (&b, 4, true)]
+        {
+            let delivery = producer
+                .send(Record::new(topic.clone(), "v").with_partition(partition))
+                .await
+                .expect("handed over");
+            if ok {
+                fine.push((topic.as_str().to_owned(), partition, delivery));
+            } else {
+                refused.push(delivery);
+            }
+        }
+    }
+    for (topic, partition, delivery) in fine {
+        let written = delivery.await.expect("delivered");
+        assert_eq!(
+            (written.topic.as_str(), written.partition),
+            (topic.as_str(), partition)
+        );
+    }
+    for delivery in refused {
+        assert!(
+            matches!(delivery.await, Err(Error::InvalidRecord { .. })),
+            "two has no partition 4"
+        );
+    }
+    producer.close(Duration::from_secs(1)).await;
+}

@@ -13,13 +13,41 @@ use super::batch_buffers::BatchBuffers;
 use super::idempotence::BatchSequence;
 use crate::delivery::DeliverySender;
 use crate::error::Error;
-use crate::record::{Record, Topic};
+use crate::record::{Header, Topic};
 
 /// One record waiting for its outcome: its delivery channel and timestamp.
 #[derive(Debug)]
 pub(crate) struct Pending {
     pub(crate) reply: DeliverySender,
     pub(crate) timestamp: i64,
+}
+
+/// What the accumulator reads of a record: its parts, borrowed (the core
+/// keeps the record's topic for the partition key, so no `Arc` is cloned
+/// per record).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordParts<'a> {
+    pub(crate) key: Option<&'a [u8]>,
+    pub(crate) value: Option<&'a [u8]>,
+    pub(crate) headers: &'a [Header],
+    /// CreateTime, milliseconds since the Unix epoch.
+    pub(crate) timestamp: i64,
+    /// [`Record::size_bound`](crate::Record::size_bound).
+    pub(crate) size_bound: usize,
+}
+
+impl<'a> RecordParts<'a> {
+    /// The parts of `record`, stamped with `timestamp`.
+    #[cfg(test)]
+    pub(crate) fn of(record: &'a crate::record::Record, timestamp: i64) -> Self {
+        RecordParts {
+            key: record.key.as_deref(),
+            value: record.value.as_deref(),
+            headers: &record.headers,
+            timestamp,
+            size_bound: record.size_bound(),
+        }
+    }
 }
 
 /// Orders batches of one partition: creation order, then split order.
@@ -118,8 +146,7 @@ impl PartitionQueue {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn append(
         &mut self,
-        record: &Record,
-        timestamp: i64,
+        record: RecordParts<'_>,
         reply: DeliverySender,
         reserved: usize,
         now: Instant,
@@ -127,22 +154,20 @@ impl PartitionQueue {
         flush_gen: u64,
         next_order: &mut u64,
     ) -> Result<(), Rejected> {
-        let key = record.key.as_deref();
-        let value = record.value.as_deref();
         if let Some(open) = &self.open
-            && (open.flush_gen != flush_gen || !self.fits(record, timestamp, batch_size))
+            && (open.flush_gen != flush_gen || !self.fits(&record, batch_size))
         {
             self.seal(next_order);
         }
-        if let Err(e) = self
-            .builder
-            .try_append(timestamp, key, value, &record.headers)
+        if let Err(e) =
+            self.builder
+                .try_append(record.timestamp, record.key, record.value, record.headers)
         {
             return Err(Rejected {
                 reply,
                 reserved,
                 error: Error::InvalidRecord {
-                    topic: record.topic.clone(),
+                    topic: self.topic.clone(),
                     reason: e.to_string(),
                 },
             });
@@ -157,7 +182,10 @@ impl PartitionQueue {
         // A record that waited for metadata was sent before the batch
         // opened: the batch's delivery deadline is its oldest record's.
         open.created = open.created.min(now);
-        open.records.push(Pending { reply, timestamp });
+        open.records.push(Pending {
+            reply,
+            timestamp: record.timestamp,
+        });
         open.reserved += reserved;
         if self.builder.size_estimate() >= batch_size {
             self.seal(next_order);
@@ -168,17 +196,14 @@ impl PartitionQueue {
     /// Whether `record` still fits the open batch within `batch_size`.
     /// The record's size bound (a few additions) answers almost always; the
     /// exact encoded size (varint lengths) is computed only near the limit.
-    fn fits(&self, record: &Record, timestamp: i64, batch_size: usize) -> bool {
+    fn fits(&self, record: &RecordParts<'_>, batch_size: usize) -> bool {
         let used = self.builder.size_estimate();
-        if used.saturating_add(record.size_bound()) <= batch_size {
+        if used.saturating_add(record.size_bound) <= batch_size {
             return true;
         }
-        let size = self.builder.encoded_size(
-            timestamp,
-            record.key.as_deref(),
-            record.value.as_deref(),
-            &record.headers,
-        );
+        let size =
+            self.builder
+                .encoded_size(record.timestamp, record.key, record.value, record.headers);
         used.saturating_add(size) <= batch_size
     }
 
@@ -281,6 +306,7 @@ mod tests {
 
     use super::*;
     use crate::delivery;
+    use crate::record::Record;
 
     fn queue(batch_size: usize) -> PartitionQueue {
         PartitionQueue::new(
@@ -303,7 +329,13 @@ mod tests {
         let record = Record::new("t", vec![b'v'; value]);
         let (tx, _rx) = delivery::channel(&record.topic);
         q.append(
-            &record, 1_000, tx, value, now, batch_size, generation, order,
+            RecordParts::of(&record, 1_000),
+            tx,
+            value,
+            now,
+            batch_size,
+            generation,
+            order,
         )
         .expect("valid record");
     }

@@ -173,6 +173,7 @@ impl Core {
         match result {
             Ok(response) => {
                 let changes = self.metadata.update(&response, now);
+                self.forget_partition_counts();
                 // Never more than one refresh per retry.backoff.ms, so a
                 // partition without a leader cannot spin the loop.
                 self.metadata.next_attempt = Some(now + retry_backoff);

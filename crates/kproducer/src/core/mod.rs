@@ -37,7 +37,7 @@ use kproducer_protocol::messages::{InitProducerIdResponse, MetadataResponse};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
-use self::accumulator::{Batch, PartitionQueue};
+use self::accumulator::{Batch, PartitionQueue, RecordParts};
 use self::batch_buffers::BatchBuffers;
 use self::broker::BrokerLink;
 use self::fast_hash::FastMap;
@@ -48,7 +48,7 @@ use crate::delivery::DeliverySender;
 use crate::error::Error;
 use crate::metrics::{self, MetricsRecorder};
 use crate::partitioner::{PartitionRequest, Partitioner};
-use crate::record::Record;
+use crate::record::{Record, Topic};
 
 /// What producer handles send to the core, in one ordered channel (so a
 /// flush sees every record sent before it).
@@ -208,6 +208,23 @@ pub(crate) struct Core {
     scratch_keys: Vec<TopicPartition>,
     /// Memory of acknowledged batches, for the next sealed ones.
     batch_buffers: BatchBuffers,
+    /// The last topic routed and its partition count (see
+    /// [`Core::partition_count`]).
+    last_topic: Option<(Arc<str>, usize)>,
+    /// Parts of routed records, dropped together after each pass (see
+    /// [`Core::route`]); reused.
+    retired: Vec<Retired>,
+}
+
+/// What is left of a routed record once its bytes are in a batch: held
+/// until the end of the pass so the reference counts it shares with the
+/// sending threads are released in one burst.
+#[derive(Debug)]
+struct Retired {
+    _topic: Arc<str>,
+    _key: Option<Bytes>,
+    _value: Option<Bytes>,
+    _headers: Vec<crate::record::Header>,
 }
 
 impl std::fmt::Debug for Core {
@@ -287,6 +304,8 @@ impl Core {
             fatal: None,
             scratch_keys: Vec::new(),
             batch_buffers,
+            last_topic: None,
+            retired: Vec::new(),
         }
     }
 
@@ -295,6 +314,9 @@ impl Core {
     pub(crate) async fn run(mut self) {
         let mut inbox = Vec::with_capacity(512);
         loop {
+            // Records routed by the last pass (a drain, or records released
+            // by a metadata answer).
+            self.retired.clear();
             let now = Instant::now();
             self.housekeeping(now);
             let sent = self.drain(now);
@@ -326,6 +348,7 @@ impl Core {
                     for cmd in inbox.drain(..) {
                         self.on_command(cmd, now, wall_ms);
                     }
+                    self.retired.clear();
                 }
                 Some(event) = self.events.next(), if !self.events.is_empty() => {
                     self.on_event(event);
@@ -402,10 +425,7 @@ impl Core {
     fn route(&mut self, envelope: Envelope, now: Instant, wall_ms: i64, flush_gen: u64) {
         // The topic is borrowed, not cloned: its `Arc` count is shared with
         // the sending threads, so every clone is a contended cache line.
-        let Some(partitions) = self
-            .metadata
-            .partition_count(envelope.record.topic.as_str())
-        else {
+        let Some(partitions) = self.partition_count(envelope.record.topic.shared()) else {
             let topic = envelope.record.topic.shared().clone();
             if self.metadata.wanted.insert(topic.clone()) {
                 self.metadata.refresh_requested = true;
@@ -436,42 +456,102 @@ impl Core {
                 partitions: partitions as u32,
             }),
         };
-        let timestamp = record.timestamp.unwrap_or(wall_ms);
         let c = &self.settings.config;
-        let tp = TopicPartition::new(record.topic.shared().clone(), partition);
-        let queue = self.partitions.entry(tp).or_insert_with(|| {
-            PartitionQueue::new(
-                record.topic.clone(),
-                partition,
-                c.compression,
-                c.batch_size,
-                self.batch_buffers.clone(),
-            )
-        });
-        let size = envelope.reserved;
         let Envelope {
             record,
             reply,
             reserved,
         } = envelope;
-        match queue.append(
-            &record,
+        let Record {
+            topic,
+            key,
+            value,
+            headers,
             timestamp,
-            reply,
-            reserved,
-            now,
-            c.batch_size,
-            flush_gen,
-            &mut self.next_order,
-        ) {
+            ..
+        } = record;
+        // The record's own `Arc` becomes the lookup key: no reference count
+        // is touched here unless the partition is new.
+        let tp = TopicPartition::new(topic.into_shared(), partition);
+        let parts = RecordParts {
+            key: key.as_deref(),
+            value: value.as_deref(),
+            headers: &headers,
+            timestamp: timestamp.unwrap_or(wall_ms),
+            size_bound: reserved,
+        };
+        let appended = match self.partitions.get_mut(&tp) {
+            Some(queue) => queue.append(
+                parts,
+                reply,
+                reserved,
+                now,
+                c.batch_size,
+                flush_gen,
+                &mut self.next_order,
+            ),
+            None => {
+                let mut queue = PartitionQueue::new(
+                    Topic::new(tp.topic.clone()),
+                    partition,
+                    c.compression,
+                    c.batch_size,
+                    self.batch_buffers.clone(),
+                );
+                let appended = queue.append(
+                    parts,
+                    reply,
+                    reserved,
+                    now,
+                    c.batch_size,
+                    flush_gen,
+                    &mut self.next_order,
+                );
+                self.partitions.insert(tp.clone(), queue);
+                appended
+            }
+        };
+        match appended {
             Ok(()) => self
                 .partitioner
-                .on_append(record.topic.as_str(), partition, size),
+                .on_append(tp.topic.as_ref(), partition, reserved),
             Err(rejected) => {
                 self.resolved(flush_gen, 1);
                 self.reject(rejected.reply, rejected.reserved, rejected.error);
             }
         }
+        // What the record shares with the sending threads (its topic's and
+        // its payload's reference counts) is released after the whole drain,
+        // together: one cache-line transfer per drain, not one per record.
+        self.retired.push(Retired {
+            _topic: tp.topic,
+            _key: key,
+            _value: value,
+            _headers: headers,
+        });
+    }
+
+    /// `topic`'s partition count, if its metadata is known. The last topic
+    /// asked for is remembered (producers mostly send to one topic at a
+    /// time), so the common case is one comparison, not a hash lookup; [`Core::forget_partition_counts`] clears it when metadata
+    /// changes.
+    fn partition_count(&mut self, topic: &Arc<str>) -> Option<usize> {
+        // Same handle: a pointer comparison. Same name in another `Arc`
+        // (records built from `&str`): a short string comparison, and the
+        // remembered `Arc` is kept rather than swapped per record.
+        if let Some((last, count)) = &self.last_topic
+            && (Arc::ptr_eq(last, topic) || **last == **topic)
+        {
+            return Some(*count);
+        }
+        let count = self.metadata.partition_count(topic)?;
+        self.last_topic = Some((topic.clone(), count));
+        Some(count)
+    }
+
+    /// Drops the remembered partition count (metadata changed).
+    pub(super) fn forget_partition_counts(&mut self) {
+        self.last_topic = None;
     }
 
     /// Timers and state transitions that need no input: linger, expiry,
