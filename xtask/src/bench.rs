@@ -27,8 +27,8 @@ usage: cargo xtask bench [--rounds N] [--quick] [--only tansu|fake]
 Builds kproducer, librdkafka's and krafka's perf drivers in release, runs
 them alternately on the same broker — tansu and the fake broker (1 ms +
 10 µs/KiB per request), fresh per run — on 1M × 100 B idempotent and not,
-and 200k × 1 KiB (6 partitions, linger.ms 5, batch.size 1 MiB), plus a
-latency run at half of librdkafka's maximum, and writes the medians and
+200k × 1 KiB, and 5M × 100 B idempotent (the sustained run; 6 partitions,
+linger.ms 5, batch.size 1 MiB), plus a latency run at half of librdkafka's maximum, and writes the medians and
 ratios to docs/benchmarks.md (section \"Clients side by side\").
 
   --rounds N        runs per client, workload and broker (default 3)

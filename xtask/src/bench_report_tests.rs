@@ -119,10 +119,14 @@ fn targets_say_met_or_missed_with_the_ratio() {
     );
     assert!(lines[2].contains("not measured"), "{lines:?}");
     assert!(
-        lines[3].contains("1.20×") && lines[3].contains("**missed**"),
+        lines[3].contains("sustained") && lines[3].contains("not measured"),
         "{lines:?}"
     );
-    assert!(lines[4].contains("not measured"), "{lines:?}");
+    assert!(
+        lines[4].contains("1.20×") && lines[4].contains("**missed**"),
+        "{lines:?}"
+    );
+    assert!(lines[5].contains("not measured"), "{lines:?}");
 }
 
 #[test]
