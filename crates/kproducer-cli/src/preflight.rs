@@ -73,7 +73,8 @@ pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<
             // Metadata without authenticating.
             Ok(Err(e @ ConnectionError::Closed { .. })) if config.sasl_mechanism.is_none() => {
                 failures.push(format!(
-                    "{address}: {e}; if that listener requires SASL, set sasl.mechanism, \
+                    "{address}: {e}; if that listener requires SASL, set \
+                     security.protocol=SASL_PLAINTEXT (or SASL_SSL), sasl.mechanism, \
                      sasl.username and sasl.password"
                 ));
                 continue;
