@@ -11,13 +11,11 @@
 //! One test in this binary, so no other test's allocations are counted; a
 //! current-thread runtime, so the counts are the same on every run.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kproducer::{Producer, Record, Topic};
-use kproducer_fake_broker::FakeCluster;
-use kproducer_net::Transport;
+use kproducer::{Record, Topic};
+use kproducer_fake_broker::ServiceTime;
 
 mod counting;
 
@@ -46,21 +44,7 @@ fn allocations_per_record_stay_below_the_documented_bounds() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let cluster = FakeCluster::builder()
-            .brokers(3)
-            .topic("bench", PARTITIONS)
-            .record_requests(false)
-            .validate_records(false)
-            .build()
-            .expect("cluster");
-        let transport: Arc<dyn Transport> = Arc::new(cluster.transport());
-        let producer = Producer::builder()
-            .bootstrap_servers(cluster.bootstrap_servers().split(','))
-            .transport(transport)
-            .seed(1)
-            .build()
-            .expect("producer");
-        assert!(producer.is_idempotent());
+        let (_cluster, producer) = counting::measured_setup(PARTITIONS, ServiceTime::zero(), true);
         let topic = Topic::new("bench");
         let payload = Bytes::from(vec![b'x'; 100]);
         // Warm-up: metadata, producer id, connections, partition builders.

@@ -10,13 +10,11 @@
 //! only (the per-record cost a user pays), and for the whole process (the
 //! producer's task *and* the fake broker, which decodes every request).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kproducer::{Producer, Record, Topic};
-use kproducer_fake_broker::{FakeCluster, ServiceTime};
-use kproducer_net::Transport;
+use kproducer::{Record, Topic};
+use kproducer_fake_broker::ServiceTime;
 
 mod counting;
 
@@ -75,23 +73,7 @@ fn run(adaptive: bool, service: ServiceTime) -> Run {
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let cluster = FakeCluster::builder()
-            .brokers(3)
-            .topic("bench", PARTITIONS)
-            .record_requests(false)
-            .validate_records(false)
-            .service_time(service)
-            .build()
-            .expect("cluster");
-        let transport: Arc<dyn Transport> = Arc::new(cluster.transport());
-        let producer = Producer::builder()
-            .bootstrap_servers(cluster.bootstrap_servers().split(','))
-            .transport(transport)
-            .adaptive_connections(adaptive)
-            .seed(1)
-            .build()
-            .expect("producer");
-        assert!(producer.is_idempotent());
+        let (_cluster, producer) = counting::measured_setup(PARTITIONS, service, adaptive);
         let topic = Topic::new("bench");
         let payload = Bytes::from(vec![b'x'; 100]);
         // Warm-up: metadata, producer id, connections.

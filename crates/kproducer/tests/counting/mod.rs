@@ -9,6 +9,7 @@
 //! ```
 //!
 //! and reads [`TOTAL`] (every thread) or [`allocations_here`] (this thread).
+//! [`measured_setup`] is the cluster and producer both measure.
 
 // A `GlobalAlloc` impl is `unsafe` by definition; this one only forwards to
 // `System` and bumps counters, in test binaries alone.
@@ -64,4 +65,34 @@ unsafe impl GlobalAlloc for CountingAllocator {
         // SAFETY: forwarded as received.
         unsafe { System.dealloc(ptr, layout) }
     }
+}
+
+/// What both binaries measure: three fake brokers with topic `bench` of
+/// `partitions` partitions, answering after `service`, without the request
+/// log or record validation (so the broker's own work stays small), and an
+/// idempotent producer with a fixed seed. Must run inside a tokio runtime.
+pub fn measured_setup(
+    partitions: i32,
+    service: kproducer_fake_broker::ServiceTime,
+    adaptive: bool,
+) -> (kproducer_fake_broker::FakeCluster, kproducer::Producer) {
+    let cluster = kproducer_fake_broker::FakeCluster::builder()
+        .brokers(3)
+        .topic("bench", partitions)
+        .record_requests(false)
+        .validate_records(false)
+        .service_time(service)
+        .build()
+        .expect("cluster");
+    let transport: std::sync::Arc<dyn kproducer_net::Transport> =
+        std::sync::Arc::new(cluster.transport());
+    let producer = kproducer::Producer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers().split(','))
+        .transport(transport)
+        .adaptive_connections(adaptive)
+        .seed(1)
+        .build()
+        .expect("producer");
+    assert!(producer.is_idempotent());
+    (cluster, producer)
 }
