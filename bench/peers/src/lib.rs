@@ -1,7 +1,8 @@
-//! What the peer perf drivers share with `kproducer perf`: the command-line
-//! flags, the pacing of `--throughput`, the record payload, the latency
-//! histogram, the process CPU time and the report (a human summary and one
-//! JSON line).
+//! What the peer perf drivers share: the command-line flags (the same as
+//! `kproducer perf`'s), and, re-exported from `kproducer-perf` (the crate
+//! `kproducer perf` uses too), the pacing of `--throughput`, the record
+//! payload, the latency histogram, the process CPU time and the report (a
+//! human summary and one JSON line).
 //!
 //! Two binaries use it:
 //!
@@ -13,8 +14,7 @@
 //! stdout (see [`PerfReport::to_json_line`]), so `cargo xtask bench` can run
 //! them and `kproducer perf` side by side and compare like with like.
 //!
-//! Nothing here depends on either client, so `kproducer perf` can mirror it
-//! (or the lead can move it into a shared crate).
+//! Nothing here depends on either client.
 //!
 //! ```
 //! use clap::Parser;
@@ -28,16 +28,10 @@
 //! # Ok::<(), clap::Error>(())
 //! ```
 
-mod cpu_time;
 mod flags;
-mod latency;
-mod pacing;
-mod payload;
-mod report;
 
-pub use cpu_time::{CpuTimeError, parse_proc_stat_cpu_time, process_cpu_time};
 pub use flags::{Acks, Compression, PerfCommand, PerfFlags, Property, PropertyError};
-pub use latency::{LatencyRecorder, LatencySummary};
-pub use pacing::Pacer;
-pub use payload::perf_payload;
-pub use report::PerfReport;
+pub use kproducer_perf::{
+    CpuTimeError, LatencyRecorder, LatencySummary, Pacer, PerfReport, perf_payload,
+    process_cpu_time,
+};

@@ -11,7 +11,6 @@
 //! when records failed or the cluster could not be used, 2 for a wrong
 //! command line or configuration.
 
-mod cpu_time;
 mod error;
 mod key_value;
 mod perf;

@@ -5,7 +5,7 @@
 //!
 //! The broker runs on a tokio runtime of its own whose threads are named
 //! [`BROKER_THREAD_NAME`], so its CPU time can be told apart from the
-//! client's (see `cpu_time`).
+//! client's (see `kproducer_perf::threads_cpu_time`).
 
 use std::time::Duration;
 

@@ -29,10 +29,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use kproducer::{DeliveryFuture, Error, Producer, Record, Topic, TrySendError};
-
-use super::latency::Latency;
-use super::pacing::Pacer;
-use crate::cpu_time;
+use kproducer_perf::{LatencyRecorder, Pacer};
 
 /// Sends between two non-blocking collections of outcomes: often enough
 /// that an outcome is seen within microseconds of its arrival while
@@ -71,7 +68,7 @@ pub(crate) struct Tally {
     /// The first failure, in full.
     pub(crate) first_error: Option<String>,
     /// Latency of the acknowledged records.
-    pub(crate) latency: Latency,
+    pub(crate) latency: LatencyRecorder,
     /// CPU time of the thread that ran the loop (sending, collecting
     /// outcomes and the producer's `try_send` path), if readable.
     pub(crate) loop_cpu: Option<Duration>,
@@ -84,7 +81,7 @@ impl Tally {
             failed: 0,
             by_kind: BTreeMap::new(),
             first_error: None,
-            latency: Latency::new(),
+            latency: LatencyRecorder::new(),
             loop_cpu: None,
         }
     }
@@ -259,7 +256,7 @@ impl Outstanding {
 pub(crate) async fn run(producer: &Producer, spec: &LoadSpec) -> (Tally, Duration) {
     let mut outstanding = Outstanding::new();
     let mut tally = Tally::new();
-    let cpu_before = cpu_time::current_thread_cpu().ok();
+    let cpu_before = kproducer_perf::current_thread_cpu_time().ok();
     let start = Instant::now();
     let pacer = Pacer::new(start, spec.throughput);
     let mut now = start;
@@ -318,7 +315,7 @@ pub(crate) async fn run(producer: &Producer, spec: &LoadSpec) -> (Tally, Duratio
     while outstanding.next(&mut tally).await {}
     let elapsed = start.elapsed();
     tally.loop_cpu = cpu_before
-        .zip(cpu_time::current_thread_cpu().ok())
+        .zip(kproducer_perf::current_thread_cpu_time().ok())
         .map(|(before, after)| after.saturating_sub(before));
     (tally, elapsed)
 }

@@ -17,11 +17,8 @@
 
 mod args;
 mod embedded;
-mod latency;
 mod load;
 mod monitor;
-mod pacing;
-mod payload;
 mod report;
 mod scaling;
 
@@ -33,7 +30,6 @@ use kproducer::{Producer, ProducerConfig, Record, Topic};
 
 pub(crate) use args::PerfArgs;
 
-use crate::cpu_time;
 use crate::error::{self, CliError};
 use crate::preflight;
 use crate::producer_config::{config_from, prop, start_producer};
@@ -185,7 +181,7 @@ async fn measure(
     let warm_up_records = warm_up(&producer, &topic, partitions).await?;
     let spec = LoadSpec {
         topic,
-        payload: Bytes::from(payload::perf_payload(args.record_size)),
+        payload: Bytes::from(kproducer_perf::perf_payload(args.record_size)),
         num_records: args.num_records,
         throughput: args.throughput,
     };
@@ -227,7 +223,7 @@ async fn measure(
 /// and the broker's. Unreadable `/proc` is reported, and counts as zero.
 fn measure_cpu(embedded: bool) -> (Duration, Option<Duration>) {
     let broker = if embedded {
-        match cpu_time::threads_cpu(BROKER_THREAD_NAME) {
+        match kproducer_perf::threads_cpu_time(BROKER_THREAD_NAME) {
             Ok(b) => Some(b),
             Err(e) => {
                 eprintln!("kproducer perf: warning: {e}");
@@ -237,7 +233,7 @@ fn measure_cpu(embedded: bool) -> (Duration, Option<Duration>) {
     } else {
         None
     };
-    let process = cpu_time::process_cpu().unwrap_or_else(|e| {
+    let process = kproducer_perf::process_cpu_time().unwrap_or_else(|e| {
         eprintln!("kproducer perf: warning: {e}");
         Duration::ZERO
     });

@@ -7,11 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::latency::LatencySummary;
-use super::scaling::ScalingStory;
+use kproducer_perf::{BYTES_PER_MB, LatencySummary, NonFinite, PerfReport as SharedReport};
 
-/// The "MB" of `mb_per_sec`: a mebibyte, as Kafka's perf tool counts.
-const BYTES_PER_MB: f64 = 1024.0 * 1024.0;
+use super::scaling::ScalingStory;
 
 /// The outcome of one run.
 #[derive(Debug, Clone)]
@@ -43,79 +41,42 @@ pub(crate) struct PerfReport {
     pub(crate) scaling: ScalingStory,
 }
 
-fn per_second(amount: f64, elapsed: Duration) -> f64 {
-    let secs = elapsed.as_secs_f64();
-    if secs > 0.0 { amount / secs } else { 0.0 }
-}
-
-/// A finite number with at most `decimals` decimals (JSON has no NaN).
-fn json_number(value: f64, decimals: usize) -> String {
-    if value.is_finite() {
-        format!("{value:.decimals$}")
-    } else {
-        "0".to_owned()
-    }
-}
-
-/// `text` as a JSON string literal.
-fn push_json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
+impl PerfReport {
+    /// The numbers every perf driver reports alike, for the shared JSON
+    /// line and rates.
+    fn shared(&self) -> SharedReport {
+        SharedReport {
+            client: self.client.clone(),
+            records: self.records,
+            record_size: self.record_size,
+            elapsed: self.elapsed,
+            latency: self.latency,
+            cpu: self.cpu,
+            errors: self.errors,
+            // More connections than u32::MAX to one broker cannot exist.
+            max_connections_per_broker: u32::try_from(self.scaling.max_connections_per_broker())
+                .unwrap_or(u32::MAX),
+            scale_events: self.scaling.scale_events,
         }
     }
-    out.push('"');
-}
 
-impl PerfReport {
     /// Acknowledged records per second.
     pub(crate) fn records_per_sec(&self) -> f64 {
-        per_second(self.records as f64, self.elapsed)
+        self.shared().records_per_sec()
     }
 
     /// Acknowledged value bytes per second, in MiB.
     pub(crate) fn mb_per_sec(&self) -> f64 {
-        per_second(
-            self.records as f64 * self.record_size as f64 / BYTES_PER_MB,
-            self.elapsed,
-        )
+        self.shared().mb_per_sec()
     }
 
-    /// The JSON line (no newline): exactly `client`, `records`,
-    /// `record_size`, `elapsed_s`, `records_per_sec`, `mb_per_sec`,
-    /// `latency_ms` {`p50`, `p95`, `p99`, `max`}, `cpu_s`, `errors`,
-    /// `max_connections_per_broker`, `scale_events`.
+    /// The JSON line (no newline), the peers' layout: exactly `client`,
+    /// `records`, `record_size`, `elapsed_s`, `records_per_sec`,
+    /// `mb_per_sec`, `latency_ms` {`p50`, `p95`, `p99`, `max`}, `cpu_s`,
+    /// `errors`, `max_connections_per_broker`, `scale_events`; NaN and
+    /// infinities as `0`, as this command always wrote them.
     pub(crate) fn to_json_line(&self) -> String {
-        let mut line = String::with_capacity(320);
-        line.push_str("{\"client\":");
-        push_json_string(&mut line, &self.client);
-        // Writing to a String cannot fail.
-        let _ = write!(
-            line,
-            ",\"records\":{},\"record_size\":{},\"elapsed_s\":{},\"records_per_sec\":{},\
-             \"mb_per_sec\":{},\"latency_ms\":{{\"p50\":{},\"p95\":{},\"p99\":{},\"max\":{}}},\
-             \"cpu_s\":{},\"errors\":{},\"max_connections_per_broker\":{},\"scale_events\":{}}}",
-            self.records,
-            self.record_size,
-            json_number(self.elapsed.as_secs_f64(), 6),
-            json_number(self.records_per_sec(), 1),
-            json_number(self.mb_per_sec(), 3),
-            json_number(self.latency.p50, 3),
-            json_number(self.latency.p95, 3),
-            json_number(self.latency.p99, 3),
-            json_number(self.latency.max, 3),
-            json_number(self.cpu.as_secs_f64(), 3),
-            self.errors,
-            self.scaling.max_connections_per_broker(),
-            self.scaling.scale_events,
-        );
-        line
+        self.shared().to_json_line_with(NonFinite::Zero)
     }
 
     /// The summary for people, several lines.
@@ -219,9 +180,27 @@ mod tests {
 
     #[test]
     fn strings_are_escaped() {
-        let mut out = String::new();
-        push_json_string(&mut out, "a\"b\\c\n");
-        assert_eq!(out, "\"a\\\"b\\\\c\\u000a\"");
+        let r = PerfReport {
+            client: "a\"b\\c\n".into(),
+            ..report()
+        };
+        assert!(
+            r.to_json_line()
+                .starts_with("{\"client\":\"a\\\"b\\\\c\\u000a\","),
+            "{}",
+            r.to_json_line()
+        );
+    }
+
+    #[test]
+    fn non_finite_numbers_are_zero() {
+        let mut r = report();
+        r.latency.max = f64::NAN;
+        assert!(
+            r.to_json_line().contains("\"max\":0}"),
+            "{}",
+            r.to_json_line()
+        );
     }
 
     #[test]

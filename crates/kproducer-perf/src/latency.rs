@@ -16,7 +16,7 @@ const SIGNIFICANT_DIGITS: u8 = 3;
 ///
 /// ```
 /// use std::time::Duration;
-/// use kproducer_bench_peers::LatencyRecorder;
+/// use kproducer_perf::LatencyRecorder;
 ///
 /// let mut latency = LatencyRecorder::new();
 /// for ms in 1..=100 {

@@ -1,4 +1,6 @@
-//! What a perf run reports: a human summary and one JSON line.
+//! What a perf run reports: one JSON line (the same keys, order and
+//! precision in every driver, so `cargo xtask bench` compares like with
+//! like) and a one-line human summary.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -7,13 +9,13 @@ use crate::LatencySummary;
 
 /// Bytes in the "MB" of `mb_per_sec`: a mebibyte, as in Apache Kafka's
 /// `kafka-producer-perf-test`.
-const BYTES_PER_MB: f64 = 1024.0 * 1024.0;
+pub const BYTES_PER_MB: f64 = 1024.0 * 1024.0;
 
 /// The outcome of one perf run.
 ///
 /// ```
 /// use std::time::Duration;
-/// use kproducer_bench_peers::{LatencySummary, PerfReport};
+/// use kproducer_perf::{LatencySummary, PerfReport};
 ///
 /// let report = PerfReport {
 ///     client: "librdkafka-2.12.1".into(),
@@ -52,6 +54,16 @@ pub struct PerfReport {
     pub scale_events: u64,
 }
 
+/// How the JSON line writes a number that is NaN or infinite (JSON has
+/// neither). Each driver keeps the choice it always made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonFinite {
+    /// `null`: the peers' choice, and [`PerfReport::to_json_line`]'s.
+    Null,
+    /// `0`: `kproducer perf`'s choice.
+    Zero,
+}
+
 impl PerfReport {
     /// Acknowledged records per second of `elapsed`.
     #[must_use]
@@ -73,8 +85,18 @@ impl PerfReport {
     /// `records_per_sec`, `mb_per_sec`, `latency_ms` (`p50`, `p95`, `p99`,
     /// `max`), `cpu_s`, `errors`, `max_connections_per_broker` and
     /// `scale_events`.
+    ///
+    /// NaN and infinities are written as `null`; see
+    /// [`PerfReport::to_json_line_with`].
     #[must_use]
     pub fn to_json_line(&self) -> String {
+        self.to_json_line_with(NonFinite::Null)
+    }
+
+    /// [`PerfReport::to_json_line`], writing NaN and infinities as
+    /// `non_finite` says.
+    #[must_use]
+    pub fn to_json_line_with(&self, non_finite: NonFinite) -> String {
         let mut line = String::with_capacity(320);
         // Writing to a String cannot fail; the results are ignored for that
         // reason only.
@@ -87,14 +109,14 @@ impl PerfReport {
              \"cpu_s\":{},\"errors\":{},\"max_connections_per_broker\":{},\"scale_events\":{}}}",
             self.records,
             self.record_size,
-            json_number(self.elapsed.as_secs_f64(), 6),
-            json_number(self.records_per_sec(), 1),
-            json_number(self.mb_per_sec(), 3),
-            json_number(self.latency.p50, 3),
-            json_number(self.latency.p95, 3),
-            json_number(self.latency.p99, 3),
-            json_number(self.latency.max, 3),
-            json_number(self.cpu.as_secs_f64(), 3),
+            json_number(non_finite, self.elapsed.as_secs_f64(), 6),
+            json_number(non_finite, self.records_per_sec(), 1),
+            json_number(non_finite, self.mb_per_sec(), 3),
+            json_number(non_finite, self.latency.p50, 3),
+            json_number(non_finite, self.latency.p95, 3),
+            json_number(non_finite, self.latency.p99, 3),
+            json_number(non_finite, self.latency.max, 3),
+            json_number(non_finite, self.cpu.as_secs_f64(), 3),
             self.errors,
             self.max_connections_per_broker,
             self.scale_events,
@@ -156,13 +178,17 @@ fn per_second(amount: f64, elapsed: Duration) -> f64 {
 }
 
 /// A finite number with `decimals` places (never an exponent, which Rust's
-/// fixed-precision formatting does not produce); `null` for NaN or infinity,
-/// which JSON cannot hold.
-fn json_number(value: f64, decimals: usize) -> String {
+/// fixed-precision formatting does not produce); NaN or infinity, which
+/// JSON cannot hold, as `non_finite` says.
+fn json_number(non_finite: NonFinite, value: f64, decimals: usize) -> String {
     if value.is_finite() {
         format!("{value:.decimals$}")
     } else {
-        "null".to_owned()
+        match non_finite {
+            NonFinite::Null => "null",
+            NonFinite::Zero => "0",
+        }
+        .to_owned()
     }
 }
 
@@ -262,6 +288,21 @@ mod tests {
             degenerate
                 .human_summary()
                 .contains("0 records acknowledged")
+        );
+    }
+
+    #[test]
+    fn non_finite_numbers_are_written_as_asked() {
+        let mut odd = report();
+        odd.latency.p99 = f64::INFINITY;
+        assert!(odd.to_json_line().contains("\"p99\":null,"));
+        assert!(
+            odd.to_json_line_with(NonFinite::Zero)
+                .contains("\"p99\":0,")
+        );
+        assert_eq!(
+            report().to_json_line(),
+            report().to_json_line_with(NonFinite::Zero)
         );
     }
 

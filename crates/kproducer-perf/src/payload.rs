@@ -7,10 +7,10 @@
 /// from a fixed seed with splitmix64; every record reuses it.
 ///
 /// ```
-/// let payload = kproducer_bench_peers::perf_payload(100);
+/// let payload = kproducer_perf::perf_payload(100);
 /// assert_eq!(payload.len(), 100);
 /// assert!(payload.iter().all(u8::is_ascii_uppercase));
-/// assert_eq!(payload, kproducer_bench_peers::perf_payload(100));
+/// assert_eq!(payload, kproducer_perf::perf_payload(100));
 /// ```
 #[must_use]
 pub fn perf_payload(size: usize) -> Vec<u8> {

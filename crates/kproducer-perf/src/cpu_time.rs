@@ -2,9 +2,10 @@
 //! `/proc` — plain file reads, so no `libc` and no `unsafe` (the workspace
 //! denies `unsafe_code`, and `getrusage` through `libc` would need it).
 //!
-//! `kproducer perf --bootstrap embedded` runs the fake broker in the same
-//! process, on threads of its own; the client's CPU time is the process's
-//! minus those threads', so the report charges the client only for itself.
+//! Each perf driver charges a client with its own process's CPU time, all
+//! threads (librdkafka's internal threads, tokio's workers). `kproducer perf
+//! --bootstrap embedded` runs the fake broker in the same process, on threads
+//! of its own, and subtracts those threads' time ([`threads_cpu_time`]).
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ const TICKS_PER_SEC: u64 = 100;
 
 /// Why CPU time could not be read.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum CpuTimeError {
+pub enum CpuTimeError {
     /// `/proc` is not there (not Linux) or not readable.
     #[error("cannot read {path} ({source}); CPU time is measured only on Linux with /proc mounted")]
     Read {
@@ -36,11 +37,11 @@ pub(crate) enum CpuTimeError {
 
 /// One `stat` file's command name and user + system time.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StatTimes {
+pub struct StatTimes {
     /// The command (thread) name, at most 15 bytes as the kernel keeps it.
-    pub(crate) name: String,
+    pub name: String,
     /// User plus system time.
-    pub(crate) cpu: Duration,
+    pub cpu: Duration,
 }
 
 /// Parses the text of a `/proc/<pid>[/task/<tid>]/stat` file.
@@ -48,7 +49,20 @@ pub(crate) struct StatTimes {
 /// The name (field 2) is in parentheses and may itself contain spaces and
 /// `)`, so the fields after it are counted from the *last* `)`: `utime` is
 /// field 14 and `stime` field 15, in clock ticks.
-pub(crate) fn parse_stat(text: &str) -> Result<StatTimes, &'static str> {
+///
+/// ```
+/// use std::time::Duration;
+/// let stat = "42 (a) b) R 1 42 42 0 -1 4194304 100 0 0 0 150 25 0 0 20 0 3 0";
+/// let times = kproducer_perf::parse_stat(stat).unwrap();
+/// assert_eq!(times.name, "a) b");
+/// assert_eq!(times.cpu, Duration::from_millis(1750));
+/// ```
+///
+/// # Errors
+///
+/// What is missing, when there is no name in parentheses, too few fields,
+/// or the times are not integers.
+pub fn parse_stat(text: &str) -> Result<StatTimes, &'static str> {
     let open = text.find('(').ok_or("no '(' opening the command name")?;
     let close = text.rfind(')').ok_or("no ')' closing the command name")?;
     let name = text
@@ -85,18 +99,30 @@ fn read_stat(path: &str) -> Result<StatTimes, CpuTimeError> {
 
 /// User + system CPU time of the whole process so far, all threads
 /// (including threads that have exited).
-pub(crate) fn process_cpu() -> Result<Duration, CpuTimeError> {
+///
+/// # Errors
+///
+/// [`CpuTimeError`] when `/proc/self/stat` is missing or malformed.
+pub fn process_cpu_time() -> Result<Duration, CpuTimeError> {
     read_stat("/proc/self/stat").map(|s| s.cpu)
 }
 
 /// User + system CPU time of the calling thread.
-pub(crate) fn current_thread_cpu() -> Result<Duration, CpuTimeError> {
+///
+/// # Errors
+///
+/// [`CpuTimeError`] when `/proc/thread-self/stat` is missing or malformed.
+pub fn current_thread_cpu_time() -> Result<Duration, CpuTimeError> {
     read_stat("/proc/thread-self/stat").map(|s| s.cpu)
 }
 
 /// User + system CPU time of this process's live threads whose name starts
-/// with `prefix`.
-pub(crate) fn threads_cpu(prefix: &str) -> Result<Duration, CpuTimeError> {
+/// with `prefix`. Threads that exit while being read are skipped.
+///
+/// # Errors
+///
+/// [`CpuTimeError::Read`] when `/proc/self/task` cannot be listed.
+pub fn threads_cpu_time(prefix: &str) -> Result<Duration, CpuTimeError> {
     let dir = "/proc/self/task";
     let entries = std::fs::read_dir(dir).map_err(|source| CpuTimeError::Read {
         path: dir.to_owned(),
@@ -142,10 +168,10 @@ mod tests {
 
     #[test]
     fn this_process_and_its_threads_are_readable() {
-        let total = process_cpu().unwrap();
-        let none = threads_cpu("no-thread-is-called-this").unwrap();
-        assert!(current_thread_cpu().unwrap() <= total);
+        let total = process_cpu_time().unwrap();
+        let none = threads_cpu_time("no-thread-is-called-this").unwrap();
+        assert!(current_thread_cpu_time().unwrap() <= total);
         assert_eq!(none, Duration::ZERO);
-        assert!(threads_cpu("").unwrap() <= total + Duration::from_millis(100));
+        assert!(threads_cpu_time("").unwrap() <= total + Duration::from_millis(100));
     }
 }

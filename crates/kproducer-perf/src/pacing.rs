@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// ```
 /// use std::num::NonZeroU64;
 /// use std::time::{Duration, Instant};
-/// use kproducer_bench_peers::Pacer;
+/// use kproducer_perf::Pacer;
 ///
 /// let start = Instant::now();
 /// let pacer = Pacer::new(start, NonZeroU64::new(100)); // 100 records/s
