@@ -275,7 +275,10 @@ async fn tls_client_against_a_plaintext_port_fails_fast_with_a_hint() {
             .await
             .unwrap_err();
         let err = transport_error(&err);
-        assert!(matches!(err, TransportError::TlsPeerNotTls { .. }), "{err}");
+        assert!(
+            matches!(err, TransportError::TlsClosedDuringHandshake { .. }),
+            "{err}"
+        );
         assert!(
             err.to_string().contains("security.protocol=PLAINTEXT"),
             "{err}"

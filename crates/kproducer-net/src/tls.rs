@@ -139,7 +139,7 @@ fn classify(addr: &BrokerAddress, e: &io::Error) -> TransportError {
             io::ErrorKind::UnexpectedEof
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe => TransportError::TlsPeerNotTls {
+            | io::ErrorKind::BrokenPipe => TransportError::TlsClosedDuringHandshake {
                 addr,
                 detail: format!("the connection closed during the handshake: {e}"),
             },
@@ -294,11 +294,27 @@ mod tests {
     }
 
     #[test]
-    fn eof_during_handshake_points_at_a_plaintext_listener() {
+    fn eof_during_handshake_points_at_a_plaintext_listener_but_may_pass() {
         let e = io::Error::new(io::ErrorKind::UnexpectedEof, "tls handshake eof");
         let err = classify(&addr(), &e);
-        assert!(matches!(err, TransportError::TlsPeerNotTls { .. }), "{err}");
+        assert!(
+            matches!(err, TransportError::TlsClosedDuringHandshake { .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("security.protocol=PLAINTEXT"));
+        // A broker shutting down closes connections too: retried.
+        assert!(!err.needs_configuration_change());
+    }
+
+    #[test]
+    fn non_tls_bytes_need_a_configuration_change() {
+        let e = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+        );
+        let err = classify(&addr(), &e);
+        assert!(matches!(err, TransportError::TlsPeerNotTls { .. }), "{err}");
+        assert!(err.needs_configuration_change());
     }
 
     #[test]

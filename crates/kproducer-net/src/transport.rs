@@ -128,8 +128,8 @@ pub enum TransportError {
         /// What the verifier said.
         detail: String,
     },
-    /// TLS: the peer closed the connection or answered with bytes that are
-    /// not TLS during the handshake: most likely a PLAINTEXT listener.
+    /// TLS: the peer answered the handshake with bytes that are not TLS:
+    /// the port is not a TLS listener.
     #[error(
         "TLS handshake with {addr} failed: the broker does not speak TLS on this port ({detail}); \
          it is probably a PLAINTEXT listener: set security.protocol=PLAINTEXT, or use the \
@@ -139,6 +139,23 @@ pub enum TransportError {
         /// The address tried.
         addr: BrokerAddress,
         /// What the TLS layer saw.
+        detail: String,
+    },
+    /// TLS: the peer closed (or reset) the connection during the
+    /// handshake. A Kafka PLAINTEXT listener does that with a TLS client
+    /// (it reads the ClientHello as an oversized request and closes), but
+    /// so does a broker that is shutting down, or a load balancer with no
+    /// broker behind it: unlike [`TlsPeerNotTls`](Self::TlsPeerNotTls) this
+    /// may be transient, so it is retried.
+    #[error(
+        "TLS handshake with {addr} failed: the broker closed the connection during the \
+         handshake ({detail}); if this repeats, the port is probably a PLAINTEXT listener: set \
+         security.protocol=PLAINTEXT, or use the broker's SSL listener port"
+    )]
+    TlsClosedDuringHandshake {
+        /// The address tried.
+        addr: BrokerAddress,
+        /// What the I/O layer saw.
         detail: String,
     },
     /// TLS: the handshake failed for another reason (the broker refused
@@ -165,8 +182,9 @@ pub enum TransportError {
 impl TransportError {
     /// Whether retrying cannot help until the configuration (or the
     /// broker's certificate) changes: every TLS verification failure, and
-    /// a TLS client talking to a non-TLS port. Connection refusals,
-    /// timeouts and resolution failures may be transient.
+    /// a TLS client answered with bytes that are not TLS. Connection
+    /// refusals, timeouts, resolution failures and a connection closed
+    /// during the handshake may be transient.
     ///
     /// ```
     /// use kproducer_net::{BrokerAddress, TransportError};
@@ -187,6 +205,47 @@ impl TransportError {
         )
     }
 
+    /// A copy of this error when it [needs a configuration
+    /// change](Self::needs_configuration_change), else `None`: for keeping
+    /// beside the error handed back to the caller (`TransportError` is not
+    /// `Clone`, as its I/O variants hold an [`io::Error`]).
+    ///
+    /// ```
+    /// use kproducer_net::{BrokerAddress, TransportError};
+    /// let addr = BrokerAddress::new("broker", 9093);
+    /// let e = TransportError::TlsExpired { addr: addr.clone(), detail: "Expired".into() };
+    /// let kept = e.configuration_error().unwrap();
+    /// assert_eq!(kept.to_string(), e.to_string());
+    /// let e = TransportError::Timeout { addr, timeout_ms: 10_000 };
+    /// assert!(e.configuration_error().is_none());
+    /// ```
+    pub fn configuration_error(&self) -> Option<TransportError> {
+        let copy = |addr: &BrokerAddress, detail: &String| (addr.clone(), detail.clone());
+        Some(match self {
+            TransportError::TlsUnknownCa { addr, detail } => {
+                let (addr, detail) = copy(addr, detail);
+                TransportError::TlsUnknownCa { addr, detail }
+            }
+            TransportError::TlsNameMismatch { addr, detail } => {
+                let (addr, detail) = copy(addr, detail);
+                TransportError::TlsNameMismatch { addr, detail }
+            }
+            TransportError::TlsExpired { addr, detail } => {
+                let (addr, detail) = copy(addr, detail);
+                TransportError::TlsExpired { addr, detail }
+            }
+            TransportError::TlsBadCertificate { addr, detail } => {
+                let (addr, detail) = copy(addr, detail);
+                TransportError::TlsBadCertificate { addr, detail }
+            }
+            TransportError::TlsPeerNotTls { addr, detail } => {
+                let (addr, detail) = copy(addr, detail);
+                TransportError::TlsPeerNotTls { addr, detail }
+            }
+            _ => return None,
+        })
+    }
+
     /// The SASL failure, when authentication is what failed.
     pub fn sasl_error(&self) -> Option<&SaslError> {
         match self {
@@ -204,4 +263,109 @@ impl TransportError {
 pub trait Transport: fmt::Debug + Send + Sync + 'static {
     /// Connects to `addr`.
     async fn connect(&self, addr: &BrokerAddress) -> Result<BoxStream, TransportError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error of each kind, and whether it needs a configuration change.
+    fn every_kind() -> Vec<(TransportError, bool)> {
+        let addr = || BrokerAddress::new("broker", 9093);
+        let detail = || "why".to_owned();
+        vec![
+            (
+                TransportError::Connect {
+                    addr: addr(),
+                    source: io::ErrorKind::ConnectionRefused.into(),
+                },
+                false,
+            ),
+            (
+                TransportError::Timeout {
+                    addr: addr(),
+                    timeout_ms: 1,
+                },
+                false,
+            ),
+            (
+                TransportError::Resolve {
+                    addr: addr(),
+                    reason: detail(),
+                },
+                false,
+            ),
+            (
+                TransportError::TlsUnknownCa {
+                    addr: addr(),
+                    detail: detail(),
+                },
+                true,
+            ),
+            (
+                TransportError::TlsNameMismatch {
+                    addr: addr(),
+                    detail: detail(),
+                },
+                true,
+            ),
+            (
+                TransportError::TlsExpired {
+                    addr: addr(),
+                    detail: detail(),
+                },
+                true,
+            ),
+            (
+                TransportError::TlsBadCertificate {
+                    addr: addr(),
+                    detail: detail(),
+                },
+                true,
+            ),
+            (
+                TransportError::TlsPeerNotTls {
+                    addr: addr(),
+                    detail: detail(),
+                },
+                true,
+            ),
+            (
+                TransportError::TlsClosedDuringHandshake {
+                    addr: addr(),
+                    detail: detail(),
+                },
+                false,
+            ),
+            (
+                TransportError::TlsHandshake {
+                    addr: addr(),
+                    detail: detail(),
+                },
+                false,
+            ),
+            (
+                TransportError::Sasl {
+                    addr: addr(),
+                    source: SaslError::NotSaslListener,
+                },
+                false,
+            ),
+        ]
+    }
+
+    #[test]
+    fn configuration_errors_are_copied_exactly_when_they_need_a_change() {
+        for (e, needs_change) in every_kind() {
+            assert_eq!(e.needs_configuration_change(), needs_change, "{e}");
+            match e.configuration_error() {
+                Some(copy) => {
+                    assert!(needs_change, "{e}");
+                    assert_eq!(copy.to_string(), e.to_string());
+                    assert_eq!(format!("{copy:?}"), format!("{e:?}"));
+                }
+                None => assert!(!needs_change, "{e}"),
+            }
+        }
+    }
 }

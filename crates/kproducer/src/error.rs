@@ -141,6 +141,49 @@ pub enum Error {
         #[source]
         source: kproducer_net::SaslError,
     },
+    /// Every broker the producer knows of (or every bootstrap server,
+    /// before the first metadata) refused its TLS settings in a way
+    /// retrying cannot fix: a certificate from an untrusted CA, one that
+    /// does not name the host, an expired one, or a port that does not
+    /// speak TLS. Fatal, like [`Error::Fatal`]: every outstanding record
+    /// fails with it and later sends are refused. `source` is the typed
+    /// [`TransportError`](crate::TransportError) (`TlsUnknownCa`,
+    /// `TlsNameMismatch`, …), whose text says what to set. Fix the `ssl.*`
+    /// or `security.protocol` settings (or the brokers' certificates) and
+    /// create a new producer.
+    ///
+    /// A broker that refuses while others connect does not fail the
+    /// producer: its records are retried and, if it stays broken, time out
+    /// ([`Error::DeliveryTimeout`]) naming the cause.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use kproducer::Error;
+    /// use kproducer::TransportError;
+    /// use kproducer_net::BrokerAddress;
+    ///
+    /// let e = Error::Tls {
+    ///     broker: "broker1:9093".into(),
+    ///     source: Arc::new(TransportError::TlsUnknownCa {
+    ///         addr: BrokerAddress::new("broker1", 9093),
+    ///         detail: "invalid peer certificate: UnknownIssuer".into(),
+    ///     }),
+    /// };
+    /// assert!(e.to_string().contains("set ssl.ca.location"));
+    /// assert!(!e.is_retriable());
+    /// ```
+    #[error(
+        "TLS connection to broker {broker} failed, and no broker accepts these settings; fix the \
+         ssl.* or security.protocol settings (or the brokers' certificates) and create a new \
+         producer: {source}"
+    )]
+    Tls {
+        /// The broker that refused (the first, when several did).
+        broker: String,
+        /// What went wrong, typed.
+        #[source]
+        source: std::sync::Arc<crate::TransportError>,
+    },
     /// The producer was closed (by [`close`](crate::Producer::close)) before
     /// the record was acknowledged, or a send came after close.
     #[error("the producer is closed: the record was not (or not known to be) delivered")]

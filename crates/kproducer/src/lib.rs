@@ -68,5 +68,5 @@ pub use record::{Header, Record, RecordMetadata, Topic};
 pub use security::{SecurityProtocol, SslConfig};
 pub use transaction::{TransactionError, TransactionPhase};
 
-pub use kproducer_net::{BuiltinMechanism, Mechanism, SaslError, Secret};
+pub use kproducer_net::{BuiltinMechanism, Mechanism, SaslError, Secret, TransportError};
 pub use kproducer_protocol as protocol;

@@ -16,7 +16,7 @@ use kproducer::{
     Error, Producer, ProducerConfig, Record, RecordMetadata, SecurityProtocol, SslConfig,
 };
 use kproducer_fake_broker::{FakeCluster, LoopbackListener, SelfSignedTls, ServerTls, TestPki};
-use kproducer_net::PemSource;
+use kproducer_net::{PemSource, TransportError};
 
 const TEST_LIMIT: Duration = Duration::from_secs(60);
 
@@ -153,20 +153,189 @@ async fn mutual_tls_with_files_from_properties() {
     .await;
 }
 
+/// Sends one record to each partition of `orders` and expects every one,
+/// and a later send, to fail with [`Error::Tls`]; returns the typed cause.
+async fn expect_tls_refusal(producer: &Producer) -> Arc<TransportError> {
+    let mut futures = Vec::new();
+    for p in 0..4 {
+        let record = Record::new("orders", format!("v{p}")).with_partition(p);
+        futures.push(producer.send(record).await.unwrap());
+    }
+    let mut cause = None;
+    for f in futures {
+        match f.await {
+            Err(Error::Tls { source, .. }) => cause = Some(source),
+            other => panic!("expected Error::Tls, got {other:?}"),
+        }
+    }
+    let later = producer.send(Record::new("orders", "later")).await;
+    assert!(matches!(later, Err(Error::Tls { .. })), "{later:?}");
+    cause.unwrap()
+}
+
+/// The default `delivery.timeout.ms` (two minutes): a refusal must not
+/// wait for it. The test's own bound (60 s) is the only time limit.
+fn ssl_producer_default_timeouts(bootstrap: &str, ca_pem: &str) -> Producer {
+    let config = ProducerConfig::from_properties([
+        ("bootstrap.servers", bootstrap),
+        ("security.protocol", "SSL"),
+        ("ssl.ca.pem", ca_pem),
+    ])
+    .unwrap();
+    Producer::builder().config(config).build().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_untrusted_broker_fails_delivery_naming_the_cause() {
+async fn an_untrusted_broker_fails_the_producer_at_once_with_the_typed_error() {
     bounded(async {
         let cluster = cluster();
         let (_tls, listener) = self_signed_listener(&cluster).await;
         let other_ca = TestPki::new("not the broker's CA").unwrap().ca_pem();
-        let producer = ssl_producer(&listener, &other_ca);
-        let err = deliver(&producer, Record::new("orders", "x"))
-            .await
-            .unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("not signed by a trusted CA"), "{text}");
+        let producer = ssl_producer_default_timeouts(&listener.bootstrap_servers(), &other_ca);
+        let cause = expect_tls_refusal(&producer).await;
+        assert!(
+            matches!(*cause, TransportError::TlsUnknownCa { .. }),
+            "{cause}"
+        );
+        assert!(cause.to_string().contains("set ssl.ca.location"), "{cause}");
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_for_another_name_fails_the_producer_at_once_with_the_typed_error() {
+    bounded(async {
+        let cluster = cluster();
+        let pki = TestPki::new("test CA").unwrap();
+        // Names "localhost"; the producer connects to 127.0.0.1.
+        let broker = pki.issue_server(&["localhost"]).unwrap();
+        let server = ServerTls::new(&broker.certificate_pem, &broker.key_pem);
+        let listener = cluster.listen_tls("127.0.0.1:0", &server).await.unwrap();
+        let producer = ssl_producer_default_timeouts(&listener.bootstrap_servers(), &pki.ca_pem());
+        let cause = expect_tls_refusal(&producer).await;
+        assert!(
+            matches!(*cause, TransportError::TlsNameMismatch { .. }),
+            "{cause}"
+        );
+        assert!(
+            cause
+                .to_string()
+                .contains("ssl.endpoint.identification.algorithm"),
+            "{cause}"
+        );
+    })
+    .await;
+}
+
+/// A producer over the in-memory transport with TLS `server`, trusting
+/// `ca_pem`, with the default two-minute `delivery.timeout.ms`.
+fn in_memory_ssl_producer(cluster: &FakeCluster, server: &ServerTls, ca_pem: String) -> Producer {
+    Producer::builder()
+        .bootstrap_servers(cluster.bootstrap_servers().split(','))
+        .transport(Arc::new(cluster.transport().with_tls(server).unwrap()))
+        .security_protocol(SecurityProtocol::Ssl)
+        .ssl(SslConfig {
+            ca: Some(PemSource::Pem(ca_pem)),
+            ..SslConfig::default()
+        })
+        .build()
+        .unwrap()
+}
+
+/// The same two refusals on paused time: the futures resolve long before
+/// `delivery.timeout.ms` of virtual time.
+#[tokio::test(start_paused = true)]
+async fn refusals_resolve_every_future_before_the_delivery_timeout() {
+    let pki = TestPki::new("test CA").unwrap();
+    let untrusted = in_memory_broker_tls(&TestPki::new("another CA").unwrap());
+    let wrong_name = {
+        let broker = pki.issue_server(&["broker.elsewhere"]).unwrap();
+        ServerTls::new(&broker.certificate_pem, &broker.key_pem)
+    };
+    for (server, unknown_ca) in [(untrusted, true), (wrong_name, false)] {
+        let cluster = cluster();
+        let producer = in_memory_ssl_producer(&cluster, &server, pki.ca_pem());
+        let started = tokio::time::Instant::now();
+        let cause = expect_tls_refusal(&producer).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "refused after {:?} of virtual time: waited for the delivery timeout",
+            started.elapsed()
+        );
+        if unknown_ca {
+            assert!(
+                matches!(*cause, TransportError::TlsUnknownCa { .. }),
+                "{cause}"
+            );
+        } else {
+            assert!(
+                matches!(*cause, TransportError::TlsNameMismatch { .. }),
+                "{cause}"
+            );
+        }
+        for p in 0..4 {
+            assert!(cluster.records("orders", p).unwrap().is_empty());
+        }
+    }
+}
+
+/// One broker of two has a certificate without its name: the producer is
+/// not failed. Records for the other broker's partitions are delivered;
+/// records for the refusing broker's time out naming the cause, as with
+/// Java's producer and librdkafka (the broker's operator can fix its
+/// certificate without restarting clients).
+#[tokio::test(start_paused = true)]
+async fn one_refusing_broker_does_not_fail_the_producer() {
+    let cluster = cluster();
+    let pki = TestPki::new("test CA").unwrap();
+    let broker = pki.issue_server(&["fake-broker-0"]).unwrap();
+    let server = ServerTls::new(&broker.certificate_pem, &broker.key_pem);
+    let config = ProducerConfig::from_properties([
+        ("bootstrap.servers", cluster.bootstrap_servers().as_str()),
+        ("security.protocol", "SSL"),
+        ("ssl.ca.pem", pki.ca_pem().as_str()),
+        ("delivery.timeout.ms", "10000"),
+        ("request.timeout.ms", "5000"),
+        ("linger.ms", "0"),
+    ])
+    .unwrap();
+    let producer = Producer::builder()
+        .config(config)
+        .transport(Arc::new(cluster.transport().with_tls(&server).unwrap()))
+        .build()
+        .unwrap();
+    let leaders: Vec<i32> = (0..4)
+        .map(|p| cluster.leader("orders", p).unwrap())
+        .collect();
+    assert!(
+        leaders.contains(&0) && leaders.contains(&1),
+        "both brokers lead a partition: {leaders:?}"
+    );
+    let mut futures = Vec::new();
+    for p in 0..4 {
+        let record = Record::new("orders", format!("v{p}")).with_partition(p);
+        futures.push(producer.send(record).await.unwrap());
+    }
+    for (p, f) in futures.into_iter().enumerate() {
+        let result = f.await;
+        if leaders[p] == 0 {
+            assert!(result.is_ok(), "partition {p}: {result:?}");
+        } else {
+            match result {
+                Err(Error::DeliveryTimeout { last_problem, .. }) => assert!(
+                    last_problem.contains("not valid for the host name"),
+                    "partition {p}: {last_problem}"
+                ),
+                other => panic!("partition {p}: expected a delivery timeout, got {other:?}"),
+            }
+        }
+    }
+    // Still a working producer.
+    let p0 = i32::try_from(leaders.iter().position(|&l| l == 0).unwrap()).unwrap();
+    deliver(&producer, Record::new("orders", "after").with_partition(p0))
+        .await
+        .unwrap();
+    producer.close(Duration::from_secs(5)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,7 @@ pub(crate) mod idempotence;
 mod metadata;
 mod produce_body;
 mod response;
+mod tls_refusals;
 pub(crate) mod transaction;
 pub(crate) mod transaction_io;
 
@@ -94,6 +95,9 @@ pub(crate) struct Shared {
     /// The first connect attempt refused by SASL for good (set by
     /// [`auth_watch::AuthWatch`]).
     pub(crate) auth_failure: OnceLock<Error>,
+    /// Brokers whose latest connect attempt refused the TLS settings
+    /// (kept by [`auth_watch::AuthWatch`], read by the core).
+    pub(crate) tls_refusals: std::sync::Mutex<tls_refusals::TlsRefusals>,
     /// A transactional producer has a transaction open (records are
     /// taken); kept by the core for the handles' fast check.
     pub(crate) in_transaction: AtomicBool,
@@ -108,6 +112,7 @@ impl Shared {
             closed: AtomicBool::new(false),
             fatal: OnceLock::new(),
             auth_failure: OnceLock::new(),
+            tls_refusals: std::sync::Mutex::default(),
             in_transaction: AtomicBool::new(false),
         }
     }
