@@ -14,11 +14,20 @@ pub(crate) enum CliError {
     /// conflicting settings); the message names the key.
     #[error("{0}; see docs/configuration.md for every property")]
     Config(kproducer::Error),
-    /// No bootstrap server answered.
+    /// No bootstrap server answered (refused, unreachable, timed out).
     #[error(
         "cannot reach any bootstrap server ({detail}); is a broker running there? check --bootstrap"
     )]
     Unreachable {
+        /// What each server said.
+        detail: String,
+    },
+    /// A bootstrap server answered but did not accept the connection's
+    /// settings (a TLS certificate that fails verification, a port that
+    /// does not speak the configured security protocol, …): each server's
+    /// error, which says what to set.
+    #[error("no bootstrap server accepted the connection: {detail}")]
+    NotAccepted {
         /// What each server said.
         detail: String,
     },

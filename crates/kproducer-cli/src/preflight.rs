@@ -10,7 +10,8 @@ use kproducer::protocol::ErrorCode;
 use kproducer::protocol::messages::{MetadataRequest, MetadataRequestTopic};
 use kproducer::{ProducerConfig, Settings};
 use kproducer_net::{
-    BrokerAddress, Connection, ConnectionConfig, ConnectionError, TcpConfig, TcpTransport,
+    BrokerAddress, CloseReason, Connection, ConnectionConfig, ConnectionError, TcpConfig,
+    TcpTransport, TransportError,
 };
 
 use crate::error::CliError;
@@ -45,7 +46,7 @@ pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<
         allow_auto_topic_creation: config.allow_auto_create_topics,
         ..MetadataRequest::default()
     };
-    let mut failures = Vec::new();
+    let mut failures = Failures::default();
     for (host, port) in &settings.bootstrap {
         let address = BrokerAddress::new(host.clone(), *port);
         let attempt = async {
@@ -64,30 +65,43 @@ pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<
             {
                 return Err(CliError::Authentication(source.to_string()));
             }
-            // The transport's error already names the address.
+            // The transport's error already names the address, and for
+            // TLS says what to set.
             Ok(Err(ConnectionError::Connect { source, .. })) => {
-                failures.push(source.to_string());
+                failures.push(source.to_string(), is_unreachable(&source));
+                continue;
+            }
+            // A plaintext client at a TLS port: the reason says what to set.
+            Ok(Err(ConnectionError::Closed {
+                broker,
+                reason: reason @ CloseReason::TlsListener,
+                ..
+            })) => {
+                failures.push(format!("{broker}: {reason}"), false);
                 continue;
             }
             // Kafka's SASL listeners close a connection that sends
             // Metadata without authenticating.
             Ok(Err(e @ ConnectionError::Closed { .. })) if config.sasl_mechanism.is_none() => {
-                failures.push(format!(
-                    "{address}: {e}; if that listener requires SASL, set \
-                     security.protocol=SASL_PLAINTEXT (or SASL_SSL), sasl.mechanism, \
-                     sasl.username and sasl.password"
-                ));
+                failures.push(
+                    format!(
+                        "{address}: {e}; if that listener requires SASL, set \
+                         security.protocol=SASL_PLAINTEXT (or SASL_SSL), sasl.mechanism, \
+                         sasl.username and sasl.password"
+                    ),
+                    false,
+                );
                 continue;
             }
             Ok(Err(e)) => {
-                failures.push(format!("{address}: {e}"));
+                failures.push(format!("{address}: {e}"), false);
                 continue;
             }
             Err(_) => {
-                failures.push(format!(
-                    "{address}: no answer within {:?}",
-                    PREFLIGHT_TIMEOUT * 2
-                ));
+                failures.push(
+                    format!("{address}: no answer within {:?}", PREFLIGHT_TIMEOUT * 2),
+                    true,
+                );
                 continue;
             }
         };
@@ -115,7 +129,85 @@ pub(crate) async fn check_topic(config: &ProducerConfig, topic: &str) -> Result<
             }),
         };
     }
-    Err(CliError::Unreachable {
-        detail: failures.join("; "),
-    })
+    Err(failures.into_error())
+}
+
+/// Whether a connect failure means nothing answered there (refused,
+/// unreachable, timed out, unresolvable), as opposed to a server that
+/// answered and refused the settings (TLS, SASL).
+fn is_unreachable(e: &TransportError) -> bool {
+    matches!(
+        e,
+        TransportError::Connect { .. }
+            | TransportError::Timeout { .. }
+            | TransportError::Resolve { .. }
+    )
+}
+
+/// What each bootstrap server said, in order.
+#[derive(Debug, Default)]
+struct Failures {
+    lines: Vec<String>,
+    /// Whether every failure was a server that did not answer.
+    all_unreachable: bool,
+}
+
+impl Failures {
+    fn push(&mut self, line: String, unreachable: bool) {
+        self.all_unreachable = unreachable && (self.lines.is_empty() || self.all_unreachable);
+        self.lines.push(line);
+    }
+
+    /// "Is a broker running there?" only when nothing answered; otherwise
+    /// the servers' own errors, which say what to set.
+    fn into_error(self) -> CliError {
+        let detail = self.lines.join("; ");
+        if self.all_unreachable {
+            CliError::Unreachable { detail }
+        } else {
+            CliError::NotAccepted { detail }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused() -> TransportError {
+        TransportError::Connect {
+            addr: BrokerAddress::new("127.0.0.1", 9),
+            source: std::io::ErrorKind::ConnectionRefused.into(),
+        }
+    }
+
+    fn unknown_ca() -> TransportError {
+        TransportError::TlsUnknownCa {
+            addr: BrokerAddress::new("127.0.0.1", 9093),
+            detail: "invalid peer certificate: UnknownIssuer".into(),
+        }
+    }
+
+    fn error_for(failures: &[TransportError]) -> String {
+        let mut f = Failures::default();
+        for e in failures {
+            f.push(e.to_string(), is_unreachable(e));
+        }
+        f.into_error().to_string()
+    }
+
+    #[test]
+    fn only_unreachable_servers_ask_whether_a_broker_runs_there() {
+        let text = error_for(&[refused()]);
+        assert!(text.contains("is a broker running there?"), "{text}");
+    }
+
+    #[test]
+    fn a_tls_refusal_says_what_to_set_and_not_whether_a_broker_runs_there() {
+        for failures in [vec![unknown_ca()], vec![refused(), unknown_ca()]] {
+            let text = error_for(&failures);
+            assert!(text.contains("set ssl.ca.location"), "{text}");
+            assert!(!text.contains("is a broker running there?"), "{text}");
+        }
+    }
 }
