@@ -295,6 +295,26 @@ async fn sasl_settings_and_security_protocol_must_agree() {
     );
 }
 
+/// The capture sees an event whose callsite another thread, with no
+/// subscriber, hit first (which once hid SASL traces from the test below;
+/// see `common::captured_logs`). Deterministic: the other thread finishes
+/// before this one emits.
+#[test]
+fn the_capture_sees_callsites_first_hit_on_threads_without_a_subscriber() {
+    fn marker() {
+        tracing::info!("capture marker 7f3a");
+    }
+    let (log, _guard) = capture_logs("trace");
+    std::thread::spawn(marker).join().expect("the thread ran");
+    marker();
+    assert_eq!(
+        log.text().matches("capture marker 7f3a").count(),
+        1,
+        "{}",
+        log.text()
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_password_never_leaks_into_traces_debug_or_errors() {
     // Formatted tracing output of every crate, TRACE and up.

@@ -1,9 +1,10 @@
 //! Formatted `tracing` output captured in memory, for tests that assert on
 //! what the producer logs (or never logs).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use tracing::subscriber::DefaultGuard;
+use tracing::Dispatch;
+use tracing::subscriber::{DefaultGuard, NoSubscriber};
 
 /// Everything a `fmt` subscriber writes; clones share one buffer.
 #[derive(Clone, Debug, Default)]
@@ -36,7 +37,11 @@ impl CapturedLogs {
 /// lets through, without colours or timestamps, while the guard lives. It
 /// is the default subscriber of this thread only, so the test wants a
 /// current-thread runtime.
+///
+/// Safe beside tests on other threads that install no subscriber: see
+/// [`pin_second_dispatcher`].
 pub fn capture_logs(filter: &str) -> (CapturedLogs, DefaultGuard) {
+    pin_second_dispatcher();
     let logs = CapturedLogs::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -46,4 +51,24 @@ pub fn capture_logs(filter: &str) -> (CapturedLogs, DefaultGuard) {
         .with_writer(move || writer.clone())
         .finish();
     (logs, tracing::subscriber::set_default(subscriber))
+}
+
+/// Keeps an inert dispatcher registered for the rest of the process, so
+/// that a capture's dispatcher is never the only one.
+///
+/// Why: `tracing` caches each callsite's interest process-wide, computed
+/// when the callsite is first hit. With exactly one dispatcher registered,
+/// tracing-core 0.1.36 computes it from the default subscriber of the
+/// *thread that first hits the callsite* (`Rebuilder::JustOne`). Another
+/// test's thread, with no subscriber, then caches "never" for a callsite
+/// (a SASL trace, say) and the event never reaches this thread's capture:
+/// `the_password_never_leaks_into_traces_debug_or_errors` failed that way
+/// once under `cargo test`, never under nextest (a process per test).
+/// With two or more registered, the interest is combined over all of them
+/// ("sometimes" when they disagree, and each event then asks its own
+/// thread's subscriber). Creating the capture's dispatcher rebuilds every
+/// callsite already cached. tokio-rs/tracing#3611 describes the bug.
+fn pin_second_dispatcher() {
+    static PIN: OnceLock<Dispatch> = OnceLock::new();
+    PIN.get_or_init(|| Dispatch::new(NoSubscriber::default()));
 }
