@@ -88,6 +88,7 @@ mod fault_plan;
 mod handlers;
 mod hold;
 mod inspect;
+mod kcat;
 mod listener;
 mod log_records;
 mod pacer;
@@ -111,6 +112,7 @@ pub use hold::Hold;
 pub use inspect::{
     BatchSummary, Counters, Disposition, PartitionSnapshot, ProducedBatch, RequestRecord,
 };
+pub use kcat::{KCAT_LIBDIR_ENV, Kcat, KcatOutput, PEER_INSTALLER};
 pub use kproducer_net::TopicPartition;
 pub use listener::LoopbackListener;
 pub use log_records::LogRecord;

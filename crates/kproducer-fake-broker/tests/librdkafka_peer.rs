@@ -23,18 +23,15 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use kproducer_fake_broker::FakeCluster;
-use tokio::process::Command;
+use kproducer_fake_broker::{FakeCluster, Kcat};
 
 const RECORDS: u32 = 100_000;
 const PARTITIONS: i32 = 6;
 const BROKERS: u16 = 3;
 /// Bound on any single kcat run (a hang guard; runs take a few seconds).
 const CHILD_TIMEOUT: Duration = Duration::from_secs(180);
-const INSTALL: &str = "tools/install-librdkafka-peer.sh";
 
 /// One produce run: its topic, and the kcat `-X` settings that matter.
 struct Run {
@@ -94,30 +91,6 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "librdkafka_peer: {line}");
 }
 
-/// The librdkafka 2.16 library directory, or `None` (after saying why) when
-/// the test should skip.
-fn kcat_libdir() -> Option<PathBuf> {
-    match std::env::var_os("KPRODUCER_KCAT_LIBDIR") {
-        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ if std::env::var_os("KPRODUCER_PEER_TEST_IN_OWN_STEP").is_some() => {
-            say("not run here: `cargo xtask ci` runs it in its librdkafka-peer step");
-            None
-        }
-        _ if std::env::var_os("CI").is_some() => panic!(
-            "KPRODUCER_KCAT_LIBDIR is not set, and CI is: the librdkafka peer is required in CI. \
-             Run `{INSTALL}` and set KPRODUCER_KCAT_LIBDIR to the directory it prints on its last line \
-             (cargo xtask ci does this)"
-        ),
-        _ => {
-            say(&format!(
-                "SKIPPED: KPRODUCER_KCAT_LIBDIR is not set. To run this test: \
-                 KPRODUCER_KCAT_LIBDIR=$({INSTALL} | tail -n1) cargo test -p kproducer-fake-broker --test librdkafka_peer"
-            ));
-            None
-        }
-    }
-}
-
 /// A file removed when dropped.
 struct TempFile(PathBuf);
 
@@ -143,38 +116,24 @@ fn write_input() -> TempFile {
 }
 
 /// Runs kcat with `args`, stdin from `stdin` (or none), bounded by
-/// [`CHILD_TIMEOUT`]; returns its stdout. Panics with kcat's stderr when it
-/// fails.
-async fn kcat(libdir: &Path, args: &[String], stdin: Option<&Path>) -> String {
-    let mut cmd = Command::new("kcat");
-    cmd.args(args)
-        .env("LD_LIBRARY_PATH", libdir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    match stdin {
-        Some(path) => cmd.stdin(std::fs::File::open(path).expect("input file exists")),
-        None => cmd.stdin(Stdio::null()),
-    };
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start kcat ({e}); install it with {INSTALL}"));
-    let out = tokio::time::timeout(CHILD_TIMEOUT, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("kcat {args:?} did not finish within {CHILD_TIMEOUT:?}"))
-        .expect("kcat's output is readable");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "kcat {args:?} failed ({}):\n{stderr}",
-        out.status
-    );
+/// [`CHILD_TIMEOUT`], off the runtime's worker threads; returns its stdout.
+/// Panics with kcat's stderr when it fails.
+async fn kcat(peer: &Kcat, args: &[String], stdin: Option<&Path>) -> String {
+    let (peer, owned_args, stdin) = (peer.clone(), args.to_vec(), stdin.map(Path::to_path_buf));
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = owned_args.iter().map(String::as_str).collect();
+        peer.run(&args, stdin.as_deref(), CHILD_TIMEOUT)
+    })
+    .await
+    .expect("the kcat task")
+    .unwrap_or_else(|e| panic!("{e}"));
     // kcat reports delivery failures on stderr.
     assert!(
-        !stderr.contains("ERROR") && !stderr.contains("Delivery failed"),
-        "kcat {args:?} reported errors:\n{stderr}"
+        !out.stderr.contains("ERROR") && !out.stderr.contains("Delivery failed"),
+        "kcat {args:?} reported errors:\n{}",
+        out.stderr
     );
-    String::from_utf8(out.stdout).expect("kcat prints UTF-8 here")
+    out.stdout
 }
 
 /// Checks kcat's `-f '%p %k %s\n'` output: every number once, keys equal to
@@ -218,16 +177,20 @@ fn check_consumed(topic: &str, out: &str) -> BTreeMap<i32, usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kcat_produces_idempotently_with_every_codec_and_reads_everything_back() {
-    let Some(libdir) = kcat_libdir() else {
+    let Some(peer) = Kcat::from_env(
+        "librdkafka_peer",
+        "cargo test -p kproducer-fake-broker --test librdkafka_peer",
+    )
+    .expect("the librdkafka peer") else {
         return;
     };
     // The peer really is librdkafka 2.16 (kcat -V names the library it
     // loaded).
-    let version = kcat(&libdir, &["-V".to_owned()], None).await;
+    let version = kcat(&peer, &["-V".to_owned()], None).await;
     assert!(
         version.contains("librdkafka 2.16."),
         "KPRODUCER_KCAT_LIBDIR={} does not give kcat librdkafka 2.16:\n{version}",
-        libdir.display()
+        peer.libdir().display()
     );
     let mut builder = FakeCluster::builder()
         .brokers(BROKERS)
@@ -255,7 +218,7 @@ async fn kcat_produces_idempotently_with_every_codec_and_reads_everything_back()
             args.push(format!("{k}={v}"));
         }
         let start = Instant::now();
-        kcat(&libdir, &args, Some(&input.0)).await;
+        kcat(&peer, &args, Some(&input.0)).await;
         say(&format!(
             "{}: produced {RECORDS} records in {:.2} s",
             run.topic,
@@ -315,7 +278,7 @@ async fn kcat_produces_idempotently_with_every_codec_and_reads_everything_back()
         ]
         .map(str::to_owned);
         let start = Instant::now();
-        let out = kcat(&libdir, &args, None).await;
+        let out = kcat(&peer, &args, None).await;
         let per_partition = check_consumed(run.topic, &out);
         say(&format!(
             "{}: consumed {RECORDS} records back in {:.2} s, per partition {per_partition:?}",
@@ -358,7 +321,11 @@ fn the_exactly_once_check_catches_a_missing_record() {
 async fn kcat_authenticates_with_every_sasl_mechanism() {
     use kproducer_fake_broker::SaslServerConfig;
 
-    let Some(libdir) = kcat_libdir() else {
+    let Some(peer) = Kcat::from_env(
+        "librdkafka_peer",
+        "cargo test -p kproducer-fake-broker --test librdkafka_peer",
+    )
+    .expect("the librdkafka peer") else {
         return;
     };
     let cluster = FakeCluster::builder()
@@ -393,31 +360,31 @@ async fn kcat_authenticates_with_every_sasl_mechanism() {
             .map(str::to_owned)
             .to_vec();
         args.extend(sasl(mechanism, "alice-secret"));
-        kcat(&libdir, &args, Some(&input.0)).await;
+        kcat(&peer, &args, Some(&input.0)).await;
     }
     let mut args: Vec<String> = ["-C", "-b", &bootstrap, "-t", "secure", "-e", "-q"]
         .map(str::to_owned)
         .to_vec();
     args.extend(sasl("SCRAM-SHA-512", "alice-secret"));
-    let consumed = kcat(&libdir, &args, None).await;
+    let consumed = kcat(&peer, &args, None).await;
     assert_eq!(consumed.lines().count(), mechanisms.len(), "{consumed}");
 
-    let mut cmd = Command::new("kcat");
-    cmd.args(["-P", "-b", &bootstrap, "-t", "secure"])
-        .args(sasl("SCRAM-SHA-256", "wrong"))
-        .args(["-X", "message.timeout.ms=5000"])
-        .env("LD_LIBRARY_PATH", &libdir)
-        .stdin(std::fs::File::open(&input.0).expect("input file exists"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(CHILD_TIMEOUT, cmd.output())
-        .await
-        .expect("kcat finishes")
-        .expect("kcat runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("invalid credentials"), "{stderr}");
+    let mut args: Vec<String> = ["-P", "-b", &bootstrap, "-t", "secure"]
+        .map(str::to_owned)
+        .to_vec();
+    args.extend(sasl("SCRAM-SHA-256", "wrong"));
+    args.extend(["-X".to_owned(), "message.timeout.ms=5000".to_owned()]);
+    let (refused_by, stdin) = (peer.clone(), input.0.clone());
+    let refused = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        refused_by.run(&args, Some(&stdin), CHILD_TIMEOUT)
+    })
+    .await
+    .expect("the kcat task");
+    let Err(failure) = refused else {
+        panic!("kcat with a wrong password succeeded: {refused:?}");
+    };
+    assert!(failure.contains("invalid credentials"), "{failure}");
     assert_eq!(
         cluster.records("secure", 0).unwrap().len(),
         mechanisms.len()

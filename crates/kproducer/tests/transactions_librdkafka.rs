@@ -17,12 +17,10 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kproducer::{Producer, Record, Topic};
-use kproducer_fake_broker::FakeCluster;
+use kproducer_fake_broker::{FakeCluster, Kcat};
 
 const COMMITTED: usize = 10_000;
 const ABORTED: usize = 1_000;
@@ -35,90 +33,33 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "transactions_librdkafka: {line}");
 }
 
-fn kcat_libdir() -> Option<PathBuf> {
-    match std::env::var_os("KPRODUCER_KCAT_LIBDIR") {
-        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ if std::env::var_os("KPRODUCER_PEER_TEST_IN_OWN_STEP").is_some() => {
-            say("not run here: `cargo xtask ci` runs it in its librdkafka-peer step");
-            None
-        }
-        _ if std::env::var_os("CI").is_some() => panic!(
-            "KPRODUCER_KCAT_LIBDIR is not set, and CI is: the librdkafka peer is required in CI \
-             (cargo xtask ci runs this test in its librdkafka-peer step)"
-        ),
-        _ => {
-            say(
-                "SKIPPED: KPRODUCER_KCAT_LIBDIR is not set. To run it: KPRODUCER_KCAT_LIBDIR=$(tools/install-librdkafka-peer.sh | tail -n1) \
-                 cargo test -p kproducer --test transactions_librdkafka",
-            );
-            None
-        }
-    }
-}
-
-/// kcat's `%p %s` lines of `topic`, read from the beginning to the end
-/// (a blocking child process, polled until [`KCAT_TIMEOUT`]).
-fn consume(libdir: &Path, bootstrap: &str, topic: &str, isolation: &str) -> String {
-    let isolation = format!("isolation.level={isolation}");
-    let args = [
-        "-C",
-        "-b",
-        bootstrap,
-        "-t",
-        topic,
-        "-o",
-        "beginning",
-        "-e",
-        "-q",
-        "-X",
-        &isolation,
-        "-f",
-        "%p %s\n",
-    ];
-    let out_path = std::env::temp_dir().join(format!(
-        "kproducer-txn-librdkafka-{}-{isolation}.txt",
-        std::process::id()
-    ));
-    let out = std::fs::File::create(&out_path).expect("temp dir is writable");
-    let mut child = Command::new("kcat")
-        .args(args)
-        .env("LD_LIBRARY_PATH", libdir)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start kcat ({e})"));
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait().expect("waiting for kcat") {
-            Some(status) => break status,
-            None if started.elapsed() > KCAT_TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("kcat {args:?} did not finish within {KCAT_TIMEOUT:?}");
-            }
-            None => std::thread::sleep(Duration::from_millis(10)),
-        }
-    };
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
-    }
-    assert!(
-        status.success(),
-        "kcat {args:?} failed ({status}):\n{stderr}"
-    );
-    let text = std::fs::read_to_string(&out_path).expect("kcat's output");
-    let _ = std::fs::remove_file(&out_path);
-    text
-}
-
-/// [`consume`] off the runtime's worker threads.
-async fn read(libdir: &Path, bootstrap: &str, isolation: &'static str) -> String {
-    let (libdir, bootstrap) = (libdir.to_path_buf(), bootstrap.to_owned());
-    tokio::task::spawn_blocking(move || consume(&libdir, &bootstrap, "txn", isolation))
-        .await
-        .expect("the kcat task")
+/// kcat's `%p %s` lines of `topic`, read from the beginning to the end,
+/// off the runtime's worker threads.
+async fn read(peer: &Kcat, bootstrap: &str, isolation: &'static str) -> String {
+    let (peer, bootstrap) = (peer.clone(), bootstrap.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let isolation = format!("isolation.level={isolation}");
+        let args = [
+            "-C",
+            "-b",
+            &bootstrap,
+            "-t",
+            "txn",
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-X",
+            &isolation,
+            "-f",
+            "%p %s\n",
+        ];
+        peer.run(&args, None, KCAT_TIMEOUT)
+    })
+    .await
+    .expect("the kcat task")
+    .unwrap_or_else(|e| panic!("{e}"))
+    .stdout
 }
 
 /// Values by partition, and how many of each prefix (`c`, `a`, `o`).
@@ -147,7 +88,11 @@ async fn transaction(producer: &Producer, topic: &Topic, prefix: &str, count: us
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn librdkafka_reads_only_committed_transactions() {
-    let Some(libdir) = kcat_libdir() else {
+    let Some(peer) = Kcat::from_env(
+        "transactions_librdkafka",
+        "cargo test -p kproducer --test transactions_librdkafka",
+    )
+    .expect("the librdkafka peer") else {
         return;
     };
     let cluster = FakeCluster::builder()
@@ -172,7 +117,7 @@ async fn librdkafka_reads_only_committed_transactions() {
     // Left open: a read-committed reader stops at its first record.
     transaction(&producer, &topic, "o", OPEN).await;
 
-    let (committed, seen) = parse(&read(&libdir, &bootstrap, "read_committed").await);
+    let (committed, seen) = parse(&read(&peer, &bootstrap, "read_committed").await);
     assert_eq!(
         seen,
         BTreeMap::from([("c".to_owned(), COMMITTED)]),
@@ -188,7 +133,7 @@ async fn librdkafka_reads_only_committed_transactions() {
             "partition {p}: the committed records, each once, in order"
         );
     }
-    let (_, all) = parse(&read(&libdir, &bootstrap, "read_uncommitted").await);
+    let (_, all) = parse(&read(&peer, &bootstrap, "read_uncommitted").await);
     assert_eq!(
         all,
         BTreeMap::from([
