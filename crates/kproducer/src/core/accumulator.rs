@@ -3,6 +3,7 @@
 //! flush, then queued (in order) until the drain sends it.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use bytes::Bytes;
 use kproducer_net::TopicPartition;
@@ -48,6 +49,22 @@ impl<'a> RecordParts<'a> {
             size_bound: record.size_bound(),
         }
     }
+}
+
+/// Half of tokio's timer tick (1 ms). A tokio timer fires on the first
+/// tick at or after its deadline, so a linger timed to end exactly at
+/// `created + linger.ms` really ends 0–1 ms late, half a millisecond on
+/// average, and that lateness is added to every batch's oldest record.
+/// Aiming half a tick early makes the timer fire on the tick *nearest* the
+/// deadline: within ±0.5 ms of it, on time on average. (Kafka's Java
+/// producer, which reads a millisecond clock, closes a batch anywhere in
+/// the last millisecond before its linger ends.)
+pub(crate) const LINGER_TICK_ALLOWANCE: Duration = Duration::from_micros(500);
+
+/// The moment a batch opened at `created` has lingered long enough:
+/// `linger` less [`LINGER_TICK_ALLOWANCE`] (a linger of zero stays zero).
+pub(crate) fn linger_end(created: Instant, linger: Duration) -> Instant {
+    created + linger.saturating_sub(LINGER_TICK_ALLOWANCE)
 }
 
 /// Orders batches of one partition: creation order, then split order.
@@ -207,21 +224,37 @@ impl PartitionQueue {
         used.saturating_add(size) <= batch_size
     }
 
-    /// When the open batch's linger ends, if there is one.
-    pub(crate) fn linger_deadline(&self, linger: std::time::Duration) -> Option<Instant> {
-        self.open.as_ref().map(|o| o.created + linger)
+    /// When the open batch's linger ends, if there is one: see
+    /// [`linger_end`].
+    pub(crate) fn linger_deadline(&self, linger: Duration) -> Option<Instant> {
+        self.open.as_ref().map(|o| linger_end(o.created, linger))
     }
 
-    /// Seals the open batch if its linger has passed (or `force`).
+    /// The open batch's size so far, if there is one and no sealed batch
+    /// waits before it: a candidate to ride along with a request that goes
+    /// to its connection anyway (see `Core::drain`).
+    pub(crate) fn ride_along_size(&self) -> Option<usize> {
+        if !self.ready.is_empty() {
+            return None;
+        }
+        self.open.as_ref().map(|_| self.builder.size_estimate())
+    }
+
+    /// Closes the open batch now, whether its linger has passed or not.
+    pub(crate) fn seal_now(&mut self, next_order: &mut u64) {
+        self.seal(next_order);
+    }
+
+    /// Seals the open batch if its linger has ended (or `force`).
     pub(crate) fn seal_if_due(
         &mut self,
         now: Instant,
-        linger: std::time::Duration,
+        linger: Duration,
         force: bool,
         next_order: &mut u64,
     ) {
         if let Some(o) = &self.open
-            && (force || o.created + linger <= now)
+            && (force || linger_end(o.created, linger) <= now)
         {
             self.seal(next_order);
         }
@@ -302,8 +335,6 @@ impl PartitionQueue {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::delivery;
     use crate::record::Record;
@@ -377,8 +408,13 @@ mod tests {
         append(&mut q, 10, now, 16_384, 0, &mut order);
         q.seal_if_due(now + Duration::from_millis(4), linger, false, &mut order);
         assert!(q.ready.is_empty());
-        assert_eq!(q.linger_deadline(linger), Some(now + linger));
-        q.seal_if_due(now + linger, linger, false, &mut order);
+        // Due half a timer tick early, so the timer's tick lands nearest
+        // the linger's end.
+        let due = now + linger - LINGER_TICK_ALLOWANCE;
+        assert_eq!(q.linger_deadline(linger), Some(due));
+        q.seal_if_due(due - Duration::from_micros(1), linger, false, &mut order);
+        assert!(q.ready.is_empty());
+        q.seal_if_due(due, linger, false, &mut order);
         assert_eq!(q.ready.len(), 1);
         // A record of a newer flush generation never joins an older batch.
         append(&mut q, 10, now, 16_384, 0, &mut order);

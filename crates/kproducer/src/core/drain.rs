@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use bytes::{Bytes, BytesMut};
-use kproducer_net::{Connection, RawRequest, Reservation, Route, SlotId};
+use kproducer_net::{Connection, RawRequest, Reservation, Route, SlotId, TopicPartition};
 use kproducer_protocol::ApiKey;
 use kproducer_protocol::records::rewrite_transactional_state;
 use tokio::time::Instant;
@@ -192,40 +192,12 @@ impl Core {
             let Some(entry) = requests.get_mut(&slot) else {
                 continue;
             };
-            let Some(q) = self.partitions.get_mut(tp) else {
-                continue;
-            };
-            let Some(mut batch) = q.ready.pop_front() else {
-                continue;
-            };
-            if let Some(idem) = &mut self.idempotence {
-                if batch.seq.is_none()
-                    && let Some(seq) = idem.assign(tp, batch.count)
-                {
-                    stamp(&mut batch.data, seq, self.transaction.is_some());
-                    batch.seq = Some(seq);
-                }
-                idem.on_sent(tp);
-            }
-            // A resend of a batch whose last attempt never reached the
-            // socket is its first send, not a retry.
-            if batch.attempts > 0 && !batch.unsent {
-                metrics::add(&self.shared.metrics.retries, 1);
-            }
-            match self.router.on_send(tp) {
-                Ok(Route::Send(s)) if s == slot => {}
-                other => {
-                    // The checks above make this unreachable; say so loudly
-                    // in debug builds and keep going in release.
-                    debug_assert!(false, "router disagreed after checks: {other:?}");
-                    tracing::error!(partition = %tp, ?other, "router refused a checked send");
-                }
-            }
-            q.in_flight += 1;
-            entry.size += head_len;
-            entry.batches.push(batch);
+            self.take_head(tp, slot, entry);
         }
         self.scratch_keys = keys;
+        if !requests.is_empty() {
+            self.ride_along(&mut requests);
+        }
         for (&broker, link) in &mut self.brokers {
             for (i, s) in link.slots.iter_mut().enumerate() {
                 let id = SlotId { broker, slot: i };
@@ -247,6 +219,120 @@ impl Core {
             self.on_event(event);
         }
         sent
+    }
+
+    /// Moves `tp`'s first ready batch into `draft`: its sequence is
+    /// assigned and stamped at its first send, and the partition, router
+    /// and idempotence state count it in flight.
+    fn take_head(&mut self, tp: &TopicPartition, slot: SlotId, draft: &mut RequestDraft) {
+        let Some(q) = self.partitions.get_mut(tp) else {
+            return;
+        };
+        let Some(mut batch) = q.ready.pop_front() else {
+            return;
+        };
+        if let Some(idem) = &mut self.idempotence {
+            if batch.seq.is_none()
+                && let Some(seq) = idem.assign(tp, batch.count)
+            {
+                stamp(&mut batch.data, seq, self.transaction.is_some());
+                batch.seq = Some(seq);
+            }
+            idem.on_sent(tp);
+        }
+        // A resend of a batch whose last attempt never reached the
+        // socket is its first send, not a retry.
+        if batch.attempts > 0 && !batch.unsent {
+            metrics::add(&self.shared.metrics.retries, 1);
+        }
+        match self.router.on_send(tp) {
+            Ok(Route::Send(s)) if s == slot => {}
+            other => {
+                // The checks before make this unreachable; say so loudly
+                // in debug builds and keep going in release.
+                debug_assert!(false, "router disagreed after checks: {other:?}");
+                tracing::error!(partition = %tp, ?other, "router refused a checked send");
+            }
+        }
+        q.in_flight += 1;
+        draft.size += batch.data.len();
+        draft.batches.push(batch);
+    }
+
+    /// Once a request goes to a connection, every other partition routed
+    /// to that connection sends its open batch in it too, lingered or not,
+    /// if its window allows and the request has room: the request and its
+    /// fixed cost (a round trip, the broker's per-request work) are paid
+    /// anyway, and a partition that waited for its own linger would pay
+    /// them again a moment later — with many partitions, up to one request
+    /// per partition per linger period. This is how Kafka's Java producer
+    /// drains (`RecordAccumulator`: a node is ready when any of its
+    /// partitions is, and the drain then takes the first batch of each of
+    /// its partitions). A batch that rode along is sealed: the partition's
+    /// next records open a new batch with a linger of its own.
+    fn ride_along(&mut self, requests: &mut HashMap<SlotId, RequestDraft>) {
+        let max_request = self.settings.config.max_request_size;
+        let max_in_flight = self.settings.config.max_in_flight;
+        let mut keys = std::mem::take(&mut self.scratch_keys);
+        keys.clear();
+        keys.extend(
+            self.partitions
+                .iter()
+                .filter(|(_, q)| q.ride_along_size().is_some())
+                .map(|(k, _)| k.clone()),
+        );
+        // Deterministic order (tests replay the same decisions).
+        keys.sort_unstable();
+        for tp in &keys {
+            let Some(slot) = self.router.assigned_slot(tp) else {
+                continue;
+            };
+            // One batch per partition per request: a partition whose
+            // sealed batch is already in it keeps its open one.
+            let Some(entry) = requests
+                .get_mut(&slot)
+                .filter(|r| r.batches.iter().all(|b| b.tp != *tp))
+            else {
+                continue;
+            };
+            if self.router.is_fenced(tp)
+                || self
+                    .metadata
+                    .leader(&tp.topic, tp.partition)
+                    .is_none_or(|l| l.broker != slot.broker)
+            {
+                continue;
+            }
+            if let Some(txn) = &mut self.transaction
+                && !txn.machine.may_send(tp)
+            {
+                continue;
+            }
+            let Some(q) = self.partitions.get_mut(tp) else {
+                continue;
+            };
+            let Some(size) = q.ride_along_size() else {
+                continue;
+            };
+            if entry.size + size > max_request {
+                continue;
+            }
+            let window_open = match &mut self.idempotence {
+                Some(idem) => idem.check_send(tp, None) == SendCheck::Send,
+                None => q.in_flight < max_in_flight,
+            };
+            if !window_open {
+                continue;
+            }
+            q.seal_now(&mut self.next_order);
+            // A batch that could not be sealed (compression failed) stays
+            // queued: the next pass fails it.
+            if q.ready.front().is_none_or(|b| b.data.is_empty()) {
+                continue;
+            }
+            self.take_head(tp, slot, entry);
+        }
+        self.scratch_keys = keys;
     }
 
     /// Encodes and queues one Produce request on `slot` through its
