@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::scaler_config::{MAX_INEFFECTIVE_BACKOFF_DOUBLINGS, ScalerConfig};
+use crate::scaler_config::{CAPACITY_MEMORY, MAX_INEFFECTIVE_BACKOFF_DOUBLINGS, ScalerConfig};
 
 /// One closed window's throughput sample.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +23,37 @@ struct Sample {
     opened: Instant,
     length: Duration,
     bytes: u64,
+    /// The width the window was measured at.
+    width: usize,
+    /// The group's mean busy fraction over the window.
+    busy: f64,
+    /// The backlog (bytes waiting to be sent) when the window opened and
+    /// when it closed, when the caller reports it.
+    backlog: Option<(u64, u64)>,
+    /// The buffer was full enough that the sender was (about to be)
+    /// blocked: what it offered is unknown, at least what was moved.
+    censored: bool,
+}
+
+/// What one closed window measured, as [`ScaleUpCheck::close_window`]
+/// takes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WindowMeasure {
+    pub(crate) opened: Instant,
+    pub(crate) length: Duration,
+    pub(crate) width: usize,
+    pub(crate) busy: f64,
+    pub(crate) backlog: Option<(u64, u64)>,
+    pub(crate) censored: bool,
+}
+
+/// The best rate a width has shown recently: over two adjacent windows at
+/// that width, any load, so a lower bound of what the width can carry.
+#[derive(Debug, Clone, Copy)]
+struct Shown {
+    width: usize,
+    rate: f64,
+    at: Instant,
 }
 
 /// A scale-up whose effect has not been judged yet.
@@ -34,6 +65,9 @@ struct Pending {
     /// half.
     cooldown: Duration,
     before: f64,
+    /// The caller reports its backlog: a backlog drained after the change
+    /// is not counted as a gain.
+    demand_aware: bool,
 }
 
 /// What [`ScaleUpCheck::judge`] concluded.
@@ -72,6 +106,12 @@ pub(crate) struct ScaleUpCheck {
     /// Since when (the opening of the first of an unbroken run of windows)
     /// the pressure has been high enough to scale up.
     high_since: Option<Instant>,
+    /// The previous closed window (for two-window rates), whatever the
+    /// changes since.
+    previous: Option<Sample>,
+    /// Per width, the best two-window rate of the last
+    /// [`CAPACITY_MEMORY`] (only kept when the backlog is reported).
+    shown: Vec<Shown>,
 }
 
 impl ScaleUpCheck {
@@ -84,19 +124,31 @@ impl ScaleUpCheck {
     /// Closes the open window `[opened, opened + length)`; returns its
     /// throughput in bytes per second. Keeps only samples within `keep`
     /// of `now` (a cooldown's worth is all a baseline needs).
-    pub(crate) fn close_window(
-        &mut self,
-        opened: Instant,
-        length: Duration,
-        keep: Duration,
-    ) -> f64 {
+    pub(crate) fn close_window(&mut self, m: WindowMeasure, keep: Duration) -> f64 {
+        let WindowMeasure {
+            opened,
+            length,
+            width,
+            busy,
+            backlog,
+            censored,
+        } = m;
         let bytes = std::mem::take(&mut self.open_bytes);
         let now = opened + length;
-        self.samples.push_back(Sample {
+        let sample = Sample {
             opened,
             length,
             bytes,
-        });
+            width,
+            busy,
+            backlog,
+            censored,
+        };
+        if backlog.is_some() {
+            self.note_shown(sample, now);
+        }
+        self.previous = Some(sample);
+        self.samples.push_back(sample);
         // The pending check needs every sample since its change; otherwise
         // a cooldown's worth is enough for the next baseline.
         let horizon = self
@@ -108,6 +160,41 @@ impl ScaleUpCheck {
             }
         }
         rate(bytes, length)
+    }
+
+    /// Remembers the rate of `sample` and the window before it, if both
+    /// were at the same width and adjacent: what that width carried.
+    fn note_shown(&mut self, sample: Sample, now: Instant) {
+        let Some(prev) = self.previous else {
+            return;
+        };
+        if prev.width != sample.width || prev.opened + prev.length != sample.opened {
+            return;
+        }
+        let rate = rate(
+            prev.bytes.saturating_add(sample.bytes),
+            prev.length.saturating_add(sample.length),
+        );
+        self.shown
+            .retain(|s| now.saturating_duration_since(s.at) < CAPACITY_MEMORY);
+        match self.shown.iter_mut().find(|s| s.width == sample.width) {
+            Some(s) if s.rate > rate => {}
+            Some(s) => *s = Shown { rate, at: now, ..*s },
+            None => self.shown.push(Shown {
+                width: sample.width,
+                rate,
+                at: now,
+            }),
+        }
+    }
+
+    /// The best rate `width` has shown within [`CAPACITY_MEMORY`] of `now`.
+    fn shown_rate(&self, width: usize, now: Instant) -> f64 {
+        self.shown
+            .iter()
+            .filter(|s| s.width == width && now.saturating_duration_since(s.at) < CAPACITY_MEMORY)
+            .map(|s| s.rate)
+            .fold(0.0, f64::max)
     }
 
     /// Records whether the window opened at `opened` had scale-up pressure.
@@ -139,12 +226,26 @@ impl ScaleUpCheck {
     /// Records a scale-up from `from` at `now` with its `cooldown`: the
     /// samples of the last half cooldown under pressure become the
     /// baseline (if they moved anything).
+    ///
+    /// When the backlog is reported, the baseline is what the old width
+    /// can carry, as far as the windows show it: the pressure windows'
+    /// bytes per second *while busy* (a window that opened before the
+    /// load arrived, e.g. the first after start, is not diluted by its
+    /// idle part), and at least the best rate the old width carried within
+    /// [`CAPACITY_MEMORY`] (a stall that slowed the windows before the
+    /// change does not lower the bar).
     pub(crate) fn on_scale_up(&mut self, from: usize, now: Instant, cooldown: Duration) {
         let from_instant = now.checked_sub(cooldown / 2).unwrap_or(now);
         let since = self
             .high_since
             .map_or(from_instant, |h| h.max(from_instant));
-        let before = rate_of(self.samples.iter().filter(|s| s.opened >= since));
+        let baseline = self.samples.iter().filter(|s| s.opened >= since);
+        let demand_aware = self.samples.back().is_some_and(|s| s.backlog.is_some());
+        let before = if demand_aware {
+            busy_rate_of(baseline).max(self.shown_rate(from, now))
+        } else {
+            rate_of(baseline)
+        };
         self.samples.clear();
         self.high_since = None;
         self.pending = (self.fed && before > 0.0).then_some(Pending {
@@ -152,6 +253,7 @@ impl ScaleUpCheck {
             at: now,
             cooldown,
             before,
+            demand_aware,
         });
     }
 
@@ -163,25 +265,63 @@ impl ScaleUpCheck {
         self.high_since = None;
     }
 
+    /// Whether a scale-up waits for its verdict (no other change until
+    /// then).
+    pub(crate) fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// Judges the pending scale-up once its cooldown has passed,
     /// from the samples in its second half (the first half holds the
     /// transition: connects, fences lifting). On failure, blocks scale-ups
     /// for `ineffective_backoff × 2^(failures − 1)`.
+    ///
+    /// When the backlog is reported, what counts is the load the new
+    /// width carried *as offered*: the bytes moved minus the backlog
+    /// drained meanwhile, and at most what the last window offered (a
+    /// sender catching up after a stall offers more only until it has
+    /// caught up). If the last window's sender was blocked on a full
+    /// buffer, its offer is unknown and the verdict waits, up to a second
+    /// cooldown, for a window that shows it.
     pub(crate) fn judge(&mut self, now: Instant, config: &ScalerConfig) -> Verdict {
         let Some(p) = self.pending else {
             return Verdict::Nothing;
         };
-        if now.saturating_duration_since(p.at) < p.cooldown {
+        let since = now.saturating_duration_since(p.at);
+        if since < p.cooldown {
+            return Verdict::Nothing;
+        }
+        if p.demand_aware
+            && since < p.cooldown.saturating_mul(2)
+            && self.samples.back().is_some_and(|s| s.censored)
+        {
             return Verdict::Nothing;
         }
         self.pending = None;
         let settled = p.at + p.cooldown / 2;
-        let late = self.samples.iter().filter(|s| s.opened >= settled);
-        let after = if late.clone().next().is_some() {
-            rate_of(late)
+        let late: Vec<Sample> = self
+            .samples
+            .iter()
+            .filter(|s| s.opened >= settled)
+            .copied()
+            .collect();
+        let judged: &[Sample] = if late.is_empty() {
+            self.samples.make_contiguous()
         } else {
-            rate_of(self.samples.iter())
+            &late
         };
+        let mut after = rate_of(judged.iter());
+        if p.demand_aware {
+            // Bytes that were waiting before the judged windows and were
+            // sent during them are backlog drained, not load carried: a
+            // run that fell behind (a stall, a paced sender catching up)
+            // drains faster after *any* change. Count only what the new
+            // width carried of the load offered meanwhile.
+            after = (after - drained_rate(judged)).max(0.0);
+            if let Some(last) = judged.last().filter(|s| !s.censored) {
+                after = after.min(offered_rate(last));
+            }
+        }
         if after >= p.before * (1.0 + config.scale_up_min_gain) {
             self.failures = 0;
             self.blocked_until = None;
@@ -209,6 +349,54 @@ impl ScaleUpCheck {
 fn rate(bytes: u64, length: Duration) -> f64 {
     let secs = length.as_secs_f64();
     if secs > 0.0 { bytes as f64 / secs } else { 0.0 }
+}
+
+/// Bytes per second the backlog shrank by over `samples` (0 if it grew or
+/// was not reported).
+fn drained_rate(samples: &[Sample]) -> f64 {
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+        return 0.0;
+    };
+    let (Some((start, _)), Some((_, end))) = (first.backlog, last.backlog) else {
+        return 0.0;
+    };
+    let length = samples
+        .iter()
+        .fold(Duration::ZERO, |l, s| l.saturating_add(s.length));
+    rate(start.saturating_sub(end), length)
+}
+
+/// Bytes per second offered in one window: moved, plus the backlog's
+/// growth (minus its shrinking); what was moved if the backlog is unknown.
+fn offered_rate(s: &Sample) -> f64 {
+    let moved = rate(s.bytes, s.length);
+    match s.backlog {
+        Some((start, end)) => {
+            let secs = s.length.as_secs_f64();
+            let grew = if secs > 0.0 {
+                (end as f64 - start as f64) / secs
+            } else {
+                0.0
+            };
+            (moved + grew).max(0.0)
+        }
+        None => moved,
+    }
+}
+
+/// Bytes per second over the time the group was busy in `samples` (each
+/// window's length times its busy fraction; the whole length if nothing
+/// was busy).
+fn busy_rate_of<'a>(samples: impl Iterator<Item = &'a Sample>) -> f64 {
+    let (bytes, busy) = samples.fold((0u64, 0.0f64), |(b, t), s| {
+        let busy = s.busy.clamp(0.0, 1.0);
+        let busy = if busy > 0.0 { busy } else { 1.0 };
+        (
+            b.saturating_add(s.bytes),
+            t + s.length.as_secs_f64() * busy,
+        )
+    });
+    if busy > 0.0 { bytes as f64 / busy } else { 0.0 }
 }
 
 fn rate_of<'a>(samples: impl Iterator<Item = &'a Sample>) -> f64 {
