@@ -17,6 +17,26 @@ use std::time::{Duration, Instant};
 
 use crate::scaler_config::{CAPACITY_MEMORY, MAX_INEFFECTIVE_BACKOFF_DOUBLINGS, ScalerConfig};
 
+/// The least busy fraction a baseline window is credited with: a window
+/// under pressure is busy nearly all the time, and one that opened before
+/// the load (the first after start) at least half of it; the floor keeps a
+/// window with hardly any busy time from inflating the baseline more than
+/// twofold.
+const MIN_BASELINE_BUSY: f64 = 0.5;
+
+/// Pressure under which the group moves less than this fraction of what
+/// its width carried recently (when the backlog is reported) is a stall,
+/// not the width's limit: see [`ScaleUpCheck::stalled_below_shown`]. Half:
+/// a stall moves far less (next to nothing), while the lumpiness of
+/// answers in short windows (the best two-window rate is a maximum over
+/// many) stays well above it.
+pub(crate) const STALL_FRACTION: f64 = 0.5;
+
+/// Below this mean busy fraction the windows that judge a scale-up had no
+/// load to judge it by (when the backlog is reported): the verdict is
+/// skipped and the width kept; the slow scale-down takes it back.
+const IDLE_BUSY_FRACTION: f64 = 0.1;
+
 /// One closed window's throughput sample.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
@@ -30,9 +50,6 @@ struct Sample {
     /// The backlog (bytes waiting to be sent) when the window opened and
     /// when it closed, when the caller reports it.
     backlog: Option<(u64, u64)>,
-    /// The buffer was full enough that the sender was (about to be)
-    /// blocked: what it offered is unknown, at least what was moved.
-    censored: bool,
 }
 
 /// What one closed window measured, as [`ScaleUpCheck::close_window`]
@@ -44,7 +61,6 @@ pub(crate) struct WindowMeasure {
     pub(crate) width: usize,
     pub(crate) busy: f64,
     pub(crate) backlog: Option<(u64, u64)>,
-    pub(crate) censored: bool,
 }
 
 /// The best rate a width has shown recently: over two adjacent windows at
@@ -65,9 +81,6 @@ struct Pending {
     /// half.
     cooldown: Duration,
     before: f64,
-    /// The caller reports its backlog: a backlog drained after the change
-    /// is not counted as a gain.
-    demand_aware: bool,
 }
 
 /// What [`ScaleUpCheck::judge`] concluded.
@@ -131,7 +144,6 @@ impl ScaleUpCheck {
             width,
             busy,
             backlog,
-            censored,
         } = m;
         let bytes = std::mem::take(&mut self.open_bytes);
         let now = opened + length;
@@ -142,7 +154,6 @@ impl ScaleUpCheck {
             width,
             busy,
             backlog,
-            censored,
         };
         if backlog.is_some() {
             self.note_shown(sample, now);
@@ -197,6 +208,38 @@ impl ScaleUpCheck {
             .fold(0.0, f64::max)
     }
 
+    /// When the backlog is reported: the rate the group moves under the
+    /// current pressure (over busy time, as a baseline) and the best rate
+    /// `width` showed within [`CAPACITY_MEMORY`], if the first is less
+    /// than [`STALL_FRACTION`] of the second. Then the width is not what
+    /// limits the group now: something stalled it (the broker, or the
+    /// producer's own CPU), and a wider group would only drain, faster, a
+    /// backlog this width has shown it can carry. Those windows stop
+    /// counting as pressure: the baseline of a later scale-up starts
+    /// after them.
+    pub(crate) fn stalled_below_shown(
+        &mut self,
+        width: usize,
+        now: Instant,
+        baseline: Duration,
+    ) -> Option<(f64, f64)> {
+        if self.samples.back().is_none_or(|s| s.backlog.is_none()) {
+            return None;
+        }
+        let from_instant = now.checked_sub(baseline).unwrap_or(now);
+        let since = self
+            .high_since
+            .map_or(from_instant, |h| h.max(from_instant));
+        let moving = busy_rate_of(self.samples.iter().filter(|s| s.opened >= since));
+        let shown = self.shown_rate(width, now);
+        if moving < shown * STALL_FRACTION {
+            self.high_since = None;
+            Some((moving, shown))
+        } else {
+            None
+        }
+    }
+
     /// Records whether the window opened at `opened` had scale-up pressure.
     pub(crate) fn note_pressure(&mut self, high: bool, opened: Instant) {
         if !high {
@@ -227,13 +270,11 @@ impl ScaleUpCheck {
     /// samples of the last half cooldown under pressure become the
     /// baseline (if they moved anything).
     ///
-    /// When the backlog is reported, the baseline is what the old width
-    /// can carry, as far as the windows show it: the pressure windows'
-    /// bytes per second *while busy* (a window that opened before the
-    /// load arrived, e.g. the first after start, is not diluted by its
-    /// idle part), and at least the best rate the old width carried within
-    /// [`CAPACITY_MEMORY`] (a stall that slowed the windows before the
-    /// change does not lower the bar).
+    /// When the backlog is reported, the baseline is the pressure windows'
+    /// bytes per second *while busy*: a window that opened before the load
+    /// arrived (the first after start) is not diluted by its idle part.
+    /// Stalled windows never count: see
+    /// [`stalled_below_shown`](Self::stalled_below_shown).
     pub(crate) fn on_scale_up(&mut self, from: usize, now: Instant, cooldown: Duration) {
         let from_instant = now.checked_sub(cooldown / 2).unwrap_or(now);
         let since = self
@@ -242,7 +283,7 @@ impl ScaleUpCheck {
         let baseline = self.samples.iter().filter(|s| s.opened >= since);
         let demand_aware = self.samples.back().is_some_and(|s| s.backlog.is_some());
         let before = if demand_aware {
-            busy_rate_of(baseline).max(self.shown_rate(from, now))
+            busy_rate_of(baseline)
         } else {
             rate_of(baseline)
         };
@@ -253,7 +294,6 @@ impl ScaleUpCheck {
             at: now,
             cooldown,
             before,
-            demand_aware,
         });
     }
 
@@ -265,63 +305,37 @@ impl ScaleUpCheck {
         self.high_since = None;
     }
 
-    /// Whether a scale-up waits for its verdict (no other change until
-    /// then).
-    pub(crate) fn is_pending(&self) -> bool {
-        self.pending.is_some()
-    }
-
     /// Judges the pending scale-up once its cooldown has passed,
     /// from the samples in its second half (the first half holds the
     /// transition: connects, fences lifting). On failure, blocks scale-ups
-    /// for `ineffective_backoff × 2^(failures − 1)`.
-    ///
-    /// When the backlog is reported, what counts is the load the new
-    /// width carried *as offered*: the bytes moved minus the backlog
-    /// drained meanwhile, and at most what the last window offered (a
-    /// sender catching up after a stall offers more only until it has
-    /// caught up). If the last window's sender was blocked on a full
-    /// buffer, its offer is unknown and the verdict waits, up to a second
-    /// cooldown, for a window that shows it.
+    /// for `ineffective_backoff × 2^(failures − 1)`. When the backlog is
+    /// reported and the judged windows were nearly idle
+    /// (`IDLE_BUSY_FRACTION`), the load went away before the verdict: none
+    /// is given and the width stays.
     pub(crate) fn judge(&mut self, now: Instant, config: &ScalerConfig) -> Verdict {
         let Some(p) = self.pending else {
             return Verdict::Nothing;
         };
-        let since = now.saturating_duration_since(p.at);
-        if since < p.cooldown {
-            return Verdict::Nothing;
-        }
-        if p.demand_aware
-            && since < p.cooldown.saturating_mul(2)
-            && self.samples.back().is_some_and(|s| s.censored)
-        {
+        if now.saturating_duration_since(p.at) < p.cooldown {
             return Verdict::Nothing;
         }
         self.pending = None;
         let settled = p.at + p.cooldown / 2;
-        let late: Vec<Sample> = self
-            .samples
-            .iter()
-            .filter(|s| s.opened >= settled)
-            .copied()
-            .collect();
-        let judged: &[Sample] = if late.is_empty() {
-            self.samples.make_contiguous()
+        let late = self.samples.iter().filter(|s| s.opened >= settled);
+        let judged: Vec<Sample> = if late.clone().next().is_some() {
+            late.copied().collect()
         } else {
-            &late
+            self.samples.iter().copied().collect()
         };
-        let mut after = rate_of(judged.iter());
-        if p.demand_aware {
-            // Bytes that were waiting before the judged windows and were
-            // sent during them are backlog drained, not load carried: a
-            // run that fell behind (a stall, a paced sender catching up)
-            // drains faster after *any* change. Count only what the new
-            // width carried of the load offered meanwhile.
-            after = (after - drained_rate(judged)).max(0.0);
-            if let Some(last) = judged.last().filter(|s| !s.censored) {
-                after = after.min(offered_rate(last));
-            }
+        if judged.last().is_some_and(|s| s.backlog.is_some())
+            && busy_fraction_of(&judged) < IDLE_BUSY_FRACTION
+        {
+            // The load went away (a burst shorter than the cooldown, now
+            // carried): nothing to judge the width by. It stays, and
+            // narrows like any idle width, after `sustained_low`.
+            return Verdict::Nothing;
         }
+        let after = rate_of(judged.iter());
         if after >= p.before * (1.0 + config.scale_up_min_gain) {
             self.failures = 0;
             self.blocked_until = None;
@@ -351,46 +365,21 @@ fn rate(bytes: u64, length: Duration) -> f64 {
     if secs > 0.0 { bytes as f64 / secs } else { 0.0 }
 }
 
-/// Bytes per second the backlog shrank by over `samples` (0 if it grew or
-/// was not reported).
-fn drained_rate(samples: &[Sample]) -> f64 {
-    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
-        return 0.0;
-    };
-    let (Some((start, _)), Some((_, end))) = (first.backlog, last.backlog) else {
-        return 0.0;
-    };
-    let length = samples
-        .iter()
-        .fold(Duration::ZERO, |l, s| l.saturating_add(s.length));
-    rate(start.saturating_sub(end), length)
-}
-
-/// Bytes per second offered in one window: moved, plus the backlog's
-/// growth (minus its shrinking); what was moved if the backlog is unknown.
-fn offered_rate(s: &Sample) -> f64 {
-    let moved = rate(s.bytes, s.length);
-    match s.backlog {
-        Some((start, end)) => {
-            let secs = s.length.as_secs_f64();
-            let grew = if secs > 0.0 {
-                (end as f64 - start as f64) / secs
-            } else {
-                0.0
-            };
-            (moved + grew).max(0.0)
-        }
-        None => moved,
-    }
+/// The mean busy fraction of `samples`, weighted by their lengths.
+fn busy_fraction_of(samples: &[Sample]) -> f64 {
+    let (busy, length) = samples.iter().fold((0.0, 0.0), |(b, l), s| {
+        let secs = s.length.as_secs_f64();
+        (b + s.busy.clamp(0.0, 1.0) * secs, l + secs)
+    });
+    if length > 0.0 { busy / length } else { 0.0 }
 }
 
 /// Bytes per second over the time the group was busy in `samples` (each
-/// window's length times its busy fraction; the whole length if nothing
-/// was busy).
+/// window's length times its busy fraction, taken as at least
+/// [`MIN_BASELINE_BUSY`]).
 fn busy_rate_of<'a>(samples: impl Iterator<Item = &'a Sample>) -> f64 {
     let (bytes, busy) = samples.fold((0u64, 0.0f64), |(b, t), s| {
-        let busy = s.busy.clamp(0.0, 1.0);
-        let busy = if busy > 0.0 { busy } else { 1.0 };
+        let busy = s.busy.clamp(MIN_BASELINE_BUSY, 1.0);
         (
             b.saturating_add(s.bytes),
             t + s.length.as_secs_f64() * busy,

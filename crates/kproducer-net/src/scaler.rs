@@ -121,6 +121,20 @@ pub enum Reason {
     /// Another connection could not gain enough to be kept. Only when the
     /// backlog is reported ([`Scaler::observe_backlog`]).
     WithinCapacity,
+    /// Pressure is high, but the group moves less than half (over its
+    /// busy time) of what this width carried within
+    /// [`CAPACITY_MEMORY`](crate::CAPACITY_MEMORY): the width is not what
+    /// limits it now (the broker or the producer stalled), and a wider
+    /// group would only drain faster a backlog this width has shown it can
+    /// carry (the stall's windows would also make any later step look
+    /// effective against them, so they are not a baseline). Only when the
+    /// backlog is reported ([`Scaler::observe_backlog`]).
+    SlowerThanShown {
+        /// Bytes per second moved under the current pressure.
+        moving_bytes_per_sec: u64,
+        /// The best bytes per second this width carried recently.
+        shown_bytes_per_sec: u64,
+    },
     /// Pressure is high, but a recent scale-up did not pay off: no new
     /// trial until the back-off ends.
     ScaleUpBackedOff {
@@ -306,10 +320,10 @@ impl Scaler {
     /// ([`Reason::WithinCapacity`]) even if requests waited. When the
     /// buffer is at least [`ScalerConfig::scale_up_buffer`] full, the
     /// sender is blocked and its demand unknown, so the step goes to the
-    /// maximum. Every such step is judged like any other: the scale-up
-    /// check compares what the new width carried of the *offered* load
-    /// (a drained backlog is not a gain) with at least the best the old
-    /// width carried recently, and undoes it whole if it did not pay off.
+    /// maximum. Every such step is judged like any other, and undone whole
+    /// if it did not pay off. While the group moves less than half of what
+    /// the width has shown it carries (a stall, not the width, limits
+    /// it), nothing grows ([`Reason::SlowerThanShown`]).
     pub fn observe_backlog(&mut self, bytes: u64) {
         self.backlog = Some(bytes);
     }
@@ -449,7 +463,6 @@ impl Scaler {
                 width,
                 busy: busy_fraction,
                 backlog,
-                censored: buffer_fill >= self.config.scale_up_buffer,
             },
             self.config.cooldown,
         );
@@ -534,12 +547,9 @@ impl Scaler {
         let c = &self.config;
         let w = self.width;
         let window_opened = now.checked_sub(s.window).unwrap_or(now);
-        // A scale-up waiting for its verdict holds the width too (its
-        // verdict can come after the cooldown when the sender was blocked).
         let cooling = self
             .last_change
-            .is_some_and(|at| now.saturating_duration_since(at) < self.change_cooldown)
-            || self.scale_up_check.is_pending();
+            .is_some_and(|at| now.saturating_duration_since(at) < self.change_cooldown);
 
         let by_wait = s.wait_fraction >= c.scale_up_wait;
         let by_buffer = s.buffer_fill >= c.scale_up_buffer && s.busy_fraction >= c.scale_up_busy;
@@ -576,6 +586,21 @@ impl Scaler {
             } else {
                 ScaleUpTrigger::BufferBackedUp
             };
+            if demand_sized
+                && let Some((moving, shown)) = self.scale_up_check.stalled_below_shown(
+                    w,
+                    now,
+                    c.cooldown_for(self.round_trip) / 2,
+                )
+            {
+                return (
+                    w,
+                    Reason::SlowerThanShown {
+                        moving_bytes_per_sec: moving as u64,
+                        shown_bytes_per_sec: shown as u64,
+                    },
+                );
+            }
             if demand_sized && let Some(target) = self.demand_width(s) {
                 if target <= w {
                     return (w, Reason::WithinCapacity);

@@ -116,14 +116,14 @@ pub const BASELINE_WINDOWS: u32 = 2;
 /// window after the pressure, not two.
 pub const BASELINE_ROUND_TRIPS: u32 = 4;
 
-/// How long the best rate a width carried is remembered, as a floor of
-/// the baseline a scale-up from that width is judged against (when the
-/// backlog is reported). A width that carried 40 MB/s a few seconds ago
-/// can carry it now; if the windows just before a scale-up showed less
-/// (the producer stalled and fell behind), the scale-up must beat what
-/// the width had shown, not the stall. As long as
-/// [`DEFAULT_INEFFECTIVE_BACKOFF`]: long enough to span a stall, short
-/// enough that a changed broker is not judged by an old rate.
+/// How long the best rate a width carried is remembered (when the
+/// backlog is reported): pressure under which the group moves less than
+/// half of it is a stall, not the width's limit, and does not widen the
+/// group ([`Reason::SlowerThanShown`](crate::Reason::SlowerThanShown)). A
+/// width that carried 40 MB/s a few seconds ago can carry it now. As long
+/// as [`DEFAULT_INEFFECTIVE_BACKOFF`]: long enough to span a stall, short
+/// enough that a broker that became slower is not judged by an old rate
+/// for long.
 pub const CAPACITY_MEMORY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Default time scale-ups are blocked after one that did not pay off

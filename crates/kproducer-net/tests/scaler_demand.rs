@@ -209,6 +209,7 @@ fn a_paced_sender_draining_its_backlog_after_a_stall_is_not_a_gain() {
     let mut f = Fluid::new(true);
     stall_and_catch_up(&mut f);
     let widths = f.widths();
+    println!("stall with backlog reports: {widths:?}");
     // It may try (requests waited, a backlog built up), but the width
     // carried no more of the offered 5 MB/s than width 1 had shown, so
     // the step is undone one cooldown (+ at most one window) later.
