@@ -190,7 +190,13 @@ impl ScaleUpCheck {
             .retain(|s| now.saturating_duration_since(s.at) < CAPACITY_MEMORY);
         match self.shown.iter_mut().find(|s| s.width == sample.width) {
             Some(s) if s.rate > rate => {}
-            Some(s) => *s = Shown { rate, at: now, ..*s },
+            Some(s) => {
+                *s = Shown {
+                    rate,
+                    at: now,
+                    ..*s
+                }
+            }
             None => self.shown.push(Shown {
                 width: sample.width,
                 rate,
@@ -380,10 +386,7 @@ fn busy_fraction_of(samples: &[Sample]) -> f64 {
 fn busy_rate_of<'a>(samples: impl Iterator<Item = &'a Sample>) -> f64 {
     let (bytes, busy) = samples.fold((0u64, 0.0f64), |(b, t), s| {
         let busy = s.busy.clamp(MIN_BASELINE_BUSY, 1.0);
-        (
-            b.saturating_add(s.bytes),
-            t + s.length.as_secs_f64() * busy,
-        )
+        (b.saturating_add(s.bytes), t + s.length.as_secs_f64() * busy)
     });
     if busy > 0.0 { bytes as f64 / busy } else { 0.0 }
 }

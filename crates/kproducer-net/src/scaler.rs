@@ -518,7 +518,7 @@ impl Scaler {
         let w = s.width;
         let moved = s.throughput;
         let backlog = s.backlog_bytes? as f64;
-        if !(moved > 0.0) {
+        if moved.is_nan() || moved <= 0.0 {
             return None;
         }
         if s.buffer_fill >= c.scale_up_buffer {

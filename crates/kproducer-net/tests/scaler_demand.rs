@@ -61,7 +61,11 @@ impl Fluid {
             available.min(capacity(w) * dt)
         };
         self.backlog = available - carried;
-        let waited = if self.backlog > 0.0 { TICK / 2 } else { Duration::ZERO };
+        let waited = if self.backlog > 0.0 {
+            TICK / 2
+        } else {
+            Duration::ZERO
+        };
         for slot in 0..w {
             self.scaler.observe(slot, waited, TICK);
         }
@@ -69,7 +73,8 @@ impl Fluid {
         self.scaler.observe_round_trips(ROUND_TRIP * 10, 10);
         self.now += TICK;
         let buffered = (self.backlog as u64).min(BUFFER_MEMORY);
-        self.scaler.observe_buffer(self.now, buffered, BUFFER_MEMORY);
+        self.scaler
+            .observe_buffer(self.now, buffered, BUFFER_MEMORY);
         if self.report_backlog {
             self.scaler.observe_backlog(buffered);
         }
@@ -190,7 +195,10 @@ fn cpu_bound_with_a_deep_backlog_tries_wider_and_is_undone_whole() {
     );
     assert_eq!(f.scaler.width(), 1, "{widths:?}");
     assert!(ups.len() <= 6, "{widths:?}");
-    assert!(wide <= Duration::from_secs(6), "wide for {wide:?}: {widths:?}");
+    assert!(
+        wide <= Duration::from_secs(6),
+        "wide for {wide:?}: {widths:?}"
+    );
 }
 
 /// A paced sender at 5 MB/s on one 10 MB/s connection; the connection
@@ -225,7 +233,10 @@ fn a_paced_sender_draining_its_backlog_after_a_stall_is_not_a_gain() {
             matches!(undo.reason, Reason::IneffectiveScaleUp { .. }),
             "{widths:?}"
         );
-        assert!(*undo_at - *up_at <= Duration::from_millis(500), "{widths:?}");
+        assert!(
+            *undo_at - *up_at <= Duration::from_millis(500),
+            "{widths:?}"
+        );
     }
 }
 

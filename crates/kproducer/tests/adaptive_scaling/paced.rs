@@ -126,7 +126,10 @@ async fn a_paced_load_catching_up_after_a_stall_does_not_stay_wide() {
         back_at_one < Duration::from_millis(2500),
         "back at 1 only at {back_at_one:?}: {timeline:?}"
     );
-    let ups = changes.iter().filter(|l| l.contains("reason=ScaleUp")).count();
+    let ups = changes
+        .iter()
+        .filter(|l| l.contains("reason=ScaleUp"))
+        .count();
     let undone = changes
         .iter()
         .filter(|l| l.contains("reason=IneffectiveScaleUp"))
