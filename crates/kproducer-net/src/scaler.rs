@@ -419,6 +419,8 @@ impl Scaler {
                 window_ms = signals.window.as_millis() as u64,
                 round_trip_us = self.round_trip.map_or(0, |d| d.as_micros() as u64),
                 cooldown_ms = self.change_cooldown.as_millis() as u64,
+                backlog_bytes = signals.backlog_bytes.unwrap_or(0),
+                offered_bytes_per_sec = signals.offered.unwrap_or(0.0) as u64,
                 "connection group width changes"
             );
         } else {
@@ -429,6 +431,8 @@ impl Scaler {
                 busy_fraction = signals.busy_fraction,
                 buffer_fill = signals.buffer_fill,
                 throughput_bytes_per_sec = signals.throughput as u64,
+                backlog_bytes = signals.backlog_bytes.unwrap_or(0),
+                offered_bytes_per_sec = signals.offered.unwrap_or(0.0) as u64,
                 "connection group width holds"
             );
         }
