@@ -33,6 +33,7 @@ struct Fluid {
     backlog: f64,
     report_backlog: bool,
     changes: Vec<(Duration, Decision)>,
+    reasons: Vec<Reason>,
 }
 
 impl Fluid {
@@ -45,6 +46,7 @@ impl Fluid {
             backlog: 0.0,
             report_backlog,
             changes: Vec::new(),
+            reasons: Vec::new(),
         }
     }
 
@@ -66,8 +68,15 @@ impl Fluid {
         } else {
             Duration::ZERO
         };
+        // Busy while carrying (all the time while stalled: requests are in
+        // flight and unanswered).
+        let busy = if stalled {
+            TICK
+        } else {
+            TICK.mul_f64((carried / (capacity(w) * dt)).clamp(0.0, 1.0))
+        };
         for slot in 0..w {
-            self.scaler.observe(slot, waited, TICK);
+            self.scaler.observe(slot, waited, busy);
         }
         self.scaler.observe_throughput(carried as u64);
         self.scaler.observe_round_trips(ROUND_TRIP * 10, 10);
@@ -79,6 +88,7 @@ impl Fluid {
             self.scaler.observe_backlog(buffered);
         }
         let d = self.scaler.evaluate(self.now);
+        self.reasons.push(d.reason);
         if d.is_change() {
             self.changes.push((self.now - self.t0, d));
         }
@@ -218,9 +228,18 @@ fn a_paced_sender_draining_its_backlog_after_a_stall_is_not_a_gain() {
     stall_and_catch_up(&mut f);
     let widths = f.widths();
     println!("stall with backlog reports: {widths:?}");
-    // It may try (requests waited, a backlog built up), but the width
-    // carried no more of the offered 5 MB/s than width 1 had shown, so
-    // the step is undone one cooldown (+ at most one window) later.
+    // During the stall the group moves nothing of what width 1 had shown
+    // it carries: a stall, not the width's limit, so nothing grows.
+    assert!(
+        f.reasons
+            .iter()
+            .any(|r| matches!(r, Reason::SlowerThanShown { .. })),
+        "{:?}",
+        f.reasons
+    );
+    // The catch-up may try more connections (genuine pressure at full
+    // speed), but one cooldown later the paced 5 MB/s is judged against
+    // that full speed and the step is undone.
     assert_eq!(f.scaler.width(), 1, "{widths:?}");
     assert!(
         f.changes
@@ -249,4 +268,34 @@ fn without_backlog_reports_the_drained_backlog_fooled_the_check() {
     stall_and_catch_up(&mut f);
     let widths = f.widths();
     assert!(f.scaler.width() > 1, "{widths:?}");
+}
+
+#[test]
+fn a_burst_shorter_than_the_cooldown_keeps_its_width_until_the_slow_scale_down() {
+    // 35 MB/s for 0.2 s, then nothing: 1 → 4 at the first window, the
+    // backlog is carried, and the judged half of the cooldown is idle.
+    // With no load to judge by there is no verdict: the width stays (no
+    // `IneffectiveScaleUp`) and narrows only after `sustained_low`.
+    let mut f = Fluid::new(true);
+    f.run(2, BROKER_BOUND, |_| 35e6);
+    f.run(50, BROKER_BOUND, |_| 0.0);
+    let widths = f.widths();
+    assert_eq!(widths, vec![(0.1, 1, 4)], "{widths:?}");
+    assert_eq!(f.scaler.width(), 4);
+    f.run(700, BROKER_BOUND, |_| 0.0);
+    let widths = f.widths();
+    assert!(
+        f.changes
+            .iter()
+            .all(|(_, d)| !matches!(d.reason, Reason::IneffectiveScaleUp { .. })),
+        "{widths:?}"
+    );
+    let first_shrink = f
+        .changes
+        .iter()
+        .find(|(_, d)| d.reason == Reason::SustainedLow)
+        .map(|(t, _)| *t)
+        .unwrap_or_else(|| panic!("never narrowed: {widths:?}"));
+    assert!(first_shrink >= Duration::from_secs(30), "{widths:?}");
+    assert_eq!(f.scaler.width(), 1, "{widths:?}");
 }
