@@ -15,7 +15,27 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::scaler_config::{MAX_INEFFECTIVE_BACKOFF_DOUBLINGS, ScalerConfig};
+use crate::scaler_config::{CAPACITY_MEMORY, MAX_INEFFECTIVE_BACKOFF_DOUBLINGS, ScalerConfig};
+
+/// The least busy fraction a baseline window is credited with: a window
+/// under pressure is busy nearly all the time, and one that opened before
+/// the load (the first after start) at least half of it; the floor keeps a
+/// window with hardly any busy time from inflating the baseline more than
+/// twofold.
+const MIN_BASELINE_BUSY: f64 = 0.5;
+
+/// Pressure under which the group moves less than this fraction of what
+/// its width carried recently (when the backlog is reported) is a stall,
+/// not the width's limit: see [`ScaleUpCheck::stalled_below_shown`]. Half:
+/// a stall moves far less (next to nothing), while the lumpiness of
+/// answers in short windows (the best two-window rate is a maximum over
+/// many) stays well above it.
+pub(crate) const STALL_FRACTION: f64 = 0.5;
+
+/// Below this mean busy fraction the windows that judge a scale-up had no
+/// load to judge it by (when the backlog is reported): the verdict is
+/// skipped and the width kept; the slow scale-down takes it back.
+const IDLE_BUSY_FRACTION: f64 = 0.1;
 
 /// One closed window's throughput sample.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +43,33 @@ struct Sample {
     opened: Instant,
     length: Duration,
     bytes: u64,
+    /// The width the window was measured at.
+    width: usize,
+    /// The group's mean busy fraction over the window.
+    busy: f64,
+    /// The backlog (bytes waiting to be sent) when the window opened and
+    /// when it closed, when the caller reports it.
+    backlog: Option<(u64, u64)>,
+}
+
+/// What one closed window measured, as [`ScaleUpCheck::close_window`]
+/// takes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WindowMeasure {
+    pub(crate) opened: Instant,
+    pub(crate) length: Duration,
+    pub(crate) width: usize,
+    pub(crate) busy: f64,
+    pub(crate) backlog: Option<(u64, u64)>,
+}
+
+/// The best rate a width has shown recently: over two adjacent windows at
+/// that width, any load, so a lower bound of what the width can carry.
+#[derive(Debug, Clone, Copy)]
+struct Shown {
+    width: usize,
+    rate: f64,
+    at: Instant,
 }
 
 /// A scale-up whose effect has not been judged yet.
@@ -72,6 +119,12 @@ pub(crate) struct ScaleUpCheck {
     /// Since when (the opening of the first of an unbroken run of windows)
     /// the pressure has been high enough to scale up.
     high_since: Option<Instant>,
+    /// The previous closed window (for two-window rates), whatever the
+    /// changes since.
+    previous: Option<Sample>,
+    /// Per width, the best two-window rate of the last
+    /// [`CAPACITY_MEMORY`] (only kept when the backlog is reported).
+    shown: Vec<Shown>,
 }
 
 impl ScaleUpCheck {
@@ -84,19 +137,29 @@ impl ScaleUpCheck {
     /// Closes the open window `[opened, opened + length)`; returns its
     /// throughput in bytes per second. Keeps only samples within `keep`
     /// of `now` (a cooldown's worth is all a baseline needs).
-    pub(crate) fn close_window(
-        &mut self,
-        opened: Instant,
-        length: Duration,
-        keep: Duration,
-    ) -> f64 {
+    pub(crate) fn close_window(&mut self, m: WindowMeasure, keep: Duration) -> f64 {
+        let WindowMeasure {
+            opened,
+            length,
+            width,
+            busy,
+            backlog,
+        } = m;
         let bytes = std::mem::take(&mut self.open_bytes);
         let now = opened + length;
-        self.samples.push_back(Sample {
+        let sample = Sample {
             opened,
             length,
             bytes,
-        });
+            width,
+            busy,
+            backlog,
+        };
+        if backlog.is_some() {
+            self.note_shown(sample, now);
+        }
+        self.previous = Some(sample);
+        self.samples.push_back(sample);
         // The pending check needs every sample since its change; otherwise
         // a cooldown's worth is enough for the next baseline.
         let horizon = self
@@ -108,6 +171,79 @@ impl ScaleUpCheck {
             }
         }
         rate(bytes, length)
+    }
+
+    /// Remembers the rate of `sample` and the window before it, if both
+    /// were at the same width and adjacent: what that width carried.
+    fn note_shown(&mut self, sample: Sample, now: Instant) {
+        let Some(prev) = self.previous else {
+            return;
+        };
+        if prev.width != sample.width || prev.opened + prev.length != sample.opened {
+            return;
+        }
+        let rate = rate(
+            prev.bytes.saturating_add(sample.bytes),
+            prev.length.saturating_add(sample.length),
+        );
+        self.shown
+            .retain(|s| now.saturating_duration_since(s.at) < CAPACITY_MEMORY);
+        match self.shown.iter_mut().find(|s| s.width == sample.width) {
+            Some(s) if s.rate > rate => {}
+            Some(s) => {
+                *s = Shown {
+                    rate,
+                    at: now,
+                    ..*s
+                }
+            }
+            None => self.shown.push(Shown {
+                width: sample.width,
+                rate,
+                at: now,
+            }),
+        }
+    }
+
+    /// The best rate `width` has shown within [`CAPACITY_MEMORY`] of `now`.
+    fn shown_rate(&self, width: usize, now: Instant) -> f64 {
+        self.shown
+            .iter()
+            .filter(|s| s.width == width && now.saturating_duration_since(s.at) < CAPACITY_MEMORY)
+            .map(|s| s.rate)
+            .fold(0.0, f64::max)
+    }
+
+    /// When the backlog is reported: the rate the group moves under the
+    /// current pressure (over busy time, as a baseline) and the best rate
+    /// `width` showed within [`CAPACITY_MEMORY`], if the first is less
+    /// than [`STALL_FRACTION`] of the second. Then the width is not what
+    /// limits the group now: something stalled it (the broker, or the
+    /// producer's own CPU), and a wider group would only drain, faster, a
+    /// backlog this width has shown it can carry. Those windows stop
+    /// counting as pressure: the baseline of a later scale-up starts
+    /// after them.
+    pub(crate) fn stalled_below_shown(
+        &mut self,
+        width: usize,
+        now: Instant,
+        baseline: Duration,
+    ) -> Option<(f64, f64)> {
+        if self.samples.back().is_none_or(|s| s.backlog.is_none()) {
+            return None;
+        }
+        let from_instant = now.checked_sub(baseline).unwrap_or(now);
+        let since = self
+            .high_since
+            .map_or(from_instant, |h| h.max(from_instant));
+        let moving = busy_rate_of(self.samples.iter().filter(|s| s.opened >= since));
+        let shown = self.shown_rate(width, now);
+        if moving < shown * STALL_FRACTION {
+            self.high_since = None;
+            Some((moving, shown))
+        } else {
+            None
+        }
     }
 
     /// Records whether the window opened at `opened` had scale-up pressure.
@@ -139,12 +275,24 @@ impl ScaleUpCheck {
     /// Records a scale-up from `from` at `now` with its `cooldown`: the
     /// samples of the last half cooldown under pressure become the
     /// baseline (if they moved anything).
+    ///
+    /// When the backlog is reported, the baseline is the pressure windows'
+    /// bytes per second *while busy*: a window that opened before the load
+    /// arrived (the first after start) is not diluted by its idle part.
+    /// Stalled windows never count: see
+    /// [`stalled_below_shown`](Self::stalled_below_shown).
     pub(crate) fn on_scale_up(&mut self, from: usize, now: Instant, cooldown: Duration) {
         let from_instant = now.checked_sub(cooldown / 2).unwrap_or(now);
         let since = self
             .high_since
             .map_or(from_instant, |h| h.max(from_instant));
-        let before = rate_of(self.samples.iter().filter(|s| s.opened >= since));
+        let baseline = self.samples.iter().filter(|s| s.opened >= since);
+        let demand_aware = self.samples.back().is_some_and(|s| s.backlog.is_some());
+        let before = if demand_aware {
+            busy_rate_of(baseline)
+        } else {
+            rate_of(baseline)
+        };
         self.samples.clear();
         self.high_since = None;
         self.pending = (self.fed && before > 0.0).then_some(Pending {
@@ -166,7 +314,10 @@ impl ScaleUpCheck {
     /// Judges the pending scale-up once its cooldown has passed,
     /// from the samples in its second half (the first half holds the
     /// transition: connects, fences lifting). On failure, blocks scale-ups
-    /// for `ineffective_backoff × 2^(failures − 1)`.
+    /// for `ineffective_backoff × 2^(failures − 1)`. When the backlog is
+    /// reported and the judged windows were nearly idle
+    /// (`IDLE_BUSY_FRACTION`), the load went away before the verdict: none
+    /// is given and the width stays.
     pub(crate) fn judge(&mut self, now: Instant, config: &ScalerConfig) -> Verdict {
         let Some(p) = self.pending else {
             return Verdict::Nothing;
@@ -177,11 +328,20 @@ impl ScaleUpCheck {
         self.pending = None;
         let settled = p.at + p.cooldown / 2;
         let late = self.samples.iter().filter(|s| s.opened >= settled);
-        let after = if late.clone().next().is_some() {
-            rate_of(late)
+        let judged: Vec<Sample> = if late.clone().next().is_some() {
+            late.copied().collect()
         } else {
-            rate_of(self.samples.iter())
+            self.samples.iter().copied().collect()
         };
+        if judged.last().is_some_and(|s| s.backlog.is_some())
+            && busy_fraction_of(&judged) < IDLE_BUSY_FRACTION
+        {
+            // The load went away (a burst shorter than the cooldown, now
+            // carried): nothing to judge the width by. It stays, and
+            // narrows like any idle width, after `sustained_low`.
+            return Verdict::Nothing;
+        }
+        let after = rate_of(judged.iter());
         if after >= p.before * (1.0 + config.scale_up_min_gain) {
             self.failures = 0;
             self.blocked_until = None;
@@ -209,6 +369,26 @@ impl ScaleUpCheck {
 fn rate(bytes: u64, length: Duration) -> f64 {
     let secs = length.as_secs_f64();
     if secs > 0.0 { bytes as f64 / secs } else { 0.0 }
+}
+
+/// The mean busy fraction of `samples`, weighted by their lengths.
+fn busy_fraction_of(samples: &[Sample]) -> f64 {
+    let (busy, length) = samples.iter().fold((0.0, 0.0), |(b, l), s| {
+        let secs = s.length.as_secs_f64();
+        (b + s.busy.clamp(0.0, 1.0) * secs, l + secs)
+    });
+    if length > 0.0 { busy / length } else { 0.0 }
+}
+
+/// Bytes per second over the time the group was busy in `samples` (each
+/// window's length times its busy fraction, taken as at least
+/// [`MIN_BASELINE_BUSY`]).
+fn busy_rate_of<'a>(samples: impl Iterator<Item = &'a Sample>) -> f64 {
+    let (bytes, busy) = samples.fold((0u64, 0.0f64), |(b, t), s| {
+        let busy = s.busy.clamp(MIN_BASELINE_BUSY, 1.0);
+        (b.saturating_add(s.bytes), t + s.length.as_secs_f64() * busy)
+    });
+    if busy > 0.0 { bytes as f64 / busy } else { 0.0 }
 }
 
 fn rate_of<'a>(samples: impl Iterator<Item = &'a Sample>) -> f64 {

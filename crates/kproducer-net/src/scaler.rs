@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::scale_up_check::{ScaleUpCheck, Verdict};
+use crate::scale_up_check::{ScaleUpCheck, Verdict, WindowMeasure};
 use crate::scaler_config::{ScalerConfig, ScalerConfigError};
 
 /// What one evaluation window measured, each signal normalised by the
@@ -37,6 +37,13 @@ pub struct Signals {
     /// Bytes per second the group reported moving over the window
     /// ([`Scaler::observe_throughput`]); 0 when nothing was reported.
     pub throughput: f64,
+    /// Bytes waiting to be sent when the window closed
+    /// ([`Scaler::observe_backlog`]); `None` when not reported.
+    pub backlog_bytes: Option<u64>,
+    /// Bytes per second offered to the group over the window: what it
+    /// moved plus how fast its backlog grew (minus how fast it shrank).
+    /// `None` unless the backlog was reported at both ends of the window.
+    pub offered: Option<f64>,
 }
 
 impl Signals {
@@ -107,6 +114,27 @@ pub enum Reason {
     /// ([`Scaler::observe_throughput`]); in practice it delays the first
     /// scale-up after start or after a change of load by one window.
     MeasuringBaseline,
+    /// Pressure is high (requests waited), but the backlog says the
+    /// current width carries what is offered: the load plus the backlog
+    /// beyond one round trip's worth, spread over half a cooldown, is less
+    /// than [`ScalerConfig::scale_up_min_gain`] above what the group moved.
+    /// Another connection could not gain enough to be kept. Only when the
+    /// backlog is reported ([`Scaler::observe_backlog`]).
+    WithinCapacity,
+    /// Pressure is high, but the group moves less than half (over its
+    /// busy time) of what this width carried within
+    /// [`CAPACITY_MEMORY`](crate::CAPACITY_MEMORY): the width is not what
+    /// limits it now (the broker or the producer stalled), and a wider
+    /// group would only drain faster a backlog this width has shown it can
+    /// carry (the stall's windows would also make any later step look
+    /// effective against them, so they are not a baseline). Only when the
+    /// backlog is reported ([`Scaler::observe_backlog`]).
+    SlowerThanShown {
+        /// Bytes per second moved under the current pressure.
+        moving_bytes_per_sec: u64,
+        /// The best bytes per second this width carried recently.
+        shown_bytes_per_sec: u64,
+    },
     /// Pressure is high, but a recent scale-up did not pay off: no new
     /// trial until the back-off ends.
     ScaleUpBackedOff {
@@ -191,6 +219,10 @@ pub struct Scaler {
     round_trip_count: u64,
     /// Smoothed mean round trip (`None` until one is reported).
     round_trip: Option<Duration>,
+    /// The last backlog reported ([`Scaler::observe_backlog`]).
+    backlog: Option<u64>,
+    /// The backlog when the open window opened (0 for the first window).
+    backlog_at_open: Option<u64>,
 }
 
 impl Scaler {
@@ -214,6 +246,10 @@ impl Scaler {
             round_trip_total: Duration::ZERO,
             round_trip_count: 0,
             round_trip: None,
+            backlog: None,
+            // A group starts with nothing waiting (the producer creates a
+            // broker's scaler when it first uses the broker).
+            backlog_at_open: Some(0),
         })
     }
 
@@ -268,6 +304,28 @@ impl Scaler {
     pub fn observe_round_trips(&mut self, total: Duration, count: u64) {
         self.round_trip_total = self.round_trip_total.saturating_add(total);
         self.round_trip_count = self.round_trip_count.saturating_add(count);
+    }
+
+    /// Sets the group's backlog: `bytes` of batches ready to send and
+    /// waiting (for an in-flight slot, a connection, a fence), as of now.
+    /// The level at each window's close counts.
+    ///
+    /// Optional. With it, and throughput reports, the scaler sizes a
+    /// scale-up by demand instead of adding one connection: the load
+    /// offered over the window (what was moved plus how fast the backlog
+    /// grew) and the backlog beyond one round trip's worth, to be cleared
+    /// within half a cooldown, divided by what one connection carried. A
+    /// backlog many round trips deep opens several connections at once
+    /// (up to the maximum); no backlog and no growth holds the width
+    /// ([`Reason::WithinCapacity`]) even if requests waited. When the
+    /// buffer is at least [`ScalerConfig::scale_up_buffer`] full, the
+    /// sender is blocked and its demand unknown, so the step goes to the
+    /// maximum. Every such step is judged like any other, and undone whole
+    /// if it did not pay off. While the group moves less than half of what
+    /// the width has shown it carries (a stall, not the width, limits
+    /// it), nothing grows ([`Reason::SlowerThanShown`]).
+    pub fn observe_backlog(&mut self, bytes: u64) {
+        self.backlog = Some(bytes);
     }
 
     /// The smoothed mean Produce round trip, once one was reported.
@@ -361,6 +419,8 @@ impl Scaler {
                 window_ms = signals.window.as_millis() as u64,
                 round_trip_us = self.round_trip.map_or(0, |d| d.as_micros() as u64),
                 cooldown_ms = self.change_cooldown.as_millis() as u64,
+                backlog_bytes = signals.backlog_bytes.unwrap_or(0),
+                offered_bytes_per_sec = signals.offered.unwrap_or(0.0) as u64,
                 "connection group width changes"
             );
         } else {
@@ -371,6 +431,8 @@ impl Scaler {
                 busy_fraction = signals.busy_fraction,
                 buffer_fill = signals.buffer_fill,
                 throughput_bytes_per_sec = signals.throughput as u64,
+                backlog_bytes = signals.backlog_bytes.unwrap_or(0),
+                offered_bytes_per_sec = signals.offered.unwrap_or(0.0) as u64,
                 "connection group width holds"
             );
         }
@@ -394,16 +456,36 @@ impl Scaler {
         }
         self.integrate_buffer(now);
         let buffer_fill = (self.buffer_integral / window).clamp(0.0, 1.0);
-        let throughput =
-            self.scale_up_check
-                .close_window(self.window_start, elapsed, self.config.cooldown);
+        let busy_fraction = busy / width as f64;
+        let backlog = self
+            .backlog
+            .map(|end| (self.backlog_at_open.unwrap_or(end), end));
+        let throughput = self.scale_up_check.close_window(
+            WindowMeasure {
+                opened: self.window_start,
+                length: elapsed,
+                width,
+                busy: busy_fraction,
+                backlog,
+            },
+            self.config.cooldown,
+        );
+        let offered = match (self.backlog_at_open, self.backlog) {
+            (Some(start), Some(end)) => {
+                Some((throughput + (end as f64 - start as f64) / window).max(0.0))
+            }
+            _ => None,
+        };
+        self.backlog_at_open = self.backlog;
         let signals = Signals {
             window: elapsed,
             width,
             wait_fraction: wait / width as f64,
-            busy_fraction: busy / width as f64,
+            busy_fraction,
             buffer_fill,
             throughput,
+            backlog_bytes: self.backlog,
+            offered,
         };
         if self.round_trip_count > 0 {
             let count = u32::try_from(self.round_trip_count).unwrap_or(u32::MAX);
@@ -419,6 +501,49 @@ impl Scaler {
         self.buffer_integral = 0.0;
         self.window_start = now;
         signals
+    }
+
+    /// The width the demand asks for, from the window's backlog, offered
+    /// load and throughput (see [`observe_backlog`](Self::observe_backlog));
+    /// `None` when nothing was moved (no per-connection rate to divide by).
+    ///
+    /// One connection carried `throughput / width`. The demand is the
+    /// offered load plus the backlog beyond one round trip's worth of
+    /// throughput (that much is the pipeline, always waiting for the next
+    /// slot), cleared over half a cooldown (the settling half: by the
+    /// judged half the new width should carry the load alone). A demand
+    /// less than [`ScalerConfig::scale_up_min_gain`] above the throughput
+    /// keeps the width: one more connection could not gain enough to be
+    /// kept. A buffer at least [`ScalerConfig::scale_up_buffer`] full means
+    /// the sender is (about to be) blocked: the demand is censored at what
+    /// was moved, so the maximum is tried.
+    fn demand_width(&self, s: &Signals) -> Option<usize> {
+        let c = &self.config;
+        let w = s.width;
+        let moved = s.throughput;
+        let backlog = s.backlog_bytes? as f64;
+        if moved.is_nan() || moved <= 0.0 {
+            return None;
+        }
+        if s.buffer_fill >= c.scale_up_buffer {
+            return Some(c.max_width);
+        }
+        let rtt = self.round_trip.unwrap_or(Duration::ZERO).as_secs_f64();
+        let clear_within = (c.cooldown_for(self.round_trip) / 2)
+            .as_secs_f64()
+            .max(s.window.as_secs_f64());
+        let excess = (backlog - moved * rtt).max(0.0);
+        let demand = s.offered.unwrap_or(moved) + excess / clear_within;
+        if demand < moved * (1.0 + c.scale_up_min_gain) {
+            return Some(w);
+        }
+        let needed = (w as f64 * demand / moved).ceil();
+        let needed = if needed.is_finite() && needed < c.max_width as f64 {
+            needed as usize
+        } else {
+            c.max_width
+        };
+        Some(needed.clamp(w + 1, c.max_width))
     }
 
     /// The decision for one closed window. Updates the low-load timer.
@@ -445,12 +570,46 @@ impl Scaler {
             if let Some(remaining) = self.scale_up_check.blocked_for(now) {
                 return (w, Reason::ScaleUpBackedOff { remaining });
             }
-            let baseline = c
-                .min_window
-                .saturating_mul(crate::scaler_config::BASELINE_WINDOWS)
-                .min(c.cooldown_for(self.round_trip) / 2);
+            let demand_sized = self.scale_up_check.judges() && s.backlog_bytes.is_some();
+            let baseline = match self.round_trip {
+                // Sized by demand, with round trips: one window holding
+                // enough round trips (its rate is taken over busy time).
+                Some(rtt) if demand_sized => c
+                    .min_window
+                    .max(rtt.saturating_mul(crate::scaler_config::BASELINE_ROUND_TRIPS)),
+                _ => c
+                    .min_window
+                    .saturating_mul(crate::scaler_config::BASELINE_WINDOWS),
+            }
+            .min(c.cooldown_for(self.round_trip) / 2);
             if self.scale_up_check.baseline_pending(now, baseline) {
                 return (w, Reason::MeasuringBaseline);
+            }
+            let trigger = if by_wait {
+                ScaleUpTrigger::WaitingForInFlightPermit
+            } else {
+                ScaleUpTrigger::BufferBackedUp
+            };
+            if demand_sized
+                && let Some((moving, shown)) = self.scale_up_check.stalled_below_shown(
+                    w,
+                    now,
+                    c.cooldown_for(self.round_trip) / 2,
+                )
+            {
+                return (
+                    w,
+                    Reason::SlowerThanShown {
+                        moving_bytes_per_sec: moving as u64,
+                        shown_bytes_per_sec: shown as u64,
+                    },
+                );
+            }
+            if demand_sized && let Some(target) = self.demand_width(s) {
+                if target <= w {
+                    return (w, Reason::WithinCapacity);
+                }
+                return (target, Reason::ScaleUp(trigger));
             }
             // Waiting for a fraction f of the time on each of w connections
             // suggests roughly w·f more connections' worth of demand. A
@@ -465,11 +624,6 @@ impl Scaler {
             };
             let step = wanted.clamp(1, c.max_step);
             let target = w.saturating_add(step).min(c.max_width);
-            let trigger = if by_wait {
-                ScaleUpTrigger::WaitingForInFlightPermit
-            } else {
-                ScaleUpTrigger::BufferBackedUp
-            };
             return (target, Reason::ScaleUp(trigger));
         }
 

@@ -106,6 +106,26 @@ pub const SCALE_UP_MIN_GAIN: f64 = 0.10;
 /// widen the group.
 pub const BASELINE_WINDOWS: u32 = 2;
 
+/// How many Produce round trips of pressure make a baseline when the
+/// caller reports its backlog ([`Scaler::observe_backlog`](crate::Scaler::observe_backlog))
+/// and round trips: at least one minimum window and at least this many
+/// round trips (at most half a cooldown). The baseline is then measured
+/// over the time the group was busy, so the idle start of the first
+/// window does not dilute it, and a window that holds several round trips
+/// of answers is not lumpy: the first scale-up of a burst comes one
+/// window after the pressure, not two.
+pub const BASELINE_ROUND_TRIPS: u32 = 4;
+
+/// How long the best rate a width carried is remembered (when the
+/// backlog is reported): pressure under which the group moves less than
+/// half of it is a stall, not the width's limit, and does not widen the
+/// group ([`Reason::SlowerThanShown`](crate::Reason::SlowerThanShown)). A
+/// width that carried 40 MB/s a few seconds ago can carry it now. As long
+/// as [`DEFAULT_INEFFECTIVE_BACKOFF`]: long enough to span a stall, short
+/// enough that a broker that became slower is not judged by an old rate
+/// for long.
+pub const CAPACITY_MEMORY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Default time scale-ups are blocked after one that did not pay off
 /// (doubling with each consecutive failure, see
 /// [`MAX_INEFFECTIVE_BACKOFF_DOUBLINGS`]). Long next to the cooldown:
@@ -151,6 +171,11 @@ pub struct ScalerConfig {
     /// Width at start (within the bounds). Default [`DEFAULT_MIN_WIDTH`].
     pub initial_width: usize,
     /// Largest change per decision (≥ 1). Default [`DEFAULT_MAX_STEP`].
+    /// Bounds every scale-down, and every scale-up that is not sized by
+    /// the backlog; a scale-up sized by the backlog
+    /// ([`Scaler::observe_backlog`](crate::Scaler::observe_backlog)) goes
+    /// as far as the demand asks, up to `max_width`, because the
+    /// effectiveness check undoes it whole if it does not pay off.
     pub max_step: usize,
     /// Shortest window evaluated (> 0). Default [`DEFAULT_MIN_WINDOW`].
     pub min_window: Duration,

@@ -23,6 +23,11 @@ mod common;
 #[path = "adaptive_scaling/burst.rs"]
 mod burst;
 
+/// A paced load below one connection's capacity keeps one connection, and
+/// a stall it catches up from does not leave it wide.
+#[path = "adaptive_scaling/paced.rs"]
+mod paced;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

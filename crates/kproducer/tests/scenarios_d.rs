@@ -25,6 +25,25 @@ fn slow_broker() -> FakeCluster {
         .unwrap()
 }
 
+/// One broker charging 1 ms + 20 ms per KiB per request, `orders` and
+/// `calm` with 6 partitions: a request's cost grows with its bytes, so
+/// partitions spread over more connections are served in parallel and
+/// widening pays off (on [`slow_broker`], a flat 10 ms per request, each
+/// partition gets at most one batch per request of its connection at any
+/// width, and the scaler's check rightly undoes a widening).
+fn slow_per_kib_broker() -> FakeCluster {
+    FakeCluster::builder()
+        .brokers(1)
+        .topic("orders", 6)
+        .topic("calm", 6)
+        .service_time(ServiceTime::new(
+            Duration::from_millis(1),
+            Duration::from_millis(20),
+        ))
+        .build()
+        .unwrap()
+}
+
 /// 200 rounds of 10 records to each of `orders`' 6 partitions, 1 ms apart:
 /// enough to saturate one connection's in-flight window.
 async fn heavy_load(producer: &kproducer::Producer, ledger: &mut Ledger) {
@@ -61,7 +80,7 @@ async fn s23_scale_up_with_batches_in_flight() {
 /// connections with batches possibly in flight; no 45, nothing lost.
 #[tokio::test(start_paused = true)]
 async fn s23b_scale_down_with_batches_in_flight() {
-    let cluster = slow_broker();
+    let cluster = slow_per_kib_broker();
     let producer = producer(&cluster, |b| b.batch_size(1_000));
     let mut ledger = Ledger::default();
     heavy_load(&producer, &mut ledger).await;

@@ -328,16 +328,47 @@ impl Core {
         }
     }
 
+    /// Bytes of sealed batches waiting to be sent, per broker (by the
+    /// slot their partition is routed to), for the adaptive brokers' scalers.
+    /// One pass over the partitions with ready batches, once per scale tick.
+    fn backlog_by_broker(&self) -> Vec<(i32, u64)> {
+        let mut totals: Vec<(i32, u64)> = Vec::new();
+        for (tp, q) in self.partitions.iter() {
+            if q.ready.is_empty() {
+                continue;
+            }
+            let Some(slot) = self.router.assigned_slot(tp) else {
+                continue;
+            };
+            let bytes: u64 = q.ready.iter().map(|b| b.data.len() as u64).sum();
+            match totals.iter_mut().find(|(b, _)| *b == slot.broker) {
+                Some((_, total)) => *total += bytes,
+                None => totals.push((slot.broker, bytes)),
+            }
+        }
+        totals
+    }
+
     /// The scaler's tick: feed each adaptive broker's signals, apply new
     /// widths to its group and the router.
     pub(super) fn scale(&mut self, now: Instant) {
         let used = self.shared.buffer_used() as u64;
         let memory = self.shared.buffer_memory as u64;
         let now_std = now.into_std();
+        let backlog = self.backlog_by_broker();
         for (&broker, link) in &mut self.brokers {
             let Some(scaler) = &mut link.scaler else {
                 continue;
             };
+            // Sealed batches waiting to be sent, so a scale-up is sized
+            // by demand (several connections for a deep backlog) and
+            // judged by the load offered, not by a backlog drained.
+            scaler.observe_backlog(
+                backlog
+                    .iter()
+                    .find(|(b, _)| *b == broker)
+                    .map_or(0, |&(_, bytes)| bytes),
+            );
             for (i, s) in link.slots.iter_mut().enumerate() {
                 // "Waited for an in-flight slot": the connection's own
                 // permit wait plus the time ready batches were held back
