@@ -293,6 +293,13 @@ impl PartitionQueue {
         self.ready.insert(at, batch);
     }
 
+    /// Records queued here, open and sealed.
+    #[cfg(test)]
+    pub(crate) fn record_count(&self) -> usize {
+        self.open.as_ref().map_or(0, |o| o.records.len())
+            + self.ready.iter().map(|b| b.records.len()).sum::<usize>()
+    }
+
     /// Takes every record not yet in flight (open and queued), to fail them.
     pub(crate) fn take_all(&mut self, next_order: &mut u64) -> Vec<Batch> {
         self.seal(next_order);
