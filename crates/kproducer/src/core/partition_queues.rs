@@ -15,7 +15,8 @@
 //! the name is compared with the last topic's (records built from `&str`
 //! each time), and only then hashed. A handle missed twice in a row is
 //! remembered, so a long-lived handle pays the slow path once, while
-//! records that each bring a fresh `Arc` do not churn the memory.
+//! records that each bring a fresh `Arc`, or more topics interleaved than
+//! [`RECENT`], do not churn the memory.
 //!
 //! The rest of the core (drain, answers, expiry) looks queues up by
 //! [`TopicPartition`], once per batch, through the name map.
@@ -104,10 +105,15 @@ impl PartitionQueues {
                 index
             }
         };
-        // A topic not remembered at all is remembered at once (it is about
-        // to be routed again, most likely); another handle of a remembered
-        // one only on its second miss.
-        if second_miss || !self.recent.iter().any(|(_, i)| *i == index) {
+        // While there is room, a topic not remembered at all is remembered
+        // at once (it is about to be routed again, most likely). Otherwise
+        // only a handle that missed twice in a row replaces another: with
+        // more topics interleaved than remembered, handles would push each
+        // other out on every record (a clone and a drop of a reference
+        // count shared with the sending threads), for no hit.
+        if second_miss
+            || (self.recent.len() < RECENT && !self.recent.iter().any(|(_, i)| *i == index))
+        {
             self.remember(topic, index);
         }
         index
@@ -263,6 +269,15 @@ mod tests {
                 assert_eq!(q.intern(h).get(), i, "round {round}");
             }
         }
+        // The first RECENT stay remembered: interleaving more topics than
+        // that does not make handles push each other out on every record.
+        let remembered: Vec<usize> = q.recent.iter().map(|(_, i)| i.get()).collect();
+        assert_eq!(remembered, (0..RECENT).collect::<Vec<_>>());
+        // A handle seen twice in a row is remembered (a new hot topic).
+        let hot = &handles[2 * RECENT];
+        q.intern(hot);
+        q.intern(hot);
+        assert!(q.recent.iter().any(|(h, _)| Arc::ptr_eq(h, hot)));
         assert_eq!(q.recent.len(), RECENT);
     }
 
