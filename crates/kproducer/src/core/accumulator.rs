@@ -15,6 +15,15 @@ use crate::delivery::DeliverySender;
 use crate::error::Error;
 use crate::record::{Header, Topic};
 
+/// The builder's first buffer, at most: it grows (doubling) to what the
+/// partition's batches need, up to `batch.size`. Sized to the batches
+/// rather than to `batch.size`, a sealed batch usually fills at least half
+/// of it and is handed over as it is (the builder takes a recycled buffer
+/// of the same size) instead of being copied out of a mostly empty
+/// `batch.size` buffer; and a partition with small batches does not hold
+/// a `batch.size` buffer of its own.
+const FIRST_BUILDER_CAPACITY: usize = 16 * 1024;
+
 /// One record waiting for its outcome: its delivery channel and timestamp.
 #[derive(Debug)]
 pub(crate) struct Pending {
@@ -130,8 +139,10 @@ impl PartitionQueue {
         PartitionQueue {
             topic,
             tp,
-            // Room for a full batch; one allocation per partition, reused.
-            builder: RecordBatchBuilder::with_capacity(compression, batch_size.max(128)),
+            builder: RecordBatchBuilder::with_capacity(
+                compression,
+                batch_size.clamp(128, FIRST_BUILDER_CAPACITY),
+            ),
             memory,
             last_count: 0,
             open: None,
