@@ -89,12 +89,58 @@ pub struct PartitionRequest<'a> {
     pub partitions: u32,
 }
 
+/// A topic's number within one producer: 0, 1, 2, … in the order the
+/// producer first saw each topic, never reused while the producer lives.
+///
+/// The producer hands it to [`Partitioner::partition_indexed`] and
+/// [`Partitioner::on_append_indexed`] so that a partitioner with per-topic
+/// state can keep it in a `Vec` indexed by [`TopicIndex::get`] instead of
+/// looking the topic's name up for every record.
+///
+/// ```
+/// use kproducer::partitioner::TopicIndex;
+///
+/// let third = TopicIndex::new(2);
+/// assert_eq!(third.get(), 2);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TopicIndex(u32);
+
+impl TopicIndex {
+    /// The index `index` (the producer numbers its topics from 0).
+    ///
+    /// ```
+    /// assert_eq!(kproducer::partitioner::TopicIndex::new(0).get(), 0);
+    /// ```
+    pub const fn new(index: u32) -> Self {
+        TopicIndex(index)
+    }
+
+    /// The index, for indexing a `Vec`.
+    ///
+    /// ```
+    /// let index = kproducer::partitioner::TopicIndex::new(7);
+    /// let per_topic = vec![0u64; 8];
+    /// assert_eq!(per_topic[index.get()], 0);
+    /// ```
+    pub const fn get(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// Chooses a partition for records that do not name one.
 ///
 /// Called on the producer's send path, once per record: implementations must
 /// be cheap and must not block. `&mut self` because partitioners keep state
 /// (the sticky partition, a round-robin counter); the producer calls it from
 /// one place at a time.
+///
+/// The producer calls [`Partitioner::partition_indexed`] and
+/// [`Partitioner::on_append_indexed`], which also pass the topic's
+/// [`TopicIndex`]; by default they call [`Partitioner::partition`] and
+/// [`Partitioner::on_append`], so implementing those two is enough. A
+/// partitioner with per-topic state can implement the indexed ones too and
+/// keep that state by index rather than by name.
 ///
 /// ```
 /// use kproducer::partitioner::{PartitionRequest, Partitioner};
@@ -109,6 +155,43 @@ pub struct PartitionRequest<'a> {
 ///     }
 /// }
 /// ```
+///
+/// Per-topic state by index:
+///
+/// ```
+/// use kproducer::partitioner::{PartitionRequest, Partitioner, TopicIndex};
+///
+/// /// Round robin per topic.
+/// #[derive(Debug, Default)]
+/// struct PerTopicRoundRobin {
+///     next: Vec<u32>,
+/// }
+///
+/// impl Partitioner for PerTopicRoundRobin {
+///     fn partition(&mut self, _req: &PartitionRequest<'_>) -> i32 {
+///         // Called only by code that has no index; a real implementation
+///         // would keep a name-keyed map for it.
+///         0
+///     }
+///
+///     fn partition_indexed(&mut self, topic: TopicIndex, req: &PartitionRequest<'_>) -> i32 {
+///         if self.next.len() <= topic.get() {
+///             self.next.resize(topic.get() + 1, 0);
+///         }
+///         let next = &mut self.next[topic.get()];
+///         let p = *next % req.partitions.max(1);
+///         *next = next.wrapping_add(1);
+///         p as i32
+///     }
+/// }
+///
+/// let mut p = PerTopicRoundRobin::default();
+/// let req = PartitionRequest { topic: "a", key: None, value: None, partitions: 3 };
+/// let (a, b) = (TopicIndex::new(0), TopicIndex::new(1));
+/// assert_eq!(p.partition_indexed(a, &req), 0);
+/// assert_eq!(p.partition_indexed(a, &req), 1);
+/// assert_eq!(p.partition_indexed(b, &PartitionRequest { topic: "b", ..req }), 0);
+/// ```
 pub trait Partitioner: fmt::Debug + Send {
     /// The partition, in `0..req.partitions`.
     fn partition(&mut self, req: &PartitionRequest<'_>) -> i32;
@@ -116,6 +199,19 @@ pub trait Partitioner: fmt::Debug + Send {
     /// Told how many bytes were appended to `partition` of `topic` after a
     /// choice, so sticky partitioners know when to move on. Default: ignored.
     fn on_append(&mut self, _topic: &str, _partition: i32, _bytes: usize) {}
+
+    /// [`Partitioner::partition`], knowing the topic's [`TopicIndex`] in
+    /// this producer (what the producer calls). Default: `partition(req)`.
+    fn partition_indexed(&mut self, _topic: TopicIndex, req: &PartitionRequest<'_>) -> i32 {
+        self.partition(req)
+    }
+
+    /// [`Partitioner::on_append`], knowing the topic's [`TopicIndex`] in
+    /// this producer (what the producer calls); `name` is the topic's
+    /// name. Default: `on_append(name, partition, bytes)`.
+    fn on_append_indexed(&mut self, _topic: TopicIndex, name: &str, partition: i32, bytes: usize) {
+        self.on_append(name, partition, bytes);
+    }
 }
 
 /// Kafka's default: murmur2 for keyed records, uniform sticky for keyless ones
@@ -179,6 +275,17 @@ impl Partitioner for DefaultPartitioner {
     fn on_append(&mut self, topic: &str, partition: i32, bytes: usize) {
         self.sticky.on_append(topic, partition, bytes);
     }
+
+    fn partition_indexed(&mut self, topic: TopicIndex, req: &PartitionRequest<'_>) -> i32 {
+        match req.key {
+            Some(key) if !self.ignore_keys => murmur2_partition(key, req.partitions),
+            _ => self.sticky.partition_indexed(topic, req),
+        }
+    }
+
+    fn on_append_indexed(&mut self, topic: TopicIndex, name: &str, partition: i32, bytes: usize) {
+        self.sticky.on_append_indexed(topic, name, partition, bytes);
+    }
 }
 
 /// KIP-794's uniform sticky partitioner: one partition per topic until
@@ -199,16 +306,55 @@ impl Partitioner for DefaultPartitioner {
 pub struct UniformSticky {
     batch_size: usize,
     rng: SmallRng,
-    // Few topics per producer in practice; a small vec beats a hash map and
-    // needs no allocation after each topic's first record.
-    current: Vec<StickyTopic>,
+    /// Per topic index (the producer's calls): a `Vec` index per record.
+    indexed: Vec<Sticky>,
+    /// Per topic name (calls without an index, and indexes past
+    /// [`MAX_INDEXED_TOPICS`]). Few topics per producer in practice; a
+    /// small vec beats a hash map and needs no allocation after each
+    /// topic's first record.
+    named: Vec<(Box<str>, Sticky)>,
 }
 
-#[derive(Debug)]
-struct StickyTopic {
-    topic: Box<str>,
+/// Topic indexes kept in [`UniformSticky`]'s `Vec`; larger ones (only a
+/// caller numbering topics itself could pass them) are kept by name, so
+/// no index can make it allocate without bound.
+const MAX_INDEXED_TOPICS: usize = 1 << 16;
+
+/// One topic's sticky partition.
+#[derive(Debug, Clone, Copy)]
+struct Sticky {
+    /// The current partition; -1 before the first choice.
     partition: i32,
+    /// Bytes appended to it since it was chosen.
     produced: usize,
+}
+
+impl Sticky {
+    const UNCHOSEN: Sticky = Sticky {
+        partition: -1,
+        produced: 0,
+    };
+
+    /// The partition for the next record: the current one, or a new one
+    /// when there is none yet, it no longer exists, or `batch_size` bytes
+    /// went to it.
+    fn choose(&mut self, rng: &mut SmallRng, batch_size: usize, partitions: u32) -> i32 {
+        if self.partition < 0 {
+            self.partition = UniformSticky::pick(rng, partitions, None);
+            self.produced = 0;
+        } else if self.partition >= partitions as i32 || self.produced >= batch_size {
+            self.partition = UniformSticky::pick(rng, partitions, Some(self.partition));
+            self.produced = 0;
+        }
+        self.partition
+    }
+
+    /// Counts `bytes` appended to `partition` (only the sticky one counts).
+    fn appended(&mut self, partition: i32, bytes: usize) {
+        if self.partition == partition {
+            self.produced = self.produced.saturating_add(bytes);
+        }
+    }
 }
 
 impl UniformSticky {
@@ -226,7 +372,8 @@ impl UniformSticky {
         Self {
             batch_size: batch_size.max(1),
             rng: SmallRng::seed_from_u64(seed),
-            current: Vec::new(),
+            indexed: Vec::new(),
+            named: Vec::new(),
         }
     }
 
@@ -247,34 +394,44 @@ impl UniformSticky {
 
 impl Partitioner for UniformSticky {
     fn partition(&mut self, req: &PartitionRequest<'_>) -> i32 {
-        let rng = &mut self.rng;
-        match self.current.iter_mut().find(|t| &*t.topic == req.topic) {
-            Some(t) => {
-                if t.partition >= req.partitions as i32 || t.produced >= self.batch_size {
-                    t.partition = Self::pick(rng, req.partitions, Some(t.partition));
-                    t.produced = 0;
-                }
-                t.partition
-            }
+        let at = match self.named.iter().position(|(t, _)| &**t == req.topic) {
+            Some(at) => at,
             None => {
-                let partition = Self::pick(rng, req.partitions, None);
-                self.current.push(StickyTopic {
-                    topic: req.topic.into(),
-                    partition,
-                    produced: 0,
-                });
-                partition
+                self.named.push((req.topic.into(), Sticky::UNCHOSEN));
+                self.named.len() - 1
             }
-        }
+        };
+        self.named[at]
+            .1
+            .choose(&mut self.rng, self.batch_size, req.partitions)
     }
 
     fn on_append(&mut self, topic: &str, partition: i32, bytes: usize) {
-        if let Some(t) = self
-            .current
-            .iter_mut()
-            .find(|t| &*t.topic == topic && t.partition == partition)
-        {
-            t.produced = t.produced.saturating_add(bytes);
+        if let Some((_, sticky)) = self.named.iter_mut().find(|(t, _)| &**t == topic) {
+            sticky.appended(partition, bytes);
+        }
+    }
+
+    /// Keeps the topic's sticky partition at its index: no name compared.
+    /// (Separate from the state [`Partitioner::partition`] keeps by name:
+    /// use one or the other for a topic.)
+    fn partition_indexed(&mut self, topic: TopicIndex, req: &PartitionRequest<'_>) -> i32 {
+        let at = topic.get();
+        if at >= MAX_INDEXED_TOPICS {
+            return self.partition(req);
+        }
+        if self.indexed.len() <= at {
+            self.indexed.resize(at + 1, Sticky::UNCHOSEN);
+        }
+        self.indexed[at].choose(&mut self.rng, self.batch_size, req.partitions)
+    }
+
+    fn on_append_indexed(&mut self, topic: TopicIndex, name: &str, partition: i32, bytes: usize) {
+        let at = topic.get();
+        if at >= MAX_INDEXED_TOPICS {
+            self.on_append(name, partition, bytes);
+        } else if let Some(sticky) = self.indexed.get_mut(at) {
+            sticky.appended(partition, bytes);
         }
     }
 }
@@ -377,6 +534,72 @@ mod tests {
         assert_eq!(p.partition(&req("a", None, 100)), a);
         let shrunk = p.partition(&req("a", None, 1));
         assert_eq!(shrunk, 0);
+    }
+
+    #[test]
+    fn sticky_by_index_chooses_as_sticky_by_name_does() {
+        let (mut by_name, mut by_index) = (UniformSticky::new(300, 5), UniformSticky::new(300, 5));
+        for i in 0..3_000 {
+            let (topic, index) = [("a", 0), ("b", 1), ("c", 2)][i % 3];
+            let r = req(topic, None, 7);
+            let want = by_name.partition(&r);
+            let got = by_index.partition_indexed(TopicIndex::new(index), &r);
+            assert_eq!(got, want, "record {i}");
+            by_name.on_append(topic, want, 100);
+            by_index.on_append_indexed(TopicIndex::new(index), topic, got, 100);
+        }
+        assert_eq!(by_index.indexed.len(), 3);
+        assert!(by_index.named.is_empty(), "indexed calls keep no names");
+    }
+
+    #[test]
+    fn indexes_past_the_cap_are_kept_by_name_not_allocated_for() {
+        let mut p = UniformSticky::new(1000, 3);
+        let huge = TopicIndex::new(u32::MAX);
+        let first = p.partition_indexed(huge, &req("t", None, 50));
+        p.on_append_indexed(huge, "t", first, 600);
+        assert_eq!(p.partition_indexed(huge, &req("t", None, 50)), first);
+        p.on_append_indexed(huge, "t", first, 600);
+        assert_ne!(p.partition_indexed(huge, &req("t", None, 50)), first);
+        assert!(p.indexed.is_empty());
+        assert_eq!(p.named.len(), 1);
+    }
+
+    #[test]
+    fn indexed_calls_default_to_the_name_based_ones() {
+        #[derive(Debug, Default)]
+        struct Named {
+            appended: Vec<(String, i32, usize)>,
+        }
+        impl Partitioner for Named {
+            fn partition(&mut self, req: &PartitionRequest<'_>) -> i32 {
+                req.partitions as i32 - 1
+            }
+            fn on_append(&mut self, topic: &str, partition: i32, bytes: usize) {
+                self.appended.push((topic.to_owned(), partition, bytes));
+            }
+        }
+        let mut p = Named::default();
+        assert_eq!(
+            p.partition_indexed(TopicIndex::new(4), &req("t", None, 3)),
+            2
+        );
+        p.on_append_indexed(TopicIndex::new(4), "t", 2, 10);
+        assert_eq!(p.appended, [("t".to_owned(), 2, 10)]);
+    }
+
+    #[test]
+    fn default_partitioner_keeps_keyed_placement_when_indexed() {
+        let mut p = DefaultPartitioner::new(100, false, 1);
+        let keyed = req("t", Some(b"foobar"), 50);
+        assert_eq!(p.partition_indexed(TopicIndex::new(0), &keyed), 16);
+        let mut ignoring = DefaultPartitioner::new(100, true, 1);
+        let first = ignoring.partition_indexed(TopicIndex::new(0), &keyed);
+        ignoring.on_append_indexed(TopicIndex::new(0), "t", first, 100);
+        assert_ne!(
+            ignoring.partition_indexed(TopicIndex::new(0), &keyed),
+            first
+        );
     }
 
     #[test]

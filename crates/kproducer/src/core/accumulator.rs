@@ -16,6 +16,15 @@ use crate::delivery::DeliverySender;
 use crate::error::Error;
 use crate::record::{Header, Topic};
 
+/// The builder's first buffer, at most: it grows (doubling) to what the
+/// partition's batches need, up to `batch.size`. Sized to the batches
+/// rather than to `batch.size`, a sealed batch usually fills at least half
+/// of it and is handed over as it is (the builder takes a recycled buffer
+/// of the same size) instead of being copied out of a mostly empty
+/// `batch.size` buffer; and a partition with small batches does not hold
+/// a `batch.size` buffer of its own.
+const FIRST_BUILDER_CAPACITY: usize = 16 * 1024;
+
 /// One record waiting for its outcome: its delivery channel and timestamp.
 #[derive(Debug)]
 pub(crate) struct Pending {
@@ -147,8 +156,10 @@ impl PartitionQueue {
         PartitionQueue {
             topic,
             tp,
-            // Room for a full batch; one allocation per partition, reused.
-            builder: RecordBatchBuilder::with_capacity(compression, batch_size.max(128)),
+            builder: RecordBatchBuilder::with_capacity(
+                compression,
+                batch_size.clamp(128, FIRST_BUILDER_CAPACITY),
+            ),
             memory,
             last_count: 0,
             open: None,
@@ -324,6 +335,13 @@ impl PartitionQueue {
             .position(|b| b.order > batch.order)
             .unwrap_or(self.ready.len());
         self.ready.insert(at, batch);
+    }
+
+    /// Records queued here, open and sealed.
+    #[cfg(test)]
+    pub(crate) fn record_count(&self) -> usize {
+        self.open.as_ref().map_or(0, |o| o.records.len())
+            + self.ready.iter().map(|b| b.records.len()).sum::<usize>()
     }
 
     /// Takes every record not yet in flight (open and queued), to fail them.

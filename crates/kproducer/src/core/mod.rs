@@ -14,9 +14,12 @@ mod drain;
 mod fast_hash;
 pub(crate) mod idempotence;
 mod metadata;
+mod partition_queues;
 mod produce_body;
 mod response;
 mod tls_refusals;
+#[cfg(test)]
+mod routing_tests;
 pub(crate) mod transaction;
 pub(crate) mod transaction_io;
 
@@ -41,14 +44,14 @@ use tokio::time::{Instant, sleep_until};
 use self::accumulator::{Batch, PartitionQueue, RecordParts};
 use self::batch_buffers::BatchBuffers;
 use self::broker::BrokerLink;
-use self::fast_hash::FastMap;
 use self::idempotence::Idempotence;
 use self::metadata::Metadata;
+use self::partition_queues::PartitionQueues;
 use crate::config::Settings;
 use crate::delivery::DeliverySender;
 use crate::error::Error;
 use crate::metrics::{self, MetricsRecorder};
-use crate::partitioner::{PartitionRequest, Partitioner};
+use crate::partitioner::{PartitionRequest, Partitioner, TopicIndex};
 use crate::record::{Record, Topic};
 
 /// What producer handles send to the core, in one ordered channel (so a
@@ -187,7 +190,8 @@ pub(crate) struct Core {
     partitioner: Box<dyn Partitioner>,
     metadata: Metadata,
     waiting: HashMap<Arc<str>, VecDeque<Waiting>>,
-    partitions: FastMap<TopicPartition, PartitionQueue>,
+    /// Partition queues by (topic index, partition).
+    partitions: PartitionQueues,
     brokers: HashMap<i32, BrokerLink>,
     router: Router,
     idempotence: Option<Idempotence<TopicPartition>>,
@@ -213,9 +217,6 @@ pub(crate) struct Core {
     scratch_keys: Vec<TopicPartition>,
     /// Memory of acknowledged batches, for the next sealed ones.
     batch_buffers: BatchBuffers,
-    /// The last topic routed and its partition count (see
-    /// [`Core::partition_count`]).
-    last_topic: Option<(Arc<str>, usize)>,
     /// Parts of routed records, dropped together after each pass (see
     /// [`Core::route`]); reused.
     retired: Vec<Retired>,
@@ -288,7 +289,7 @@ impl Core {
             partitioner,
             metadata: Metadata::default(),
             waiting: HashMap::new(),
-            partitions: FastMap::default(),
+            partitions: PartitionQueues::default(),
             brokers: HashMap::new(),
             idempotence,
             transaction,
@@ -309,7 +310,6 @@ impl Core {
             fatal: None,
             scratch_keys: Vec::new(),
             batch_buffers,
-            last_topic: None,
             retired: Vec::new(),
         }
     }
@@ -427,19 +427,17 @@ impl Core {
     /// Chooses the record's partition and appends it, or parks it until its
     /// topic's metadata is known. `wall_ms` is the CreateTime given to a
     /// record without a timestamp.
+    ///
+    /// Per record this touches no topic name: the topic's index comes from
+    /// its handle's pointer (see [`PartitionQueues::intern`]), and the
+    /// partition count, the partitioner's sticky state and the partition
+    /// queue are found by that index.
     fn route(&mut self, envelope: Envelope, now: Instant, wall_ms: i64, flush_gen: u64) {
         // The topic is borrowed, not cloned: its `Arc` count is shared with
         // the sending threads, so every clone is a contended cache line.
-        let Some(partitions) = self.partition_count(envelope.record.topic.shared()) else {
-            let topic = envelope.record.topic.shared().clone();
-            if self.metadata.wanted.insert(topic.clone()) {
-                self.metadata.refresh_requested = true;
-            }
-            self.waiting.entry(topic).or_default().push_back(Waiting {
-                envelope,
-                received: now,
-                flush_gen,
-            });
+        let topic = self.partitions.intern(envelope.record.topic.shared());
+        let Some(partitions) = self.partition_count(topic) else {
+            self.park(envelope, now, flush_gen);
             return;
         };
         let record = &envelope.record;
@@ -454,13 +452,30 @@ impl Core {
                 self.reject(envelope.reply, envelope.reserved, error);
                 return;
             }
-            None => self.partitioner.partition(&PartitionRequest {
-                topic: record.topic.as_str(),
-                key: record.key.as_deref(),
-                value: record.value.as_deref(),
-                partitions: partitions as u32,
-            }),
+            None => self.partitioner.partition_indexed(
+                topic,
+                &PartitionRequest {
+                    topic: record.topic.as_str(),
+                    key: record.key.as_deref(),
+                    value: record.value.as_deref(),
+                    partitions: partitions as u32,
+                },
+            ),
         };
+        // A custom partitioner's answer is checked like an explicit
+        // partition: out of range, the record fails instead of routing to a
+        // partition that does not exist.
+        if partition < 0 || partition as usize >= partitions {
+            let error = Error::InvalidRecord {
+                topic: envelope.record.topic.clone(),
+                reason: format!(
+                    "the partitioner chose partition {partition}, but the topic has {partitions}"
+                ),
+            };
+            self.resolved(flush_gen, 1);
+            self.reject(envelope.reply, envelope.reserved, error);
+            return;
+        }
         let c = &self.settings.config;
         let Envelope {
             record,
@@ -468,16 +483,13 @@ impl Core {
             reserved,
         } = envelope;
         let Record {
-            topic,
+            topic: handle,
             key,
             value,
             headers,
             timestamp,
             ..
         } = record;
-        // The record's own `Arc` becomes the lookup key: no reference count
-        // is touched here unless the partition is new.
-        let tp = TopicPartition::new(topic.into_shared(), partition);
         let parts = RecordParts {
             key: key.as_deref(),
             value: value.as_deref(),
@@ -485,41 +497,31 @@ impl Core {
             timestamp: timestamp.unwrap_or(wall_ms),
             size_bound: reserved,
         };
-        let appended = match self.partitions.get_mut(&tp) {
-            Some(queue) => queue.append(
-                parts,
-                reply,
-                reserved,
-                now,
-                c.batch_size,
-                flush_gen,
-                &mut self.next_order,
-            ),
-            None => {
-                let mut queue = PartitionQueue::new(
-                    Topic::new(tp.topic.clone()),
-                    partition,
-                    c.compression,
-                    c.batch_size,
-                    self.batch_buffers.clone(),
-                );
-                let appended = queue.append(
-                    parts,
-                    reply,
-                    reserved,
-                    now,
-                    c.batch_size,
-                    flush_gen,
-                    &mut self.next_order,
-                );
-                self.partitions.insert(tp.clone(), queue);
-                appended
-            }
-        };
+        let (compression, batch_size) = (c.compression, c.batch_size);
+        let buffers = &self.batch_buffers;
+        let queue = self.partitions.get_or_create(topic, partition, |name| {
+            PartitionQueue::new(
+                Topic::new(name.clone()),
+                partition,
+                compression,
+                batch_size,
+                buffers.clone(),
+            )
+        });
+        let appended = queue.append(
+            parts,
+            reply,
+            reserved,
+            now,
+            batch_size,
+            flush_gen,
+            &mut self.next_order,
+        );
         match appended {
-            Ok(()) => self
-                .partitioner
-                .on_append(tp.topic.as_ref(), partition, reserved),
+            Ok(()) => {
+                self.partitioner
+                    .on_append_indexed(topic, handle.as_str(), partition, reserved)
+            }
             Err(rejected) => {
                 self.resolved(flush_gen, 1);
                 self.reject(rejected.reply, rejected.reserved, rejected.error);
@@ -529,34 +531,43 @@ impl Core {
         // its payload's reference counts) is released after the whole drain,
         // together: one cache-line transfer per drain, not one per record.
         self.retired.push(Retired {
-            _topic: tp.topic,
+            _topic: handle.into_shared(),
             _key: key,
             _value: value,
             _headers: headers,
         });
     }
 
-    /// `topic`'s partition count, if its metadata is known. The last topic
-    /// asked for is remembered (producers mostly send to one topic at a
-    /// time), so the common case is one comparison, not a hash lookup; [`Core::forget_partition_counts`] clears it when metadata
-    /// changes.
-    fn partition_count(&mut self, topic: &Arc<str>) -> Option<usize> {
-        // Same handle: a pointer comparison. Same name in another `Arc`
-        // (records built from `&str`): a short string comparison, and the
-        // remembered `Arc` is kept rather than swapped per record.
-        if let Some((last, count)) = &self.last_topic
-            && (Arc::ptr_eq(last, topic) || **last == **topic)
-        {
-            return Some(*count);
+    /// Parks a record whose topic's metadata is not known yet, and asks
+    /// for it.
+    fn park(&mut self, envelope: Envelope, now: Instant, flush_gen: u64) {
+        let topic = envelope.record.topic.shared().clone();
+        if self.metadata.wanted.insert(topic.clone()) {
+            self.metadata.refresh_requested = true;
         }
-        let count = self.metadata.partition_count(topic)?;
-        self.last_topic = Some((topic.clone(), count));
+        self.waiting.entry(topic).or_default().push_back(Waiting {
+            envelope,
+            received: now,
+            flush_gen,
+        });
+    }
+
+    /// `topic`'s partition count, if its metadata is known: remembered per
+    /// topic index, so the common case is a `Vec` index, not a lookup by
+    /// name; [`Core::forget_partition_counts`] clears it when metadata
+    /// changes.
+    fn partition_count(&mut self, topic: TopicIndex) -> Option<usize> {
+        if let Some(count) = self.partitions.partition_count(topic) {
+            return Some(count);
+        }
+        let count = self.metadata.partition_count(self.partitions.name(topic))?;
+        self.partitions.set_partition_count(topic, count);
         Some(count)
     }
 
-    /// Drops the remembered partition count (metadata changed).
+    /// Drops the remembered partition counts (metadata changed).
     pub(super) fn forget_partition_counts(&mut self) {
-        self.last_topic = None;
+        self.partitions.forget_partition_counts();
     }
 
     /// Timers and state transitions that need no input: linger, expiry,
