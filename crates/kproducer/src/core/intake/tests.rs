@@ -24,7 +24,7 @@ const HANG: Duration = Duration::from_secs(120);
 /// while the other half still parks (and the sender's wake is needed).
 pub(super) fn between_empty_and_parked() {
     static CALLS: AtomicUsize = AtomicUsize::new(0);
-    if CALLS.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+    if CALLS.fetch_add(1, Ordering::Relaxed).is_multiple_of(2) {
         std::thread::yield_now();
     }
 }
