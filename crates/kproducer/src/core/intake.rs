@@ -4,10 +4,10 @@
 //! Built for the per-record path, where tokio's unbounded mpsc cost a
 //! semaphore update and a waker wake per message, the wake being a
 //! read-modify-write on a cache line the core thread writes too. Here a
-//! message costs a lock-free push onto a [`SegQueue`] (one allocation per
-//! 31 messages, for its blocks), one fence and one load of a flag word the
-//! core writes only when it goes to sleep: the sender wakes the core only
-//! when the core said it is waiting.
+//! message costs a lock-free push onto an unbounded [`ConcurrentQueue`]
+//! (one allocation per 31 messages, for its blocks), one fence and one
+//! load of a flag word the core writes only when it goes to sleep: the
+//! sender wakes the core only when the core said it is waiting.
 //!
 //! # Why no wakeup is lost
 //!
@@ -27,25 +27,24 @@
 //! Otherwise C3 comes before S2, and by the same rule S3 observes C2: the
 //! sender sees `PARKED` and wakes the waker registered at C1. Either way the
 //! message is taken without further sends. (The push's observable effect is
-//! the queue's tail index, which `SegQueue::is_empty`/`pop` load; a popper
-//! that sees the index advanced waits for the slot's write to finish.)
+//! the queue's tail index, which `ConcurrentQueue::is_empty`/`pop` load; a
+//! popper that sees the index advanced waits for the slot's write to
+//! finish.)
 //! Clearing `PARKED` while the core is running is always safe: the core
 //! runs C1–C4 again before it next sleeps. The stress tests below would
 //! hang if this failed.
 //!
 //! # Closing
 //!
-//! When the core stops it sets `CLOSED` and fails ("strands", through the
-//! function given to [`channel`]) what is still queued. A sender checks
-//! `CLOSED` before pushing (then it gets its message back), and again at
-//! S3; a message pushed while the core was closing is seen either by the
-//! core's final drain or by that second check — the same fence argument,
-//! with `CLOSED` in place of `PARKED` — and the sender then strands it
-//! itself. `SegQueue::pop` hands each message to exactly one popper, so
-//! every message is received or stranded exactly once. Dropping the
-//! receiver closes it the same way; dropping the sender sets `SENDER_GONE`
-//! and wakes the core, which sees [`Input::SenderGone`] once the queue is
-//! empty.
+//! When the core stops it closes the queue and fails ("strands", through
+//! the function given to [`channel`]) what is still in it. Closing and
+//! pushing both update the queue's tail index atomically, so a push either
+//! comes before the close — its message is in the queue, and the drain
+//! after the close takes it (waiting for the slot's write if needed) — or
+//! fails and the sender gets its message back. Every message is received,
+//! stranded or handed back, exactly once. Dropping the receiver closes it
+//! the same way; dropping the sender sets `SENDER_GONE` and wakes the
+//! core, which sees [`Input::SenderGone`] once the queue is empty.
 
 use std::fmt;
 use std::future::poll_fn;
@@ -53,21 +52,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering, fence};
 use std::task::{Context, Poll};
 
-use crossbeam_queue::SegQueue;
+use concurrent_queue::{ConcurrentQueue, PushError};
 use futures_util::task::AtomicWaker;
 
 /// The core found the queue empty and sleeps until woken.
 const PARKED: u8 = 1;
-/// The receiver stopped: messages are stranded, not received.
-const CLOSED: u8 = 2;
 /// The sender was dropped: no more messages will come.
-const SENDER_GONE: u8 = 4;
+const SENDER_GONE: u8 = 2;
 
 /// What a message the receiver will never take is handed to.
 type Strand<T> = Box<dyn Fn(T) + Send + Sync>;
 
 struct Channel<T> {
-    queue: SegQueue<T>,
+    queue: ConcurrentQueue<T>,
     state: AtomicU8,
     waker: AtomicWaker,
     strand: Strand<T>,
@@ -76,7 +73,7 @@ struct Channel<T> {
 impl<T> Channel<T> {
     /// Hands every queued message to `strand`.
     fn strand_all(&self) {
-        while let Some(message) = self.queue.pop() {
+        while let Ok(message) = self.queue.pop() {
             (self.strand)(message);
         }
     }
@@ -88,7 +85,7 @@ pub(crate) fn channel<T>(
     strand: impl Fn(T) + Send + Sync + 'static,
 ) -> (IntakeSender<T>, IntakeReceiver<T>) {
     let channel = Arc::new(Channel {
-        queue: SegQueue::new(),
+        queue: ConcurrentQueue::unbounded(),
         state: AtomicU8::new(0),
         waker: AtomicWaker::new(),
         strand: Box::new(strand),
@@ -118,32 +115,26 @@ impl<T> IntakeSender<T> {
     /// Queues `message` for the core, waking it only if it sleeps.
     ///
     /// # Errors
-    /// Gives `message` back if the core has stopped. A message queued while
-    /// the core stops is stranded instead (its failure goes through the
-    /// channel's strand function), never lost.
+    /// Gives `message` back if the core has stopped.
     pub(crate) fn send(&self, message: T) -> Result<(), T> {
         let c = &*self.channel;
-        if c.state.load(Ordering::Acquire) & CLOSED != 0 {
+        // S1. An unbounded queue is never full; only closing refuses.
+        if let Err(PushError::Closed(message) | PushError::Full(message)) = c.queue.push(message) {
             return Err(message);
         }
-        c.queue.push(message); // S1
         fence(Ordering::SeqCst); // S2
-        let state = c.state.load(Ordering::Relaxed); // S3
-        if state & (PARKED | CLOSED) != 0 {
-            self.after_push(state);
+        if c.state.load(Ordering::Relaxed) & PARKED != 0 {
+            // S3 found the core asleep.
+            self.wake();
         }
         Ok(())
     }
 
-    /// The rare outcomes of S3: wake the sleeping core, or strand what a
-    /// closed core will not take.
+    /// Wakes the sleeping core; only the sender that clears `PARKED` does.
     #[cold]
-    fn after_push(&self, state: u8) {
+    fn wake(&self) {
         let c = &*self.channel;
-        if state & CLOSED != 0 {
-            c.strand_all();
-        } else if c.state.fetch_and(!PARKED, Ordering::AcqRel) & PARKED != 0 {
-            // Only the sender that cleared the flag wakes the core.
+        if c.state.fetch_and(!PARKED, Ordering::AcqRel) & PARKED != 0 {
             c.waker.wake();
         }
     }
@@ -215,15 +206,14 @@ impl<T> IntakeReceiver<T> {
 
     /// Takes the oldest queued message, if any.
     pub(crate) fn try_recv(&self) -> Option<T> {
-        self.channel.queue.pop()
+        self.channel.queue.pop().ok()
     }
 
     /// Stops taking messages: later sends get theirs back, and what is
-    /// queued now (or pushed while closing) is stranded. Idempotent.
+    /// queued now is stranded. Idempotent.
     pub(crate) fn close(&self) {
         let c = &*self.channel;
-        c.state.fetch_or(CLOSED, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+        c.queue.close();
         c.strand_all();
     }
 
