@@ -1,8 +1,8 @@
 //! The core task: one owner for all producer state (accumulator, metadata,
 //! idempotence, router, scalers, buffer accounting). Producer handles talk
-//! to it through one ordered queue (`intake`); connections answer through futures it polls.
-//! It never awaits a connection, so brokers never wait on each other. See
-//! `docs/producer-internals.md`.
+//! to it through one ordered queue (`intake`); connections answer through
+//! futures it polls. It never awaits a connection, so brokers never wait on
+//! each other. See `docs/producer-internals.md`.
 
 pub(crate) mod accumulator;
 pub(crate) mod auth_watch;
