@@ -142,8 +142,9 @@ impl<T> IntakeSender<T> {
 
 impl<T> Drop for IntakeSender<T> {
     fn drop(&mut self) {
-        // Release: every push of this sender happens before the flag, so a
-        // core that sees the flag and then an empty queue has taken them all.
+        // SeqCst, so a release: every push of this sender happens before the
+        // flag, and a core that sees the flag and then an empty queue has
+        // taken them all.
         self.channel.state.fetch_or(SENDER_GONE, Ordering::SeqCst);
         self.channel.waker.wake();
     }
