@@ -9,10 +9,11 @@ use kproducer_net::{
     Transport,
 };
 use kproducer_protocol::records::Compression;
-use tokio::sync::{TryAcquireError, mpsc, oneshot};
+use tokio::sync::{TryAcquireError, oneshot};
 
 use crate::config::{Acks, PartitionerKind, ProducerConfig, Settings};
 use crate::core::auth_watch::AuthWatch;
+use crate::core::intake::{self, IntakeSender};
 use crate::core::{Command, Core, Envelope, Shared};
 use crate::delivery::{self, DeliveryFuture};
 use crate::error::{Error, TrySendError};
@@ -54,7 +55,8 @@ pub struct Producer {
 
 #[derive(Debug)]
 struct Inner {
-    commands: mpsc::UnboundedSender<Command>,
+    /// The ordered queue to the core (`core/intake.rs`).
+    commands: IntakeSender<Command>,
     shared: Arc<Shared>,
     settings: Settings,
 }
@@ -378,13 +380,15 @@ impl Producer {
         });
         match self.inner.commands.send(command) {
             Ok(()) => Ok(future),
-            Err(mpsc::error::SendError(command)) => {
+            Err(command) => {
                 self.inner.shared.release(size);
                 match command {
+                    // The future is dropped unread: the caller gets the
+                    // record back instead.
                     Command::Record(envelope) => Err(Box::new(envelope.record)),
-                    // `SendError` hands back exactly the command that was
-                    // sent, built just above as `Command::Record`.
-                    _ => unreachable!("SendError returned a different command"),
+                    // `send` hands back exactly the command it was given,
+                    // built just above as `Command::Record`.
+                    _ => unreachable!("the intake returned a different command"),
                 }
             }
         }
@@ -948,7 +952,8 @@ impl ProducerBuilder {
         )?;
         let shared = Arc::new(Shared::new(c.buffer_memory));
         let transport: Arc<dyn Transport> = Arc::new(AuthWatch::new(transport, shared.clone()));
-        let (tx, rx) = mpsc::unbounded_channel();
+        let stranded = shared.clone();
+        let (tx, rx) = intake::channel(move |command: Command| command.strand(&stranded));
         let core = Core::new(settings.clone(), shared.clone(), transport, rx, partitioner);
         runtime.spawn(core.run());
         Ok(Producer {

@@ -1,8 +1,8 @@
 //! The core task: one owner for all producer state (accumulator, metadata,
 //! idempotence, router, scalers, buffer accounting). Producer handles talk
-//! to it through one channel; connections answer through futures it polls.
-//! It never awaits a connection, so brokers never wait on each other. See
-//! `docs/producer-internals.md`.
+//! to it through one ordered queue (`intake`); connections answer through
+//! futures it polls. It never awaits a connection, so brokers never wait on
+//! each other. See `docs/producer-internals.md`.
 
 pub(crate) mod accumulator;
 pub(crate) mod auth_watch;
@@ -13,6 +13,7 @@ mod control;
 mod drain;
 mod fast_hash;
 pub(crate) mod idempotence;
+pub(crate) mod intake;
 mod metadata;
 mod partition_queues;
 mod produce_body;
@@ -38,13 +39,14 @@ use kproducer_net::{
     Connection, ConnectionError, GroupConfig, GroupError, Router, TopicPartition, Transport,
 };
 use kproducer_protocol::messages::{InitProducerIdResponse, MetadataResponse};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, oneshot};
 use tokio::time::{Instant, sleep_until};
 
 use self::accumulator::{Batch, PartitionQueue, RecordParts};
 use self::batch_buffers::BatchBuffers;
 use self::broker::BrokerLink;
 use self::idempotence::Idempotence;
+use self::intake::{Input, IntakeReceiver};
 use self::metadata::Metadata;
 use self::partition_queues::PartitionQueues;
 use crate::config::Settings;
@@ -54,8 +56,12 @@ use crate::metrics::{self, MetricsRecorder};
 use crate::partitioner::{PartitionRequest, Partitioner, TopicIndex};
 use crate::record::{Record, Topic};
 
-/// What producer handles send to the core, in one ordered channel (so a
+/// What producer handles send to the core, in one ordered queue (so a
 /// flush sees every record sent before it).
+///
+/// The rare variants are no bigger than a record's [`Envelope`] (each holds
+/// a one-pointer `oneshot::Sender`), so they need no box: the queue's slots
+/// are exactly a record's size (a unit test checks it).
 #[derive(Debug)]
 pub(crate) enum Command {
     /// A record to deliver.
@@ -82,6 +88,22 @@ pub(crate) struct Envelope {
     pub(crate) reply: DeliverySender,
     /// `buffer.memory` bytes taken for it.
     pub(crate) reserved: usize,
+}
+
+impl Command {
+    /// Fails a command the core will never take (it stopped while the
+    /// command was on its way): a record resolves with the producer's fatal
+    /// error, else [`Error::Closed`], and gives its `buffer.memory` back;
+    /// the waiters of the other commands see their reply dropped, which
+    /// they report as [`Error::Closed`].
+    pub(crate) fn strand(self, shared: &Shared) {
+        if let Command::Record(envelope) = self {
+            let error = shared.fatal.get().cloned().unwrap_or(Error::Closed);
+            shared.release(envelope.reserved);
+            metrics::add(&shared.metrics.records_failed, 1);
+            let _ = envelope.reply.send(Err(error));
+        }
+    }
 }
 
 /// State shared by the handles and the core.
@@ -185,7 +207,7 @@ pub(crate) struct Core {
     shared: Arc<Shared>,
     transport: Arc<dyn Transport>,
     group_config: GroupConfig,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: IntakeReceiver<Command>,
     commands_open: bool,
     partitioner: Box<dyn Partitioner>,
     metadata: Metadata,
@@ -255,7 +277,7 @@ impl Core {
         settings: Settings,
         shared: Arc<Shared>,
         transport: Arc<dyn Transport>,
-        commands: mpsc::UnboundedReceiver<Command>,
+        commands: IntakeReceiver<Command>,
         partitioner: Box<dyn Partitioner>,
     ) -> Self {
         let c = &settings.config;
@@ -317,7 +339,6 @@ impl Core {
     /// The task's loop: take input, make decisions, start I/O, sleep until
     /// the next input or deadline.
     pub(crate) async fn run(mut self) {
-        let mut inbox = Vec::with_capacity(512);
         loop {
             // Records routed by the last pass (a drain, or records released
             // by a metadata answer).
@@ -335,8 +356,8 @@ impl Core {
             // input, instead of waiting for the next event.
             let wake = if sent { now } else { self.next_wakeup(now) };
             tokio::select! {
-                n = self.commands.recv_many(&mut inbox, 512), if self.commands_open => {
-                    if n == 0 {
+                input = self.commands.ready(), if self.commands_open => {
+                    if input == Input::SenderGone {
                         self.commands_open = false;
                         if self.closing.is_none() {
                             // Every handle is gone without close(): fail what
@@ -344,16 +365,9 @@ impl Core {
                             self.fail_everything(&Error::Dropped);
                             break;
                         }
+                        continue;
                     }
-                    let now = Instant::now();
-                    // One wall-clock read for the whole drain (up to 512
-                    // records taken together): CreateTime to the
-                    // millisecond, without a clock call per record.
-                    let wall_ms = now_ms();
-                    for cmd in inbox.drain(..) {
-                        self.on_command(cmd, now, wall_ms);
-                    }
-                    self.retired.clear();
+                    self.take_commands();
                 }
                 Some(event) = self.events.next(), if !self.events.is_empty() => {
                     self.on_event(event);
@@ -361,6 +375,9 @@ impl Core {
                 () = sleep_until(wake) => {}
             }
         }
+        // Commands still on their way are failed by the intake (records
+        // with Closed, or the fatal error), as are any sent from now on.
+        self.commands.close();
         let closed = if self.closing.is_some() {
             Error::Closed
         } else {
@@ -372,6 +389,23 @@ impl Core {
             let _ = w.send(());
         }
         tracing::debug!("producer core stopped");
+    }
+
+    /// Takes up to [`INTAKE_PER_PASS`] queued commands, straight from the
+    /// intake (no intermediate buffer: a record is moved once less), then
+    /// lets the loop look at its other inputs.
+    fn take_commands(&mut self) {
+        let now = Instant::now();
+        // One wall-clock read for the whole bunch: CreateTime to the
+        // millisecond, without a clock call per record.
+        let wall_ms = now_ms();
+        for _ in 0..INTAKE_PER_PASS {
+            let Some(cmd) = self.commands.try_recv() else {
+                break;
+            };
+            self.on_command(cmd, now, wall_ms);
+        }
+        self.retired.clear();
     }
 
     fn on_command(&mut self, cmd: Command, now: Instant, wall_ms: i64) {
@@ -654,6 +688,11 @@ impl Core {
         wake
     }
 }
+
+/// Commands taken per pass of the core's loop: enough to amortise a pass
+/// (timers, drain), few enough that responses and timers are not kept
+/// waiting behind a busy sender.
+const INTAKE_PER_PASS: usize = 512;
 
 /// Connections per broker at start.
 fn initial_width(settings: &Settings) -> usize {

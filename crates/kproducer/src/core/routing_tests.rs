@@ -11,7 +11,6 @@ use kproducer_protocol::ErrorCode;
 use kproducer_protocol::messages::{
     MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use tokio::sync::mpsc;
 
 use super::*;
 use crate::config::ProducerConfig;
@@ -131,7 +130,7 @@ fn answer(topics: &[Described<'_>]) -> MetadataResponse {
 /// metadata through `on_metadata`.
 struct Harness {
     core: Core,
-    _commands: mpsc::UnboundedSender<Command>,
+    _commands: super::intake::IntakeSender<Command>,
     /// Outcomes of records sent with [`Harness::keep`].
     held: Vec<DeliveryFuture>,
 }
@@ -151,7 +150,7 @@ impl Harness {
             .build()
             .expect("cluster");
         let transport: Arc<dyn Transport> = Arc::new(cluster.transport());
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = super::intake::channel(drop::<Command>);
         let core = Core::new(settings, shared, transport, rx, Box::new(partitioner));
         Harness {
             core,
