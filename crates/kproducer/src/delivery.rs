@@ -86,23 +86,20 @@ struct Slot {
 }
 
 impl Slot {
-    /// The outcome, if written; `topic` is the record's (kept by the
-    /// future, so the slot holds no reference-counted name). `None` when
-    /// pending.
-    fn result(&self, state: u8, topic: impl FnOnce() -> Topic) -> Option<DeliveryResult> {
-        if state & DONE == 0 {
-            return None;
-        }
+    /// The outcome written, given the `state` that says one is
+    /// ([`DONE`]); `topic` is the record's (kept by the future, so the slot
+    /// holds no reference-counted name).
+    fn outcome(&self, state: u8, topic: Topic) -> DeliveryResult {
         if state & FAILED == 0 {
-            return Some(Ok(RecordMetadata {
-                topic: topic(),
+            return Ok(RecordMetadata {
+                topic,
                 partition: self.partition.load(Ordering::Relaxed),
                 offset: self.offset.load(Ordering::Relaxed),
                 timestamp: self.timestamp.load(Ordering::Relaxed),
-            }));
+            });
         }
         let error = self.error.lock().unwrap_or_else(PoisonError::into_inner);
-        Some(Err(error.as_deref().cloned().unwrap_or(Error::Dropped)))
+        Err(error.as_deref().cloned().unwrap_or(Error::Dropped))
     }
 
     /// Publishes the outcome written so far (`outcome` is [`DONE`], maybe
@@ -278,23 +275,44 @@ impl DeliveryFuture {
     /// ```
     pub fn try_result(&mut self) -> Option<DeliveryResult> {
         let topic = self.topic.as_ref()?;
-        self.slot
-            .result(self.slot.state.load(Ordering::Acquire), || topic.clone())
+        let state = self.slot.state.load(Ordering::Acquire);
+        (state & DONE != 0).then(|| self.slot.outcome(state, topic.clone()))
     }
 
-    /// Hands the result out (the topic moves into it), if written.
-    fn take_result(&mut self, state: u8) -> Poll<DeliveryResult> {
-        let topic = &mut self.topic;
-        match self.slot.result(state, || {
-            // `topic` is `None` only after a result was handed out, and
-            // `poll` returns before getting here then.
-            topic.take().unwrap_or_else(|| Topic::new(""))
-        }) {
-            Some(result) => {
-                // A failure does not take the topic; it is not needed now.
-                self.topic = None;
-                Poll::Ready(result)
-            }
+    /// Whether the outcome is known, so that polling would be `Ready`:
+    /// one load, no waker registered, nothing cloned. A collection of
+    /// futures that polled each one once (registering its waker) can use
+    /// this to find the resolved ones without registering again.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), kproducer::Error> {
+    /// # use std::sync::Arc;
+    /// # use kproducer_fake_broker::FakeCluster;
+    /// use kproducer::{Producer, Record};
+    /// # let cluster = FakeCluster::builder().brokers(1).topic("orders", 1).build().unwrap();
+    /// # let producer = Producer::builder()
+    /// #     .bootstrap_servers(cluster.bootstrap_servers().split(','))
+    /// #     .transport(Arc::new(cluster.transport()))
+    /// #     .build()?;
+    ///
+    /// let delivery = producer.send(Record::new("orders", "hello")).await?;
+    /// assert!(!delivery.is_resolved());
+    /// producer.flush().await?;
+    /// assert!(delivery.is_resolved());
+    /// assert_eq!(delivery.await?.offset, 0);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn is_resolved(&self) -> bool {
+        self.slot.state.load(Ordering::Acquire) & DONE != 0
+    }
+
+    /// Hands the outcome out (the topic moves into it), given the `state`
+    /// that says it is written. Pending only if it was handed out before.
+    fn take_outcome(&mut self, state: u8) -> Poll<DeliveryResult> {
+        match self.topic.take() {
+            Some(topic) => Poll::Ready(self.slot.outcome(state, topic)),
             None => Poll::Pending,
         }
     }
@@ -313,7 +331,7 @@ impl Future for DeliveryFuture {
         let slot = self.slot;
         let state = slot.state.load(Ordering::Acquire);
         if state & DONE != 0 {
-            return self.take_result(state);
+            return self.take_outcome(state);
         }
         slot.waker.register(cx.waker());
         // Tell the sender to wake us, and look again: the outcome may have
@@ -325,7 +343,11 @@ impl Future for DeliveryFuture {
             // with the sender's wake by the `AtomicWaker` itself.
             slot.state.load(Ordering::Acquire)
         };
-        self.take_result(state)
+        if state & DONE != 0 {
+            self.take_outcome(state)
+        } else {
+            Poll::Pending
+        }
     }
 }
 
