@@ -118,28 +118,62 @@ const GROUP_SIZE: usize = 64;
 /// Up to [`GROUP_SIZE`] consecutive sends: the ones still waiting, with
 /// their send times, and what the resolved ones came to. As a future it
 /// resolves (to itself) once every record in it has resolved.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Group {
-    waiting: Vec<(DeliveryFuture, Instant)>,
+    /// The records still waiting, each with its send time.
+    waiting: Vec<(DeliveryFuture, SentAt)>,
+    /// What the send times count from.
+    clock: RunClock,
     /// Every record in `waiting` was polled once with this group's waker
     /// (the set's, fixed for as long as the group is in it), so its
     /// sender wakes the group: later polls only look (one load each)
     /// instead of registering again.
     registered: bool,
-    /// Send→outcome latency of each acknowledged record.
-    acked: Vec<Duration>,
+    /// Send→outcome latency of each acknowledged record, in nanoseconds.
+    acked: Vec<u64>,
     failed: Vec<Error>,
 }
 
 impl Group {
     /// An empty group with room for [`GROUP_SIZE`] sends.
-    fn with_room() -> Self {
+    fn with_room(clock: RunClock) -> Self {
         Self {
             waiting: Vec::with_capacity(GROUP_SIZE),
+            clock,
             acked: Vec::with_capacity(GROUP_SIZE),
             failed: Vec::new(),
             registered: false,
         }
+    }
+
+    /// An empty group that holds no memory (what a resolved group leaves
+    /// behind in the set).
+    fn hollow(clock: RunClock) -> Self {
+        Self {
+            waiting: Vec::new(),
+            clock,
+            acked: Vec::new(),
+            failed: Vec::new(),
+            registered: false,
+        }
+    }
+}
+
+/// The run's clock: time since the run started, so that a send time is one
+/// integer and a latency one subtraction (subtracting two `Instant`s is
+/// tens of instructions, paid per record).
+#[derive(Debug, Clone, Copy)]
+struct RunClock {
+    start: Instant,
+}
+
+/// When a record was sent: nanoseconds on the [`RunClock`].
+type SentAt = u64;
+
+impl RunClock {
+    /// Nanoseconds since the start of the run, read now.
+    fn now(self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 }
 
@@ -150,7 +184,7 @@ impl Future for Group {
     /// registers for the rest (any of them wakes the group).
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Group> {
         let this = &mut *self;
-        let now = Instant::now();
+        let now = this.clock.now();
         let mut i = 0;
         while let Some((delivery, sent_at)) = this.waiting.get_mut(i) {
             if this.registered && !delivery.is_resolved() {
@@ -160,7 +194,7 @@ impl Future for Group {
             match Pin::new(delivery).poll(cx) {
                 Poll::Ready(result) => {
                     match result {
-                        Ok(_) => this.acked.push(now.saturating_duration_since(*sent_at)),
+                        Ok(_) => this.acked.push(now.saturating_sub(*sent_at)),
                         Err(e) => this.failed.push(e),
                     }
                     // Resolved: its outcome was just taken.
@@ -170,7 +204,8 @@ impl Future for Group {
             }
         }
         if this.waiting.is_empty() {
-            Poll::Ready(std::mem::take(this))
+            let clock = this.clock;
+            Poll::Ready(std::mem::replace(this, Group::hollow(clock)))
         } else {
             this.registered = true;
             Poll::Pending
@@ -186,19 +221,21 @@ struct Outstanding {
     filling: Group,
     /// Resolved groups, emptied, for reuse.
     spare: Vec<Group>,
+    clock: RunClock,
 }
 
 impl Outstanding {
-    fn new() -> Self {
+    fn new(clock: RunClock) -> Self {
         Self {
             groups: FuturesUnordered::new(),
-            filling: Group::with_room(),
+            filling: Group::with_room(clock),
             spare: Vec::new(),
+            clock,
         }
     }
 
     /// Adds a record sent at `sent_at`; a full group joins the set.
-    fn push(&mut self, delivery: DeliveryFuture, sent_at: Instant) {
+    fn push(&mut self, delivery: DeliveryFuture, sent_at: SentAt) {
         self.filling.waiting.push((delivery, sent_at));
         if self.filling.waiting.len() >= GROUP_SIZE {
             self.seal();
@@ -209,7 +246,8 @@ impl Outstanding {
     /// every record sent is watched while the loop waits).
     fn seal(&mut self) {
         if !self.filling.waiting.is_empty() {
-            let next = self.spare.pop().unwrap_or_else(Group::with_room);
+            let clock = self.clock;
+            let next = self.spare.pop().unwrap_or_else(|| Group::with_room(clock));
             self.groups.push(std::mem::replace(&mut self.filling, next));
         }
     }
@@ -217,8 +255,8 @@ impl Outstanding {
     /// Counts a resolved group and keeps it for reuse.
     fn observe(&mut self, mut group: Group, tally: &mut Tally) {
         tally.acked += group.acked.len() as u64;
-        for latency in group.acked.drain(..) {
-            tally.latency.record(latency);
+        for nanos in group.acked.drain(..) {
+            tally.latency.record_micros(nanos / 1000);
         }
         for e in group.failed.drain(..) {
             tally.fail(&e);
@@ -270,12 +308,13 @@ impl Outstanding {
 /// Sends every record and waits for every outcome. Returns the tally and
 /// the time from the first send to the last outcome.
 pub(crate) async fn run(producer: &Producer, spec: &LoadSpec) -> (Tally, Duration) {
-    let mut outstanding = Outstanding::new();
     let mut tally = Tally::new();
     let cpu_before = kproducer_perf::current_thread_cpu_time().ok();
     let start = Instant::now();
+    let clock = RunClock { start };
+    let mut outstanding = Outstanding::new(clock);
     let pacer = Pacer::new(start, spec.throughput);
-    let mut now = start;
+    let mut now: SentAt = 0;
     // The same bytes for every record, shared without a reference count:
     // cloning a `Bytes` of shared memory is an atomic increment here and a
     // decrement on the producer's core thread, one cache line bouncing
@@ -287,9 +326,9 @@ pub(crate) async fn run(producer: &Producer, spec: &LoadSpec) -> (Tally, Duratio
             && let Some(wait) = pacer.wait_before(index, Instant::now())
         {
             outstanding.sleep_collecting(wait, &mut tally).await;
-            now = Instant::now();
+            now = clock.now();
         } else if index % SENDS_PER_CLOCK_READ == 0 {
-            now = Instant::now();
+            now = clock.now();
         }
         let mut record = Record::new(spec.topic.clone(), payload.clone());
         // Stamped before the first attempt, as Kafka's perf tool does: time
@@ -304,7 +343,7 @@ pub(crate) async fn run(producer: &Producer, spec: &LoadSpec) -> (Tally, Duratio
                 Err(TrySendError::QueueFull(back)) => {
                     record = back;
                     if outstanding.next(&mut tally).await {
-                        now = Instant::now();
+                        now = clock.now();
                         outstanding.drain_ready(&mut tally).await;
                     } else {
                         // Nothing of ours holds the buffer: wait in send()
@@ -313,7 +352,7 @@ pub(crate) async fn run(producer: &Producer, spec: &LoadSpec) -> (Tally, Duratio
                             Ok(delivery) => outstanding.push(delivery, sent_at),
                             Err(e) => tally.fail(&e),
                         }
-                        now = Instant::now();
+                        now = clock.now();
                         break;
                     }
                 }
