@@ -304,6 +304,7 @@ impl DeliveryFuture {
     /// # Ok(()) }
     /// ```
     #[must_use]
+    #[inline]
     pub fn is_resolved(&self) -> bool {
         self.slot.state.load(Ordering::Acquire) & DONE != 0
     }
@@ -323,6 +324,7 @@ impl Future for DeliveryFuture {
 
     /// Ready at once (no waker registered, no atomic write) when the
     /// outcome is already there. Polling again after `Ready` stays pending.
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.topic.is_none() {
             // Already resolved: the result was handed out.
@@ -352,6 +354,7 @@ impl Future for DeliveryFuture {
 }
 
 impl Drop for DeliveryFuture {
+    #[inline]
     fn drop(&mut self) {
         let state = self.slot.state.load(Ordering::Acquire);
         if state & SENDER_GONE != 0 {
