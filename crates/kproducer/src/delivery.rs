@@ -119,8 +119,7 @@ impl Slot {
         if current & WAITING == 0 {
             // The future is gone (nothing else sets a bit before DONE), so
             // nobody can start waiting now.
-            self.state
-                .fetch_or(outcome | SENDER_GONE, Ordering::AcqRel);
+            self.state.fetch_or(outcome | SENDER_GONE, Ordering::AcqRel);
             return;
         }
         // A task waits: publish, wake it, and only then let go of the slot

@@ -46,7 +46,11 @@ fn a_result_sent_before_the_first_poll_is_ready_at_once() {
         other => panic!("expected the metadata, got {other:?}"),
     }
     assert_eq!(w.count(), 0, "nobody waited");
-    assert_eq!(rx.slot.state.load(Ordering::SeqCst) & WAITING, 0, "no waker registered");
+    assert_eq!(
+        rx.slot.state.load(Ordering::SeqCst) & WAITING,
+        0,
+        "no waker registered"
+    );
 }
 
 #[test]
@@ -68,7 +72,10 @@ fn the_result_is_handed_out_once() {
     tx.succeed(1, 3, 7);
     let w = Arc::new(CountingWaker::default());
     assert!(matches!(poll(&mut rx, &w), Poll::Ready(Ok(m)) if m == metadata(3)));
-    assert!(poll(&mut rx, &w).is_pending(), "polled after Ready: no second result");
+    assert!(
+        poll(&mut rx, &w).is_pending(),
+        "polled after Ready: no second result"
+    );
     assert!(rx.try_result().is_none());
 }
 
@@ -90,7 +97,10 @@ fn a_sender_dropped_without_an_answer_resolves_to_dropped() {
     assert!(poll(&mut rx, &w).is_pending());
     drop(tx);
     assert_eq!(w.count(), 1);
-    assert!(matches!(poll(&mut rx, &w), Poll::Ready(Err(Error::Dropped))));
+    assert!(matches!(
+        poll(&mut rx, &w),
+        Poll::Ready(Err(Error::Dropped))
+    ));
 }
 
 #[test]
@@ -103,8 +113,14 @@ fn a_failure_reaches_a_waiting_and_a_late_future() {
     tx2.send(Err(Error::Closed)).unwrap();
     assert_eq!(w.count(), 1);
     assert!(matches!(late.try_result(), Some(Err(Error::Closed))));
-    assert!(matches!(poll(&mut waiting, &w), Poll::Ready(Err(Error::Closed))));
-    assert!(matches!(poll(&mut late, &w), Poll::Ready(Err(Error::Closed))));
+    assert!(matches!(
+        poll(&mut waiting, &w),
+        Poll::Ready(Err(Error::Closed))
+    ));
+    assert!(matches!(
+        poll(&mut late, &w),
+        Poll::Ready(Err(Error::Closed))
+    ));
 }
 
 #[test]
@@ -296,11 +312,7 @@ fn cross_thread_round(seed: u64) {
         // Channels made on several threads (as several senders would).
         let made: Vec<Vec<(DeliverySender, DeliveryFuture)>> = (0..THREADS)
             .map(|_| {
-                std::thread::spawn(|| {
-                    (0..PER_THREAD)
-                        .map(|_| channel(&Topic::new("t")))
-                        .collect()
-                })
+                std::thread::spawn(|| (0..PER_THREAD).map(|_| channel(&Topic::new("t"))).collect())
             })
             .collect::<Vec<_>>()
             .into_iter()
