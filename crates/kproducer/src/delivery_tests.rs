@@ -351,3 +351,43 @@ fn cross_thread_round(seed: u64) {
         }
     }
 }
+
+/// A future polled once while its sender completes it on another thread:
+/// if that poll said `Pending`, the waker it registered is woken exactly
+/// once (no lost wake-up in the register / publish race), and the outcome
+/// is there afterwards either way.
+#[test]
+fn a_poll_racing_the_sender_is_never_left_unwoken() {
+    const N: usize = 20_000;
+    for round in 0..3 {
+        let (senders, mut futures): (Vec<_>, Vec<_>) =
+            (0..N).map(|_| channel(&Topic::new("t"))).unzip();
+        let wakers: Vec<_> = (0..N).map(|_| Arc::new(CountingWaker::default())).collect();
+        let core = std::thread::spawn(move || {
+            for (i, tx) in senders.into_iter().enumerate() {
+                tx.succeed(1, i as i64, 7);
+            }
+        });
+        let mut pending = Vec::new();
+        for (i, f) in futures.iter_mut().enumerate() {
+            if poll(f, &wakers[i]).is_pending() {
+                pending.push(i);
+            }
+        }
+        core.join().unwrap();
+        for &i in &pending {
+            assert_eq!(
+                wakers[i].count(),
+                1,
+                "round {round}, record {i}: woken once"
+            );
+            assert!(
+                futures[i].is_resolved(),
+                "round {round}, record {i}: resolved"
+            );
+            assert!(
+                matches!(poll(&mut futures[i], &wakers[i]), Poll::Ready(Ok(m)) if m.offset == i as i64)
+            );
+        }
+    }
+}
