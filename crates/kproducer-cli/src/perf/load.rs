@@ -380,3 +380,58 @@ pub(crate) async fn run(producer: &Producer, spec: &LoadSpec) -> (Tally, Duratio
         .map(|(before, after)| after.saturating_sub(before));
     (tally, elapsed)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kproducer::ProducerConfig;
+    use kproducer_fake_broker::{FakeCluster, ServiceTime};
+
+    use super::*;
+
+    /// Outcomes that reach one group at different times (six partitions,
+    /// each request charged its own service time, a buffer small enough
+    /// that the loop also waits for space, groups reused): every record is
+    /// counted once and the run ends. A wake-up the driver no longer
+    /// registers for (it registers each record's waker once, then only
+    /// looks) would leave `run` pending, and the paused clock would run
+    /// into the timeout instead of hanging.
+    #[tokio::test(start_paused = true)]
+    async fn every_outcome_is_seen_when_groups_resolve_piecemeal() {
+        let cluster = FakeCluster::builder()
+            .brokers(1)
+            .topic("perf", 6)
+            .service_time(ServiceTime::new(
+                Duration::from_millis(2),
+                Duration::from_micros(50),
+            ))
+            .validate_records(false)
+            .build()
+            .expect("a fake cluster");
+        let config = ProducerConfig {
+            linger: Duration::from_millis(1),
+            batch_size: 16 * 1024,
+            buffer_memory: 256 * 1024,
+            ..ProducerConfig::default()
+        };
+        let producer = Producer::builder()
+            .config(config)
+            .bootstrap_servers(cluster.bootstrap_servers().split(','))
+            .transport(Arc::new(cluster.transport()))
+            .build()
+            .expect("a producer");
+        let records = 20_000;
+        let spec = LoadSpec {
+            topic: Topic::new("perf"),
+            payload: Bytes::from_static(&[7; 100]),
+            num_records: records,
+            throughput: None,
+        };
+        let (tally, _) = tokio::time::timeout(Duration::from_secs(3600), run(&producer, &spec))
+            .await
+            .expect("the run ends: every outcome woke its group");
+        assert_eq!(tally.failed, 0, "first failure: {:?}", tally.first_error);
+        assert_eq!(tally.acked, records, "every record acknowledged, once");
+    }
+}
