@@ -58,7 +58,24 @@ impl LatencyRecorder {
 
     /// Records one latency; beyond an hour it counts as an hour.
     pub fn record(&mut self, latency: Duration) {
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.record_micros(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    /// Records one latency given in whole microseconds (what
+    /// [`record`](Self::record) stores a `Duration` as), for a driver that
+    /// keeps its clock as integers.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kproducer_perf::LatencyRecorder;
+    ///
+    /// let mut a = LatencyRecorder::new();
+    /// let mut b = LatencyRecorder::new();
+    /// a.record(Duration::from_nanos(2_345_678));
+    /// b.record_micros(2_345_678 / 1000);
+    /// assert_eq!(a.summary(), b.summary());
+    /// ```
+    pub fn record_micros(&mut self, micros: u64) {
         self.histogram
             .saturating_record(micros.clamp(1, MAX_MICROS));
     }

@@ -1,22 +1,27 @@
 //! [`DeliveryFuture`]: the outcome of one record, resolved exactly once.
 //!
-//! Outcomes live in *slots* handed out from shared blocks of
-//! [`SLOTS_PER_BLOCK`]: each thread that sends records takes the next free
-//! slot of its current block, so creating a delivery future allocates only
-//! once per block, not once per record (a `tokio::sync::oneshot` per record
-//! was the one allocation left on the send path). A slot is written once
-//! (a success as atomics published by a state byte, a failure in a
-//! `OnceLock`) and wakes only a task that actually waits on it
-//! (`AtomicWaker`); when the last future and sender of a block's slots are
-//! gone the block is parked for reuse (up to 256 of them) or freed. No
-//! lock is shared between records: a thread's current block sits in a
-//! thread-local.
+//! Outcomes live in *slots* handed out from blocks of [`SLOTS_PER_BLOCK`]:
+//! each thread that sends records takes the next free slot of its current
+//! block (a thread-local), so no lock is shared between records and there is
+//! no allocation per record. Blocks are never freed: a block whose 64 slots
+//! have all been released goes back into a process-wide pool and is reused,
+//! so the memory kept is the high-water mark of slots in use at once (64
+//! bytes per record in flight or held as a future).
+//!
+//! Because a block lives forever, a sender and a future refer to their slot
+//! as `&'static Slot` and own no reference count: who may reuse a slot is
+//! decided by its one state byte alone (`docs/producer-internals.md`,
+//! "Delivery slots"). Per record, that is one compare-and-swap by the core
+//! (writing the outcome) and none by the user's thread when it finds the
+//! outcome already there: a waker is registered only by a poll that finds
+//! the record pending, and only then does the core wake anyone.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
@@ -43,160 +48,167 @@ use crate::record::{RecordMetadata, Topic};
 /// ```
 pub type DeliveryResult = Result<RecordMetadata, Error>;
 
-/// Delivery slots per shared allocation: one allocation serves this many
-/// records sent from one thread.
+/// Delivery slots per block: one allocation serves this many records sent
+/// from one thread (and only until the pool of released blocks is warm).
 pub(crate) const SLOTS_PER_BLOCK: usize = 64;
+
+/// `Slot::state` bits. 0 is "pending, both halves alive".
+///
+/// The outcome is written: a success, or a failure when [`FAILED`] is set
+/// too.
+const DONE: u8 = 1;
+/// With [`DONE`]: the outcome is a failure (in `Slot::error`; none there
+/// means the sender was dropped unanswered: [`Error::Dropped`]).
+const FAILED: u8 = 2;
+/// The future registered a waker: the sender must wake it.
+const WAITING: u8 = 4;
+/// The future is gone: it reads the slot no more.
+const FUTURE_GONE: u8 = 8;
+/// The sender is gone: it touches the slot no more.
+const SENDER_GONE: u8 = 16;
+/// Both halves are gone: the slot may be reused.
+const RELEASED: u8 = FUTURE_GONE | SENDER_GONE;
 
 /// One record's outcome: written once by its sender, read by its future.
 ///
-/// A success is three numbers in atomics, published by `state` (release
-/// store, acquire load): no lock and no `Once` on the common path. An error
-/// (rare) goes in a `OnceLock` first, then `state` says so; it is boxed so
-/// that a slot stays about one cache line (the core writes slots its
-/// callers created on other threads).
+/// A success is three numbers in relaxed atomics, published by `state`
+/// (release / acquire): no lock on the common path. A failure (rare) goes
+/// in `error` first. The slot is one cache line: the core writes slots
+/// that senders created on other threads.
 #[derive(Debug, Default)]
 struct Slot {
     state: AtomicU8,
     partition: AtomicI32,
     offset: AtomicI64,
     timestamp: AtomicI64,
-    error: OnceLock<Box<Error>>,
+    error: Mutex<Option<Box<Error>>>,
     waker: AtomicWaker,
 }
 
-/// `Slot::state` values after 0, "pending" (the default).
-const DELIVERED: u8 = 1;
-const FAILED: u8 = 2;
-
 impl Slot {
-    /// The outcome, if written; `topic` is the record's (kept by the
-    /// future, so the slot holds no reference-counted name).
-    fn result(&self, topic: &Topic) -> Option<DeliveryResult> {
-        match self.state.load(Ordering::Acquire) {
-            DELIVERED => Some(Ok(RecordMetadata {
-                topic: topic.clone(),
+    /// The outcome written, given the `state` that says one is
+    /// ([`DONE`]); `topic` is the record's (kept by the future, so the slot
+    /// holds no reference-counted name).
+    fn outcome(&self, state: u8, topic: Topic) -> DeliveryResult {
+        if state & FAILED == 0 {
+            return Ok(RecordMetadata {
+                topic,
                 partition: self.partition.load(Ordering::Relaxed),
                 offset: self.offset.load(Ordering::Relaxed),
                 timestamp: self.timestamp.load(Ordering::Relaxed),
-            })),
-            FAILED => Some(Err(self
-                .error
-                .get()
-                .map(|e| Error::clone(e))
-                // `error` is set before `state` turns FAILED (release /
-                // acquire), so it is always there.
-                .unwrap_or(Error::Dropped))),
-            _pending => None,
+            });
         }
+        let error = self.error.lock().unwrap_or_else(PoisonError::into_inner);
+        Err(error.as_deref().cloned().unwrap_or(Error::Dropped))
     }
 
-    /// Writes the outcome (once: only the slot's one sender calls this)
-    /// and wakes the waiting task, if any.
-    fn write(&self, result: DeliveryResult) {
-        match result {
-            Ok(m) => self.write_success(m.partition, m.offset, m.timestamp),
-            Err(e) => {
-                let _ = self.error.set(Box::new(e));
-                self.state.store(FAILED, Ordering::Release);
-                self.waker.wake();
-            }
+    /// Publishes the outcome written so far (`outcome` is [`DONE`], maybe
+    /// with [`FAILED`]), wakes the future's task if it waits, and lets the
+    /// slot go. Called once, by the slot's one sender, as its last access.
+    fn publish(&self, outcome: u8) {
+        // The common case — nobody waits yet, the future is alive — is one
+        // compare-and-swap.
+        let Err(current) = self.state.compare_exchange(
+            0,
+            outcome | SENDER_GONE,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) else {
+            return;
+        };
+        if current & WAITING == 0 {
+            // The future is gone (nothing else sets a bit before DONE), so
+            // nobody can start waiting now.
+            self.state.fetch_or(outcome | SENDER_GONE, Ordering::AcqRel);
+            return;
         }
-    }
-
-    /// Writes a success: three numbers, no topic (the future has it).
-    fn write_success(&self, partition: i32, offset: i64, timestamp: i64) {
-        self.partition.store(partition, Ordering::Relaxed);
-        self.offset.store(offset, Ordering::Relaxed);
-        self.timestamp.store(timestamp, Ordering::Relaxed);
-        self.state.store(DELIVERED, Ordering::Release);
+        // A task waits: publish, wake it, and only then let go of the slot
+        // (so that it is not reused while the waker is being taken).
+        self.state.fetch_or(outcome, Ordering::AcqRel);
         self.waker.wake();
+        self.state.fetch_or(SENDER_GONE, Ordering::Release);
+    }
+
+    /// Whether both halves let go of the slot (acquire: everything they did
+    /// to it happened before).
+    fn is_released(&self) -> bool {
+        self.state.load(Ordering::Acquire) & RELEASED == RELEASED
+    }
+
+    /// Marks a slot that was never handed out as released.
+    fn release_unused(&self) {
+        self.state.store(RELEASED, Ordering::Release);
+    }
+
+    /// Back to pending, for the next record. Only for a released slot of a
+    /// block no one else holds (see [`Block::take`]).
+    fn reset(&self) {
+        let state = self.state.load(Ordering::Relaxed);
+        if state & WAITING != 0 {
+            // A waker registered by a future that found its outcome right
+            // after registering is still here: drop it.
+            drop(self.waker.take());
+        }
+        if state & FAILED != 0 {
+            self.error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+        }
+        self.state.store(0, Ordering::Relaxed);
     }
 }
 
-/// Released blocks kept for the next ones (at most [`SPARE_LIMIT`]): the
-/// last reference to a block parks it here instead of freeing it, and the
-/// next block is taken from here instead of allocated — which also spares
-/// the kernel zeroing fresh pages for it. Each parked block is referenced
-/// by this list alone.
-static SPARE: Mutex<Vec<Arc<Block>>> = Mutex::new(Vec::new());
+/// Released or in-use blocks whose every slot was handed out, oldest first:
+/// where new blocks come from before any is allocated.
+static RETIRED: Mutex<VecDeque<&'static Block>> = Mutex::new(VecDeque::new());
 
-/// Blocks [`SPARE`] keeps at most (1 MiB): enough for the blocks one burst
-/// of acknowledgements releases at a time, little when nothing is sent.
-const SPARE_LIMIT: usize = 256;
+/// Retired blocks [`Block::take`] looks at before allocating: the oldest
+/// usually are released; one still held (a future kept by its user, a
+/// record still in flight) goes to the back.
+const REUSE_TRIES: usize = 4;
 
-/// Slots for [`SLOTS_PER_BLOCK`] records, shared by their senders and
-/// futures.
+/// Slots for [`SLOTS_PER_BLOCK`] records. Never freed: see the module docs.
 #[derive(Debug)]
 struct Block {
     slots: [Slot; SLOTS_PER_BLOCK],
 }
 
 impl Block {
-    /// A block with every slot pending: a parked one if there is one.
-    fn new() -> Arc<Self> {
-        let parked = SPARE.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        if let Some(mut block) = parked
-            && let Some(b) = Arc::get_mut(&mut block)
+    /// A block with every slot pending, owned by the caller until it
+    /// [`retire`](Self::retire)s it: a released one if there is one, else a
+    /// new one.
+    fn take() -> &'static Block {
         {
-            // Every slot back to pending (dropping a stale waker or error
-            // of its previous record).
-            for slot in &mut b.slots {
-                *slot = Slot::default();
+            let mut retired = RETIRED.lock().unwrap_or_else(PoisonError::into_inner);
+            for _ in 0..REUSE_TRIES.min(retired.len()) {
+                let Some(block) = retired.pop_front() else {
+                    break;
+                };
+                if block.slots.iter().all(Slot::is_released) {
+                    drop(retired);
+                    // Every slot released: nobody else refers to the block
+                    // (it left the retired list above).
+                    for slot in &block.slots {
+                        slot.reset();
+                    }
+                    return block;
+                }
+                retired.push_back(block);
             }
-            return block;
         }
-        Arc::new(Block {
+        Box::leak(Box::new(Block {
             slots: std::array::from_fn(|_| Slot::default()),
-        })
+        }))
     }
 
-    /// Parks `block` for reuse if this is its last reference (else it is
-    /// simply released: another reference still uses it).
-    fn release(mut block: Arc<Self>) {
-        // A plain load first: `get_mut` is a compare-and-swap on the
-        // block's counts, too dear to pay on every record's two drops.
-        if Arc::strong_count(&block) == 1 && Arc::get_mut(&mut block).is_some() {
-            let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
-            if spare.len() < SPARE_LIMIT {
-                spare.push(block);
-            }
-        }
-    }
-}
-
-/// Where a record's outcome lives: a block and an index into it (always
-/// below [`SLOTS_PER_BLOCK`], as [`channel`] hands them out).
-#[derive(Debug)]
-struct SlotRef {
-    /// `Some` until `drop` hands it to [`Block::release`].
-    block: Option<Arc<Block>>,
-    index: usize,
-}
-
-impl SlotRef {
-    fn new(block: Arc<Block>, index: usize) -> Self {
-        SlotRef {
-            block: Some(block),
-            index,
-        }
-    }
-
-    fn slot(&self) -> &Slot {
-        // `block` is taken only by `drop`; `index < SLOTS_PER_BLOCK` by
-        // construction in `channel`.
-        &self
-            .block
-            .as_ref()
-            .expect("a slot's block is taken only when the slot is dropped")
-            .slots[self.index]
-    }
-}
-
-impl Drop for SlotRef {
-    fn drop(&mut self) {
-        if let Some(block) = self.block.take() {
-            Block::release(block);
-        }
+    /// Hands the block, every slot of it given out (or released unused), to
+    /// the pool: it is reused once all of them are released.
+    fn retire(&'static self) {
+        RETIRED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back(self);
     }
 }
 
@@ -206,7 +218,8 @@ impl Drop for SlotRef {
 /// Dropping the future does not cancel the record: it is still delivered.
 /// If the producer goes away first, the future resolves to
 /// [`Error::Dropped`] rather than staying pending. Creating one costs no
-/// allocation of its own: it takes a slot of a block shared by 64 records
+/// allocation of its own: it takes a slot of a block of 64 that is reused
+/// once all its records are resolved and their futures dropped
 /// (`docs/producer-internals.md`, "Delivery slots").
 ///
 /// ```
@@ -228,12 +241,17 @@ impl Drop for SlotRef {
 #[derive(Debug)]
 #[must_use = "a DeliveryFuture tells whether the record was written; await it or drop it knowingly"]
 pub struct DeliveryFuture {
-    slot: SlotRef,
-    topic: Topic,
+    slot: &'static Slot,
+    /// The record's topic, for its [`RecordMetadata`]; `None` once `poll`
+    /// has handed the result out (moving the name out spares two reference
+    /// count operations per record).
+    topic: Option<Topic>,
 }
 
 impl DeliveryFuture {
-    /// The result if it is already known, without waiting.
+    /// The result if it is already known, without waiting. `None` while
+    /// the record is pending, and also after the future has resolved by
+    /// `.await` or `poll` (which hand the result out once).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -255,24 +273,98 @@ impl DeliveryFuture {
     /// # Ok(()) }
     /// ```
     pub fn try_result(&mut self) -> Option<DeliveryResult> {
-        self.slot.slot().result(&self.topic)
+        let topic = self.topic.as_ref()?;
+        let state = self.slot.state.load(Ordering::Acquire);
+        (state & DONE != 0).then(|| self.slot.outcome(state, topic.clone()))
+    }
+
+    /// Whether the outcome is known, so that polling would be `Ready`:
+    /// one load, no waker registered, nothing cloned. A collection of
+    /// futures that polled each one once (registering its waker) can use
+    /// this to find the resolved ones without registering again.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), kproducer::Error> {
+    /// # use std::sync::Arc;
+    /// # use kproducer_fake_broker::FakeCluster;
+    /// use kproducer::{Producer, Record};
+    /// # let cluster = FakeCluster::builder().brokers(1).topic("orders", 1).build().unwrap();
+    /// # let producer = Producer::builder()
+    /// #     .bootstrap_servers(cluster.bootstrap_servers().split(','))
+    /// #     .transport(Arc::new(cluster.transport()))
+    /// #     .build()?;
+    ///
+    /// let delivery = producer.send(Record::new("orders", "hello")).await?;
+    /// assert!(!delivery.is_resolved());
+    /// producer.flush().await?;
+    /// assert!(delivery.is_resolved());
+    /// assert_eq!(delivery.await?.offset, 0);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn is_resolved(&self) -> bool {
+        self.slot.state.load(Ordering::Acquire) & DONE != 0
+    }
+
+    /// Hands the outcome out (the topic moves into it), given the `state`
+    /// that says it is written. Pending only if it was handed out before.
+    fn take_outcome(&mut self, state: u8) -> Poll<DeliveryResult> {
+        match self.topic.take() {
+            Some(topic) => Poll::Ready(self.slot.outcome(state, topic)),
+            None => Poll::Pending,
+        }
     }
 }
 
 impl Future for DeliveryFuture {
     type Output = DeliveryResult;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let slot = self.slot.slot();
-        if let Some(r) = slot.result(&self.topic) {
-            return Poll::Ready(r);
+    /// Ready at once (no waker registered, no atomic write) when the
+    /// outcome is already there. Polling again after `Ready` stays pending.
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.topic.is_none() {
+            // Already resolved: the result was handed out.
+            return Poll::Pending;
+        }
+        let slot = self.slot;
+        let state = slot.state.load(Ordering::Acquire);
+        if state & DONE != 0 {
+            return self.take_outcome(state);
         }
         slot.waker.register(cx.waker());
-        // Written between the first look and the registration: the sender
-        // woke nobody (or an older waker), so look again.
-        match slot.result(&self.topic) {
-            Some(r) => Poll::Ready(r),
-            None => Poll::Pending,
+        // Tell the sender to wake us, and look again: the outcome may have
+        // been written before it could see the flag.
+        let state = if state & WAITING == 0 {
+            slot.state.fetch_or(WAITING, Ordering::AcqRel)
+        } else {
+            // Flagged by an earlier poll; the registration above is ordered
+            // with the sender's wake by the `AtomicWaker` itself.
+            slot.state.load(Ordering::Acquire)
+        };
+        if state & DONE != 0 {
+            self.take_outcome(state)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for DeliveryFuture {
+    #[inline]
+    fn drop(&mut self) {
+        let state = self.slot.state.load(Ordering::Acquire);
+        if state & SENDER_GONE != 0 {
+            // The sender is done with the slot and it is not reused before
+            // this store: nobody else writes the state now, so no
+            // read-modify-write is needed.
+            self.slot
+                .state
+                .store(state | FUTURE_GONE, Ordering::Release);
+        } else {
+            self.slot.state.fetch_or(FUTURE_GONE, Ordering::AcqRel);
         }
     }
 }
@@ -281,7 +373,7 @@ impl Future for DeliveryFuture {
 /// without [`send`](Self::send) resolves the future to [`Error::Dropped`].
 #[derive(Debug)]
 pub(crate) struct DeliverySender {
-    slot: SlotRef,
+    slot: &'static Slot,
     sent: bool,
 }
 
@@ -290,7 +382,11 @@ impl DeliverySender {
     /// one is waiting. Never fails (a future dropped by the user simply
     /// never reads it); the `Result` mirrors a channel's `send`.
     pub(crate) fn send(mut self, result: DeliveryResult) -> Result<(), DeliveryResult> {
-        self.complete(result);
+        self.sent = true;
+        match result {
+            Ok(m) => self.write_success(m.partition, m.offset, m.timestamp),
+            Err(e) => self.write_failure(Some(e)),
+        }
         Ok(())
     }
 
@@ -301,228 +397,102 @@ impl DeliverySender {
     /// atomic operations on a contended cache line).
     pub(crate) fn succeed(mut self, partition: i32, offset: i64, timestamp: i64) {
         self.sent = true;
-        self.slot.slot().write_success(partition, offset, timestamp);
+        self.write_success(partition, offset, timestamp);
     }
 
-    fn complete(&mut self, result: DeliveryResult) {
-        self.sent = true;
-        self.slot.slot().write(result);
+    fn write_success(&self, partition: i32, offset: i64, timestamp: i64) {
+        let slot = self.slot;
+        slot.partition.store(partition, Ordering::Relaxed);
+        slot.offset.store(offset, Ordering::Relaxed);
+        slot.timestamp.store(timestamp, Ordering::Relaxed);
+        slot.publish(DONE);
+    }
+
+    /// `None`: dropped unanswered ([`Error::Dropped`], nothing stored).
+    fn write_failure(&self, error: Option<Error>) {
+        if let Some(e) = error {
+            *self
+                .slot
+                .error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(Box::new(e));
+        }
+        self.slot.publish(DONE | FAILED);
     }
 }
 
 impl Drop for DeliverySender {
     fn drop(&mut self) {
         if !self.sent {
-            self.complete(Err(Error::Dropped));
+            self.write_failure(None);
+        }
+    }
+}
+
+/// This thread's current block and its next free slot.
+#[derive(Debug, Default)]
+struct CurrentBlock {
+    block: Option<&'static Block>,
+    next: usize,
+}
+
+impl CurrentBlock {
+    /// The next free slot, from a new block when there is none.
+    fn next_slot(&mut self) -> &'static Slot {
+        let block = match self.block {
+            Some(block) if self.next < SLOTS_PER_BLOCK => block,
+            _ => {
+                self.next = 0;
+                *self.block.insert(Block::take())
+            }
+        };
+        let slot = &block.slots[self.next];
+        self.next += 1;
+        if self.next == SLOTS_PER_BLOCK {
+            self.block = None;
+            block.retire();
+        }
+        slot
+    }
+}
+
+impl Drop for CurrentBlock {
+    /// The thread is ending: its block's remaining slots will never be
+    /// handed out, so they count as released.
+    fn drop(&mut self) {
+        if let Some(block) = self.block.take() {
+            for slot in &block.slots[self.next..] {
+                slot.release_unused();
+            }
+            block.retire();
         }
     }
 }
 
 thread_local! {
-    /// This thread's current block and its next free slot.
-    static CURRENT: RefCell<Option<(Arc<Block>, usize)>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<CurrentBlock> = RefCell::new(CurrentBlock::default());
 }
 
 /// A new delivery channel for a record of `topic`: the next free slot of
 /// this thread's block (a new block when it is used up).
 pub(crate) fn channel(topic: &Topic) -> (DeliverySender, DeliveryFuture) {
-    let (block, index) = CURRENT
-        .try_with(|current| {
-            let mut current = current.borrow_mut();
-            match current.as_mut() {
-                Some((block, next)) if *next < SLOTS_PER_BLOCK => {
-                    let index = *next;
-                    *next += 1;
-                    (block.clone(), index)
-                }
-                _ => {
-                    let block = Block::new();
-                    *current = Some((block.clone(), 1));
-                    (block, 0)
-                }
-            }
-        })
-        // The thread is being torn down: a block of its own.
-        .unwrap_or_else(|_| (Block::new(), 0));
+    let slot = CURRENT
+        .try_with(|current| current.borrow_mut().next_slot())
+        .unwrap_or_else(|_| {
+            // The thread is being torn down: a block for this one record.
+            let mut lone = CurrentBlock::default();
+            lone.next_slot()
+            // `lone` drops here, releasing the other slots.
+        });
     (
-        DeliverySender {
-            slot: SlotRef::new(block.clone(), index),
-            sent: false,
-        },
+        DeliverySender { slot, sent: false },
         DeliveryFuture {
-            slot: SlotRef::new(block, index),
-            topic: topic.clone(),
+            slot,
+            topic: Some(topic.clone()),
         },
     )
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::atomic::AtomicUsize;
-    use std::task::{Wake, Waker};
-
-    use super::*;
-
-    #[derive(Default)]
-    struct CountingWaker(AtomicUsize);
-
-    impl Wake for CountingWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn metadata(offset: i64) -> RecordMetadata {
-        RecordMetadata {
-            topic: Topic::new("t"),
-            partition: 1,
-            offset,
-            timestamp: 7,
-        }
-    }
-
-    fn poll(f: &mut DeliveryFuture, waker: &Arc<CountingWaker>) -> Poll<DeliveryResult> {
-        let waker = Waker::from(waker.clone());
-        Pin::new(f).poll(&mut Context::from_waker(&waker))
-    }
-
-    #[test]
-    fn a_result_sent_before_the_first_poll_is_ready_at_once() {
-        let (tx, mut rx) = channel(&Topic::new("t"));
-        tx.send(Ok(metadata(5))).unwrap();
-        let w = Arc::new(CountingWaker::default());
-        match poll(&mut rx, &w) {
-            Poll::Ready(Ok(m)) => assert_eq!(m, metadata(5), "topic, partition, offset, timestamp"),
-            other => panic!("expected the metadata, got {other:?}"),
-        }
-        assert_eq!(w.0.load(Ordering::SeqCst), 0, "nobody waited");
-    }
-
-    #[test]
-    fn a_waiting_task_is_woken_once_when_the_result_arrives() {
-        let (tx, mut rx) = channel(&Topic::new("t"));
-        let w = Arc::new(CountingWaker::default());
-        assert!(poll(&mut rx, &w).is_pending());
-        assert!(rx.try_result().is_none());
-        tx.send(Ok(metadata(9))).unwrap();
-        assert_eq!(w.0.load(Ordering::SeqCst), 1);
-        assert!(matches!(poll(&mut rx, &w), Poll::Ready(Ok(m)) if m.offset == 9));
-        assert!(matches!(rx.try_result(), Some(Ok(m)) if m.offset == 9));
-    }
-
-    #[test]
-    fn a_sender_dropped_without_an_answer_resolves_to_dropped() {
-        let (tx, mut rx) = channel(&Topic::new("t"));
-        let w = Arc::new(CountingWaker::default());
-        assert!(poll(&mut rx, &w).is_pending());
-        drop(tx);
-        assert_eq!(w.0.load(Ordering::SeqCst), 1);
-        assert!(matches!(
-            poll(&mut rx, &w),
-            Poll::Ready(Err(Error::Dropped))
-        ));
-    }
-
-    #[test]
-    fn every_slot_of_several_blocks_holds_its_own_result() {
-        let n = SLOTS_PER_BLOCK * 3 + 5;
-        let pairs: Vec<_> = (0..n).map(|_| channel(&Topic::new("t"))).collect();
-        let mut futures = Vec::new();
-        for (i, (tx, rx)) in pairs.into_iter().enumerate() {
-            // Complete in a different order than handed out.
-            if i % 2 == 0 {
-                tx.send(Ok(metadata(i as i64))).unwrap();
-            } else {
-                drop(tx);
-            }
-            futures.push(rx);
-        }
-        for (i, f) in futures.iter_mut().enumerate() {
-            match f.try_result() {
-                Some(Ok(m)) => assert_eq!((i % 2, m.offset), (0, i as i64)),
-                Some(Err(Error::Dropped)) => assert_eq!(i % 2, 1),
-                other => panic!("record {i}: {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn slots_of_released_blocks_start_pending_again() {
-        // Resolve (and fail, and leave a waker in) whole blocks, release
-        // them, then take new slots: whatever memory they reuse, every new
-        // future is pending until its own sender writes it.
-        for _ in 0..3 {
-            let w = Arc::new(CountingWaker::default());
-            let pairs: Vec<_> = (0..SLOTS_PER_BLOCK * 2)
-                .map(|_| channel(&Topic::new("t")))
-                .collect();
-            for (i, (tx, mut rx)) in pairs.into_iter().enumerate() {
-                assert!(poll(&mut rx, &w).is_pending());
-                if i % 2 == 0 {
-                    tx.send(Ok(metadata(i as i64))).unwrap();
-                } else {
-                    drop(tx);
-                }
-                assert!(rx.try_result().is_some());
-            }
-        }
-        let w = Arc::new(CountingWaker::default());
-        let mut fresh: Vec<_> = (0..SLOTS_PER_BLOCK * 4)
-            .map(|_| channel(&Topic::new("t")))
-            .collect();
-        for (_, rx) in &mut fresh {
-            assert!(rx.try_result().is_none());
-            assert!(poll(rx, &w).is_pending());
-        }
-        assert_eq!(w.0.load(Ordering::SeqCst), 0, "no stale waker fired");
-        for (i, (tx, mut rx)) in fresh.into_iter().enumerate() {
-            tx.send(Ok(metadata(i as i64))).unwrap();
-            assert!(matches!(rx.try_result(), Some(Ok(m)) if m.offset == i as i64));
-        }
-    }
-
-    #[test]
-    fn succeed_resolves_with_the_futures_topic() {
-        let (tx, mut rx) = channel(&Topic::new("t"));
-        let w = Arc::new(CountingWaker::default());
-        assert!(poll(&mut rx, &w).is_pending());
-        tx.succeed(1, 9, 7);
-        assert_eq!(w.0.load(Ordering::SeqCst), 1);
-        assert!(matches!(poll(&mut rx, &w), Poll::Ready(Ok(m)) if m == metadata(9)));
-    }
-
-    #[test]
-    fn a_future_dropped_first_does_not_stop_the_sender() {
-        let (tx, rx) = channel(&Topic::new("t"));
-        drop(rx);
-        assert!(tx.send(Ok(metadata(1))).is_ok());
-    }
-
-    #[test]
-    fn futures_and_senders_cross_threads_and_tasks() {
-        fn send_sync_unpin<T: Send + Sync + Unpin>() {}
-        send_sync_unpin::<DeliveryFuture>();
-        send_sync_unpin::<DeliverySender>();
-    }
-
-    #[test]
-    fn a_slot_fits_a_cache_line() {
-        assert!(
-            std::mem::size_of::<Slot>() <= 64,
-            "{}",
-            std::mem::size_of::<Slot>()
-        );
-    }
-
-    #[test]
-    fn results_cross_threads() {
-        let (tx, rx) = channel(&Topic::new("t"));
-        let handle = std::thread::spawn(move || tx.send(Ok(metadata(3))));
-        handle.join().unwrap().unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let m = rt.block_on(rx).unwrap();
-        assert_eq!(m.offset, 3);
-    }
-}
+#[path = "delivery_tests.rs"]
+mod tests;
