@@ -163,6 +163,39 @@ impl FakeClusterBuilder {
         self
     }
 
+    /// Bounds every partition's log to about `bytes` of batches, as Kafka's
+    /// `retention.bytes` does (`None`, the default: keep everything). After
+    /// each append the oldest whole batches are dropped and the log start
+    /// offset moves past them; the newest batch always stays. Producers
+    /// keep their idempotence state (except in
+    /// [`BehaviourMode::Pre2_5`]), so an active producer is not disturbed.
+    ///
+    /// ```
+    /// use kproducer_fake_broker::FakeCluster;
+    /// use kproducer_protocol::records::{BatchParams, Compression, NO_HEADERS, RecordBatchBuilder};
+    ///
+    /// let cluster = FakeCluster::builder()
+    ///     .brokers(1)
+    ///     .topic("t", 1)
+    ///     .retention_bytes(Some(1024))
+    ///     .build()
+    ///     .unwrap();
+    /// for _ in 0..100 {
+    ///     let mut b = RecordBatchBuilder::new(Compression::None);
+    ///     b.append(0, None, Some(&[7u8; 100][..]), NO_HEADERS);
+    ///     cluster.append("t", 0, b.seal(&BatchParams::default()).unwrap()).unwrap();
+    /// }
+    /// let p = cluster.partition("t", 0).unwrap();
+    /// assert!(p.retained_bytes() <= 1024);
+    /// assert_eq!(p.high_watermark, 100);
+    /// assert_eq!(p.log_start_offset, p.batches[0].base_offset);
+    /// assert!(p.log_start_offset > 0);
+    /// ```
+    pub fn retention_bytes(mut self, bytes: Option<usize>) -> Self {
+        self.config.retention_bytes = bytes;
+        self
+    }
+
     /// Requires SASL authentication on every connection, with these
     /// mechanisms and users (see [`SaslServerConfig`](crate::SaslServerConfig)).
     pub fn sasl(mut self, sasl: crate::SaslServerConfig) -> Self {

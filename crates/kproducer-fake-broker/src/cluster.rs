@@ -218,7 +218,10 @@ impl FakeCluster {
 
     /// Moves the partition's log start offset forward (retention or
     /// DeleteRecords), dropping older batches and the state of producers
-    /// whose last batch lies before it. Returns the new log start offset.
+    /// whose last batch lies before it, as brokers before Kafka 2.5 did: a
+    /// seam for truncation scenarios. (The bound set with
+    /// [`FakeClusterBuilder::retention_bytes`] keeps that state, as Kafka
+    /// 2.5+ does.) Returns the new log start offset.
     pub fn advance_log_start_offset(
         &self,
         topic: &str,

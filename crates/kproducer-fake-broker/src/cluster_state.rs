@@ -167,6 +167,7 @@ impl ClusterState {
                     .collect()
             }
         };
+        let retention = self.config.retention();
         self.topics_created += 1;
         let mut id = [0u8; 16];
         id[8..].copy_from_slice(&self.topics_created.to_be_bytes());
@@ -180,7 +181,7 @@ impl ClusterState {
                     .map(|leader| PartitionState {
                         leader,
                         leader_epoch: 0,
-                        log: PartitionLog::new(),
+                        log: PartitionLog::with_retention(retention),
                     })
                     .collect(),
             },

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::partition_log::Retention;
 use crate::producer_state::{BehaviourMode, IdempotenceRules};
 use crate::sasl::SaslServerConfig;
 
@@ -11,6 +12,14 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_588;
 /// Kafka's default `socket.request.max.bytes` (100 MiB): larger frames close
 /// the connection.
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 104_857_600;
+
+/// The per-partition retention the `kproducer-fake-broker` binary and the
+/// embedded broker of `kproducer perf` use (256 MiB): long benchmark runs
+/// keep bounded memory. A [`ClusterConfig`] built in code is unbounded
+/// unless a test asks ([`FakeClusterBuilder::retention_bytes`]).
+///
+/// [`FakeClusterBuilder::retention_bytes`]: crate::FakeClusterBuilder::retention_bytes
+pub const SERVED_RETENTION_BYTES: usize = 256 * 1024 * 1024;
 
 /// Time a broker spends on each request, charged on tokio's clock while the
 /// connection's next request waits: one connection is served one request at
@@ -88,6 +97,13 @@ pub struct ClusterConfig {
     /// SASL: when set, every connection must authenticate before any
     /// request but ApiVersions (see [`SaslServerConfig`]). Default: none.
     pub sasl: Option<SaslServerConfig>,
+    /// Kafka's `retention.bytes`, per partition: after an append leaves a
+    /// partition holding more batch bytes than this, its oldest whole
+    /// batches are dropped and its log start offset moves past them (the
+    /// newest batch always stays, as Kafka never deletes the active
+    /// segment). `None` (the default) keeps everything, so tests can read
+    /// the whole log back.
+    pub retention_bytes: Option<usize>,
 }
 
 impl ClusterConfig {
@@ -96,6 +112,17 @@ impl ClusterConfig {
         IdempotenceRules {
             mode: self.mode,
             legacy_duplicate_error: self.legacy_duplicate_error,
+        }
+    }
+
+    /// How each partition's log is bounded.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            max_bytes: self.retention_bytes,
+            // Since Kafka 2.5 (KIP-360, KAFKA-7190) a producer's state
+            // outlives its batches and goes only when the producer id
+            // expires; brokers before dropped it with the batches.
+            keeps_producer_state: self.mode != BehaviourMode::Pre2_5,
         }
     }
 }
@@ -115,6 +142,7 @@ impl Default for ClusterConfig {
             validate_records: true,
             idempotent_producer_epoch: 0,
             sasl: None,
+            retention_bytes: None,
         }
     }
 }

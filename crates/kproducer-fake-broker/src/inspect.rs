@@ -151,6 +151,14 @@ impl PartitionSnapshot {
         }
     }
 
+    /// Bytes of batch data the partition holds now: what its retention
+    /// bound ([`FakeClusterBuilder::retention_bytes`]) limits.
+    ///
+    /// [`FakeClusterBuilder::retention_bytes`]: crate::FakeClusterBuilder::retention_bytes
+    pub fn retained_bytes(&self) -> usize {
+        self.batches.iter().map(|b| b.size_bytes).sum()
+    }
+
     /// Each batch's `(producer id, epoch, base sequence, record count)`, in log
     /// order: what "no duplicates, order kept" assertions compare.
     pub fn sequences(&self) -> Vec<(i64, i16, i32, i32)> {

@@ -104,7 +104,10 @@ mod txn_markers;
 
 pub use builder::{FAKE_BROKER_PORT, FakeClusterBuilder, fake_broker_address};
 pub use cluster::FakeCluster;
-pub use config::{ClusterConfig, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, ServiceTime};
+pub use config::{
+    ClusterConfig, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, SERVED_RETENTION_BYTES,
+    ServiceTime,
+};
 pub use connection_id::ConnectionId;
 pub use error::{ClusterError, ListenError};
 pub use fault_plan::{ErrorScope, FaultAction, FaultId, FaultPlan, FaultRule, ResponseCorruption};
@@ -116,7 +119,9 @@ pub use kcat::{KCAT_LIBDIR_ENV, Kcat, KcatOutput, PEER_INSTALLER};
 pub use kproducer_net::TopicPartition;
 pub use listener::LoopbackListener;
 pub use log_records::LogRecord;
-pub use partition_log::{AbortedTxn, AppendOutcome, BatchMeta, PartitionLog, StoredBatch};
+pub use partition_log::{
+    AbortedTxn, AppendOutcome, BatchMeta, PartitionLog, Retention, StoredBatch,
+};
 pub use producer_state::{
     BATCHES_RETAINED, BehaviourMode, CachedBatch, IdempotenceRules, IncomingBatch, NO_PRODUCER_ID,
     ProducerEntry, ProducerStates, RejectReason, SequenceDecision, add_sequence, next_sequence,

@@ -14,7 +14,8 @@
 //! ```
 //!
 //! The request log is off (a long-running broker would keep every request
-//! in memory); everything else behaves as [`kproducer_fake_broker::FakeCluster`].
+//! in memory) and each partition keeps at most `--retention-bytes` of
+//! batches (256 MiB by default); everything else behaves as [`kproducer_fake_broker::FakeCluster`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,8 +23,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use kproducer_fake_broker::SaslServerConfig;
 use kproducer_fake_broker::{BehaviourMode, FakeCluster, SelfSignedTls, ServerTls, ServiceTime};
+use kproducer_fake_broker::{SERVED_RETENTION_BYTES, SaslServerConfig};
 use kproducer_net::BuiltinMechanism;
 
 /// Which Kafka version's idempotence rules to reproduce.
@@ -83,6 +84,17 @@ struct Args {
     /// Largest record batch accepted (message.max.bytes).
     #[arg(long)]
     max_message_bytes: Option<usize>,
+    /// Most bytes of record batches each partition keeps (Kafka's
+    /// retention.bytes): older batches are dropped and the log start offset
+    /// moves, so a long benchmark does not exhaust memory. Default 256 MiB
+    /// per partition; -1 keeps everything.
+    #[arg(
+        long,
+        default_value_t = SERVED_RETENTION_BYTES as i64,
+        value_parser = clap::value_parser!(i64).range(-1..),
+        allow_negative_numbers = true
+    )]
+    retention_bytes: i64,
     /// Which Kafka version's idempotence rules to reproduce.
     #[arg(long, value_enum, default_value = "pre-4.5")]
     mode: Mode,
@@ -177,6 +189,8 @@ fn build(args: &Args) -> Result<FakeCluster, String> {
             Duration::from_micros(args.service_us_per_kib),
         ))
         .validate_records(args.validate_records)
+        // -1 (unbounded) is the only negative value the parser lets through.
+        .retention_bytes(usize::try_from(args.retention_bytes).ok())
         .record_requests(false);
     for t in topics {
         builder = builder.topic(t, args.partitions);

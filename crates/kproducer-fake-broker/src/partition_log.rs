@@ -91,6 +91,35 @@ pub enum AppendOutcome {
     Rejected(RejectReason),
 }
 
+/// How a partition's log is bounded (Kafka's `retention.bytes`, enforced on
+/// every append rather than by a background cleaner).
+///
+/// ```
+/// use kproducer_fake_broker::Retention;
+/// let unbounded = Retention::default();
+/// assert_eq!(unbounded.max_bytes, None);
+/// assert!(unbounded.keeps_producer_state);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Most batch bytes a partition holds, or `None` for no bound. The
+    /// newest batch always stays, even when it alone is larger.
+    pub max_bytes: Option<usize>,
+    /// Whether producers keep their idempotence state when retention drops
+    /// their batches (Kafka 2.5+, KIP-360); `false` drops the state of
+    /// producers whose last batch went, as brokers before 2.5 did.
+    pub keeps_producer_state: bool,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            max_bytes: None,
+            keeps_producer_state: true,
+        }
+    }
+}
+
 /// A transaction that was aborted, for read-committed fetches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AbortedTxn {
@@ -113,12 +142,39 @@ pub struct PartitionLog {
     open_txns: BTreeMap<i64, i64>,
     aborted: Vec<AbortedTxn>,
     bytes: usize,
+    retention: Retention,
 }
 
 impl PartitionLog {
-    /// An empty log starting at offset 0.
+    /// An empty log starting at offset 0, never trimmed.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty log starting at offset 0, trimmed after each append as
+    /// `retention` says.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use kproducer_fake_broker::{BatchMeta, IdempotenceRules, PartitionLog, Retention};
+    ///
+    /// let mut log = PartitionLog::with_retention(Retention { max_bytes: Some(100), ..Retention::default() });
+    /// let meta = BatchMeta {
+    ///     producer_id: -1, producer_epoch: -1, base_sequence: -1, record_count: 1,
+    ///     is_transactional: false, is_control: false, max_timestamp: 0,
+    /// };
+    /// for _ in 0..5 {
+    ///     log.append(meta, Bytes::from(vec![0; 40]), IdempotenceRules::default());
+    /// }
+    /// assert_eq!(log.size_bytes(), 80); // two batches of 40 fit in 100
+    /// assert_eq!(log.log_start_offset(), 3);
+    /// assert_eq!(log.log_end_offset(), 5);
+    /// ```
+    pub fn with_retention(retention: Retention) -> Self {
+        Self {
+            retention,
+            ..Self::default()
+        }
     }
 
     /// Judges and, when accepted, appends a data batch.
@@ -181,12 +237,54 @@ impl PartitionLog {
         });
         self.log_end_offset += i64::from(meta.record_count.max(1));
         self.ever_held_records = true;
+        self.enforce_retention();
         base_offset
+    }
+
+    /// Drops the oldest whole batches while the log holds more than the
+    /// retention bound, keeping the newest, and moves the log start offset
+    /// to the first batch left. Each batch is dropped once, so appends stay
+    /// O(1) amortised.
+    fn enforce_retention(&mut self) {
+        let Some(max) = self.retention.max_bytes else {
+            return;
+        };
+        if self.bytes <= max {
+            return;
+        }
+        while self.bytes > max && self.batches.len() > 1 {
+            if let Some(b) = self.batches.pop_front() {
+                self.bytes -= b.raw.len();
+            }
+        }
+        // At least one batch is left (the loop stops at one), so there is a
+        // front; the log start never moves backwards.
+        let start = self
+            .batches
+            .front()
+            .map_or(self.log_end_offset, |b| b.base_offset);
+        if start <= self.log_start_offset {
+            return;
+        }
+        self.log_start_offset = start;
+        if !self.retention.keeps_producer_state {
+            self.producers.remove_before(start);
+        }
+        let gone = self.aborted.partition_point(|a| a.last_offset < start);
+        if gone > 0 {
+            self.aborted.drain(..gone);
+        }
+    }
+
+    /// How this log is bounded.
+    pub fn retention(&self) -> Retention {
+        self.retention
     }
 
     /// Moves the log start offset forward (as retention or DeleteRecords
     /// would), dropping batches wholly before it and the state of producers
-    /// whose last batch lies before it. Returns the new log start offset,
+    /// whose last batch lies before it (as brokers before 2.5 did; the
+    /// [`Retention`] bound keeps that state unless told otherwise). Returns the new log start offset,
     /// clamped to the log end offset; never moves backwards.
     pub fn advance_log_start_offset(&mut self, offset: i64) -> i64 {
         let offset = offset.min(self.log_end_offset);
@@ -361,5 +459,78 @@ mod tests {
                 last_offset: 3
             }]
         );
+    }
+
+    fn bounded(max: usize, keeps_producer_state: bool) -> PartitionLog {
+        PartitionLog::with_retention(Retention {
+            max_bytes: Some(max),
+            keeps_producer_state,
+        })
+    }
+
+    #[test]
+    fn retention_drops_whole_oldest_batches_and_moves_the_start() {
+        let rules = IdempotenceRules::default();
+        let mut log = bounded(100, true);
+        for seq in 0..4 {
+            log.append(meta(1, 0, seq * 2, 2), raw(30), rules); // 2 offsets each
+        }
+        assert_eq!((log.size_bytes(), log.log_start_offset()), (90, 2));
+        log.append(meta(1, 0, 8, 2), raw(30), rules);
+        assert_eq!((log.size_bytes(), log.log_start_offset()), (90, 4));
+        assert_eq!(log.batches().next().map(|b| b.base_offset), Some(4));
+        assert_eq!(log.log_end_offset(), 10);
+        assert_eq!(log.batches_from(0).next().map(|b| b.base_offset), Some(4));
+    }
+
+    #[test]
+    fn the_newest_batch_stays_even_when_larger_than_the_bound() {
+        let rules = IdempotenceRules::default();
+        let mut log = bounded(10, true);
+        log.append(meta(1, 0, 0, 3), raw(50), rules);
+        log.append(meta(1, 0, 3, 3), raw(50), rules);
+        assert_eq!(log.batches().count(), 1);
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (3, 6));
+        // The producer's state is intact: the next sequence follows on.
+        assert_eq!(
+            log.append(meta(1, 0, 6, 1), raw(50), rules),
+            AppendOutcome::Appended { base_offset: 6 }
+        );
+    }
+
+    #[test]
+    fn producer_state_outlives_retained_batches_unless_told_otherwise() {
+        let rules = IdempotenceRules::default();
+        for keeps in [true, false] {
+            let mut log = bounded(25, keeps);
+            log.append(meta(1, 0, 0, 1), raw(10), rules);
+            log.append(meta(2, 0, 0, 1), raw(10), rules);
+            log.append(meta(2, 0, 1, 1), raw(10), rules);
+            assert_eq!(log.log_start_offset(), 1, "producer 1's batch is gone");
+            assert_eq!(log.producers().entry(1).is_some(), keeps);
+            assert!(log.producers().entry(2).is_some());
+        }
+    }
+
+    #[test]
+    fn retention_forgets_aborted_transactions_wholly_before_the_start() {
+        let rules = IdempotenceRules::default();
+        let mut log = bounded(25, true);
+        let txn = BatchMeta {
+            is_transactional: true,
+            ..meta(5, 0, 0, 1)
+        };
+        let marker = BatchMeta {
+            is_control: true,
+            is_transactional: true,
+            ..meta(5, 0, -1, 1)
+        };
+        log.append(txn, raw(10), rules);
+        log.append_marker(marker, raw(10), false);
+        assert_eq!(log.aborted_transactions().len(), 1);
+        log.append(meta(-1, -1, -1, 1), raw(10), rules);
+        log.append(meta(-1, -1, -1, 1), raw(10), rules);
+        assert_eq!(log.log_start_offset(), 2);
+        assert!(log.aborted_transactions().is_empty());
     }
 }

@@ -14,7 +14,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::WireClient;
-use kproducer_protocol::messages::{MetadataRequest, MetadataRequestTopic};
+use kproducer_protocol::messages::{
+    ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic, MetadataRequest,
+    MetadataRequestTopic,
+};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -253,4 +256,57 @@ async fn sasl_users_from_flags_must_authenticate() {
         stderr.contains("NAME:PASSWORD") && !stderr.contains("no-colon-secret"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn retention_bytes_bounds_each_partition_and_help_names_the_default() {
+    let help = run_to_exit(&["--help"]).await;
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("--retention-bytes") && text.contains("256 MiB"),
+        "{text}"
+    );
+    let refused = run_to_exit(&["--retention-bytes", "-2"]).await;
+    assert!(!refused.status.success());
+
+    let (mut child, addrs) = start(&[
+        "--partitions",
+        "1",
+        "--retention-bytes",
+        "2000",
+        "--stop-on-stdin-eof",
+    ])
+    .await;
+    let mut client = within("connect", WireClient::connect_tcp(addrs[0])).await;
+    for seq in 0..100 {
+        let answer = within(
+            "produce",
+            client.produce("perf", 0, common::batch(9, 0, seq, &["value"])),
+        )
+        .await;
+        assert_eq!(common::outcome(&answer), (0, i64::from(seq)));
+    }
+    let earliest = ListOffsetsRequest {
+        replica_id: -1,
+        topics: vec![ListOffsetsTopic {
+            name: "perf".into(),
+            partitions: vec![ListOffsetsPartition {
+                partition_index: 0,
+                current_leader_epoch: -1,
+                timestamp: -2,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = within("list offsets", client.call(7, &earliest)).await;
+    let start_offset = r.topics[0].partitions[0].offset;
+    assert!(
+        start_offset > 0 && start_offset < 100,
+        "log start {start_offset}"
+    );
+    drop(child.stdin.take());
+    let status = within("exit", child.wait()).await.expect("exit status");
+    assert!(status.success(), "{status}");
 }
