@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_one_line_error, kproducer, stderr};
+use common::{assert_one_line_error, kproducer, kproducer_with_env, stderr};
 
 #[test]
 fn json_run_against_the_embedded_broker_reports_every_key() {
@@ -76,6 +76,8 @@ fn flags_and_properties_reach_the_producer() {
             "100",
             "--broker-service-us-per-kib",
             "1",
+            "--broker-retention-mb",
+            "1",
             "--throughput",
             "20000",
             "--property",
@@ -140,6 +142,19 @@ fn embedded_only_flags_are_refused_against_a_real_broker() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert_one_line_error(&out, &["--partitions", "embedded"]);
+
+    let out = kproducer(
+        &[
+            "perf",
+            "--bootstrap",
+            "127.0.0.1:9",
+            "--broker-retention-mb",
+            "8",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_one_line_error(&out, &["--broker-retention-mb", "embedded"]);
 }
 
 #[test]
@@ -209,4 +224,37 @@ fn embedded_tls_is_refused_against_a_real_broker() {
     );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--embedded-tls"), "{}", stderr(&out));
+}
+
+#[test]
+fn rust_log_traces_to_stderr_and_leaves_stdout_alone() {
+    let args = ["perf", "--num-records", "2000", "--json"];
+    let traced = kproducer_with_env(&args, b"", &[("RUST_LOG", "kproducer=info")]);
+    assert!(traced.status.success(), "stderr: {}", stderr(&traced));
+    assert!(
+        stderr(&traced).contains("producer id assigned"),
+        "{}",
+        stderr(&traced)
+    );
+    let quiet = kproducer(&args, b"");
+    assert!(!stderr(&quiet).contains("producer id assigned"));
+    // The JSON report is still stdout's last line, and stdout holds nothing
+    // else than without RUST_LOG.
+    let lines = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).lines().count();
+    assert_eq!(lines(&traced), lines(&quiet));
+    let last = String::from_utf8(traced.stdout.clone()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+    assert_eq!(json["errors"], 0);
+
+    let bad = kproducer_with_env(
+        &["perf", "--num-records", "10"],
+        b"",
+        &[("RUST_LOG", "kproducer=[")],
+    );
+    assert!(bad.status.success(), "a bad filter is not fatal");
+    assert!(
+        stderr(&bad).contains("RUST_LOG ignored"),
+        "{}",
+        stderr(&bad)
+    );
 }

@@ -80,6 +80,12 @@ pub(crate) struct PerfArgs {
     #[arg(long, value_name = "MICROS")]
     pub(crate) broker_service_us_per_kib: Option<u64>,
 
+    /// Most MiB of records the embedded broker keeps per partition (its
+    /// retention.bytes; older batches are dropped so long runs stay within
+    /// memory) (embedded only) [default: 256].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) broker_retention_mb: Option<u64>,
+
     /// Serve the embedded broker over TLS with a self-signed certificate
     /// generated in memory, and connect with `security.protocol=SSL`
     /// trusting it (embedded only): measures what TLS costs.
@@ -171,6 +177,9 @@ impl PerfArgs {
         }
         if self.broker_service_us_per_kib.is_some() {
             given.push("--broker-service-us-per-kib");
+        }
+        if self.broker_retention_mb.is_some() {
+            given.push("--broker-retention-mb");
         }
         if self.embedded_tls {
             given.push("--embedded-tls");

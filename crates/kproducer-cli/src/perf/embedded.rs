@@ -32,11 +32,17 @@ pub(crate) struct EmbeddedSpec {
     pub(crate) service_per_kib: Duration,
     /// Serve TLS with a self-signed certificate (`--embedded-tls`).
     pub(crate) tls: bool,
+    /// Most bytes of batches each partition keeps (`retention.bytes`), so
+    /// a long run does not exhaust memory.
+    pub(crate) retention_bytes: usize,
 }
 
 /// A running embedded broker; [`stop`](Self::stop) it when done.
 #[derive(Debug)]
 pub(crate) struct EmbeddedBroker {
+    /// The cluster, for tests to inspect.
+    #[cfg(test)]
+    cluster: FakeCluster,
     runtime: tokio::runtime::Runtime,
     listener: Option<LoopbackListener>,
     bootstrap: String,
@@ -57,6 +63,7 @@ impl EmbeddedBroker {
             // that it is not what limits the client.
             .record_requests(false)
             .validate_records(false)
+            .retention_bytes(Some(spec.retention_bytes))
             .build()
             .map_err(|e| CliError::Embedded(e.to_string()))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -75,6 +82,8 @@ impl EmbeddedBroker {
         let listener = listener.map_err(|e| CliError::Embedded(e.to_string()))?;
         let bootstrap = listener.bootstrap_servers();
         Ok(Self {
+            #[cfg(test)]
+            cluster,
             runtime,
             listener: Some(listener),
             bootstrap,
@@ -99,5 +108,82 @@ impl EmbeddedBroker {
             self.runtime.block_on(listener.shutdown());
         }
         self.runtime.shutdown_background();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use kproducer::{Producer, Record, Topic};
+
+    use super::*;
+
+    static VALUE: [u8; 100] = [b'x'; 100];
+
+    /// A `kproducer perf`-sized run: an idempotent producer (the default)
+    /// sends 2,000,000 records of 100 bytes (unbounded, about 37 MB of
+    /// batches per partition) through the embedded broker bounded at 1 MiB
+    /// per partition. Every record is acknowledged although retention drops
+    /// the producer's older batches all along, and no partition holds more
+    /// than the bound.
+    #[test]
+    fn an_idempotent_run_stays_under_the_retention_bound_without_errors() {
+        const RECORDS: i64 = 2_000_000;
+        const IN_FLIGHT: usize = 50_000;
+        const BOUND: usize = 1024 * 1024;
+        let spec = EmbeddedSpec {
+            brokers: 1,
+            topic: "perf".to_owned(),
+            partitions: 6,
+            service_time: Duration::ZERO,
+            service_per_kib: Duration::ZERO,
+            tls: false,
+            retention_bytes: BOUND,
+        };
+        let broker = EmbeddedBroker::start(&spec).expect("the broker starts");
+        let client = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        client.block_on(async {
+            let producer = Producer::builder()
+                .bootstrap_servers(broker.bootstrap().split(','))
+                .build()
+                .expect("a valid producer");
+            assert!(producer.is_idempotent());
+            let topic = Topic::new("perf");
+            let mut deliveries = Vec::with_capacity(IN_FLIGHT);
+            for n in 0..RECORDS {
+                let record = Record::new(topic.clone(), bytes::Bytes::from_static(&VALUE));
+                deliveries.push(producer.send(record).await.expect("accepted"));
+                if deliveries.len() == IN_FLIGHT || n == RECORDS - 1 {
+                    for d in deliveries.drain(..) {
+                        if let Err(e) = d.await {
+                            panic!("a record before #{n} failed: {e}");
+                        }
+                    }
+                }
+            }
+            producer.close(Duration::from_secs(10)).await;
+        });
+        let partitions = broker.cluster.partitions();
+        broker.stop();
+        let mut written = 0;
+        for p in &partitions {
+            assert!(
+                p.retained_bytes() <= BOUND,
+                "{:?} holds {} bytes",
+                p.topic_partition,
+                p.retained_bytes()
+            );
+            assert!(
+                p.log_start_offset > 0,
+                "{:?}: retention never ran",
+                p.topic_partition
+            );
+            written += p.high_watermark;
+        }
+        assert_eq!(written, RECORDS);
     }
 }

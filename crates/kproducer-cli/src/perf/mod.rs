@@ -34,6 +34,7 @@ use crate::error::{self, CliError};
 use crate::preflight;
 use crate::producer_config::{config_from, prop, start_producer};
 use embedded::{BROKER_THREAD_NAME, EmbeddedBroker, EmbeddedSpec};
+use kproducer_fake_broker::SERVED_RETENTION_BYTES;
 use load::LoadSpec;
 use monitor::{Monitor, Watch};
 use report::PerfReport;
@@ -90,6 +91,11 @@ fn run(args: &PerfArgs) -> Result<PerfReport, CliError> {
             service_time: Duration::from_micros(args.broker_service_time_us.unwrap_or(0)),
             service_per_kib: Duration::from_micros(args.broker_service_us_per_kib.unwrap_or(0)),
             tls: args.embedded_tls,
+            retention_bytes: args
+                .broker_retention_mb
+                .map_or(SERVED_RETENTION_BYTES, |mib| {
+                    usize::try_from(mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+                }),
         })
     } else {
         let given = args.embedded_only_flags_given();

@@ -11,10 +11,19 @@ use std::time::{Duration, Instant};
 /// hanging it.
 pub(crate) const LIMIT: Duration = Duration::from_secs(120);
 
-/// Runs `kproducer args…` with `stdin`, kills it after [`LIMIT`].
+/// Runs `kproducer args…` with `stdin`, kills it after [`LIMIT`]. `RUST_LOG`
+/// is removed from its environment, so the output is the same wherever the
+/// tests run.
 pub(crate) fn kproducer(args: &[&str], stdin: &[u8]) -> Output {
+    kproducer_with_env(args, stdin, &[])
+}
+
+/// Like [`kproducer`], with these environment variables set.
+pub(crate) fn kproducer_with_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kproducer"))
         .args(args)
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
