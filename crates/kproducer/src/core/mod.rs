@@ -18,9 +18,9 @@ mod metadata;
 mod partition_queues;
 mod produce_body;
 mod response;
-mod tls_refusals;
 #[cfg(test)]
 mod routing_tests;
+mod tls_refusals;
 pub(crate) mod transaction;
 pub(crate) mod transaction_io;
 
