@@ -49,6 +49,18 @@ struct RequestDraft {
 }
 
 impl Core {
+    /// Whether `tp` must not send now: it is fenced (moving between
+    /// connections), or in a transaction the coordinator has not added it
+    /// yet (asking for that is `may_send`'s side effect); other partitions
+    /// keep flowing either way.
+    fn held_back(&mut self, tp: &TopicPartition) -> bool {
+        self.router.is_fenced(tp)
+            || self
+                .transaction
+                .as_mut()
+                .is_some_and(|txn| !txn.machine.may_send(tp))
+    }
+
     /// One drain pass over every partition with a ready batch: at most one
     /// batch per partition per pass. Returns whether anything was sent (then
     /// another pass may send the next batches at once).
@@ -97,14 +109,7 @@ impl Core {
             if self.router.assigned_slot(tp).is_none() {
                 let _ = self.router.set_leader(tp.clone(), leader.broker);
             }
-            if self.router.is_fenced(tp) {
-                continue;
-            }
-            // In a transaction a partition's batches wait until the
-            // coordinator has added it; the others keep flowing.
-            if let Some(txn) = &mut self.transaction
-                && !txn.machine.may_send(tp)
-            {
+            if self.held_back(tp) {
                 continue;
             }
             let Some(slot) = self.router.assigned_slot(tp) else {
@@ -295,16 +300,11 @@ impl Core {
             else {
                 continue;
             };
-            if self.router.is_fenced(tp)
-                || self
-                    .metadata
-                    .leader(&tp.topic, tp.partition)
-                    .is_none_or(|l| l.broker != slot.broker)
-            {
-                continue;
-            }
-            if let Some(txn) = &mut self.transaction
-                && !txn.machine.may_send(tp)
+            if self
+                .metadata
+                .leader(&tp.topic, tp.partition)
+                .is_none_or(|l| l.broker != slot.broker)
+                || self.held_back(tp)
             {
                 continue;
             }
