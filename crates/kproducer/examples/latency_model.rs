@@ -20,8 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
-use kproducer::{Producer, ProducerConfig, Record, Topic, TrySendError};
-use kproducer_fake_broker::{FakeCluster, ServiceTime};
+use kproducer::{Producer, Record, Topic, TrySendError};
 use kproducer_net::Transport;
 use kproducer_protocol::ApiKey;
 use tokio::time::Instant;
@@ -30,16 +29,8 @@ use tokio::time::Instant;
 /// run what a step started (a handful of task hops each).
 const IDLE_POLLS: usize = 16;
 
-fn arg<T: std::str::FromStr>(args: &[String], i: usize, default: T) -> T {
-    args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default)
-}
-
-fn pct(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
-}
+mod latency_common;
+use latency_common::{arg, paced_cluster, pct, producer_config, properties, warm_up};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -49,51 +40,24 @@ fn main() {
     let per_kib_us: u64 = arg(&args, 4, 10);
     let linger_ms: u64 = arg(&args, 5, 5);
     let step_us: u64 = arg(&args, 6, 100);
-    let extra: Vec<(String, String)> = args
-        .iter()
-        .skip(7)
-        .filter_map(|a| a.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let extra = properties(&args, 7);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let cluster = FakeCluster::builder()
-            .brokers(1)
-            .topic("perf", 6)
-            .service_time(ServiceTime::new(
-                Duration::from_micros(service_us),
-                Duration::from_micros(per_kib_us),
-            ))
-            .validate_records(false)
+        let cluster = paced_cluster(service_us, per_kib_us)
             .build()
             .expect("cluster");
-        let mut props = vec![
-            ("bootstrap.servers".to_owned(), cluster.bootstrap_servers()),
-            ("acks".to_owned(), "all".to_owned()),
-            ("enable.idempotence".to_owned(), "true".to_owned()),
-            ("linger.ms".to_owned(), linger_ms.to_string()),
-            ("batch.size".to_owned(), "1048576".to_owned()),
-        ];
-        props.extend(extra);
-        let config = ProducerConfig::from_properties(props).expect("config");
+        let config = producer_config(cluster.bootstrap_servers(), linger_ms, extra);
         let transport: Arc<dyn Transport> = Arc::new(cluster.transport());
         let producer = Producer::builder()
             .config(config)
             .transport(transport)
             .build()
             .expect("producer");
-        let mut warm = Vec::new();
-        for p in 0..6 {
-            let r = Record::new("perf", Bytes::new()).with_partition(p);
-            warm.push(producer.send(r).await.expect("warm-up send"));
-        }
-        for w in warm {
-            w.await.expect("warm-up");
-        }
+        warm_up(&producer).await;
         let warm_requests = cluster.requests().len();
         let payload = Bytes::from(vec![b'x'; 100]);
         let topic = Topic::new("perf");

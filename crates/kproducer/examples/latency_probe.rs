@@ -30,22 +30,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use kproducer::{DeliveryFuture, Producer, ProducerConfig, Record, Topic, TrySendError};
-use kproducer_fake_broker::{FakeCluster, ServiceTime};
+use kproducer::{DeliveryFuture, Producer, Record, Topic, TrySendError};
 
-const PARTITIONS: i32 = 6;
-
-fn arg<T: std::str::FromStr>(args: &[String], i: usize, default: T) -> T {
-    args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default)
-}
-
-fn pct(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[i]
-}
+mod latency_common;
+use latency_common::{arg, paced_cluster, pct, producer_config, properties, warm_up};
 
 fn summary(name: &str, mut v: Vec<f64>) {
     v.sort_by(f64::total_cmp);
@@ -65,22 +53,10 @@ fn main() {
     let service_us: u64 = arg(&args, 3, 1000);
     let per_kib_us: u64 = arg(&args, 4, 10);
     let linger_ms: u64 = arg(&args, 5, 5);
-    let extra: Vec<(String, String)> = args
-        .iter()
-        .skip(6)
-        .filter_map(|a| a.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let extra = properties(&args, 6);
 
-    let cluster = FakeCluster::builder()
-        .brokers(1)
-        .topic("perf", PARTITIONS)
-        .service_time(ServiceTime::new(
-            Duration::from_micros(service_us),
-            Duration::from_micros(per_kib_us),
-        ))
+    let cluster = paced_cluster(service_us, per_kib_us)
         .record_requests(true)
-        .validate_records(false)
         .build()
         .expect("cluster");
     let broker_rt = tokio::runtime::Builder::new_multi_thread()
@@ -99,28 +75,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut props = vec![
-        ("bootstrap.servers".to_owned(), bootstrap),
-        ("acks".to_owned(), "all".to_owned()),
-        ("enable.idempotence".to_owned(), "true".to_owned()),
-        ("linger.ms".to_owned(), linger_ms.to_string()),
-        ("batch.size".to_owned(), "1048576".to_owned()),
-    ];
-    props.extend(extra);
-    let config = ProducerConfig::from_properties(props).expect("config");
+    let config = producer_config(bootstrap, linger_ms, extra);
     let producer = rt.block_on(async {
         let producer = Producer::builder()
             .config(config)
             .build()
             .expect("producer");
-        let mut warm = Vec::new();
-        for p in 0..PARTITIONS {
-            let r = Record::new("perf", Bytes::new()).with_partition(p);
-            warm.push(producer.send(r).await.expect("warm-up send"));
-        }
-        for w in warm {
-            w.await.expect("warm-up");
-        }
+        warm_up(&producer).await;
         producer
     });
     let warm_requests = cluster.requests().len();
