@@ -99,9 +99,7 @@ impl Command {
     pub(crate) fn strand(self, shared: &Shared) {
         if let Command::Record(envelope) = self {
             let error = shared.fatal.get().cloned().unwrap_or(Error::Closed);
-            shared.release(envelope.reserved);
-            metrics::add(&shared.metrics.records_failed, 1);
-            let _ = envelope.reply.send(Err(error));
+            shared.reject(envelope.reply, envelope.reserved, error);
         }
     }
 }
@@ -140,6 +138,15 @@ impl Shared {
             tls_refusals: std::sync::Mutex::default(),
             in_transaction: AtomicBool::new(false),
         }
+    }
+
+    /// Fails a record that never entered the accumulator (refused by the
+    /// core, or left in the intake when the core stopped): its
+    /// `buffer.memory` back, counted as failed, its future resolved.
+    pub(crate) fn reject(&self, reply: DeliverySender, reserved: usize, error: Error) {
+        self.release(reserved);
+        metrics::add(&self.metrics.records_failed, 1);
+        let _ = reply.send(Err(error));
     }
 
     /// Gives `bytes` of `buffer.memory` back.
@@ -443,9 +450,7 @@ impl Core {
 
     /// Fails a record that never entered the accumulator.
     fn reject(&self, reply: DeliverySender, reserved: usize, error: Error) {
-        self.shared.release(reserved);
-        metrics::add(&self.shared.metrics.records_failed, 1);
-        let _ = reply.send(Err(error));
+        self.shared.reject(reply, reserved, error);
     }
 
     /// One record fewer outstanding in flush generation `generation`.
