@@ -1,10 +1,11 @@
 //! `cargo xtask bench`: kproducer, librdkafka and krafka side by side, on
 //! tansu and on the fake broker, written to `docs/benchmarks.md`.
 //!
-//! It builds the three clients in release, then for each broker kind runs
-//! every workload `--rounds` times per client, the clients taking turns, each
-//! run on a fresh broker; then the latency run (the idempotent workload
-//! offered at half of librdkafka's median maximum). Every child is bounded
+//! It builds the three clients in release (installing the librdkafka 2.16
+//! that `rdkafka-perf` links, as the kcat peer does), then for each broker
+//! kind runs every workload `--rounds` times per client, the clients taking
+//! turns, each run on a fresh broker; then the latency run (the idempotent
+//! workload offered at half of librdkafka's median maximum). Every child is bounded
 //! in time and killed on failure; brokers die with their run. `--quick`
 //! writes its smoke-test report to `target/bench/benchmarks-quick.md`.
 
@@ -26,7 +27,9 @@ const USAGE: &str = "\
 usage: cargo xtask bench [--rounds N] [--quick] [--only tansu|fake]
                          [--clients NAME,NAME…] [--no-build]
 
-Builds kproducer, librdkafka's and krafka's perf drivers in release, runs
+Builds kproducer, librdkafka's and krafka's perf drivers in release (the
+librdkafka driver links librdkafka 2.16, installed first by
+tools/install-librdkafka-peer.sh into the tool cache), runs
 them alternately on the same broker — tansu and the fake broker (1 ms +
 10 µs/KiB per request), fresh per run — on 1M × 100 B idempotent and not,
 200k × 1 KiB, and 5M × 100 B idempotent (the sustained run; 6 partitions,
