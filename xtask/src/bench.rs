@@ -1,13 +1,15 @@
 //! `cargo xtask bench`: kproducer, librdkafka and krafka side by side, on
 //! tansu and on the fake broker, written to `docs/benchmarks.md`.
 //!
-//! It builds the three clients in release, then for each broker kind runs
-//! every workload `--rounds` times per client, the clients taking turns, each
-//! run on a fresh broker; then the latency run (the idempotent workload
-//! offered at half of librdkafka's median maximum). Every child is bounded
+//! It builds the three clients in release (installing the librdkafka 2.16
+//! that `rdkafka-perf` links, as the kcat peer does), then for each broker
+//! kind runs every workload `--rounds` times per client, the clients taking
+//! turns, each run on a fresh broker; then the latency run (the idempotent
+//! workload offered at half of librdkafka's median maximum). Every child is bounded
 //! in time and killed on failure; brokers die with their run. `--quick`
 //! writes its smoke-test report to `target/bench/benchmarks-quick.md`.
 
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
@@ -17,6 +19,7 @@ use crate::bench_broker::{self, BrokerBinaries, BrokerKind};
 use crate::bench_child::{last_line, run_captured};
 use crate::bench_plan::{self, Client, ClientBinaries, Workload};
 use crate::bench_report::{self, BrokerResults, Cell, Context, Row, Sample};
+use crate::peer::Peer;
 use crate::process::{self, Bounded, cargo, repo_root};
 use crate::tansu;
 
@@ -24,7 +27,9 @@ const USAGE: &str = "\
 usage: cargo xtask bench [--rounds N] [--quick] [--only tansu|fake]
                          [--clients NAME,NAME…] [--no-build]
 
-Builds kproducer, librdkafka's and krafka's perf drivers in release, runs
+Builds kproducer, librdkafka's and krafka's perf drivers in release (the
+librdkafka driver links librdkafka 2.16, installed first by
+tools/install-librdkafka-peer.sh into the tool cache), runs
 them alternately on the same broker — tansu and the fake broker (1 ms +
 10 µs/KiB per request), fresh per run — on 1M × 100 B idempotent and not,
 200k × 1 KiB, and 5M × 100 B idempotent (the sustained run; 6 partitions,
@@ -41,8 +46,8 @@ ratios to docs/benchmarks.md (section \"Clients side by side\").
 Exit status 0 when every run succeeded; 1 when some failed (the report is
 written anyway and lists them); 2 for bad arguments.";
 
-/// Building librdkafka from source takes ~10 minutes on two busy cores;
-/// this bounds a build that hangs.
+/// The bundled librdkafka 2.12.1, if asked for by hand, takes ~10 minutes
+/// to build on two busy cores; this bounds a build that hangs.
 const BUILD_LIMIT: Duration = Duration::from_secs(60 * 60);
 
 /// What the command line asked for.
@@ -243,15 +248,34 @@ fn build(options: &Options, root: &Path) -> Result<(), String> {
         .iter()
         .any(|c| matches!(c, Client::Librdkafka | Client::Krafka))
     {
-        println!(
-            "(the first build of bench/peers compiles librdkafka from C: ~10 minutes on 2 busy cores)"
-        );
+        // rdkafka-perf links librdkafka 2.16, the library the kcat peer runs
+        // on: install it (once; the installer reuses what is there) and let
+        // pkg-config find it (bench/peers/README.md, "Which librdkafka").
+        let peer = Peer::ensure_installed()?;
+        let pkg_config_dir = peer.lib_dir().join("pkgconfig");
+        if !pkg_config_dir.join("rdkafka.pc").is_file() {
+            return Err(format!(
+                "{} has no rdkafka.pc for bench/peers to link librdkafka 2.16 with:                  run tools/install-librdkafka-peer.sh {} (it writes one), or unset                  KPRODUCER_LIBRDKAFKA_LIB",
+                peer.lib_dir().display(),
+                peer.lib_dir().parent().unwrap_or(peer.lib_dir()).display()
+            ));
+        }
+        let search = pkg_config_path(&pkg_config_dir, env::var_os("PKG_CONFIG_PATH").as_deref())?;
         let mut cmd = Command::new("cargo");
         cmd.args(["build", "--release"])
+            .env("PKG_CONFIG_PATH", search)
             .current_dir(root.join("bench").join("peers"));
         bounded(&mut cmd)?;
     }
     Ok(())
+}
+
+/// `PKG_CONFIG_PATH` with `ours` first, so it wins over any other
+/// librdkafka on the search path.
+fn pkg_config_path(ours: &Path, existing: Option<&OsStr>) -> Result<OsString, String> {
+    let rest = existing.map(env::split_paths).into_iter().flatten();
+    env::join_paths(std::iter::once(ours.to_path_buf()).chain(rest))
+        .map_err(|e| format!("cannot put {} on PKG_CONFIG_PATH: {e}", ours.display()))
 }
 
 /// Removes what `cargo run` (which started xtask) told xtask about its own
@@ -495,6 +519,21 @@ mod tests {
         ]);
         let out = without_outer_cargo_package(&mut cmd).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "unset unset");
+    }
+
+    #[test]
+    fn the_installed_librdkafka_comes_first_on_pkg_config_path() {
+        let ours = Path::new("/cache/librdkafka-2.16/lib/pkgconfig");
+        assert_eq!(
+            pkg_config_path(ours, None).unwrap(),
+            OsString::from("/cache/librdkafka-2.16/lib/pkgconfig")
+        );
+        assert_eq!(
+            pkg_config_path(ours, Some(OsStr::new("/usr/lib/pkgconfig:/opt/pc"))).unwrap(),
+            OsString::from("/cache/librdkafka-2.16/lib/pkgconfig:/usr/lib/pkgconfig:/opt/pc")
+        );
+        let err = pkg_config_path(Path::new("/a:b"), None).unwrap_err();
+        assert!(err.contains("/a:b"), "{err}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(crate) const SECTION_HEADING: &str = "## Clients side by side";
 /// One successful run, as its JSON line reported it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Sample {
-    /// The client and its version, e.g. `librdkafka-2.12.1`.
+    /// The client and its version, e.g. `librdkafka-2.16.0`.
     pub(crate) client_version: String,
     /// Acknowledged records.
     pub(crate) records: f64,
@@ -225,7 +225,9 @@ pub(crate) fn render(ctx: &Context, brokers: &[BrokerResults]) -> String {
         out,
         "- Date: {}\n- Machine: {} logical CPUs, {}; load average {} before, {} after \
          (the machine is shared, so rates vary from run to run)\n- Toolchain: {}\n\
-         - Clients: {}\n- Every client gets the same flags: `--acks all --compression none \
+         - Clients: {} (librdkafka through the `rdkafka` 0.39 crate, linked to the \
+         shared library `tools/install-librdkafka-peer.sh` installs: see \
+         `bench/peers/README.md`)\n- Every client gets the same flags: `--acks all --compression none \
          --linger-ms 5 --batch-size 1048576`, topic `perf` with 6 partitions, a fresh broker \
          per run, {} round(s) per client, workload and broker, the clients taking turns \
          within each round\n- Medians over the rounds, each column on its own; CPU is the \

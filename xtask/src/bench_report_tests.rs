@@ -132,7 +132,7 @@ fn targets_say_met_or_missed_with_the_ratio() {
 #[test]
 fn the_section_has_the_table_ratios_and_failures() {
     let w = workloads(false);
-    let mut theirs = cell(&[(2.0e6, 8.0, 0.8)], "librdkafka-2.12.1");
+    let mut theirs = cell(&[(2.0e6, 8.0, 0.8)], "librdkafka-2.16.0");
     theirs.failures.push("exited with status 1\nmore".into());
     let fake = BrokerResults {
         kind: BrokerKind::Fake,
@@ -147,7 +147,7 @@ fn the_section_has_the_table_ratios_and_failures() {
     assert!(text.starts_with(SECTION_HEADING), "{text}");
     assert!(text.contains("```text\ncargo xtask bench\n```"), "{text}");
     assert!(
-        text.contains("kproducer-0.1.0, librdkafka-2.12.1"),
+        text.contains("kproducer-0.1.0, librdkafka-2.16.0"),
         "{text}"
     );
     assert!(

@@ -6,8 +6,9 @@
 //!
 //! Two binaries use it:
 //!
-//! - `rdkafka-perf` drives librdkafka (2.12.1, bundled in `rdkafka-sys` 4.10)
-//!   through the `rdkafka` crate's `BaseProducer` and a delivery callback;
+//! - `rdkafka-perf` drives librdkafka (2.16, the shared library the project
+//!   installs for kcat; the bundled 2.12.1 behind a feature) through the
+//!   `rdkafka` crate's `BaseProducer` and a delivery callback;
 //! - `krafka-perf` drives the pure-Rust `krafka` 0.28 through `enqueue`.
 //!
 //! Both print, with `--json`, exactly one JSON object as the last line of

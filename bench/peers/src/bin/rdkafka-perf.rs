@@ -1,7 +1,9 @@
 //! `rdkafka-perf`: the librdkafka peer for kproducer's benchmarks.
 //!
-//! librdkafka 2.12.1 (bundled in `rdkafka-sys` 4.10, built with its own
-//! `./configure && make`), driven the fastest way the `rdkafka` crate offers:
+//! librdkafka 2.16 (the shared library `tools/install-librdkafka-peer.sh`
+//! installs, linked through `rdkafka-sys`'s `dynamic-linking`; or, with the
+//! `librdkafka-2-12-bundled` feature alone, the 2.12.1 bundled in
+//! `rdkafka-sys` 4.10), driven the fastest way the `rdkafka` crate offers:
 //! a `BaseProducer` with a delivery callback (`ProducerContext::delivery`). Not `FutureProducer`, whose per-record
 //! future and channel make it several times slower.
 //!
