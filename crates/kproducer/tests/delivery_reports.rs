@@ -349,6 +349,15 @@ async fn an_aborted_transaction_reports_its_records() {
 #[tokio::test(start_paused = true)]
 async fn a_panicking_sink_fails_the_producer_fatally_not_silently() {
     let cluster = cluster();
+    // Partition 1's answers are held: its record is still outstanding when
+    // the sink panics, and must fail with the producer.
+    let hold = kproducer_fake_broker::Hold::new();
+    cluster.add_fault(
+        kproducer_fake_broker::FaultRule::new(FaultAction::Hold(hold.clone()))
+            .api(kproducer_protocol::ApiKey::Produce)
+            .partition("orders", 1)
+            .sticky(),
+    );
     let recorder = Recorder::default();
     let record = recorder.sink();
     let producer = producer(&cluster, move |b| {
@@ -376,8 +385,14 @@ async fn a_panicking_sink_fails_the_producer_fatally_not_silently() {
         matches!(&err, Error::Fatal { reason, .. } if reason.contains("sink panicked") && reason.contains("sink bug")),
         "{err}"
     );
-    // The future resolved (written before the panic, or failed by it).
-    let _ = future.await;
+    // The record still outstanding failed with the producer: the core
+    // took the sink's panic as a fatal error.
+    let outcome = future.await;
+    assert!(
+        matches!(&outcome, Err(Error::Fatal { reason, .. }) if reason.contains("sink panicked")),
+        "{outcome:?}"
+    );
+    hold.release();
     assert!(matches!(
         producer.try_send(numbered(0, 6)),
         Err(TrySendError::Closed(_, Error::Fatal { .. }))
