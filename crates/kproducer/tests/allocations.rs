@@ -126,7 +126,8 @@ async fn reported_allocations() -> (f64, f64) {
     let topic = Topic::new("bench");
     let payload = Bytes::from(vec![b'x'; 100]);
     for i in 0..2_000u64 {
-        let record = Record::new(topic.clone(), payload.clone()).with_partition(i as i32 % PARTITIONS);
+        let record =
+            Record::new(topic.clone(), payload.clone()).with_partition(i as i32 % PARTITIONS);
         producer.send_reported(record, i).await.expect("send");
     }
     producer.flush().await.expect("warm-up flush");
@@ -136,7 +137,10 @@ async fn reported_allocations() -> (f64, f64) {
         let record =
             Record::new(topic.clone(), payload.clone()).with_partition(i as i32 % PARTITIONS);
         let before = counting::allocations_here();
-        producer.send_reported(record, i as u64).await.expect("send");
+        producer
+            .send_reported(record, i as u64)
+            .await
+            .expect("send");
         send_allocs += counting::allocations_here() - before;
     }
     producer.flush().await.expect("flush");

@@ -58,7 +58,10 @@ impl Recorder {
     fn by_token(&self) -> BTreeMap<u64, (Call, ReportedRecord)> {
         let mut out = BTreeMap::new();
         for call in self.calls() {
-            assert!(!call.records.is_empty(), "a report without tokens: {call:?}");
+            assert!(
+                !call.records.is_empty(),
+                "a report without tokens: {call:?}"
+            );
             for r in &call.records {
                 let before = out.insert(r.token, (call.clone(), *r));
                 assert!(
@@ -130,7 +133,11 @@ async fn every_token_is_reported_once_with_its_offset_in_send_order() {
         }
     }
     // Reports are per batch, not per record.
-    assert!(recorder.calls().len() < 30, "{} calls", recorder.calls().len());
+    assert!(
+        recorder.calls().len() < 30,
+        "{} calls",
+        recorder.calls().len()
+    );
     assert_eq!(producer.metrics().records_sent, 300);
 }
 
@@ -144,7 +151,10 @@ async fn futures_and_tokens_share_a_batch() {
         if n % 2 == 0 {
             futures.push((n, producer.send(numbered(0, n)).await.expect("send")));
         } else {
-            producer.send_reported(numbered(0, n), n).await.expect("send");
+            producer
+                .send_reported(numbered(0, n), n)
+                .await
+                .expect("send");
         }
     }
     producer.flush().await.expect("flush");
@@ -158,7 +168,11 @@ async fn futures_and_tokens_share_a_batch() {
     let calls = recorder.calls();
     assert_eq!(calls.len(), 1, "one batch, one report: {calls:?}");
     let tokens: Vec<u64> = calls[0].records.iter().map(|r| r.token).collect();
-    assert_eq!(tokens, (1..40).step_by(2).collect::<Vec<u64>>(), "send order");
+    assert_eq!(
+        tokens,
+        (1..40).step_by(2).collect::<Vec<u64>>(),
+        "send order"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -202,7 +216,10 @@ async fn records_out_of_delivery_time_are_reported_failed_once() {
     for (token, (call, record)) in recorder.by_token() {
         if token % 2 == 0 {
             assert!(
-                matches!(call.result, Err(Error::DeliveryTimeout { partition: 0, .. })),
+                matches!(
+                    call.result,
+                    Err(Error::DeliveryTimeout { partition: 0, .. })
+                ),
                 "{call:?}"
             );
             assert_eq!(record.offset, -1);
@@ -233,7 +250,10 @@ async fn a_fatal_error_reports_every_outstanding_token_failed() {
         .values()
         .filter(|(c, _)| matches!(c.result, Err(Error::Fatal { .. })))
         .count();
-    assert!(failed >= 10, "partition 0's records failed fatally: {failed}");
+    assert!(
+        failed >= 10,
+        "partition 0's records failed fatally: {failed}"
+    );
     assert!(matches!(
         producer.send_reported(numbered(0, 99), 99).await,
         Err(Error::Fatal { .. })
@@ -408,7 +428,10 @@ async fn a_producer_without_a_sink_refuses_tokens_with_a_typed_error() {
         .await
         .expect_err("no sink");
     assert!(matches!(&err, Error::Config { key, .. } if key == "delivery_reports"));
-    assert!(err.to_string().contains("ProducerBuilder::delivery_reports"));
+    assert!(
+        err.to_string()
+            .contains("ProducerBuilder::delivery_reports")
+    );
     match producer.try_send_reported(numbered(0, 2), 2) {
         Err(TrySendError::Invalid(record, Error::Config { key, .. })) => {
             assert_eq!(key, "delivery_reports");

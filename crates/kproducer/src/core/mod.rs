@@ -458,8 +458,12 @@ impl Core {
 
     /// Fails a record that never entered the accumulator.
     fn reject(&self, envelope: Envelope, error: Error) {
-        self.shared
-            .reject(envelope.reply, envelope.reserved, &envelope.record.topic, error);
+        self.shared.reject(
+            envelope.reply,
+            envelope.reserved,
+            &envelope.record.topic,
+            error,
+        );
     }
 
     /// One record fewer outstanding in flush generation `generation`.
