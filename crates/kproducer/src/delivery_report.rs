@@ -25,7 +25,9 @@ use crate::record::Topic;
 /// callback it must be quick and must not block: no locks held for long,
 /// no blocking I/O, no `block_on`. Record what you need (count, time, wake
 /// a task of yours) and return. While it runs, no other record of the
-/// producer makes progress.
+/// producer makes progress. (Only when the tokio runtime is shut down
+/// under a running producer is the sink called from the thread that drops
+/// the runtime, for the records the producer still held.)
 ///
 /// A sink that **panics** stops the producer: the panic is caught, the
 /// producer fails with [`Error::Fatal`] (every outstanding record is
