@@ -480,3 +480,69 @@ async fn a_full_buffer_refuses_at_the_call_and_reports_nothing_for_it() {
     producer.flush().await.expect("flush");
     recorder.assert_exactly([1]);
 }
+
+/// A batch the broker finds too large is split into one batch per record
+/// (each carrying its entry, future or token, along); a record too large
+/// on its own fails. Every token is still reported once, at its own
+/// offset, and the futures among them resolve as before.
+#[tokio::test(start_paused = true)]
+async fn a_split_batch_reports_each_token_once_at_its_offset() {
+    let cluster = FakeCluster::builder()
+        .brokers(1)
+        .topic("orders", 1)
+        .max_message_bytes(400)
+        .build()
+        .expect("cluster");
+    let recorder = Recorder::default();
+    let producer = reporting(&cluster, &recorder, |b| b.linger(Duration::from_millis(20)));
+    let mut futures = Vec::new();
+    for n in 0..12u64 {
+        if n == 5 {
+            producer
+                .send_reported(
+                    Record::new("orders", vec![b'x'; 1_000]).with_partition(0),
+                    n,
+                )
+                .await
+                .expect("send");
+        } else if n % 3 == 0 {
+            futures.push(producer.send(numbered(0, n)).await.expect("send"));
+        } else {
+            producer
+                .send_reported(numbered(0, n), n)
+                .await
+                .expect("send");
+        }
+    }
+    producer.flush().await.expect("flush");
+    recorder.assert_exactly((0..12).filter(|n| n % 3 != 0));
+    let by_token = recorder.by_token();
+    let err = by_token[&5].0.result.as_ref().expect_err("too large alone");
+    assert_eq!(err.code(), Some(ErrorCode::MESSAGE_TOO_LARGE), "{err}");
+    for f in futures {
+        f.await.expect("a future among split records is delivered");
+    }
+    // Written records keep send order: offsets rise with tokens.
+    let written: Vec<(u64, i64)> = by_token
+        .iter()
+        .filter(|(_, (c, _))| c.result.is_ok())
+        .map(|(t, (_, r))| (*t, r.offset))
+        .collect();
+    assert_eq!(written.len(), 7);
+    assert!(
+        cluster
+            .partition("orders", 0)
+            .expect("partition")
+            .batches
+            .len()
+            > 1,
+        "the batch was split"
+    );
+    assert!(written.windows(2).all(|w| w[0].1 < w[1].1), "{written:?}");
+    for (offset, value) in log_values(&cluster, "orders", 0).await {
+        let n: u64 = std::str::from_utf8(&value).unwrap().parse().unwrap();
+        if n % 3 != 0 {
+            assert_eq!(by_token[&n].1.offset, offset);
+        }
+    }
+}
