@@ -29,6 +29,10 @@ use crate::record::Topic;
 /// under a running producer is the sink called from the thread that drops
 /// the runtime, for the records the producer still held.)
 ///
+/// When the sink is called, the reported records' `buffer.memory` is
+/// already free and the producer's metrics count them, so a sink may wake
+/// a sender waiting for room.
+///
 /// A sink that **panics** stops the producer: the panic is caught, the
 /// producer fails with [`Error::Fatal`] (every outstanding record is
 /// reported failed, every later send refused), and the panic message is in

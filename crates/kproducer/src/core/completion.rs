@@ -143,21 +143,22 @@ impl Core {
         }
     }
 
-    /// Fails every record of `batch` with `error` and gives its memory back.
+    /// Fails every record of `batch` with `error` and gives its memory back
+    /// (first, as `complete_batch` does).
     pub(super) fn fail_batch(&mut self, mut batch: Batch, error: &Error) {
         let n = batch.records.len();
         if let Some(t) = &mut self.transaction {
             t.machine.on_records_failed(error);
         }
+        self.shared.release(batch.reserved);
+        metrics::add(&self.shared.metrics.records_failed, n as u64);
+        self.resolved(batch.flush_gen, n);
         self.shared.resolve(
             &batch.topic,
             batch.tp.partition,
             &mut batch.records,
             BatchOutcome::Failed(error),
         );
-        self.shared.release(batch.reserved);
-        metrics::add(&self.shared.metrics.records_failed, n as u64);
-        self.resolved(batch.flush_gen, n);
     }
 
     /// The producer cannot go on: fail everything, refuse new records.

@@ -342,9 +342,18 @@ impl Core {
         }
     }
 
-    /// Completes every record of an acknowledged batch.
+    /// Completes every record of an acknowledged batch. Its memory and
+    /// counters are settled first, so whoever learns the outcome (a
+    /// future's task, the delivery-report sink) finds the buffer space
+    /// free and the metrics up to date.
     fn complete_batch(&mut self, mut batch: Batch, base_offset: i64, log_append_time: i64) {
         let n = batch.records.len();
+        self.shared.release(batch.reserved);
+        let m = &self.shared.metrics;
+        metrics::add(&m.records_sent, n as u64);
+        metrics::add(&m.bytes_sent, batch.data.len() as u64);
+        metrics::add(&m.batches_sent, 1);
+        self.resolved(batch.flush_gen, n);
         self.shared.resolve(
             &batch.topic,
             batch.tp.partition,
@@ -354,12 +363,6 @@ impl Core {
                 log_append_time,
             }),
         );
-        self.shared.release(batch.reserved);
-        let m = &self.shared.metrics;
-        metrics::add(&m.records_sent, n as u64);
-        metrics::add(&m.bytes_sent, batch.data.len() as u64);
-        metrics::add(&m.batches_sent, 1);
-        self.resolved(batch.flush_gen, n);
         self.batch_buffers.recycle(batch.data);
     }
 
