@@ -505,7 +505,7 @@ async fn a_split_batch_reports_each_token_once_at_its_offset() {
                 )
                 .await
                 .expect("send");
-        } else if n % 3 == 0 {
+        } else if n.is_multiple_of(3) {
             futures.push(producer.send(numbered(0, n)).await.expect("send"));
         } else {
             producer
@@ -515,7 +515,7 @@ async fn a_split_batch_reports_each_token_once_at_its_offset() {
         }
     }
     producer.flush().await.expect("flush");
-    recorder.assert_exactly((0..12).filter(|n| n % 3 != 0));
+    recorder.assert_exactly((0..12u64).filter(|n| !n.is_multiple_of(3)));
     let by_token = recorder.by_token();
     let err = by_token[&5].0.result.as_ref().expect_err("too large alone");
     assert_eq!(err.code(), Some(ErrorCode::MESSAGE_TOO_LARGE), "{err}");
@@ -541,7 +541,7 @@ async fn a_split_batch_reports_each_token_once_at_its_offset() {
     assert!(written.windows(2).all(|w| w[0].1 < w[1].1), "{written:?}");
     for (offset, value) in log_values(&cluster, "orders", 0).await {
         let n: u64 = std::str::from_utf8(&value).unwrap().parse().unwrap();
-        if n % 3 != 0 {
+        if !n.is_multiple_of(3) {
             assert_eq!(by_token[&n].1.offset, offset);
         }
     }
