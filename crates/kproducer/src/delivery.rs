@@ -381,23 +381,42 @@ impl DeliverySender {
     /// Resolves the record's future with `result` and wakes its task if
     /// one is waiting. Never fails (a future dropped by the user simply
     /// never reads it); the `Result` mirrors a channel's `send`.
+    #[cfg(test)]
     pub(crate) fn send(mut self, result: DeliveryResult) -> Result<(), DeliveryResult> {
-        self.sent = true;
         match result {
-            Ok(m) => self.write_success(m.partition, m.offset, m.timestamp),
-            Err(e) => self.write_failure(Some(e)),
+            Ok(m) => self.resolve_success(m.partition, m.offset, m.timestamp),
+            Err(e) => self.resolve_failure(e),
         }
         Ok(())
     }
 
-    /// Resolves the record's future as written at `offset` of `partition`
-    /// with `timestamp`: [`send`](Self::send) of a success without building
-    /// a [`RecordMetadata`] (whose topic handle is shared with every other
-    /// record of the topic, so cloning and dropping it per record costs two
-    /// atomic operations on a contended cache line).
+    /// [`resolve_success`](Self::resolve_success), consuming the sender.
+    #[cfg(test)]
     pub(crate) fn succeed(mut self, partition: i32, offset: i64, timestamp: i64) {
-        self.sent = true;
+        self.resolve_success(partition, offset, timestamp);
+    }
+
+    /// Resolves the record's future as written at `offset` of `partition`
+    /// with `timestamp`, without building a [`RecordMetadata`] (whose topic
+    /// handle is shared with every other record of the topic, so cloning
+    /// and dropping it per record costs two atomic operations on a
+    /// contended cache line). In place, so a batch's entries need not move:
+    /// the sender is spent afterwards (a second call, or its drop, does
+    /// nothing).
+    pub(crate) fn resolve_success(&mut self, partition: i32, offset: i64, timestamp: i64) {
+        if std::mem::replace(&mut self.sent, true) {
+            return;
+        }
         self.write_success(partition, offset, timestamp);
+    }
+
+    /// Resolves the record's future with `error`; in place, like
+    /// [`resolve_success`](Self::resolve_success).
+    pub(crate) fn resolve_failure(&mut self, error: Error) {
+        if std::mem::replace(&mut self.sent, true) {
+            return;
+        }
+        self.write_failure(Some(error));
     }
 
     fn write_success(&self, partition: i32, offset: i64, timestamp: i64) {

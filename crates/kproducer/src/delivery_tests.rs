@@ -391,3 +391,24 @@ fn a_poll_racing_the_sender_is_never_left_unwoken() {
         }
     }
 }
+
+/// Resolving in place (how a batch's entries are settled without moving
+/// them) spends the sender: a second resolution and its drop change
+/// nothing, so the future sees the first outcome, not `Dropped`.
+#[test]
+fn a_sender_resolved_in_place_is_spent() {
+    let (mut tx, mut rx) = channel(&Topic::new("t"));
+    let w = Arc::new(CountingWaker::default());
+    assert!(poll(&mut rx, &w).is_pending());
+    tx.resolve_success(1, 4, 7);
+    tx.resolve_failure(Error::Closed);
+    drop(tx);
+    assert_eq!(w.count(), 1, "woken once");
+    assert!(matches!(poll(&mut rx, &w), Poll::Ready(Ok(m)) if m == metadata(4)));
+
+    let (mut tx, mut rx) = channel(&Topic::new("t"));
+    tx.resolve_failure(Error::Closed);
+    tx.resolve_success(1, 4, 7);
+    drop(tx);
+    assert!(matches!(rx.try_result(), Some(Err(Error::Closed))));
+}

@@ -5,7 +5,11 @@
 //!   waits for buffer space up to `max.block.ms`,
 //!   [`try_send`](Producer::try_send) never waits, and each record's
 //!   [`DeliveryFuture`] resolves exactly once to its [`RecordMetadata`] or
-//!   an [`Error`].
+//!   an [`Error`]. For high rates, [`send_reported`](Producer::send_reported)
+//!   and [`try_send_reported`](Producer::try_send_reported) carry a `u64`
+//!   token of yours instead of a future, and a [`DeliveryReports`] sink
+//!   set with [`ProducerBuilder::delivery_reports`] gets every token's
+//!   outcome, once per batch (librdkafka's delivery-report callback).
 //! - Records are built from cheap handles ([`Topic`] is an `Arc<str>`, keys
 //!   and values are `Bytes`): sending one allocates only its delivery
 //!   channel.
@@ -49,6 +53,7 @@
 mod config;
 mod core;
 mod delivery;
+mod delivery_report;
 mod error;
 mod metrics;
 pub mod partitioner;
@@ -61,6 +66,9 @@ mod transaction;
 
 pub use config::{Acks, MAX_IN_FLIGHT_IDEMPOTENT, PartitionerKind, ProducerConfig, Settings};
 pub use delivery::{DeliveryFuture, DeliveryResult};
+pub use delivery_report::{
+    BatchWritten, DeliveryReport, DeliveryReports, ReportedRecord, ReportedRecords,
+};
 pub use error::{Error, TrySendError};
 pub use metrics::ProducerMetrics;
 pub use producer::{Producer, ProducerBuilder};

@@ -98,6 +98,15 @@ pub(crate) struct PerfArgs {
     #[arg(long = "property", value_name = "KEY=VALUE")]
     pub(crate) properties: Vec<String>,
 
+    /// How the driver learns each record's outcome: `report` (the
+    /// default) sends with `try_send_reported` and a token (the send time)
+    /// and is told per batch by a delivery-report sink, as librdkafka's
+    /// `BaseProducer` peer is by its delivery callback; `future` sends with
+    /// `try_send` and awaits a `DeliveryFuture` per record. Latency means
+    /// the same in both: send → acknowledgement, per record.
+    #[arg(long, value_enum, default_value_t = DeliveryArg::Report)]
+    pub(crate) delivery: DeliveryArg,
+
     /// Print the report as one JSON object, the last line of stdout (the
     /// summary for people then goes to stderr; no progress bar).
     #[arg(long)]
@@ -127,6 +136,15 @@ impl AcksArg {
             Self::All => "all",
         }
     }
+}
+
+/// `--delivery`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DeliveryArg {
+    /// A delivery-report sink, told once per batch (no future per record).
+    Report,
+    /// A `DeliveryFuture` per record.
+    Future,
 }
 
 /// `--compression`.

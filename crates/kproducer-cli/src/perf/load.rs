@@ -1,5 +1,6 @@
-//! The hot loop of `kproducer perf`: one task hands every record to
-//! `Producer::try_send` and waits for the delivery futures in groups of
+//! The hot loop of `kproducer perf --delivery future`: one task hands
+//! every record to `Producer::try_send` and waits for the delivery futures
+//! in groups of
 //! [`GROUP_SIZE`] consecutive sends, timing each record from just before
 //! its send to the moment its outcome is seen.
 //!
@@ -21,6 +22,10 @@
 //! whenever the loop has to wait anyway: for buffer space (`QueueFull`: the
 //! records still outstanding hold it, so the next outcome frees some) or
 //! for the `--throughput` schedule.
+//!
+//! `--delivery report` (the default) sends with a token instead, and its
+//! outcomes arrive through the producer's delivery-report sink:
+//! [`super::reported`].
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -44,7 +49,7 @@ const DRAIN_EVERY: u64 = 64;
 /// microseconds, far below the histogram's 0.1 % precision at the
 /// millisecond latencies a run sees. The clock is read again after every
 /// wait, so waiting is always counted.
-const SENDS_PER_CLOCK_READ: u64 = 8;
+pub(crate) const SENDS_PER_CLOCK_READ: u64 = 8;
 
 /// What to send.
 #[derive(Debug, Clone)]
@@ -78,7 +83,7 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             acked: 0,
             failed: 0,
@@ -89,9 +94,14 @@ impl Tally {
         }
     }
 
-    fn fail(&mut self, error: &Error) {
-        self.failed += 1;
-        *self.by_kind.entry(error_kind(error)).or_default() += 1;
+    pub(crate) fn fail(&mut self, error: &Error) {
+        self.fail_many(error, 1);
+    }
+
+    /// Counts `count` records failed with `error` (one batch's).
+    pub(crate) fn fail_many(&mut self, error: &Error, count: u64) {
+        self.failed += count;
+        *self.by_kind.entry(error_kind(error)).or_default() += count;
         self.first_error.get_or_insert_with(|| error.to_string());
     }
 }
@@ -163,7 +173,7 @@ impl Group {
 /// integer and a latency one subtraction (subtracting two `Instant`s is
 /// tens of instructions, paid per record).
 #[derive(Debug, Clone, Copy)]
-struct RunClock {
+pub(crate) struct RunClock {
     start: Instant,
 }
 
@@ -171,8 +181,15 @@ struct RunClock {
 type SentAt = u64;
 
 impl RunClock {
+    /// A clock counting from now.
+    pub(crate) fn starting_now() -> Self {
+        Self {
+            start: Instant::now(),
+        }
+    }
+
     /// Nanoseconds since the start of the run, read now.
-    fn now(self) -> u64 {
+    pub(crate) fn now(self) -> u64 {
         u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 }

@@ -7,7 +7,8 @@
 //! for them (so metadata, the producer id and a connection to every
 //! partition leader are in place before the clock starts, as the benchmark
 //! peers warm up too; the topic holds these records besides the measured
-//! ones); then the measured run ([`load`]) with a
+//! ones); then the measured run ([`reported`] by default, [`load`] with
+//! `--delivery future`) with a
 //! [`monitor`] sampling metrics; close; report.
 //!
 //! The hot loop runs in the runtime's `block_on`, on the main thread, while
@@ -20,24 +21,27 @@ mod embedded;
 mod load;
 mod monitor;
 mod report;
+mod reported;
 mod scaling;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kproducer::{Producer, ProducerConfig, Record, Topic};
+use kproducer::{DeliveryReport, Producer, ProducerConfig, Record, Topic};
 
+use args::DeliveryArg;
 pub(crate) use args::PerfArgs;
 
 use crate::error::{self, CliError};
 use crate::preflight;
-use crate::producer_config::{config_from, prop, start_producer};
+use crate::producer_config::{config_from, prop};
 use embedded::{BROKER_THREAD_NAME, EmbeddedBroker, EmbeddedSpec};
 use kproducer_fake_broker::SERVED_RETENTION_BYTES;
 use load::LoadSpec;
 use monitor::{Monitor, Watch};
 use report::PerfReport;
+use reported::ReportTally;
 
 /// How long the warm-up records may take.
 const WARM_UP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -182,7 +186,15 @@ async fn measure(
     embedded: bool,
 ) -> Result<PerfReport, CliError> {
     let partitions = preflight::check_topic(&config, &args.topic).await?;
-    let producer = start_producer(config)?;
+    // With `--delivery report` the producer reports to the driver's
+    // tally; the warm-up's futures work alongside.
+    let reports = ReportTally::new();
+    let mut builder = Producer::builder().config(config);
+    if args.delivery == DeliveryArg::Report {
+        let sink = reports.clone();
+        builder = builder.delivery_reports(move |r: &DeliveryReport<'_>| sink.on_report(r));
+    }
+    let producer = builder.build().map_err(CliError::Config)?;
     let topic = Topic::new(args.topic.as_str());
     let warm_up_records = warm_up(&producer, &topic, partitions).await?;
     let spec = LoadSpec {
@@ -205,7 +217,12 @@ async fn measure(
     // delivery futures report Pending once the loop has polled 128 of them
     // without itself waiting, so outcomes would pile up unobserved (and
     // their latencies grow) while sending goes on.
-    let (tally, elapsed) = tokio::task::unconstrained(load::run(&producer, &spec)).await;
+    let (tally, elapsed) = match args.delivery {
+        DeliveryArg::Report => {
+            tokio::task::unconstrained(reported::run(&producer, &spec, &reports)).await
+        }
+        DeliveryArg::Future => tokio::task::unconstrained(load::run(&producer, &spec)).await,
+    };
     let scaling = monitor.finish().await;
     producer.close(CLOSE_TIMEOUT).await;
     let (cpu, broker_cpu) = measure_cpu(embedded);

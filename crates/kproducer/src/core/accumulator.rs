@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::batch_buffers::BatchBuffers;
 use super::idempotence::BatchSequence;
-use crate::delivery::DeliverySender;
+use super::resolution::Reply;
 use crate::error::Error;
 use crate::record::{Header, Topic};
 
@@ -25,10 +25,11 @@ use crate::record::{Header, Topic};
 /// a `batch.size` buffer of its own.
 const FIRST_BUILDER_CAPACITY: usize = 16 * 1024;
 
-/// One record waiting for its outcome: its delivery channel and timestamp.
+/// One record waiting for its outcome: how to tell its sender (a future's
+/// channel or a report token) and its timestamp. 24 bytes.
 #[derive(Debug)]
 pub(crate) struct Pending {
-    pub(crate) reply: DeliverySender,
+    pub(crate) reply: Reply,
     pub(crate) timestamp: i64,
 }
 
@@ -139,7 +140,7 @@ pub(crate) struct PartitionQueue {
 /// Why a record could not be appended; the record's reply comes back.
 #[derive(Debug)]
 pub(crate) struct Rejected {
-    pub(crate) reply: DeliverySender,
+    pub(crate) reply: Reply,
     pub(crate) reserved: usize,
     pub(crate) error: Error,
 }
@@ -175,7 +176,7 @@ impl PartitionQueue {
     pub(crate) fn append(
         &mut self,
         record: RecordParts<'_>,
-        reply: DeliverySender,
+        reply: Reply,
         reserved: usize,
         now: Instant,
         batch_size: usize,
@@ -379,7 +380,7 @@ mod tests {
         let (tx, _rx) = delivery::channel(&record.topic);
         q.append(
             RecordParts::of(&record, 1_000),
-            tx,
+            Reply::Future(tx),
             value,
             now,
             batch_size,

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use tokio::time::Instant;
 
 use super::accumulator::Batch;
+use super::resolution::BatchOutcome;
 use super::{Core, Waiting};
 use crate::error::Error;
 use crate::metrics;
@@ -43,7 +44,7 @@ impl Core {
                 last_problem: problem,
             };
             self.resolved(w.flush_gen, 1);
-            self.reject(w.envelope.reply, w.envelope.reserved, error);
+            self.reject(w.envelope, error);
         }
         let mut expired = Vec::new();
         for q in self.partitions.values_mut() {
@@ -118,7 +119,7 @@ impl Core {
         let waiting: Vec<Waiting> = self.waiting.drain().flat_map(|(_, q)| q).collect();
         for w in waiting {
             self.resolved(w.flush_gen, 1);
-            self.reject(w.envelope.reply, w.envelope.reserved, error.clone());
+            self.reject(w.envelope, error.clone());
         }
         let mut batches = Vec::new();
         for q in self.partitions.values_mut() {
@@ -142,18 +143,22 @@ impl Core {
         }
     }
 
-    /// Fails every record of `batch` with `error` and gives its memory back.
-    pub(super) fn fail_batch(&mut self, batch: Batch, error: &Error) {
+    /// Fails every record of `batch` with `error` and gives its memory back
+    /// (first, as `complete_batch` does).
+    pub(super) fn fail_batch(&mut self, mut batch: Batch, error: &Error) {
         let n = batch.records.len();
         if let Some(t) = &mut self.transaction {
             t.machine.on_records_failed(error);
         }
-        for p in batch.records {
-            let _ = p.reply.send(Err(error.clone()));
-        }
         self.shared.release(batch.reserved);
         metrics::add(&self.shared.metrics.records_failed, n as u64);
         self.resolved(batch.flush_gen, n);
+        self.shared.resolve(
+            &batch.topic,
+            batch.tp.partition,
+            &mut batch.records,
+            BatchOutcome::Failed(error),
+        );
     }
 
     /// The producer cannot go on: fail everything, refuse new records.
@@ -163,5 +168,36 @@ impl Core {
         self.shared.closed.store(true, Ordering::Release);
         self.fatal = Some(error.clone());
         self.fail_everything(&error);
+    }
+}
+
+impl Core {
+    /// Takes on a fatal error raised outside the core's own decisions (a
+    /// delivery-report sink that panicked, see
+    /// [`DeliveryReports`](crate::DeliveryReports)): fails everything, as
+    /// any fatal error does. One load per pass when there is none.
+    pub(super) fn adopt_shared_fatal(&mut self) {
+        if self.fatal.is_none()
+            && let Some(error) = self.shared.fatal.get()
+        {
+            self.set_fatal(error.clone());
+        }
+    }
+}
+
+impl Drop for Core {
+    /// The core's task was dropped before it finished (its runtime shut
+    /// down): every record it still holds fails with [`Error::Dropped`], so
+    /// that tokens are reported too (a future's sender would resolve by
+    /// itself when dropped; a token has no one else to tell the sink).
+    /// After a normal stop there is nothing left and this does nothing.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // The core itself panicked: its state may be inconsistent, and
+            // a second panic here would abort the process. Futures still
+            // resolve (`Error::Dropped`) as their senders drop.
+            return;
+        }
+        self.fail_everything(&Error::Dropped);
     }
 }

@@ -249,7 +249,7 @@ impl Core {
                     message: None,
                 };
                 self.resolved(w.flush_gen, 1);
-                self.reject(w.envelope.reply, w.envelope.reserved, error);
+                self.reject(w.envelope, error);
             }
         }
     }

@@ -17,6 +17,7 @@ pub(crate) mod intake;
 mod metadata;
 mod partition_queues;
 mod produce_body;
+mod resolution;
 mod response;
 #[cfg(test)]
 mod routing_tests;
@@ -49,8 +50,8 @@ use self::idempotence::Idempotence;
 use self::intake::{Input, IntakeReceiver};
 use self::metadata::Metadata;
 use self::partition_queues::PartitionQueues;
+pub(crate) use self::resolution::{Reply, ReportSink};
 use crate::config::Settings;
-use crate::delivery::DeliverySender;
 use crate::error::Error;
 use crate::metrics::{self, MetricsRecorder};
 use crate::partitioner::{PartitionRequest, Partitioner, TopicIndex};
@@ -85,7 +86,7 @@ pub(crate) enum Command {
 #[derive(Debug)]
 pub(crate) struct Envelope {
     pub(crate) record: Record,
-    pub(crate) reply: DeliverySender,
+    pub(crate) reply: Reply,
     /// `buffer.memory` bytes taken for it.
     pub(crate) reserved: usize,
 }
@@ -99,7 +100,12 @@ impl Command {
     pub(crate) fn strand(self, shared: &Shared) {
         if let Command::Record(envelope) = self {
             let error = shared.fatal.get().cloned().unwrap_or(Error::Closed);
-            shared.reject(envelope.reply, envelope.reserved, error);
+            let Envelope {
+                record,
+                reply,
+                reserved,
+            } = envelope;
+            shared.reject(reply, reserved, &record.topic, error);
         }
     }
 }
@@ -124,10 +130,20 @@ pub(crate) struct Shared {
     /// A transactional producer has a transaction open (records are
     /// taken); kept by the core for the handles' fast check.
     pub(crate) in_transaction: AtomicBool,
+    /// Where outcomes of records sent with a token go
+    /// ([`ProducerBuilder::delivery_reports`](crate::ProducerBuilder::delivery_reports)).
+    pub(crate) reports: Option<ReportSink>,
 }
 
 impl Shared {
+    /// Shared state for a producer without a delivery-report sink.
+    #[cfg(test)]
     pub(crate) fn new(buffer_memory: usize) -> Self {
+        Self::with_reports(buffer_memory, None)
+    }
+
+    /// Shared state for a producer reporting to `reports`, if given.
+    pub(crate) fn with_reports(buffer_memory: usize, reports: Option<ReportSink>) -> Self {
         Shared {
             buffer: Semaphore::new(buffer_memory),
             buffer_memory,
@@ -137,16 +153,8 @@ impl Shared {
             auth_failure: OnceLock::new(),
             tls_refusals: std::sync::Mutex::default(),
             in_transaction: AtomicBool::new(false),
+            reports,
         }
-    }
-
-    /// Fails a record that never entered the accumulator (refused by the
-    /// core, or left in the intake when the core stopped): its
-    /// `buffer.memory` back, counted as failed, its future resolved.
-    pub(crate) fn reject(&self, reply: DeliverySender, reserved: usize, error: Error) {
-        self.release(reserved);
-        metrics::add(&self.metrics.records_failed, 1);
-        let _ = reply.send(Err(error));
     }
 
     /// Gives `bytes` of `buffer.memory` back.
@@ -419,11 +427,11 @@ impl Core {
         match cmd {
             Command::Record(envelope) => {
                 if let Some(e) = self.fatal.clone() {
-                    self.reject(envelope.reply, envelope.reserved, e);
+                    self.reject(envelope, e);
                     return;
                 }
                 if let Some(Err(e)) = self.transaction.as_ref().map(|t| t.machine.check_record()) {
-                    self.reject(envelope.reply, envelope.reserved, e);
+                    self.reject(envelope, e);
                     return;
                 }
                 *self.outstanding.entry(self.flush_gen).or_default() += 1;
@@ -449,8 +457,13 @@ impl Core {
     }
 
     /// Fails a record that never entered the accumulator.
-    fn reject(&self, reply: DeliverySender, reserved: usize, error: Error) {
-        self.shared.reject(reply, reserved, error);
+    fn reject(&self, envelope: Envelope, error: Error) {
+        self.shared.reject(
+            envelope.reply,
+            envelope.reserved,
+            &envelope.record.topic,
+            error,
+        );
     }
 
     /// One record fewer outstanding in flush generation `generation`.
@@ -488,7 +501,7 @@ impl Core {
                     reason: format!("partition {p} does not exist (the topic has {partitions})"),
                 };
                 self.resolved(flush_gen, 1);
-                self.reject(envelope.reply, envelope.reserved, error);
+                self.reject(envelope, error);
                 return;
             }
             None => self.partitioner.partition_indexed(
@@ -512,7 +525,7 @@ impl Core {
                 ),
             };
             self.resolved(flush_gen, 1);
-            self.reject(envelope.reply, envelope.reserved, error);
+            self.reject(envelope, error);
             return;
         }
         let c = &self.settings.config;
@@ -563,7 +576,8 @@ impl Core {
             }
             Err(rejected) => {
                 self.resolved(flush_gen, 1);
-                self.reject(rejected.reply, rejected.reserved, rejected.error);
+                self.shared
+                    .reject(rejected.reply, rejected.reserved, &handle, rejected.error);
             }
         }
         // What the record shares with the sending threads (its topic's and
@@ -612,6 +626,7 @@ impl Core {
     /// Timers and state transitions that need no input: linger, expiry,
     /// producer id, metadata, scaling.
     fn housekeeping(&mut self, now: Instant) {
+        self.adopt_shared_fatal();
         let force = !self.flush_waiters.is_empty() || self.closing.is_some();
         let linger = self.settings.config.linger;
         for q in self.partitions.values_mut() {

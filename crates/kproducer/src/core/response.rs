@@ -13,8 +13,10 @@ use tokio::time::Instant;
 use super::accumulator::{Batch, Pending};
 use super::control::backoff;
 use super::idempotence::{Outcome, Verdict};
+use super::resolution::BatchOutcome;
 use super::{Core, Event};
 use crate::config::Acks;
+use crate::delivery_report::BatchWritten;
 use crate::error::Error;
 use crate::metrics;
 
@@ -340,29 +342,27 @@ impl Core {
         }
     }
 
-    /// Completes every record of an acknowledged batch.
-    fn complete_batch(&mut self, batch: Batch, base_offset: i64, log_append_time: i64) {
+    /// Completes every record of an acknowledged batch. Its memory and
+    /// counters are settled first, so whoever learns the outcome (a
+    /// future's task, the delivery-report sink) finds the buffer space
+    /// free and the metrics up to date.
+    fn complete_batch(&mut self, mut batch: Batch, base_offset: i64, log_append_time: i64) {
         let n = batch.records.len();
-        let partition = batch.tp.partition;
-        for (i, p) in batch.records.into_iter().enumerate() {
-            let offset = if base_offset >= 0 {
-                base_offset + i as i64
-            } else {
-                -1
-            };
-            let timestamp = if log_append_time >= 0 {
-                log_append_time
-            } else {
-                p.timestamp
-            };
-            p.reply.succeed(partition, offset, timestamp);
-        }
         self.shared.release(batch.reserved);
         let m = &self.shared.metrics;
         metrics::add(&m.records_sent, n as u64);
         metrics::add(&m.bytes_sent, batch.data.len() as u64);
         metrics::add(&m.batches_sent, 1);
         self.resolved(batch.flush_gen, n);
+        self.shared.resolve(
+            &batch.topic,
+            batch.tp.partition,
+            &mut batch.records,
+            BatchOutcome::Written(BatchWritten {
+                base_offset,
+                log_append_time,
+            }),
+        );
         self.batch_buffers.recycle(batch.data);
     }
 

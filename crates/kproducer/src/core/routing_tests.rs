@@ -166,7 +166,7 @@ impl Harness {
         let (reply, future) = delivery::channel(topic);
         let envelope = Envelope {
             record,
-            reply,
+            reply: Reply::Future(reply),
             reserved,
         };
         self.core

@@ -76,6 +76,17 @@ pub fn measured_setup(
     service: kproducer_fake_broker::ServiceTime,
     adaptive: bool,
 ) -> (kproducer_fake_broker::FakeCluster, kproducer::Producer) {
+    measured_setup_with(partitions, service, adaptive, |b| b)
+}
+
+/// [`measured_setup`], with `tweak` adjusting the producer's builder (for
+/// example to give it a delivery-report sink).
+pub fn measured_setup_with(
+    partitions: i32,
+    service: kproducer_fake_broker::ServiceTime,
+    adaptive: bool,
+    tweak: impl FnOnce(kproducer::ProducerBuilder) -> kproducer::ProducerBuilder,
+) -> (kproducer_fake_broker::FakeCluster, kproducer::Producer) {
     let cluster = kproducer_fake_broker::FakeCluster::builder()
         .brokers(3)
         .topic("bench", partitions)
@@ -86,13 +97,12 @@ pub fn measured_setup(
         .expect("cluster");
     let transport: std::sync::Arc<dyn kproducer_net::Transport> =
         std::sync::Arc::new(cluster.transport());
-    let producer = kproducer::Producer::builder()
+    let builder = kproducer::Producer::builder()
         .bootstrap_servers(cluster.bootstrap_servers().split(','))
         .transport(transport)
         .adaptive_connections(adaptive)
-        .seed(1)
-        .build()
-        .expect("producer");
+        .seed(1);
+    let producer = tweak(builder).build().expect("producer");
     assert!(producer.is_idempotent());
     (cluster, producer)
 }
