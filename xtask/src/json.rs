@@ -266,11 +266,11 @@ mod tests {
 
     #[test]
     fn reads_a_perf_report() {
-        let line = r#"{"client":"librdkafka-2.12.1","records":200000,"record_size":100,"elapsed_s":0.123456,"records_per_sec":1620000.0,"mb_per_sec":154.495,"latency_ms":{"p50":3.1,"p95":5.2,"p99":6.0,"max":7.9},"cpu_s":0.31,"errors":0,"max_connections_per_broker":1,"scale_events":0}"#;
+        let line = r#"{"client":"librdkafka-2.16.0","records":200000,"record_size":100,"elapsed_s":0.123456,"records_per_sec":1620000.0,"mb_per_sec":154.495,"latency_ms":{"p50":3.1,"p95":5.2,"p99":6.0,"max":7.9},"cpu_s":0.31,"errors":0,"max_connections_per_broker":1,"scale_events":0}"#;
         let v = parse(line).unwrap();
         assert_eq!(
             v.get("client").and_then(Value::as_str),
-            Some("librdkafka-2.12.1")
+            Some("librdkafka-2.16.0")
         );
         assert_eq!(
             v.get("records_per_sec").and_then(Value::as_f64),

@@ -18,7 +18,7 @@ pub const BYTES_PER_MB: f64 = 1024.0 * 1024.0;
 /// use kproducer_perf::{LatencySummary, PerfReport};
 ///
 /// let report = PerfReport {
-///     client: "librdkafka-2.12.1".into(),
+///     client: "librdkafka-2.16.0".into(),
 ///     records: 200_000,
 ///     record_size: 100,
 ///     elapsed: Duration::from_millis(250),
@@ -29,12 +29,12 @@ pub const BYTES_PER_MB: f64 = 1024.0 * 1024.0;
 ///     scale_events: 0,
 /// };
 /// assert_eq!(report.records_per_sec(), 800_000.0);
-/// assert!(report.to_json_line().starts_with(r#"{"client":"librdkafka-2.12.1","records":200000,"#));
+/// assert!(report.to_json_line().starts_with(r#"{"client":"librdkafka-2.16.0","records":200000,"#));
 /// assert_eq!(report.exit_code(), std::process::ExitCode::SUCCESS);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct PerfReport {
-    /// Client and version, e.g. `librdkafka-2.12.1`, `krafka-0.28.1`.
+    /// Client and version, e.g. `librdkafka-2.16.0`, `krafka-0.28.1`.
     pub client: String,
     /// Records the broker acknowledged (with `--acks 0`: records written).
     pub records: u64,
