@@ -114,6 +114,15 @@ impl Default for BatchParams {
     }
 }
 
+/// Whether sealing computes the batch's CRC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checksum {
+    /// Now: the batch is complete.
+    Now,
+    /// Later, when the caller stamps the producer state.
+    Later,
+}
+
 /// The default initial buffer capacity: Kafka's default `batch.size`.
 const DEFAULT_CAPACITY: usize = 16 * 1024;
 
@@ -395,13 +404,62 @@ impl RecordBatchBuilder {
         params: &BatchParams,
         memory: &mut dyn BatchMemory,
     ) -> Result<Bytes, EncodeError> {
+        self.seal_checked(params, memory, Checksum::Now)
+    }
+
+    /// [`seal_with`](Self::seal_with) without producer state and with the
+    /// CRC left at zero, for a producer that stamps every batch with
+    /// [`rewrite_producer_state`] or [`rewrite_transactional_state`] before
+    /// sending it: those compute the CRC, so computing it here too would be
+    /// a second pass over the whole batch for nothing. The batch is not
+    /// valid on the wire until it is stamped.
+    ///
+    /// ```
+    /// use bytes::{Bytes, BytesMut};
+    /// use kproducer_protocol::records::{
+    ///     BatchMemory, Compression, NO_HEADERS, RecordBatch, RecordBatchBuilder,
+    ///     rewrite_producer_state,
+    /// };
+    ///
+    /// struct Fresh;
+    /// impl BatchMemory for Fresh {
+    ///     fn take(&mut self, min_capacity: usize) -> BytesMut {
+    ///         BytesMut::with_capacity(min_capacity)
+    ///     }
+    /// }
+    ///
+    /// let mut builder = RecordBatchBuilder::new(Compression::None);
+    /// builder.append(1_000, None, Some(b"v"), NO_HEADERS);
+    /// let mut bytes = builder.seal_unstamped(&mut Fresh)?.to_vec();
+    /// assert!(RecordBatch::decode(&mut Bytes::from(bytes.clone())).is_err(), "no CRC yet");
+    /// rewrite_producer_state(&mut bytes, 7, 0, 0)?;
+    /// let batch = RecordBatch::decode(&mut Bytes::from(bytes))?;
+    /// assert_eq!(batch.header().producer_id, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`seal`](Self::seal).
+    ///
+    /// [`rewrite_producer_state`]: crate::records::rewrite_producer_state
+    /// [`rewrite_transactional_state`]: crate::records::rewrite_transactional_state
+    pub fn seal_unstamped(&mut self, memory: &mut dyn BatchMemory) -> Result<Bytes, EncodeError> {
+        self.seal_checked(&BatchParams::default(), memory, Checksum::Later)
+    }
+
+    fn seal_checked(
+        &mut self,
+        params: &BatchParams,
+        memory: &mut dyn BatchMemory,
+        checksum: Checksum,
+    ) -> Result<Bytes, EncodeError> {
         if let Some(e) = self.invalid.take() {
             self.reset();
             return Err(e);
         }
         let result = match self.compression {
-            Compression::None => Ok(self.seal_uncompressed(params, memory)),
-            codec => self.seal_compressed(codec, params),
+            Compression::None => Ok(self.seal_uncompressed(params, memory, checksum)),
+            codec => self.seal_compressed(codec, params, checksum),
         };
         self.reset();
         result
@@ -412,7 +470,7 @@ impl RecordBatchBuilder {
     /// [`build_control_batch`]: crate::records::build_control_batch
     pub(crate) fn seal_control(&mut self, params: &BatchParams) -> Bytes {
         self.control = true;
-        let out = self.seal_uncompressed(params, &mut FreshMemory);
+        let out = self.seal_uncompressed(params, &mut FreshMemory, Checksum::Now);
         self.reset();
         out
     }
@@ -444,20 +502,27 @@ impl RecordBatchBuilder {
         }
     }
 
-    /// Writes `header` into the first 61 bytes of `batch` and stamps the CRC.
-    /// Callers pass buffers that start with the 61 placeholder header bytes,
-    /// so the slicing below is in bounds.
-    fn finish(batch: &mut [u8], header: &BatchHeader) {
+    /// Writes `header` into the first 61 bytes of `batch` and stamps the CRC
+    /// (unless it is left for later). Callers pass buffers that start with
+    /// the 61 placeholder header bytes, so the slicing below is in bounds.
+    fn finish(batch: &mut [u8], header: &BatchHeader, checksum: Checksum) {
         let mut fixed = [0u8; BATCH_HEADER_LEN];
         header.write(&mut fixed);
         batch[..BATCH_HEADER_LEN].copy_from_slice(&fixed);
-        let crc = crc32c::crc32c(&batch[CRC_FROM..]);
-        batch[CRC_AT..CRC_FROM].copy_from_slice(&crc.to_be_bytes());
+        if checksum == Checksum::Now {
+            let crc = crc32c::crc32c(&batch[CRC_FROM..]);
+            batch[CRC_AT..CRC_FROM].copy_from_slice(&crc.to_be_bytes());
+        }
     }
 
-    fn seal_uncompressed(&mut self, params: &BatchParams, memory: &mut dyn BatchMemory) -> Bytes {
+    fn seal_uncompressed(
+        &mut self,
+        params: &BatchParams,
+        memory: &mut dyn BatchMemory,
+        checksum: Checksum,
+    ) -> Bytes {
         let header = self.header(params, Compression::None, self.buf.len());
-        Self::finish(&mut self.buf, &header);
+        Self::finish(&mut self.buf, &header, checksum);
         let capacity = self.buf.capacity();
         if self.buf.len() * 2 >= capacity {
             let mut next = memory.take(capacity);
@@ -475,6 +540,7 @@ impl RecordBatchBuilder {
         &mut self,
         codec: Compression,
         params: &BatchParams,
+        checksum: Checksum,
     ) -> Result<Bytes, EncodeError> {
         let records = &self.buf[BATCH_HEADER_LEN..];
         let mut out = Vec::with_capacity(BATCH_HEADER_LEN + records.len() / 2 + 64);
@@ -490,7 +556,7 @@ impl RecordBatchBuilder {
             });
         }
         let header = self.header(params, codec, out.len());
-        Self::finish(&mut out, &header);
+        Self::finish(&mut out, &header, checksum);
         Ok(Bytes::from(out))
     }
 

@@ -537,6 +537,9 @@ impl Core {
             size_bound: reserved,
         };
         let (compression, batch_size) = (c.compression, c.batch_size);
+        // The drain stamps every batch of an idempotent producer (see
+        // `drain::stamp`) before its first send.
+        let stamped_at_send = self.idempotence.is_some();
         let buffers = &self.batch_buffers;
         let queue = self.partitions.get_or_create(topic, partition, |name| {
             PartitionQueue::new(
@@ -546,6 +549,7 @@ impl Core {
                 batch_size,
                 buffers.clone(),
             )
+            .stamped_at_send(stamped_at_send)
         });
         let appended = queue.append(
             parts,
