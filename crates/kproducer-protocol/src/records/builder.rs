@@ -11,7 +11,7 @@ use crate::records::header::{
     BATCH_HEADER_LEN, BatchHeader, CONTROL_FLAG, CRC_AT, CRC_FROM, LOG_OVERHEAD, MAGIC_V2,
     NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, TRANSACTIONAL_FLAG,
 };
-use crate::records::varint::Scratch;
+use crate::records::varint::{self, SLACK, put_varint, put_varlong};
 
 /// A record header as the builder reads it: a key (a UTF-8 string on the
 /// wire) and an optional value.
@@ -245,7 +245,7 @@ impl RecordBatchBuilder {
             headers,
         )
         .map_or(usize::MAX, |(body, _)| {
-            Scratch::varint_len(body as i32) + body
+            varint::varint_len(body as i32) + body
         })
     }
 
@@ -307,39 +307,35 @@ impl RecordBatchBuilder {
         let (body_len, key_len) = record_len(timestamp_delta, self.count, key, value, headers)?;
         // `record_len` checked that body_len fits an i32.
         let body_len_i32 = body_len as i32;
-        let total = Scratch::varint_len(body_len_i32) + body_len;
+        let total = varint::varint_len(body_len_i32) + body_len;
         if self.buf.len() + total - LOG_OVERHEAD > i32::MAX as usize {
             return Err(EncodeError::TooLong {
                 what: "record batch",
                 length: self.buf.len() + total,
             });
         }
-        // Room for the record plus one scratch block of slack, so the
-        // fixed-size scratch copies below never reallocate.
-        self.buf.reserve(total + Scratch::CAPACITY);
+        // Room for the record plus the varints' slack (see `varint`), so
+        // that their wide stores never reallocate.
+        self.buf.reserve(total + SLACK);
 
-        // length, attributes, timestampDelta, offsetDelta, keyLength (and
-        // valueLength when there is no key: the common case costs one copy).
-        let mut s = Scratch::new();
-        s.varint(body_len_i32);
-        s.byte(0);
-        s.varlong(timestamp_delta);
-        s.varint(self.count);
-        s.varint(key_len);
-        // Lengths were checked by `record_len`, so the casts are exact.
-        let value_len = value.map_or(-1, |v| v.len() as i32);
+        // length, attributes, timestampDelta, offsetDelta, keyLength, key,
+        // valueLength, value, headers.
+        let buf = &mut self.buf;
+        put_varint(buf, body_len_i32);
+        buf.put_u8(0);
+        put_varlong(buf, timestamp_delta);
+        put_varint(buf, self.count);
+        put_varint(buf, key_len);
         if let Some(k) = key {
-            s.write_to(&mut self.buf);
-            self.buf.put_slice(k);
-            s = Scratch::new();
+            buf.put_slice(k);
         }
-        s.varint(value_len);
-        s.write_to(&mut self.buf);
+        // Lengths were checked by `record_len`, so the casts are exact.
+        put_varint(buf, value.map_or(-1, |v| v.len() as i32));
         if let Some(v) = value {
-            self.buf.put_slice(v);
+            buf.put_slice(v);
         }
         if headers.is_empty() {
-            self.buf.put_u8(0);
+            buf.put_u8(0);
         } else {
             self.put_headers(headers);
         }
@@ -356,19 +352,14 @@ impl RecordBatchBuilder {
 
     /// Writes a record's header count and headers (lengths already checked).
     fn put_headers<H: RecordHeader>(&mut self, headers: &[H]) {
-        let mut s = Scratch::new();
-        s.varint(headers.len() as i32);
-        s.write_to(&mut self.buf);
+        let buf = &mut self.buf;
+        put_varint(buf, headers.len() as i32);
         for h in headers {
-            let mut s = Scratch::new();
-            s.varint(h.key().len() as i32);
-            s.write_to(&mut self.buf);
-            self.buf.put_slice(h.key());
-            let mut s = Scratch::new();
-            s.varint(h.value().map_or(-1, |v| v.len() as i32));
-            s.write_to(&mut self.buf);
+            put_varint(buf, h.key().len() as i32);
+            buf.put_slice(h.key());
+            put_varint(buf, h.value().map_or(-1, |v| v.len() as i32));
             if let Some(v) = h.value() {
-                self.buf.put_slice(v);
+                buf.put_slice(v);
             }
         }
     }
@@ -610,7 +601,7 @@ fn record_len<H: RecordHeader>(
                     what,
                     length: b.len(),
                 })?;
-                Ok((n, Scratch::varint_len(n) + b.len()))
+                Ok((n, varint::varint_len(n) + b.len()))
             }
         }
     }
@@ -621,11 +612,11 @@ fn record_len<H: RecordHeader>(
         length: headers.len(),
     })?;
     let mut body = 1
-        + Scratch::varlong_len(timestamp_delta)
-        + Scratch::varint_len(offset_delta)
+        + varint::varlong_len(timestamp_delta)
+        + varint::varint_len(offset_delta)
         + key_size
         + value_size
-        + Scratch::varint_len(count);
+        + varint::varint_len(count);
     for h in headers {
         body += len_of(Some(h.key()), "record header key")?.1;
         body += len_of(h.value(), "record header value")?.1;
