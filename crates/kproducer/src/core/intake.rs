@@ -7,9 +7,10 @@
 //! touching anything the senders write. So per message a sender pays an
 //! uncontended lock, a copy into memory that is already allocated and
 //! mapped (the two deques are swapped back and forth and keep their
-//! capacity: no allocation, no zeroing, no free on another thread), one
-//! fence and one load of a flag word the core writes only when it goes to
-//! sleep; the sender wakes the core only when the core said it is waiting.
+//! capacity: no allocation, no zeroing, no free on another thread), and
+//! one load, under the lock, of a flag word the core writes only when it
+//! goes to sleep; the sender wakes the core only when the core said it is
+//! waiting.
 //! The core pays one lock per bunch, not per message.
 //!
 //! (The previous intake, a lock-free `concurrent_queue::ConcurrentQueue`,
@@ -22,28 +23,25 @@
 //! `state` holds the flag `PARKED` ("the core found the queue empty and is
 //! about to sleep"). The two sides run, in program order:
 //!
-//! - sender: (S1) lock the queue, push the message, unlock; (S2)
-//!   `fence(SeqCst)`; (S3) load `state`; if `PARKED` is set, clear it and
-//!   wake the registered waker;
+//! - sender: (S1) lock the queue, push the message, (S2) load `state`,
+//!   unlock; if `PARKED` was set, clear it and wake the registered waker;
 //! - core, finding the queue empty: (C1) register its waker; (C2) set
-//!   `PARKED`; (C3) `fence(SeqCst)`; (C4) lock the queue and look at it
-//!   again; only if it is still empty return `Pending`.
+//!   `PARKED`; (C3) lock the queue and look at it again, unlock; only if it
+//!   was still empty return `Pending`.
 //!
-//! All `SeqCst` fences are totally ordered. If the core's fence C3 comes
-//! before the sender's S2, then S3 observes C2 (a store sequenced before a
-//! `SeqCst` fence is seen by every load sequenced after a later `SeqCst`
-//! fence): the sender sees `PARKED` and wakes the waker registered at C1.
-//! Otherwise S2 comes before C3, and the core's lock at C4 comes after the
-//! sender's lock at S1 in the lock's order — were it before, the core's
-//! unlock would happen before the sender's lock, so C3 would happen before
-//! S2, and fences ordered by happens-before are ordered so in the total
-//! order too — so C4 acquires the lock after S1 released it and sees the
-//! message: the core does not sleep. Either way the message is taken
-//! without further sends. Clearing `PARKED` while the core is running is
-//! always safe: the core runs C1–C4 again before it next sleeps. The
-//! stress tests in `intake/tests.rs` would hang if this failed (with the
-//! re-check C4 removed, `no_wakeup_is_lost_under_many_senders` hangs and
-//! fails at its time limit).
+//! The lock orders the two critical sections. If the sender's comes first,
+//! its unlock happens before the core's lock at C3, so C3 sees the message
+//! and the core does not sleep. If the core's comes first, C2 (sequenced
+//! before the core's unlock) happens before the sender's lock, so S2 sees
+//! `PARKED` (or a later value: another sender cleared it and woke the core,
+//! or the core cleared it because it is running) and the sender wakes the
+//! waker registered at C1. Either way the message is taken without further
+//! sends, and no fence is needed: the lock's acquire and release carry both
+//! cases. Clearing `PARKED` while the core is running is always safe: the
+//! core runs C1–C3 again before it next sleeps. The stress tests in
+//! `intake/tests.rs` would hang if this failed (with the re-check C3
+//! removed, `no_wakeup_is_lost_under_many_senders` hangs and fails at its
+//! time limit).
 //!
 //! # Closing
 //!
@@ -60,7 +58,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicU8, Ordering, fence};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
@@ -144,17 +142,17 @@ impl<T> IntakeSender<T> {
     #[inline(always)]
     pub(crate) fn send(&self, message: T) -> Result<(), T> {
         let c = &*self.channel;
-        {
+        let state = {
             // S1
             let mut queue = c.lock();
             if queue.closed {
                 return Err(message);
             }
             queue.messages.push_back(message);
-        }
-        fence(Ordering::SeqCst); // S2
-        if c.state.load(Ordering::Relaxed) & PARKED != 0 {
-            // S3 found the core asleep.
+            c.state.load(Ordering::Relaxed) // S2
+        };
+        if state & PARKED != 0 {
+            // S2 found the core asleep.
             self.wake();
         }
         Ok(())
@@ -226,9 +224,8 @@ impl<T> IntakeReceiver<T> {
         let c = &*self.channel;
         c.waker.register(cx.waker()); // C1
         let state = c.state.fetch_or(PARKED, Ordering::SeqCst); // C2
-        fence(Ordering::SeqCst); // C3
         if self.take() {
-            // C4: a message came in meanwhile.
+            // C3: a message came in meanwhile.
             self.unpark();
             return Poll::Ready(Input::Queued);
         }

@@ -20,7 +20,7 @@ const HANG: Duration = Duration::from_secs(120);
 /// Called by the receiver between finding the queue empty and announcing
 /// that it parks: the window a lost wakeup would need. Yielding the thread
 /// there every other time makes the stress tests hit it thousands of times
-/// (a sender pushes inside it, and the re-check C4 must see the message)
+/// (a sender pushes inside it, and the re-check C3 must see the message)
 /// while the other half still parks (and the sender's wake is needed).
 pub(super) fn between_empty_and_parked() {
     static CALLS: AtomicUsize = AtomicUsize::new(0);
