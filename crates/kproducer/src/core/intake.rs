@@ -1,67 +1,58 @@
 //! The core's intake: the one ordered queue from the producer handles
 //! (`send`, `try_send`, `flush`, `close`, transactions) to the core task.
 //!
-//! Built for the per-record path. Senders append to a `VecDeque` behind a
-//! [`Mutex`]; the core takes everything queued at once, by swapping that
-//! deque with its own (empty) one, and then pops its messages without
-//! touching anything the senders write. So per message a sender pays an
-//! uncontended lock, a copy into memory that is already allocated and
-//! mapped (the two deques are swapped back and forth and keep their
-//! capacity: no allocation, no zeroing, no free on another thread), and
-//! one load, under the lock, of a flag word the core writes only when it
-//! goes to sleep; the sender wakes the core only when the core said it is
-//! waiting.
-//! The core pays one lock per bunch, not per message.
-//!
-//! (The previous intake, a lock-free `concurrent_queue::ConcurrentQueue`,
-//! allocated and zeroed a 5 KiB block every 31 messages on the sending
-//! thread and freed it on the core's, and paid two atomic read-modify-writes
-//! per message on each side; see `docs/benchmarks.md`.)
+//! Built for the per-record path, where tokio's unbounded mpsc cost a
+//! semaphore update and a waker wake per message, the wake being a
+//! read-modify-write on a cache line the core thread writes too. Here a
+//! message costs a lock-free push onto an unbounded [`ConcurrentQueue`]
+//! (one allocation per 31 messages, for its blocks), one fence and one
+//! load of a flag word the core writes only when it goes to sleep: the
+//! sender wakes the core only when the core said it is waiting.
 //!
 //! # Why no wakeup is lost
 //!
 //! `state` holds the flag `PARKED` ("the core found the queue empty and is
 //! about to sleep"). The two sides run, in program order:
 //!
-//! - sender: (S1) lock the queue, push the message, (S2) load `state`,
-//!   unlock; if `PARKED` was set, clear it and wake the registered waker;
+//! - sender: (S1) push the message; (S2) `fence(SeqCst)`; (S3) load `state`;
+//!   if `PARKED` is set, clear it and wake the registered waker;
 //! - core, finding the queue empty: (C1) register its waker; (C2) set
-//!   `PARKED`; (C3) lock the queue and look at it again, unlock; only if it
-//!   was still empty return `Pending`.
+//!   `PARKED`; (C3) `fence(SeqCst)`; (C4) look at the queue again; only if it
+//!   is still empty return `Pending`.
 //!
-//! The lock orders the two critical sections. If the sender's comes first,
-//! its unlock happens before the core's lock at C3, so C3 sees the message
-//! and the core does not sleep. If the core's comes first, C2 (sequenced
-//! before the core's unlock) happens before the sender's lock, so S2 sees
-//! `PARKED` (or a later value: another sender cleared it and woke the core,
-//! or the core cleared it because it is running) and the sender wakes the
-//! waker registered at C1. Either way the message is taken without further
-//! sends, and no fence is needed: the lock's acquire and release carry both
-//! cases. Clearing `PARKED` while the core is running is always safe: the
-//! core runs C1–C3 again before it next sleeps. The stress tests in
-//! `intake/tests.rs` would hang if this failed (with the re-check C3
-//! removed, `no_wakeup_is_lost_under_many_senders` hangs and fails at its
-//! time limit).
+//! All `SeqCst` fences are totally ordered. If the sender's fence S2 comes
+//! before the core's C3, then C4 (after C3) observes the push S1 (before
+//! S2) — a store sequenced before a `SeqCst` fence is seen by every load
+//! sequenced after a later `SeqCst` fence — so the core does not sleep.
+//! Otherwise C3 comes before S2, and by the same rule S3 observes C2: the
+//! sender sees `PARKED` and wakes the waker registered at C1. Either way the
+//! message is taken without further sends. (The push's observable effect is
+//! the queue's tail index, which `ConcurrentQueue::is_empty`/`pop` load; a
+//! popper that sees the index advanced waits for the slot's write to
+//! finish.)
+//! Clearing `PARKED` while the core is running is always safe: the core
+//! runs C1–C4 again before it next sleeps. The stress tests below would
+//! hang if this failed.
 //!
 //! # Closing
 //!
 //! When the core stops it closes the queue and fails ("strands", through
 //! the function given to [`channel`]) what is still in it. Closing and
-//! pushing both happen under the queue's lock, so a push either comes
-//! before the close — its message is in the queue, and the close strands
-//! it — or after, and the sender gets its message back. Every message is
-//! received, stranded or handed back, exactly once. Dropping the receiver
-//! closes it the same way; dropping the sender sets `SENDER_GONE` and
-//! wakes the core, which sees [`Input::SenderGone`] once the queue is
-//! empty.
+//! pushing both update the queue's tail index atomically, so a push either
+//! comes before the close — its message is in the queue, and the drain
+//! after the close takes it (waiting for the slot's write if needed) — or
+//! fails and the sender gets its message back. Every message is received,
+//! stranded or handed back, exactly once. Dropping the receiver closes it
+//! the same way; dropping the sender sets `SENDER_GONE` and wakes the
+//! core, which sees [`Input::SenderGone`] once the queue is empty.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering, fence};
 use std::task::{Context, Poll};
 
+use concurrent_queue::{ConcurrentQueue, PushError};
 use futures_util::task::AtomicWaker;
 
 /// The core found the queue empty and sleeps until woken.
@@ -72,27 +63,19 @@ const SENDER_GONE: u8 = 2;
 /// What a message the receiver will never take is handed to.
 type Strand<T> = Box<dyn Fn(T) + Send + Sync>;
 
-/// What the lock guards: the messages not yet taken by the core.
-struct Queue<T> {
-    messages: VecDeque<T>,
-    /// Set by [`IntakeReceiver::close`]: pushes are refused from then on.
-    closed: bool,
-}
-
 struct Channel<T> {
-    queue: Mutex<Queue<T>>,
+    queue: ConcurrentQueue<T>,
     state: AtomicU8,
     waker: AtomicWaker,
     strand: Strand<T>,
 }
 
 impl<T> Channel<T> {
-    /// The queue, locked. No code panics while holding the lock (pushing
-    /// and swapping deques do not, short of running out of memory, which
-    /// aborts), but a poisoned lock would still guard a consistent queue,
-    /// so it is taken as it is rather than turned into a panic.
-    fn lock(&self) -> MutexGuard<'_, Queue<T>> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Hands every queued message to `strand`.
+    fn strand_all(&self) {
+        while let Ok(message) = self.queue.pop() {
+            (self.strand)(message);
+        }
     }
 }
 
@@ -102,10 +85,7 @@ pub(crate) fn channel<T>(
     strand: impl Fn(T) + Send + Sync + 'static,
 ) -> (IntakeSender<T>, IntakeReceiver<T>) {
     let channel = Arc::new(Channel {
-        queue: Mutex::new(Queue {
-            messages: VecDeque::new(),
-            closed: false,
-        }),
+        queue: ConcurrentQueue::unbounded(),
         state: AtomicU8::new(0),
         waker: AtomicWaker::new(),
         strand: Box::new(strand),
@@ -114,10 +94,7 @@ pub(crate) fn channel<T>(
         IntakeSender {
             channel: channel.clone(),
         },
-        IntakeReceiver {
-            channel,
-            taken: VecDeque::new(),
-        },
+        IntakeReceiver { channel },
     )
 }
 
@@ -128,7 +105,9 @@ pub(crate) struct IntakeSender<T> {
 
 impl<T> fmt::Debug for IntakeSender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IntakeSender").finish_non_exhaustive()
+        f.debug_struct("IntakeSender")
+            .field("queued", &self.channel.queue.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -137,22 +116,15 @@ impl<T> IntakeSender<T> {
     ///
     /// # Errors
     /// Gives `message` back if the core has stopped.
-    // Inlined, so that a record's command is built straight into the
-    // queue's memory instead of being copied there from the caller's.
-    #[inline(always)]
     pub(crate) fn send(&self, message: T) -> Result<(), T> {
         let c = &*self.channel;
-        let state = {
-            // S1
-            let mut queue = c.lock();
-            if queue.closed {
-                return Err(message);
-            }
-            queue.messages.push_back(message);
-            c.state.load(Ordering::Relaxed) // S2
-        };
-        if state & PARKED != 0 {
-            // S2 found the core asleep.
+        // S1. An unbounded queue is never full; only closing refuses.
+        if let Err(PushError::Closed(message) | PushError::Full(message)) = c.queue.push(message) {
+            return Err(message);
+        }
+        fence(Ordering::SeqCst); // S2
+        if c.state.load(Ordering::Relaxed) & PARKED != 0 {
+            // S3 found the core asleep.
             self.wake();
         }
         Ok(())
@@ -190,42 +162,38 @@ pub(crate) enum Input {
 /// The core's half.
 pub(crate) struct IntakeReceiver<T> {
     channel: Arc<Channel<T>>,
-    /// Messages taken from the shared queue, oldest first, not yet handed
-    /// out by [`IntakeReceiver::try_recv`]. Its memory goes back to the
-    /// senders at the next take (the two deques are swapped).
-    taken: VecDeque<T>,
 }
 
 impl<T> fmt::Debug for IntakeReceiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IntakeReceiver")
-            .field("taken", &self.taken.len())
+            .field("queued", &self.channel.queue.len())
             .finish_non_exhaustive()
     }
 }
 
 impl<T> IntakeReceiver<T> {
     /// Waits until a message is queued or the sender is gone. Cancel-safe:
-    /// what it takes from the shared queue stays for
-    /// [`try_recv`](Self::try_recv).
-    pub(crate) async fn ready(&mut self) -> Input {
+    /// it takes nothing from the queue.
+    pub(crate) async fn ready(&self) -> Input {
         poll_fn(|cx| self.poll_ready(cx)).await
     }
 
     /// [`ready`](Self::ready) as a poll function.
-    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
-        if !self.taken.is_empty() || self.take() {
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<Input> {
+        let c = &*self.channel;
+        if !c.queue.is_empty() {
             self.unpark();
             return Poll::Ready(Input::Queued);
         }
         // Tests widen the window in which a sender can push unseen.
         #[cfg(test)]
         tests::between_empty_and_parked();
-        let c = &*self.channel;
         c.waker.register(cx.waker()); // C1
         let state = c.state.fetch_or(PARKED, Ordering::SeqCst); // C2
-        if self.take() {
-            // C3: a message came in meanwhile.
+        fence(Ordering::SeqCst); // C3
+        if !c.queue.is_empty() {
+            // C4: a message came in meanwhile.
             self.unpark();
             return Poll::Ready(Input::Queued);
         }
@@ -238,42 +206,16 @@ impl<T> IntakeReceiver<T> {
     }
 
     /// Takes the oldest queued message, if any.
-    #[inline]
-    pub(crate) fn try_recv(&mut self) -> Option<T> {
-        if let Some(message) = self.taken.pop_front() {
-            return Some(message);
-        }
-        if self.take() {
-            self.taken.pop_front()
-        } else {
-            None
-        }
-    }
-
-    /// Moves every message of the shared queue to `taken` (empty when
-    /// called) by swapping the two deques; says whether there were any.
-    fn take(&mut self) -> bool {
-        debug_assert!(self.taken.is_empty());
-        let mut queue = self.channel.lock();
-        if queue.messages.is_empty() {
-            return false;
-        }
-        std::mem::swap(&mut queue.messages, &mut self.taken);
-        true
+    pub(crate) fn try_recv(&self) -> Option<T> {
+        self.channel.queue.pop().ok()
     }
 
     /// Stops taking messages: later sends get theirs back, and what is
     /// queued now is stranded. Idempotent.
-    pub(crate) fn close(&mut self) {
+    pub(crate) fn close(&self) {
         let c = &*self.channel;
-        let queued = {
-            let mut queue = c.lock();
-            queue.closed = true;
-            std::mem::take(&mut queue.messages)
-        };
-        for message in self.taken.drain(..).chain(queued) {
-            (c.strand)(message);
-        }
+        c.queue.close();
+        c.strand_all();
     }
 
     /// Clears `PARKED` (the core is running), so that senders skip the

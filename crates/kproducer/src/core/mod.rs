@@ -399,7 +399,7 @@ impl Core {
     }
 
     /// Takes up to [`INTAKE_PER_PASS`] queued commands, straight from the
-    /// intake (the intake hands them out of the bunch it took under one lock), then
+    /// intake (no intermediate buffer: a record is moved once less), then
     /// lets the loop look at its other inputs.
     fn take_commands(&mut self) {
         let now = Instant::now();

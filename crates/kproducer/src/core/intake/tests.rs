@@ -20,7 +20,7 @@ const HANG: Duration = Duration::from_secs(120);
 /// Called by the receiver between finding the queue empty and announcing
 /// that it parks: the window a lost wakeup would need. Yielding the thread
 /// there every other time makes the stress tests hit it thousands of times
-/// (a sender pushes inside it, and the re-check C3 must see the message)
+/// (a sender pushes inside it, and the re-check C4 must see the message)
 /// while the other half still parks (and the sender's wake is needed).
 pub(super) fn between_empty_and_parked() {
     static CALLS: AtomicUsize = AtomicUsize::new(0);
@@ -46,7 +46,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[tokio::test]
 async fn messages_arrive_in_order_and_the_end_is_seen() {
-    let (tx, mut rx) = channel::<u32>(|_| panic!("nothing is stranded"));
+    let (tx, rx) = channel::<u32>(|_| panic!("nothing is stranded"));
     for n in 0..1000 {
         tx.send(n).expect("open");
     }
@@ -63,7 +63,7 @@ async fn messages_arrive_in_order_and_the_end_is_seen() {
 
 #[tokio::test]
 async fn a_send_wakes_a_parked_receiver_and_only_then() {
-    let (tx, mut rx) = channel::<u32>(|_| {});
+    let (tx, rx) = channel::<u32>(|_| {});
     let parked = poll_fn(|cx| Poll::Ready(rx.poll_ready(cx))).await;
     assert!(parked.is_pending(), "empty queue: the receiver parks");
     let receiver = tokio::spawn(async move {
@@ -80,7 +80,7 @@ async fn a_send_wakes_a_parked_receiver_and_only_then() {
 fn a_send_after_close_gets_its_message_back() {
     let stranded = Arc::new(Mutex::new(Vec::new()));
     let s = stranded.clone();
-    let (tx, mut rx) = channel::<u32>(move |m| s.lock().expect("lock").push(m));
+    let (tx, rx) = channel::<u32>(move |m| s.lock().expect("lock").push(m));
     tx.send(1).expect("open");
     tx.send(2).expect("open");
     rx.close();
@@ -116,7 +116,7 @@ fn a_message_is_small_on_the_queue() {
 /// Receives until the sender is gone, checking each sender's order, and
 /// counts how often the receiver parked (returned `Pending`).
 async fn receive_all(
-    mut rx: IntakeReceiver<(usize, u64)>,
+    rx: IntakeReceiver<(usize, u64)>,
     senders: usize,
     acks: Arc<Vec<AtomicU64>>,
 ) -> (u64, u64) {
@@ -242,7 +242,7 @@ fn closing_under_load_accounts_for_every_message_once() {
             }
         };
         let strand_mark = mark.clone();
-        let (tx, mut rx) = channel::<usize>(move |id| strand_mark(id, "stranded"));
+        let (tx, rx) = channel::<usize>(move |id| strand_mark(id, "stranded"));
         let tx = Arc::new(tx);
         let receiver = {
             let mark = mark.clone();
@@ -287,7 +287,7 @@ fn closing_under_load_accounts_for_every_message_once() {
 
 #[test]
 fn poll_ready_is_pending_only_with_an_empty_queue() {
-    let (tx, mut rx) = channel::<u8>(|_| {});
+    let (tx, rx) = channel::<u8>(|_| {});
     let waker = futures_util::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
     assert!(rx.poll_ready(&mut cx).is_pending());
