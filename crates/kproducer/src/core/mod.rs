@@ -471,8 +471,8 @@ impl Core {
     /// its handle's pointer (see [`PartitionQueues::intern`]), and the
     /// partition count, the partitioner's sticky state and the partition
     /// queue are found by that index.
-    // Inlined into the intake's loop, so that the record is read where the
-    // intake keeps it rather than copied (152 bytes) once more to be passed.
+    // Inlined into the intake's loop (`take_commands`), so that the record
+    // popped there is not copied (152 bytes) once more to be passed.
     #[inline(always)]
     fn route(&mut self, envelope: Envelope, now: Instant, wall_ms: i64, flush_gen: u64) {
         // The topic is borrowed, not cloned: its `Arc` count is shared with
