@@ -11,7 +11,8 @@ use crate::records::header::{
     BATCH_HEADER_LEN, BatchHeader, CONTROL_FLAG, CRC_AT, CRC_FROM, LOG_OVERHEAD, MAGIC_V2,
     NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, TRANSACTIONAL_FLAG,
 };
-use crate::records::varint::Scratch;
+use crate::records::record_size::record_len;
+use crate::records::varint::{self, SLACK, put_varint, put_varlong};
 
 /// A record header as the builder reads it: a key (a UTF-8 string on the
 /// wire) and an optional value.
@@ -112,6 +113,15 @@ impl Default for BatchParams {
             transactional: false,
         }
     }
+}
+
+/// Whether sealing computes the batch's CRC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checksum {
+    /// Now: the batch is complete.
+    Now,
+    /// Later, when the caller stamps the producer state.
+    Later,
 }
 
 /// The default initial buffer capacity: Kafka's default `batch.size`.
@@ -236,7 +246,7 @@ impl RecordBatchBuilder {
             headers,
         )
         .map_or(usize::MAX, |(body, _)| {
-            Scratch::varint_len(body as i32) + body
+            varint::varint_len(body as i32) + body
         })
     }
 
@@ -298,39 +308,35 @@ impl RecordBatchBuilder {
         let (body_len, key_len) = record_len(timestamp_delta, self.count, key, value, headers)?;
         // `record_len` checked that body_len fits an i32.
         let body_len_i32 = body_len as i32;
-        let total = Scratch::varint_len(body_len_i32) + body_len;
+        let total = varint::varint_len(body_len_i32) + body_len;
         if self.buf.len() + total - LOG_OVERHEAD > i32::MAX as usize {
             return Err(EncodeError::TooLong {
                 what: "record batch",
                 length: self.buf.len() + total,
             });
         }
-        // Room for the record plus one scratch block of slack, so the
-        // fixed-size scratch copies below never reallocate.
-        self.buf.reserve(total + Scratch::CAPACITY);
+        // Room for the record plus the varints' slack (see `varint`), so
+        // that their wide stores never reallocate.
+        self.buf.reserve(total + SLACK);
 
-        // length, attributes, timestampDelta, offsetDelta, keyLength (and
-        // valueLength when there is no key: the common case costs one copy).
-        let mut s = Scratch::new();
-        s.varint(body_len_i32);
-        s.byte(0);
-        s.varlong(timestamp_delta);
-        s.varint(self.count);
-        s.varint(key_len);
-        // Lengths were checked by `record_len`, so the casts are exact.
-        let value_len = value.map_or(-1, |v| v.len() as i32);
+        // length, attributes, timestampDelta, offsetDelta, keyLength, key,
+        // valueLength, value, headers.
+        let buf = &mut self.buf;
+        put_varint(buf, body_len_i32);
+        buf.put_u8(0);
+        put_varlong(buf, timestamp_delta);
+        put_varint(buf, self.count);
+        put_varint(buf, key_len);
         if let Some(k) = key {
-            s.write_to(&mut self.buf);
-            self.buf.put_slice(k);
-            s = Scratch::new();
+            buf.put_slice(k);
         }
-        s.varint(value_len);
-        s.write_to(&mut self.buf);
+        // Lengths were checked by `record_len`, so the casts are exact.
+        put_varint(buf, value.map_or(-1, |v| v.len() as i32));
         if let Some(v) = value {
-            self.buf.put_slice(v);
+            buf.put_slice(v);
         }
         if headers.is_empty() {
-            self.buf.put_u8(0);
+            buf.put_u8(0);
         } else {
             self.put_headers(headers);
         }
@@ -347,19 +353,14 @@ impl RecordBatchBuilder {
 
     /// Writes a record's header count and headers (lengths already checked).
     fn put_headers<H: RecordHeader>(&mut self, headers: &[H]) {
-        let mut s = Scratch::new();
-        s.varint(headers.len() as i32);
-        s.write_to(&mut self.buf);
+        let buf = &mut self.buf;
+        put_varint(buf, headers.len() as i32);
         for h in headers {
-            let mut s = Scratch::new();
-            s.varint(h.key().len() as i32);
-            s.write_to(&mut self.buf);
-            self.buf.put_slice(h.key());
-            let mut s = Scratch::new();
-            s.varint(h.value().map_or(-1, |v| v.len() as i32));
-            s.write_to(&mut self.buf);
+            put_varint(buf, h.key().len() as i32);
+            buf.put_slice(h.key());
+            put_varint(buf, h.value().map_or(-1, |v| v.len() as i32));
             if let Some(v) = h.value() {
-                self.buf.put_slice(v);
+                buf.put_slice(v);
             }
         }
     }
@@ -395,13 +396,62 @@ impl RecordBatchBuilder {
         params: &BatchParams,
         memory: &mut dyn BatchMemory,
     ) -> Result<Bytes, EncodeError> {
+        self.seal_checked(params, memory, Checksum::Now)
+    }
+
+    /// [`seal_with`](Self::seal_with) without producer state and with the
+    /// CRC left at zero, for a producer that stamps every batch with
+    /// [`rewrite_producer_state`] or [`rewrite_transactional_state`] before
+    /// sending it: those compute the CRC, so computing it here too would be
+    /// a second pass over the whole batch for nothing. The batch is not
+    /// valid on the wire until it is stamped.
+    ///
+    /// ```
+    /// use bytes::{Bytes, BytesMut};
+    /// use kproducer_protocol::records::{
+    ///     BatchMemory, Compression, NO_HEADERS, RecordBatch, RecordBatchBuilder,
+    ///     rewrite_producer_state,
+    /// };
+    ///
+    /// struct Fresh;
+    /// impl BatchMemory for Fresh {
+    ///     fn take(&mut self, min_capacity: usize) -> BytesMut {
+    ///         BytesMut::with_capacity(min_capacity)
+    ///     }
+    /// }
+    ///
+    /// let mut builder = RecordBatchBuilder::new(Compression::None);
+    /// builder.append(1_000, None, Some(b"v"), NO_HEADERS);
+    /// let mut bytes = builder.seal_unstamped(&mut Fresh)?.to_vec();
+    /// assert!(RecordBatch::decode(&mut Bytes::from(bytes.clone())).is_err(), "no CRC yet");
+    /// rewrite_producer_state(&mut bytes, 7, 0, 0)?;
+    /// let batch = RecordBatch::decode(&mut Bytes::from(bytes))?;
+    /// assert_eq!(batch.header().producer_id, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`seal`](Self::seal).
+    ///
+    /// [`rewrite_producer_state`]: crate::records::rewrite_producer_state
+    /// [`rewrite_transactional_state`]: crate::records::rewrite_transactional_state
+    pub fn seal_unstamped(&mut self, memory: &mut dyn BatchMemory) -> Result<Bytes, EncodeError> {
+        self.seal_checked(&BatchParams::default(), memory, Checksum::Later)
+    }
+
+    fn seal_checked(
+        &mut self,
+        params: &BatchParams,
+        memory: &mut dyn BatchMemory,
+        checksum: Checksum,
+    ) -> Result<Bytes, EncodeError> {
         if let Some(e) = self.invalid.take() {
             self.reset();
             return Err(e);
         }
         let result = match self.compression {
-            Compression::None => Ok(self.seal_uncompressed(params, memory)),
-            codec => self.seal_compressed(codec, params),
+            Compression::None => Ok(self.seal_uncompressed(params, memory, checksum)),
+            codec => self.seal_compressed(codec, params, checksum),
         };
         self.reset();
         result
@@ -412,7 +462,7 @@ impl RecordBatchBuilder {
     /// [`build_control_batch`]: crate::records::build_control_batch
     pub(crate) fn seal_control(&mut self, params: &BatchParams) -> Bytes {
         self.control = true;
-        let out = self.seal_uncompressed(params, &mut FreshMemory);
+        let out = self.seal_uncompressed(params, &mut FreshMemory, Checksum::Now);
         self.reset();
         out
     }
@@ -444,20 +494,27 @@ impl RecordBatchBuilder {
         }
     }
 
-    /// Writes `header` into the first 61 bytes of `batch` and stamps the CRC.
-    /// Callers pass buffers that start with the 61 placeholder header bytes,
-    /// so the slicing below is in bounds.
-    fn finish(batch: &mut [u8], header: &BatchHeader) {
+    /// Writes `header` into the first 61 bytes of `batch` and stamps the CRC
+    /// (unless it is left for later). Callers pass buffers that start with
+    /// the 61 placeholder header bytes, so the slicing below is in bounds.
+    fn finish(batch: &mut [u8], header: &BatchHeader, checksum: Checksum) {
         let mut fixed = [0u8; BATCH_HEADER_LEN];
         header.write(&mut fixed);
         batch[..BATCH_HEADER_LEN].copy_from_slice(&fixed);
-        let crc = crc32c::crc32c(&batch[CRC_FROM..]);
-        batch[CRC_AT..CRC_FROM].copy_from_slice(&crc.to_be_bytes());
+        if checksum == Checksum::Now {
+            let crc = crc32c::crc32c(&batch[CRC_FROM..]);
+            batch[CRC_AT..CRC_FROM].copy_from_slice(&crc.to_be_bytes());
+        }
     }
 
-    fn seal_uncompressed(&mut self, params: &BatchParams, memory: &mut dyn BatchMemory) -> Bytes {
+    fn seal_uncompressed(
+        &mut self,
+        params: &BatchParams,
+        memory: &mut dyn BatchMemory,
+        checksum: Checksum,
+    ) -> Bytes {
         let header = self.header(params, Compression::None, self.buf.len());
-        Self::finish(&mut self.buf, &header);
+        Self::finish(&mut self.buf, &header, checksum);
         let capacity = self.buf.capacity();
         if self.buf.len() * 2 >= capacity {
             let mut next = memory.take(capacity);
@@ -475,6 +532,7 @@ impl RecordBatchBuilder {
         &mut self,
         codec: Compression,
         params: &BatchParams,
+        checksum: Checksum,
     ) -> Result<Bytes, EncodeError> {
         let records = &self.buf[BATCH_HEADER_LEN..];
         let mut out = Vec::with_capacity(BATCH_HEADER_LEN + records.len() / 2 + 64);
@@ -490,7 +548,7 @@ impl RecordBatchBuilder {
             });
         }
         let header = self.header(params, codec, out.len());
-        Self::finish(&mut out, &header);
+        Self::finish(&mut out, &header, checksum);
         Ok(Bytes::from(out))
     }
 
@@ -524,51 +582,4 @@ impl std::fmt::Debug for RecordBatchBuilder {
             .field("invalid", &self.invalid)
             .finish()
     }
-}
-
-/// Length of a record's body (everything after its length prefix) and the
-/// wire value of its key length, checking every length fits an i32.
-#[inline(always)]
-fn record_len<H: RecordHeader>(
-    timestamp_delta: i64,
-    offset_delta: i32,
-    key: Option<&[u8]>,
-    value: Option<&[u8]>,
-    headers: &[H],
-) -> Result<(usize, i32), EncodeError> {
-    fn len_of(b: Option<&[u8]>, what: &'static str) -> Result<(i32, usize), EncodeError> {
-        match b {
-            None => Ok((-1, 1)),
-            Some(b) => {
-                let n = i32::try_from(b.len()).map_err(|_| EncodeError::TooLong {
-                    what,
-                    length: b.len(),
-                })?;
-                Ok((n, Scratch::varint_len(n) + b.len()))
-            }
-        }
-    }
-    let (key_len, key_size) = len_of(key, "record key")?;
-    let (_, value_size) = len_of(value, "record value")?;
-    let count = i32::try_from(headers.len()).map_err(|_| EncodeError::TooLong {
-        what: "record headers",
-        length: headers.len(),
-    })?;
-    let mut body = 1
-        + Scratch::varlong_len(timestamp_delta)
-        + Scratch::varint_len(offset_delta)
-        + key_size
-        + value_size
-        + Scratch::varint_len(count);
-    for h in headers {
-        body += len_of(Some(h.key()), "record header key")?.1;
-        body += len_of(h.value(), "record header value")?.1;
-    }
-    if body > i32::MAX as usize - 5 {
-        return Err(EncodeError::TooLong {
-            what: "record",
-            length: body,
-        });
-    }
-    Ok((body, key_len))
 }

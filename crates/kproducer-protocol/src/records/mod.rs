@@ -28,6 +28,7 @@ mod header;
 mod lz4;
 mod reader;
 mod record;
+mod record_size;
 #[cfg(feature = "snappy")]
 mod snappy;
 mod varint;

@@ -135,6 +135,10 @@ pub(crate) struct PartitionQueue {
     pub(crate) ready: VecDeque<Batch>,
     /// Batches of this partition in flight right now.
     pub(crate) in_flight: usize,
+    /// Every batch gets its producer state stamped (and with it its CRC)
+    /// before it is first sent (idempotent producers): sealing leaves the
+    /// CRC out rather than compute it twice.
+    stamped_at_send: bool,
 }
 
 /// Why a record could not be appended; the record's reply comes back.
@@ -166,13 +170,25 @@ impl PartitionQueue {
             open: None,
             ready: VecDeque::new(),
             in_flight: 0,
+            stamped_at_send: false,
         }
+    }
+
+    /// Says that every batch of this queue gets its producer state stamped
+    /// before it is first sent (`records::rewrite_transactional_state`,
+    /// which computes the CRC): sealing then leaves the CRC out.
+    pub(crate) fn stamped_at_send(mut self, stamped: bool) -> Self {
+        self.stamped_at_send = stamped;
+        self
     }
 
     /// Appends a record. Seals the open batch first if the record would
     /// overflow `batch_size` or belongs to a newer flush generation, and
     /// after, if the batch is full. `next_order` hands out batch orders.
     #[allow(clippy::too_many_arguments)]
+    // Inlined into the core's routing loop (its one caller there): its seven
+    // arguments are passed in registers and spilled no more.
+    #[inline(always)]
     pub(crate) fn append(
         &mut self,
         record: RecordParts<'_>,
@@ -280,10 +296,13 @@ impl PartitionQueue {
         };
         let count = self.builder.record_count() as i32;
         self.last_count = open.records.len();
-        match self
-            .builder
-            .seal_with(&BatchParams::default(), &mut self.memory)
-        {
+        let sealed = if self.stamped_at_send {
+            self.builder.seal_unstamped(&mut self.memory)
+        } else {
+            self.builder
+                .seal_with(&BatchParams::default(), &mut self.memory)
+        };
+        match sealed {
             Ok(data) => {
                 *next_order += 1;
                 self.ready.push_back(Batch {
