@@ -85,6 +85,7 @@ mod config;
 mod connection_id;
 mod error;
 mod fault_plan;
+mod group_offsets;
 mod handlers;
 mod hold;
 mod inspect;
@@ -111,6 +112,7 @@ pub use config::{
 pub use connection_id::ConnectionId;
 pub use error::{ClusterError, ListenError};
 pub use fault_plan::{ErrorScope, FaultAction, FaultId, FaultPlan, FaultRule, ResponseCorruption};
+pub use group_offsets::CommittedOffset;
 pub use hold::Hold;
 pub use inspect::{
     BatchSummary, Counters, Disposition, PartitionSnapshot, ProducedBatch, RequestRecord,

@@ -61,7 +61,12 @@ fn request(v: i16) -> impl Strategy<Value = TxnOffsetCommitRequest> {
         Just((-1, String::new(), None)).boxed()
     };
     (
-        (common::string(), common::string(), any::<i64>(), any::<i16>()),
+        (
+            common::string(),
+            common::string(),
+            any::<i64>(),
+            any::<i16>(),
+        ),
         group,
         proptest::collection::vec(topic(v), 0..3),
         common::tagged(flexible),
@@ -100,11 +105,13 @@ fn response(v: i16) -> impl Strategy<Value = TxnOffsetCommitResponse> {
         proptest::collection::vec(result, 0..4),
         common::tagged(flexible),
     )
-        .prop_map(|(name, partitions, tagged_fields)| TxnOffsetCommitTopicResult {
-            name,
-            partitions,
-            tagged_fields,
-        });
+        .prop_map(
+            |(name, partitions, tagged_fields)| TxnOffsetCommitTopicResult {
+                name,
+                partitions,
+                tagged_fields,
+            },
+        );
     (
         any::<i32>(),
         proptest::collection::vec(topic, 0..3),
@@ -141,7 +148,11 @@ fn sample(with_group_metadata: bool) -> TxnOffsetCommitRequest {
         producer_id: 0x0102_0304_0506_0708,
         producer_epoch: 9,
         generation_id: if with_group_metadata { 5 } else { -1 },
-        member_id: if with_group_metadata { "m".into() } else { String::new() },
+        member_id: if with_group_metadata {
+            "m".into()
+        } else {
+            String::new()
+        },
         group_instance_id: None,
         topics: vec![TxnOffsetCommitTopic {
             name: "t".into(),
@@ -192,17 +203,17 @@ fn request_v3_bytes_carry_group_metadata() {
         0, 9, // producer_epoch
         0, 0, 0, 5, // generation_id
         2, b'm', // compact member_id
-        0, // group_instance_id: null
-        2, // compact array: one topic
+        0,    // group_instance_id: null
+        2,    // compact array: one topic
         2, b't', // topic name
-        2, // one partition
+        2,    // one partition
         0, 0, 0, 1, // partition_index
         0, 0, 0, 0, 0, 0, 0, 42, // committed_offset
         0, 0, 0, 3, // committed_leader_epoch
         3, b'm', b'd', // compact committed_metadata
-        0, // partition tagged fields
-        0, // topic tagged fields
-        0, // request tagged fields
+        0,    // partition tagged fields
+        0,    // topic tagged fields
+        0,    // request tagged fields
     ];
     assert_eq!(&buf[..], expected);
     let back = TxnOffsetCommitRequest::decode(&mut Bytes::from_static(expected), 3).unwrap();

@@ -113,10 +113,7 @@ impl Message for AddOffsetsToTxnResponse {
         Ok(Self {
             throttle_time_ms: get_i32(buf, "throttle_time_ms")?,
             error_code: get_i16(buf, "error_code")?,
-            tagged_fields: tagged_section::read(
-                buf,
-                ApiKey::AddOffsetsToTxn.is_flexible(version),
-            )?,
+            tagged_fields: tagged_section::read(buf, ApiKey::AddOffsetsToTxn.is_flexible(version))?,
         })
     }
 }
