@@ -296,6 +296,11 @@ impl Transaction {
             .as_ref()
             .is_some_and(|p| p.remaining.is_empty());
         if done {
+            // Accepted, but the transaction is being aborted (or can no
+            // longer commit): the offsets will be discarded.
+            if let Some(step) = self.fail_doomed_offsets() {
+                return step;
+            }
             self.offsets = None;
             self.failures = 0;
             return Step::Complete(TxnOp::SendOffsets, Ok(()));
