@@ -57,7 +57,7 @@ async fn write(producer: &Producer, partition: i32, first: usize, count: usize) 
         let v = value("orders", partition, n);
         values.push(v.clone());
         let record = Record::new("orders", v).with_partition(partition);
-        let _ = producer.send(record).await.expect("send in a transaction");
+        let _delivery = producer.send(record).await.expect("send in a transaction");
     }
     producer.flush().await.expect("flush");
     values

@@ -551,28 +551,7 @@ impl Core {
                 };
                 self.with_machine(|m| m.on_end_txn(now, answer))
             }
-            TxnEvent::AddOffsets(result) => {
-                let answer = match result {
-                    Ok(r) if r.error_code == 0 => Answer::Ok(()),
-                    Ok(r) => code_of(r.error_code, None),
-                    Err(e) => e.answer(),
-                };
-                self.with_machine(|m| m.on_add_offsets(now, answer))
-            }
-            TxnEvent::FindGroupCoordinator(result) => {
-                let answer = match result {
-                    Ok(r) => find_coordinator_answer(&r),
-                    Err(e) => e.answer(),
-                };
-                self.with_machine(|m| m.on_find_group_coordinator(now, answer))
-            }
-            TxnEvent::CommitOffsets(result) => {
-                let answer = match result {
-                    Ok(r) => Answer::Ok(offsets::partition_codes(&r)),
-                    Err(e) => e.answer(),
-                };
-                self.with_machine(|m| m.on_commit_offsets(now, answer))
-            }
+            offsets_event => self.on_offsets_event(now, offsets_event),
         };
         if let Step::Complete(op, result) = step {
             self.complete_operation(op, result);

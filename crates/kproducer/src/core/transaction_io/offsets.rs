@@ -14,10 +14,11 @@ use kproducer_protocol::messages::{
     TxnOffsetCommitRequest, TxnOffsetCommitResponse, TxnOffsetCommitTopic,
 };
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
-use super::{ConnectionFuture, RequestFailure, TxnEvent};
+use super::{ConnectionFuture, RequestFailure, TxnEvent, find_coordinator_answer};
 use crate::core::idempotence::ProducerIdentity;
-use crate::core::transaction::{OffsetCommit, Started, TxnOp};
+use crate::core::transaction::{Answer, OffsetCommit, Started, Step, TxnOp};
 use crate::core::{Core, Event};
 use crate::error::Error;
 
@@ -44,6 +45,40 @@ impl Core {
                     .in_transaction
                     .store(link.machine.accepts_records(), Ordering::Release);
             }
+        }
+    }
+}
+
+impl Core {
+    /// An offsets request's outcome arrived: the state machine's next step.
+    pub(super) fn on_offsets_event(&mut self, now: Instant, event: TxnEvent) -> Step {
+        let code_of =
+            |code: i16, message: Option<String>| Answer::Code(ErrorCode::from_i16(code), message);
+        match event {
+            TxnEvent::AddOffsets(result) => {
+                let answer = match result {
+                    Ok(r) if r.error_code == 0 => Answer::Ok(()),
+                    Ok(r) => code_of(r.error_code, None),
+                    Err(e) => e.answer(),
+                };
+                self.with_machine(|m| m.on_add_offsets(now, answer))
+            }
+            TxnEvent::FindGroupCoordinator(result) => {
+                let answer = match result {
+                    Ok(r) => find_coordinator_answer(&r),
+                    Err(e) => e.answer(),
+                };
+                self.with_machine(|m| m.on_find_group_coordinator(now, answer))
+            }
+            TxnEvent::CommitOffsets(result) => {
+                let answer = match result {
+                    Ok(r) => Answer::Ok(partition_codes(&r)),
+                    Err(e) => e.answer(),
+                };
+                self.with_machine(|m| m.on_commit_offsets(now, answer))
+            }
+            // The transaction's own requests are answered in `mod.rs`.
+            _ => Step::Idle,
         }
     }
 }
@@ -151,7 +186,7 @@ fn commit_request(
 }
 
 /// Each partition's code in a TxnOffsetCommit answer.
-pub(super) fn partition_codes(r: &TxnOffsetCommitResponse) -> Vec<(TopicPartition, ErrorCode)> {
+fn partition_codes(r: &TxnOffsetCommitResponse) -> Vec<(TopicPartition, ErrorCode)> {
     r.topics
         .iter()
         .flat_map(|t| {
