@@ -465,3 +465,47 @@ async fn a_fenced_producers_offset_commit_is_refused_by_the_group_coordinator() 
     assert!(committed(&cluster).is_empty());
     assert!(cluster.pending_offsets(GROUP).is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_call_goes_on_and_the_same_call_waits_for_it() {
+    let cluster = cluster();
+    let producer = common::producer(&cluster, |b| {
+        b.transactional_id("enricher")
+            .max_block(Duration::from_secs(2))
+    });
+    producer.init_transactions(T).await.expect("init");
+    producer.begin_transaction().await.expect("begin");
+    let busy = cluster.add_fault(
+        FaultRule::new(request_error(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS))
+            .api(ApiKey::TxnOffsetCommit)
+            .sticky(),
+    );
+    let group = || ConsumerGroupMetadata::new(GROUP);
+    let r = producer
+        .send_offsets_to_transaction(offsets(&[(0, 9)]), group())
+        .await;
+    assert!(
+        matches!(
+            r,
+            Err(Error::Transaction(TransactionError::Timeout {
+                operation: "send_offsets_to_transaction",
+                ..
+            }))
+        ),
+        "{r:?}"
+    );
+    let other = producer
+        .send_offsets_to_transaction(offsets(&[(0, 10)]), group())
+        .await;
+    assert!(
+        is_invalid_state(&other),
+        "other offsets meanwhile: {other:?}"
+    );
+    assert!(cluster.remove_fault(busy));
+    producer
+        .send_offsets_to_transaction(offsets(&[(0, 9)]), group())
+        .await
+        .expect("the same call waits for the one under way");
+    producer.commit_transaction(T).await.expect("commit");
+    assert_eq!(committed(&cluster), vec![(0, 9)]);
+}
