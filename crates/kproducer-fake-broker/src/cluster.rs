@@ -1,6 +1,7 @@
 //! [`FakeCluster`]: the handle tests hold, and the operations they can apply
 //! at any moment.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use crate::cluster_state::ClusterState;
 use crate::config::ClusterConfig;
 use crate::error::{ClusterError, ListenError};
 use crate::fault_plan::{FaultId, FaultRule};
+use crate::group_offsets::CommittedOffset;
 use crate::inspect::{Counters, PartitionSnapshot, RequestRecord};
 use crate::listener::LoopbackListener;
 use crate::partition_log::AppendOutcome;
@@ -253,6 +255,49 @@ impl FakeCluster {
     /// The transaction coordinator's record of a transactional id.
     pub fn transaction(&self, transactional_id: &str) -> Option<TxnEntry> {
         self.lock().txn.entry(transactional_id).cloned()
+    }
+
+    /// A consumer group's committed offsets: those a transaction's commit
+    /// marker completed (TxnOffsetCommit leaves them pending until then; an
+    /// abort discards them). What a consumer of the group would resume
+    /// from.
+    ///
+    /// ```
+    /// use kproducer_fake_broker::FakeCluster;
+    ///
+    /// let cluster = FakeCluster::builder().brokers(1).topic("in", 1).build().unwrap();
+    /// assert!(cluster.committed_offsets("readers").is_empty());
+    /// ```
+    pub fn committed_offsets(&self, group: &str) -> BTreeMap<TopicPartition, CommittedOffset> {
+        self.lock().groups.committed(group)
+    }
+
+    /// A consumer group's offsets waiting in open transactions (not yet
+    /// committed or aborted), of every producer.
+    pub fn pending_offsets(&self, group: &str) -> BTreeMap<TopicPartition, CommittedOffset> {
+        self.lock().groups.pending(group)
+    }
+
+    /// Declares a consumer group's generation and members (member id and
+    /// static `group.instance.id`, if any), as a rebalance would leave
+    /// them. From then on a TxnOffsetCommit v3 that names a member of the
+    /// group is checked against them (KIP-447): an unknown member gets 25
+    /// `UNKNOWN_MEMBER_ID`, another generation 22 `ILLEGAL_GENERATION`, an
+    /// instance id registered to another member 82 `FENCED_INSTANCE_ID`.
+    ///
+    /// ```
+    /// use kproducer_fake_broker::FakeCluster;
+    ///
+    /// let cluster = FakeCluster::builder().brokers(1).topic("in", 1).build().unwrap();
+    /// cluster.set_group_members("readers", 3, &[("member-1", None), ("member-2", Some("host-2"))]);
+    /// ```
+    pub fn set_group_members(
+        &self,
+        group: &str,
+        generation: i32,
+        members: &[(&str, Option<&str>)],
+    ) {
+        self.lock().groups.set_members(group, generation, members);
     }
 
     /// Appends a record batch straight into a partition's log, as a Produce

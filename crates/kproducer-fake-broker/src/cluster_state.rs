@@ -14,6 +14,7 @@ use crate::config::ClusterConfig;
 use crate::connection_id::ConnectionId;
 use crate::error::ClusterError;
 use crate::fault_plan::FaultPlan;
+use crate::group_offsets::GroupOffsets;
 use crate::inspect::{Counters, RequestRecord};
 use crate::partition_log::PartitionLog;
 use crate::transactions::TransactionCoordinator;
@@ -65,6 +66,8 @@ pub(crate) struct ClusterState {
     pub(crate) counters: Counters,
     pub(crate) topics_created: u64,
     pub(crate) txn: TransactionCoordinator,
+    /// Consumer groups' committed and pending offsets.
+    pub(crate) groups: GroupOffsets,
     /// The coordinator a test chose; the lowest broker id otherwise.
     pub(crate) coordinator: Option<i32>,
     /// Whether a loopback listener currently serves the cluster.
@@ -95,6 +98,7 @@ impl ClusterState {
             counters: Counters::default(),
             topics_created: 0,
             txn: TransactionCoordinator::default(),
+            groups: GroupOffsets::default(),
             coordinator: None,
             listening: false,
         }

@@ -91,6 +91,11 @@ pub struct Counters {
     /// AddPartitionsToTxn (Kafka 3.6+ refuses these with its transaction
     /// verification, KIP-890; the fake broker appends and counts them).
     pub unadded_transactional_batches: u64,
+    /// TxnOffsetCommit requests for a group that the producer's ongoing
+    /// transaction does not include: the producer skipped AddOffsetsToTxn,
+    /// so no marker will ever complete those offsets (Kafka keeps them
+    /// pending too; the fake broker keeps and counts them).
+    pub unadded_offset_commits: u64,
 }
 
 /// A batch in a partition's log, without its records.

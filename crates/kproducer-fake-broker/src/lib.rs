@@ -35,8 +35,11 @@
 //! # What it serves
 //!
 //! ApiVersions, Metadata, Produce, InitProducerId, FindCoordinator,
-//! AddPartitionsToTxn, EndTxn, Fetch and ListOffsets, at every version the
-//! protocol crate speaks. Per-API rules and the error codes used are in
+//! AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit, Fetch and
+//! ListOffsets, at every version the protocol crate speaks. Transactional
+//! offset commits stay pending until the transaction's marker commits or
+//! discards them: [`FakeCluster::committed_offsets`] is what the group
+//! would resume from. Per-API rules and the error codes used are in
 //! each handler's documentation; the idempotence rules are in
 //! [`ProducerStates`].
 //!
@@ -57,7 +60,13 @@
 //!   close the connection, as Kafka does; bytes after a valid body are
 //!   ignored, as Kafka ignores them (librdkafka sends some).
 //! - Transactional batches are not checked against AddPartitionsToTxn
-//!   (Kafka 3.6+ verifies them, KIP-890).
+//!   (Kafka 3.6+ verifies them, KIP-890); TxnOffsetCommit for a group not
+//!   added with AddOffsetsToTxn is accepted and counted. TxnOffsetCommit's
+//!   producer id and epoch are checked against the transaction
+//!   coordinator (90 for a fenced epoch), as Kafka 3.6+ verifies them.
+//! - Consumer groups have no members, generations or offset commits of
+//!   their own (no JoinGroup, OffsetCommit or OffsetFetch): a test declares
+//!   members with [`FakeCluster::set_group_members`].
 //! - A broker that is down keeps its TCP port bound and closes each new
 //!   connection as soon as it is accepted (a real broker's port would
 //!   refuse it); clients see the connection end either way.
@@ -85,6 +94,7 @@ mod config;
 mod connection_id;
 mod error;
 mod fault_plan;
+mod group_offsets;
 mod handlers;
 mod hold;
 mod inspect;
@@ -111,6 +121,7 @@ pub use config::{
 pub use connection_id::ConnectionId;
 pub use error::{ClusterError, ListenError};
 pub use fault_plan::{ErrorScope, FaultAction, FaultId, FaultPlan, FaultRule, ResponseCorruption};
+pub use group_offsets::CommittedOffset;
 pub use hold::Hold;
 pub use inspect::{
     BatchSummary, Counters, Disposition, PartitionSnapshot, ProducedBatch, RequestRecord,

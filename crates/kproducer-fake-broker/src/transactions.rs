@@ -45,6 +45,9 @@ pub struct TxnEntry {
     pub state: TxnState,
     /// Partitions in the ongoing transaction.
     pub partitions: BTreeSet<TopicPartition>,
+    /// Consumer groups whose offsets are in the ongoing transaction
+    /// (AddOffsetsToTxn).
+    pub groups: BTreeSet<String>,
     /// The `transaction.timeout.ms` the last InitProducerId asked for
     /// (recorded, not enforced: transactions here never expire).
     pub transaction_timeout_ms: i32,
@@ -61,6 +64,9 @@ pub struct EndedTxn {
     pub commit: bool,
     /// Where to write a marker.
     pub partitions: Vec<TopicPartition>,
+    /// Consumer groups whose pending offsets the marker commits or
+    /// discards.
+    pub groups: Vec<String>,
 }
 
 /// The answer to InitProducerId.
@@ -130,6 +136,7 @@ impl TransactionCoordinator {
                     producer_epoch: 0,
                     state: TxnState::Empty,
                     partitions: BTreeSet::new(),
+                    groups: BTreeSet::new(),
                     transaction_timeout_ms: 0,
                 },
             );
@@ -162,6 +169,7 @@ impl TransactionCoordinator {
             producer_epoch: entry.producer_epoch.saturating_add(1),
             commit: false,
             partitions: std::mem::take(&mut entry.partitions).into_iter().collect(),
+            groups: std::mem::take(&mut entry.groups).into_iter().collect(),
         });
         match new_id {
             Some(id) => {
@@ -172,6 +180,7 @@ impl TransactionCoordinator {
         }
         entry.state = TxnState::Empty;
         entry.partitions.clear();
+        entry.groups.clear();
         Ok(InitOutcome {
             producer_id: entry.producer_id,
             producer_epoch: entry.producer_epoch,
@@ -212,6 +221,39 @@ impl TransactionCoordinator {
         Ok(())
     }
 
+    /// AddOffsetsToTxn: the same checks as
+    /// [`TransactionCoordinator::add_partitions`]; the group joins the
+    /// transaction, so its end commits or discards the group's pending
+    /// offsets.
+    pub fn add_offsets(
+        &mut self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        group_id: &str,
+    ) -> Result<(), ErrorCode> {
+        let entry = self.checked_entry(transactional_id, producer_id, producer_epoch)?;
+        entry.groups.insert(group_id.to_owned());
+        entry.state = TxnState::Ongoing;
+        Ok(())
+    }
+
+    /// TxnOffsetCommit's producer check (Kafka 3.6+ verifies it with the
+    /// transaction coordinator, KIP-890): the same checks as
+    /// [`TransactionCoordinator::add_partitions`]. `Ok(false)` when the
+    /// group is not in the producer's ongoing transaction (the producer
+    /// skipped AddOffsetsToTxn: the offsets would never be completed).
+    pub fn check_offset_commit(
+        &mut self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        group_id: &str,
+    ) -> Result<bool, ErrorCode> {
+        let entry = self.checked_entry(transactional_id, producer_id, producer_epoch)?;
+        Ok(entry.state == TxnState::Ongoing && entry.groups.contains(group_id))
+    }
+
     /// EndTxn: the same checks as [`TransactionCoordinator::add_partitions`];
     /// ending an ongoing transaction returns the markers to write; repeating
     /// the end of a completed one the same way succeeds with nothing to do;
@@ -236,6 +278,7 @@ impl TransactionCoordinator {
                     producer_epoch,
                     commit,
                     partitions: std::mem::take(&mut entry.partitions).into_iter().collect(),
+                    groups: std::mem::take(&mut entry.groups).into_iter().collect(),
                 }))
             }
             (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(None),
@@ -355,6 +398,35 @@ mod tests {
             c.end_txn("tx", p.producer_id, 0, true),
             Err(ErrorCode::INVALID_TXN_STATE),
             "nothing to end"
+        );
+    }
+
+    #[test]
+    fn a_group_joins_the_transaction_and_ends_with_it() {
+        let mut c = TransactionCoordinator::default();
+        let p = c.init_producer_id(Some("tx"), -1, -1).expect("granted");
+        assert_eq!(
+            c.check_offset_commit("tx", p.producer_id, 0, "g"),
+            Ok(false)
+        );
+        c.add_offsets("tx", p.producer_id, 0, "g").expect("added");
+        assert_eq!(c.check_offset_commit("tx", p.producer_id, 0, "g"), Ok(true));
+        assert_eq!(
+            c.add_offsets("tx", p.producer_id, 1, "g"),
+            Err(ErrorCode::PRODUCER_FENCED)
+        );
+        let ended = c
+            .end_txn("tx", p.producer_id, 0, true)
+            .expect("ended")
+            .expect("markers");
+        assert_eq!(ended.groups, vec!["g".to_owned()]);
+        assert!(
+            ended.partitions.is_empty(),
+            "offsets alone make a transaction"
+        );
+        assert_eq!(
+            c.check_offset_commit("tx", p.producer_id, 0, "g"),
+            Ok(false)
         );
     }
 

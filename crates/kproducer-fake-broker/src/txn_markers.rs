@@ -1,4 +1,6 @@
-//! Writing transaction markers (control batches) into partition logs.
+//! Writing transaction markers (control batches) into partition logs, and
+//! completing the consumer groups' pending offsets (Kafka writes the same
+//! markers into `__consumer_offsets`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -9,7 +11,8 @@ use crate::partition_log::BatchMeta;
 use crate::transactions::EndedTxn;
 
 /// Appends a commit or abort marker for `ended` to each of its partitions
-/// (partitions deleted since are skipped). Markers are timestamped with the
+/// (partitions deleted since are skipped), and commits or discards the
+/// pending offsets of its groups. Markers are timestamped with the
 /// wall clock, as Kafka's are; nothing depends on their timestamps.
 pub(crate) fn write_markers(state: &mut ClusterState, ended: &EndedTxn) {
     let now_ms = SystemTime::now()
@@ -36,4 +39,7 @@ pub(crate) fn write_markers(state: &mut ClusterState, ended: &EndedTxn) {
         };
         partition.log.append_marker(meta, raw, ended.commit);
     }
+    state
+        .groups
+        .complete(ended.producer_id, &ended.groups, ended.commit);
 }

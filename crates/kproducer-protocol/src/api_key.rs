@@ -119,8 +119,12 @@ api_keys! {
     InitProducerId = 22, 0..=5, flexible Some(2);
     /// AddPartitionsToTxn (24).
     AddPartitionsToTxn = 24, 0..=3, flexible Some(3);
+    /// AddOffsetsToTxn (25).
+    AddOffsetsToTxn = 25, 0..=3, flexible Some(3);
     /// EndTxn (26).
     EndTxn = 26, 0..=3, flexible Some(3);
+    /// TxnOffsetCommit (28).
+    TxnOffsetCommit = 28, 0..=3, flexible Some(3);
     /// SaslAuthenticate (36).
     SaslAuthenticate = 36, 0..=2, flexible Some(2);
 }
@@ -228,7 +232,9 @@ mod tests {
             (ApiKey::ApiVersions, Some(3)),
             (ApiKey::InitProducerId, Some(2)),
             (ApiKey::AddPartitionsToTxn, Some(3)),
+            (ApiKey::AddOffsetsToTxn, Some(3)),
             (ApiKey::EndTxn, Some(3)),
+            (ApiKey::TxnOffsetCommit, Some(3)),
             (ApiKey::SaslAuthenticate, Some(2)),
         ];
         assert_eq!(kafka.len(), ApiKey::ALL.len());

@@ -74,7 +74,10 @@ pub use metrics::ProducerMetrics;
 pub use producer::{Producer, ProducerBuilder};
 pub use record::{Header, Record, RecordMetadata, Topic};
 pub use security::{SecurityProtocol, SslConfig};
-pub use transaction::{TransactionError, TransactionPhase};
+pub use transaction::{
+    ConsumerGroupMetadata, OffsetAndMetadata, TransactionError, TransactionPhase,
+};
 
+pub use kproducer_net::TopicPartition;
 pub use kproducer_net::{BuiltinMechanism, Mechanism, SaslError, Secret, TransportError};
 pub use kproducer_protocol as protocol;

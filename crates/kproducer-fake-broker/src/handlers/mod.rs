@@ -1,6 +1,7 @@
 //! One module per API the broker serves; this file decodes a request body
 //! into the right type and dispatches it.
 
+mod add_offsets_to_txn;
 mod add_partitions_to_txn;
 pub(crate) mod api_versions;
 mod coordinator;
@@ -11,6 +12,7 @@ mod leader;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod txn_offset_commit;
 
 use std::time::Duration;
 
@@ -36,7 +38,9 @@ pub(crate) const SERVED: &[ApiKey] = &[
     ApiKey::InitProducerId,
     ApiKey::FindCoordinator,
     ApiKey::AddPartitionsToTxn,
+    ApiKey::AddOffsetsToTxn,
     ApiKey::EndTxn,
+    ApiKey::TxnOffsetCommit,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
     // Answered by the connection's SASL gate (`crate::sasl`), never by
@@ -104,6 +108,11 @@ pub(crate) fn partitions(request: &AnyRequest) -> Vec<TopicPartition> {
             .iter()
             .flat_map(|t| t.partitions.iter().map(|&p| tp(&t.name, p)))
             .collect(),
+        AnyRequest::TxnOffsetCommit(r) => r
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| tp(&t.name, p.partition_index)))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -154,6 +163,12 @@ pub(crate) fn execute(
         AnyRequest::FindCoordinator(r) => coordinator::handle(cluster, header, &r, errors),
         AnyRequest::AddPartitionsToTxn(r) => {
             add_partitions_to_txn::handle(cluster, conn, header, &r, errors)
+        }
+        AnyRequest::AddOffsetsToTxn(r) => {
+            add_offsets_to_txn::handle(cluster, conn, header, &r, errors)
+        }
+        AnyRequest::TxnOffsetCommit(r) => {
+            txn_offset_commit::handle(cluster, conn, header, &r, errors)
         }
         AnyRequest::Fetch(r) => fetch::handle(cluster, conn, header, &r, errors),
         AnyRequest::ListOffsets(r) => list_offsets::handle(cluster, conn, header, &r, errors),

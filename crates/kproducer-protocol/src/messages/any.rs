@@ -136,7 +136,9 @@ any_message! {
     ApiVersions => ApiVersionsRequest, ApiVersionsResponse;
     InitProducerId => InitProducerIdRequest, InitProducerIdResponse;
     AddPartitionsToTxn => AddPartitionsToTxnRequest, AddPartitionsToTxnResponse;
+    AddOffsetsToTxn => AddOffsetsToTxnRequest, AddOffsetsToTxnResponse;
     EndTxn => EndTxnRequest, EndTxnResponse;
+    TxnOffsetCommit => TxnOffsetCommitRequest, TxnOffsetCommitResponse;
     SaslAuthenticate => SaslAuthenticateRequest, SaslAuthenticateResponse;
 }
 

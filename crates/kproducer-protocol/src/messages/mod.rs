@@ -1,5 +1,6 @@
 //! One module per API: a request and a response type each, both directions.
 
+mod add_offsets_to_txn;
 mod add_partitions_to_txn;
 mod any;
 mod api_versions;
@@ -13,7 +14,9 @@ mod produce;
 mod sasl_authenticate;
 mod sasl_handshake;
 mod tagged_section;
+mod txn_offset_commit;
 
+pub use add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 pub use add_partitions_to_txn::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
     AddPartitionsToTxnTopic, AddPartitionsToTxnTopicResult,
@@ -42,3 +45,7 @@ pub use produce::{
 };
 pub use sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
 pub use sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
+pub use txn_offset_commit::{
+    TxnOffsetCommitPartition, TxnOffsetCommitPartitionResult, TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse, TxnOffsetCommitTopic, TxnOffsetCommitTopicResult,
+};

@@ -136,6 +136,33 @@ fn request(key: ApiKey) -> AnyRequest {
             auth_bytes: Bytes::from_static(b"\0user\0pass"),
             tagged_fields: tags(),
         }),
+        ApiKey::AddOffsetsToTxn => AnyRequest::AddOffsetsToTxn(AddOffsetsToTxnRequest {
+            transactional_id: "txn".into(),
+            producer_id: 77,
+            producer_epoch: 3,
+            group_id: "readers".into(),
+            tagged_fields: tags(),
+        }),
+        // Without group metadata, so that every version can carry it.
+        ApiKey::TxnOffsetCommit => AnyRequest::TxnOffsetCommit(TxnOffsetCommitRequest {
+            transactional_id: "txn".into(),
+            group_id: "readers".into(),
+            producer_id: 77,
+            producer_epoch: 3,
+            topics: vec![TxnOffsetCommitTopic {
+                name: "orders".into(),
+                partitions: vec![TxnOffsetCommitPartition {
+                    partition_index: 2,
+                    committed_offset: 1_000,
+                    committed_leader_epoch: 4,
+                    committed_metadata: Some("meta".into()),
+                    tagged_fields: tags(),
+                }],
+                tagged_fields: tags(),
+            }],
+            tagged_fields: tags(),
+            ..Default::default()
+        }),
         other => AnyRequest::default_for(other),
     }
 }
@@ -315,6 +342,24 @@ fn response(key: ApiKey) -> AnyResponse {
             error_message: None,
             auth_bytes: Bytes::from_static(b"ok"),
             session_lifetime_ms: 3_600_000,
+            tagged_fields: tags(),
+        }),
+        ApiKey::AddOffsetsToTxn => AnyResponse::AddOffsetsToTxn(AddOffsetsToTxnResponse {
+            throttle_time_ms: 1,
+            error_code: 0,
+            tagged_fields: tags(),
+        }),
+        ApiKey::TxnOffsetCommit => AnyResponse::TxnOffsetCommit(TxnOffsetCommitResponse {
+            throttle_time_ms: 1,
+            topics: vec![TxnOffsetCommitTopicResult {
+                name: "orders".into(),
+                partitions: vec![TxnOffsetCommitPartitionResult {
+                    partition_index: 2,
+                    error_code: 0,
+                    tagged_fields: tags(),
+                }],
+                tagged_fields: tags(),
+            }],
             tagged_fields: tags(),
         }),
         other => AnyResponse::default_for(other),

@@ -143,4 +143,34 @@ impl TransactionError {
             _ => None,
         }
     }
+
+    /// Whether the transaction failed because the consumer group
+    /// rebalanced: the group coordinator refused the offsets of
+    /// [`send_offsets_to_transaction`](crate::Producer::send_offsets_to_transaction)
+    /// with 25 `UNKNOWN_MEMBER_ID`, 22 `ILLEGAL_GENERATION` or 82
+    /// `FENCED_INSTANCE_ID` (KIP-447). Abort the transaction, let the
+    /// consumer rejoin the group, and process from its committed offsets
+    /// again.
+    ///
+    /// ```
+    /// use kproducer::TransactionError;
+    /// use kproducer::protocol::ErrorCode;
+    ///
+    /// let e = TransactionError::Abortable {
+    ///     reason: "the consumer group rebalanced".into(),
+    ///     code: Some(ErrorCode::ILLEGAL_GENERATION),
+    /// };
+    /// assert!(e.is_group_rebalance());
+    /// assert!(!TransactionError::Aborted.is_group_rebalance());
+    /// ```
+    pub fn is_group_rebalance(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(
+                ErrorCode::UNKNOWN_MEMBER_ID
+                    | ErrorCode::ILLEGAL_GENERATION
+                    | ErrorCode::FENCED_INSTANCE_ID
+            )
+        )
+    }
 }

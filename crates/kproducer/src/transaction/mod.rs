@@ -16,13 +16,19 @@
 //! - KIP-98 (exactly-once delivery and transactional messaging)
 
 mod error;
+mod offsets;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use kproducer_net::TopicPartition;
 
 use tokio::sync::oneshot;
 
 pub use self::error::{TransactionError, TransactionPhase};
+pub use self::offsets::{ConsumerGroupMetadata, OffsetAndMetadata};
 use crate::core::Command;
+use crate::core::transaction::OffsetCommit;
 use crate::core::transaction_io::TxnCommand;
 use crate::error::Error;
 use crate::producer::{Producer, ProducerBuilder};
@@ -213,6 +219,92 @@ impl Producer {
     /// ```
     pub async fn abort_transaction(&self, timeout: Duration) -> Result<(), Error> {
         self.transaction_command(TxnCommand::Abort, "abort_transaction", Some(timeout))
+            .await
+    }
+
+    /// Commits a consumer group's offsets in the open transaction: they
+    /// become the group's committed offsets when the transaction commits,
+    /// together with the records sent in it, and are discarded when it
+    /// aborts. This is what consume-transform-produce applications need
+    /// for exactly-once processing: the input's progress and the output
+    /// are committed atomically.
+    ///
+    /// `offsets` maps each consumed partition to the offset of the **next**
+    /// record to consume. `group` is the consumer's group metadata: with
+    /// its generation and member id (KIP-447) the group coordinator refuses
+    /// the offsets of a consumer that a rebalance has removed from the
+    /// group; [`ConsumerGroupMetadata::new`] sends the group id alone.
+    ///
+    /// As Kafka's Java producer does, it asks the transaction coordinator
+    /// to add the group to the transaction (AddOffsetsToTxn), then finds
+    /// the group's coordinator and sends it the offsets (TxnOffsetCommit)
+    /// with the producer id and epoch. It returns once the group
+    /// coordinator has accepted every offset. Coordinator trouble (moved,
+    /// loading, not available, concurrent transactions) is retried after
+    /// `retry.backoff.ms`.
+    ///
+    /// # Errors
+    /// - [`TransactionError::InvalidState`] outside an open transaction (before
+    ///   `begin_transaction`, during a commit or an abort), or while another
+    ///   call with other offsets is under way;
+    /// - [`TransactionError::Abortable`] when the group coordinator refused the
+    ///   offsets because the group rebalanced
+    ///   ([`TransactionError::is_group_rebalance`]: 25 `UNKNOWN_MEMBER_ID`, 22
+    ///   `ILLEGAL_GENERATION`, 82 `FENCED_INSTANCE_ID`), the group is not
+    ///   authorized (30), or the transaction had already failed: abort the
+    ///   transaction, then carry on;
+    /// - [`Error::Fatal`] when the producer is fenced by a newer instance or
+    ///   not authorized, or the broker cannot carry the group metadata
+    ///   (TxnOffsetCommit below v3);
+    /// - [`TransactionError::Timeout`] after `max.block.ms`: the call goes
+    ///   on, calling it again with the same offsets waits for it;
+    /// - [`TransactionError::NotTransactional`] without `transactional.id`.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), kproducer::Error> {
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use kproducer::{ConsumerGroupMetadata, OffsetAndMetadata, Producer, Record, TopicPartition};
+    /// use kproducer_fake_broker::FakeCluster;
+    ///
+    /// let cluster = FakeCluster::builder().brokers(1).topic("in", 1).topic("out", 1).build().unwrap();
+    /// let producer = Producer::builder()
+    ///     .bootstrap_servers(cluster.bootstrap_servers().split(','))
+    ///     .transport(Arc::new(cluster.transport()))
+    ///     .transactional_id("enricher-1")
+    ///     .build()?;
+    /// producer.init_transactions(Duration::from_secs(10)).await?;
+    ///
+    /// // Consumed "in" up to offset 41: write the results, commit the progress.
+    /// producer.begin_transaction().await?;
+    /// producer.send(Record::new("out", "enriched")).await?;
+    /// producer
+    ///     .send_offsets_to_transaction(
+    ///         [(TopicPartition::new("in", 0), OffsetAndMetadata::new(42))],
+    ///         ConsumerGroupMetadata::new("enrichers"),
+    ///     )
+    ///     .await?;
+    /// producer.commit_transaction(Duration::from_secs(10)).await?;
+    ///
+    /// let committed = cluster.committed_offsets("enrichers");
+    /// assert_eq!(committed[&TopicPartition::new("in", 0)].offset, 42);
+    /// assert_eq!(cluster.committed_values("out", 0).unwrap().len(), 1);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # References
+    /// - KIP-98 (transactional offset commits), KIP-447 (group metadata)
+    pub async fn send_offsets_to_transaction(
+        &self,
+        offsets: impl IntoIterator<Item = (TopicPartition, OffsetAndMetadata)>,
+        group: ConsumerGroupMetadata,
+    ) -> Result<(), Error> {
+        let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = offsets.into_iter().collect();
+        let command = TxnCommand::SendOffsets(Box::new(OffsetCommit { group, offsets }));
+        let timeout = self.settings().config.max_block;
+        self.transaction_command(command, "send_offsets_to_transaction", Some(timeout))
             .await
     }
 

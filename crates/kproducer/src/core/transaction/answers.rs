@@ -13,7 +13,7 @@ use crate::transaction::{TransactionError, TransactionPhase};
 
 /// What to do about an error code from the coordinator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reaction {
+pub(super) enum Reaction {
     /// Retry after a backoff; `rediscover`: find the coordinator first.
     Retry { rediscover: bool },
     /// The transaction must be aborted.
@@ -24,7 +24,7 @@ enum Reaction {
 
 /// Classifies a coordinator error code the way Kafka's Java
 /// `TransactionManager` handlers do.
-fn react(code: ErrorCode) -> Reaction {
+pub(super) fn react(code: ErrorCode) -> Reaction {
     match code {
         ErrorCode::COORDINATOR_NOT_AVAILABLE | ErrorCode::NOT_COORDINATOR => {
             Reaction::Retry { rediscover: true }
@@ -48,7 +48,7 @@ fn react(code: ErrorCode) -> Reaction {
 }
 
 /// The fatal error for a coordinator answer.
-fn fatal(what: &str, code: ErrorCode, message: Option<&str>) -> Error {
+pub(super) fn fatal(what: &str, code: ErrorCode, message: Option<&str>) -> Error {
     let detail = message.map(|m| format!(" ({m})")).unwrap_or_default();
     let advice = match code {
         ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH => {
@@ -222,7 +222,7 @@ impl Transaction {
     }
 
     /// The broker lacks an API transactions need: fatal.
-    fn unsupported(&mut self, why: &str) -> Step {
+    pub(super) fn unsupported(&mut self, why: &str) -> Step {
         self.fail_fatally(Error::Fatal {
             reason: format!("{why}: this broker cannot run transactions"),
             code: None,
@@ -232,6 +232,7 @@ impl Transaction {
     fn ended(&mut self, op: TxnOp) -> Step {
         if op == TxnOp::Abort && self.bump_needed {
             self.added.clear();
+            self.groups_added.clear();
             self.bumping = true;
             self.failures = 0;
             return Step::Idle;

@@ -19,6 +19,13 @@
 //! any ─fenced / not authorized→ FatalError
 //! ```
 //!
+//! `send_offsets_to_transaction` runs inside an open transaction, as
+//! Java's producer sequences it: AddOffsetsToTxn to the transaction
+//! coordinator (the group joins the transaction), then FindCoordinator for
+//! the group and TxnOffsetCommit to the group coordinator, one request at a
+//! time with the partitions' AddPartitionsToTxn (`offsets.rs`). A commit
+//! waits for it before EndTxn; an abort or an abortable error fails it.
+//!
 //! Error classification follows Kafka's Java `TransactionManager`: fenced
 //! (90, 47) and authorization (53, 31) answers are fatal; coordinator
 //! trouble (15, 16, 14, 51) is retried, after finding the coordinator again
@@ -30,7 +37,7 @@
 //! # References
 //! - KIP-98 (transactions), KIP-360 (epoch bump), Kafka `TransactionManager`
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use kproducer_net::TopicPartition;
@@ -40,8 +47,11 @@ use tokio::time::Instant;
 use super::control::backoff;
 
 mod answers;
+mod offsets;
 use crate::error::Error;
-use crate::transaction::{TransactionError, TransactionPhase};
+use crate::transaction::{
+    ConsumerGroupMetadata, OffsetAndMetadata, TransactionError, TransactionPhase,
+};
 
 /// The transaction operations that take a round trip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +62,8 @@ pub(crate) enum TxnOp {
     Commit,
     /// `abort_transaction`.
     Abort,
+    /// `send_offsets_to_transaction`.
+    SendOffsets,
 }
 
 impl TxnOp {
@@ -61,6 +73,7 @@ impl TxnOp {
             TxnOp::Init => "init_transactions",
             TxnOp::Commit => "commit_transaction",
             TxnOp::Abort => "abort_transaction",
+            TxnOp::SendOffsets => "send_offsets_to_transaction",
         }
     }
 }
@@ -85,6 +98,21 @@ pub(crate) enum TxnRequest {
     AddPartitions(Vec<TopicPartition>),
     /// End the transaction.
     EndTxn { commit: bool },
+    /// Add the consumer group to the transaction (AddOffsetsToTxn).
+    AddOffsets { group_id: String },
+    /// Find the group's coordinator (FindCoordinator, key type 0: for any
+    /// broker).
+    FindGroupCoordinator { group_id: String },
+    /// Commit these offsets in the transaction (TxnOffsetCommit, to the
+    /// group coordinator).
+    CommitOffsets(OffsetCommit),
+}
+
+/// Offsets to commit for a consumer group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OffsetCommit {
+    pub(crate) group: ConsumerGroupMetadata,
+    pub(crate) offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
 }
 
 /// What [`Transaction::poll`] decided.
@@ -158,6 +186,12 @@ pub(crate) struct Transaction {
     /// The abort's EndTxn is done; the epoch bump comes next.
     bumping: bool,
     fatal: Option<Error>,
+    /// The `send_offsets_to_transaction` under way.
+    offsets: Option<offsets::PendingOffsets>,
+    /// Consumer groups the coordinator has added to the open transaction.
+    groups_added: BTreeSet<String>,
+    /// A consumer group's coordinator, once found.
+    group_coordinator: Option<(String, Coordinator)>,
 }
 
 impl Transaction {
@@ -177,6 +211,9 @@ impl Transaction {
             bump_needed: false,
             bumping: false,
             fatal: None,
+            offsets: None,
+            groups_added: BTreeSet::new(),
+            group_coordinator: None,
         }
     }
 
@@ -253,6 +290,7 @@ impl Transaction {
             TransactionPhase::Ready => {
                 self.phase = TransactionPhase::InTransaction;
                 self.added.clear();
+                self.groups_added.clear();
                 self.pending.clear();
                 self.abortable = None;
                 Ok(())
@@ -404,20 +442,33 @@ impl Transaction {
             return Step::Idle;
         }
         self.next_attempt = None;
+        if let Some(step) = self.fail_doomed_offsets() {
+            return step;
+        }
         let request = match self.phase {
             TransactionPhase::Initializing => TxnRequest::InitProducerId { bump: false },
             TransactionPhase::InTransaction if !self.pending.is_empty() => {
                 TxnRequest::AddPartitions(self.pending.iter().cloned().collect())
             }
+            TransactionPhase::InTransaction if self.offsets.is_some() => {
+                match self.offsets_request() {
+                    Some(r) => r,
+                    None => return Step::Idle,
+                }
+            }
             TransactionPhase::Committing => {
                 if !self.pending.is_empty() && self.abortable.is_none() {
                     TxnRequest::AddPartitions(self.pending.iter().cloned().collect())
+                } else if let Some(r) = self.offsets_request() {
+                    // The offsets go before EndTxn (Java orders its
+                    // requests the same way).
+                    r
                 } else if !settled {
                     return Step::Idle;
                 } else if let Some(reason) = self.abortable.clone() {
                     self.phase = TransactionPhase::AbortableError;
                     return Step::Complete(TxnOp::Commit, Err(reason.into()));
-                } else if self.added.is_empty() {
+                } else if self.nothing_added() {
                     // Nothing was added: the coordinator knows of no
                     // transaction, there is nothing to end.
                     return self.finish(TxnOp::Commit);
@@ -430,7 +481,7 @@ impl Transaction {
                     TxnRequest::InitProducerId { bump: true }
                 } else if !settled {
                     return Step::Idle;
-                } else if self.added.is_empty() {
+                } else if self.nothing_added() {
                     if self.bump_needed {
                         self.bumping = true;
                         TxnRequest::InitProducerId { bump: true }
@@ -443,10 +494,18 @@ impl Transaction {
             }
             _ => return Step::Idle,
         };
-        if self.coordinator.is_none() {
-            self.in_flight = Some(TxnRequest::FindCoordinator);
-            return Step::Send(TxnRequest::FindCoordinator);
-        }
+        let request = match request {
+            TxnRequest::CommitOffsets(c)
+                if self.group_coordinator_of(&c.group.group_id).is_none() =>
+            {
+                TxnRequest::FindGroupCoordinator {
+                    group_id: c.group.group_id,
+                }
+            }
+            TxnRequest::CommitOffsets(c) => TxnRequest::CommitOffsets(c),
+            _ if self.coordinator.is_none() => TxnRequest::FindCoordinator,
+            other => other,
+        };
         if let TxnRequest::AddPartitions(_) = &request {
             self.pending.clear();
         }
@@ -458,11 +517,18 @@ impl Transaction {
     fn finish(&mut self, op: TxnOp) -> Step {
         self.phase = TransactionPhase::Ready;
         self.added.clear();
+        self.groups_added.clear();
         self.pending.clear();
         self.abortable = None;
         self.bumping = false;
         self.failures = 0;
         Step::Complete(op, Ok(()))
+    }
+
+    /// Neither a partition nor a consumer group joined the transaction: the
+    /// coordinator knows of no transaction.
+    fn nothing_added(&self) -> bool {
+        self.added.is_empty() && self.groups_added.is_empty()
     }
 
     fn retry_later(&mut self, now: Instant, rediscover: bool) {

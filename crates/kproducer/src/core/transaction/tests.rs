@@ -454,3 +454,5 @@ async fn a_broker_without_an_api_transactions_need_is_fatal() {
 }
 
 mod walk;
+
+mod offsets;

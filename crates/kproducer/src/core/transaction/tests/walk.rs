@@ -7,9 +7,9 @@ use kproducer_protocol::ErrorCode;
 use tokio::time::Instant;
 
 use super::{coordinator, machine, tp};
-use crate::core::transaction::{Answer, Step, TxnRequest};
+use crate::core::transaction::{Answer, Step, TxnOp, TxnRequest};
 use crate::error::Error;
-use crate::transaction::TransactionPhase;
+use crate::transaction::{ConsumerGroupMetadata, OffsetAndMetadata, TransactionPhase};
 
 /// A deterministic generator for the random walk (xorshift64*).
 struct Rng(u64);
@@ -29,8 +29,10 @@ impl Rng {
 
 /// Random inputs in random order; after each, the invariants hold:
 /// one request at a time, batches only for added partitions of an open
-/// transaction, no commit EndTxn once the transaction is abortable, and a
-/// finished operation leaves the machine ready (or fatal).
+/// transaction, no commit EndTxn once the transaction is abortable or
+/// while offsets are being sent, offsets committed only for a group added
+/// to the transaction, and a finished operation leaves the machine ready
+/// (or fatal; offsets leave it in its transaction).
 #[tokio::test(start_paused = true)]
 async fn random_walks_keep_the_invariants() {
     let codes = [
@@ -44,6 +46,7 @@ async fn random_walks_keep_the_invariants() {
         ErrorCode::PRODUCER_FENCED,
         ErrorCode::UNKNOWN_PRODUCER_ID,
         ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+        ErrorCode::ILLEGAL_GENERATION,
     ];
     // Operations finished successfully across all walks, by kind: the walk
     // must reach every one of them, or it proves little.
@@ -55,7 +58,7 @@ async fn random_walks_keep_the_invariants() {
         let mut now = Instant::now();
         for step in 0..400 {
             let ctx = format!("seed {seed}, step {step}, phase {:?}", t.phase());
-            match rng.below(9) {
+            match rng.below(12) {
                 0 => drop(t.init()),
                 1 => drop(t.begin()),
                 2 => drop(t.commit()),
@@ -79,12 +82,29 @@ async fn random_walks_keep_the_invariants() {
                     message: None,
                 }),
                 6 => now += Duration::from_millis(rng.below(3000)),
+                7 => {
+                    let offsets = (0..=rng.below(3) as i32)
+                        .map(|p| (tp(p), OffsetAndMetadata::new(rng.below(100) as i64)))
+                        .collect();
+                    drop(t.send_offsets(ConsumerGroupMetadata::new("g"), offsets));
+                }
                 _ => {
                     // Answer the request in flight, if any.
                     let Some(request) = out.take() else {
                         continue;
                     };
-                    let code = codes[rng.below(codes.len() as u64) as usize];
+                    let mut code = codes[rng.below(codes.len() as u64) as usize];
+                    // The offsets take three answers in a row: fail them
+                    // less often, so that walks get through.
+                    let offsets_request = matches!(
+                        request,
+                        TxnRequest::AddOffsets { .. }
+                            | TxnRequest::FindGroupCoordinator { .. }
+                            | TxnRequest::CommitOffsets(_)
+                    );
+                    if offsets_request && rng.below(4) != 0 {
+                        code = ErrorCode::NONE;
+                    }
                     let mut answer = |ok| {
                         if rng.below(8) == 0 {
                             Answer::Lost("reset".into())
@@ -125,16 +145,60 @@ async fn random_walks_keep_the_invariants() {
                             )
                         }
                         TxnRequest::EndTxn { .. } => t.on_end_txn(now, answer(())),
+                        TxnRequest::AddOffsets { .. } => t.on_add_offsets(now, answer(())),
+                        TxnRequest::FindGroupCoordinator { .. } => {
+                            let a = answer(());
+                            t.on_find_group_coordinator(
+                                now,
+                                match a {
+                                    Answer::Ok(()) => Answer::Ok(coordinator()),
+                                    Answer::Code(c, m) => Answer::Code(c, m),
+                                    Answer::Lost(w) => Answer::Lost(w),
+                                    Answer::Unsupported(w) => Answer::Unsupported(w),
+                                },
+                            )
+                        }
+                        TxnRequest::CommitOffsets(c) => {
+                            let a = answer(());
+                            t.on_commit_offsets(
+                                now,
+                                match a {
+                                    Answer::Ok(()) => Answer::Ok(
+                                        c.offsets.keys().map(|tp| (tp.clone(), code)).collect(),
+                                    ),
+                                    Answer::Code(_, _) => Answer::Ok(
+                                        c.offsets.keys().map(|tp| (tp.clone(), code)).collect(),
+                                    ),
+                                    Answer::Lost(w) => Answer::Lost(w),
+                                    Answer::Unsupported(w) => Answer::Unsupported(w),
+                                },
+                            )
+                        }
                     };
-                    if let Step::Complete(op, Ok(())) = step {
-                        assert_eq!(t.phase(), TransactionPhase::Ready, "{ctx}");
-                        *finished.entry(op.name()).or_default() += 1;
+                    match step {
+                        Step::Complete(TxnOp::SendOffsets, Ok(())) => {
+                            assert!(
+                                matches!(
+                                    t.phase(),
+                                    TransactionPhase::InTransaction | TransactionPhase::Committing
+                                ),
+                                "{ctx}: offsets complete inside the transaction, now {:?}",
+                                t.phase()
+                            );
+                            *finished.entry(TxnOp::SendOffsets.name()).or_default() += 1;
+                        }
+                        Step::Complete(op, Ok(())) => {
+                            assert_eq!(t.phase(), TransactionPhase::Ready, "{ctx}");
+                            *finished.entry(op.name()).or_default() += 1;
+                        }
+                        _ => {}
                     }
                     continue;
                 }
             }
             let settled = rng.below(2) == 0;
             let abortable = t.abortable.is_some();
+            let sending_offsets = t.offsets.is_some();
             match t.poll(now, settled) {
                 Step::Send(request) => {
                     assert!(
@@ -144,8 +208,18 @@ async fn random_walks_keep_the_invariants() {
                     if request == (TxnRequest::EndTxn { commit: true }) {
                         assert!(!abortable, "{ctx}: committing an abortable transaction");
                         assert!(settled, "{ctx}: committing before the flush");
+                        assert!(!sending_offsets, "{ctx}: committing before the offsets");
+                    }
+                    if let TxnRequest::CommitOffsets(c) = &request {
+                        assert!(
+                            t.groups_added.contains(&c.group.group_id),
+                            "{ctx}: offsets for a group not in the transaction"
+                        );
                     }
                     out = Some(request);
+                }
+                Step::Complete(TxnOp::SendOffsets, Ok(())) => {
+                    *finished.entry(TxnOp::SendOffsets.name()).or_default() += 1;
                 }
                 Step::Complete(op, Ok(())) => {
                     assert_eq!(t.phase(), TransactionPhase::Ready, "{ctx}");
@@ -156,16 +230,27 @@ async fn random_walks_keep_the_invariants() {
             if t.phase() == TransactionPhase::FatalError {
                 assert!(t.fatal_error().is_some(), "{ctx}");
                 assert!(t.begin().is_err() && t.commit().is_err() && t.abort().is_err());
+                assert!(
+                    t.send_offsets(ConsumerGroupMetadata::new("g"), Default::default())
+                        .is_err()
+                );
+                // A fatal producer is done: go on with a new one, so that
+                // the rest of the walk still exercises something.
+                t = machine();
+                out = None;
             }
         }
     }
-    for op in [
-        "init_transactions",
-        "commit_transaction",
-        "abort_transaction",
+    // The offsets need three answers in a row inside an open transaction,
+    // so fewer walks get them through (the unit tests cover each step).
+    for (op, at_least) in [
+        ("init_transactions", 10),
+        ("commit_transaction", 10),
+        ("abort_transaction", 10),
+        ("send_offsets_to_transaction", 5),
     ] {
         assert!(
-            finished.get(op).copied().unwrap_or(0) > 10,
+            finished.get(op).copied().unwrap_or(0) >= at_least,
             "{op}: {finished:?}"
         );
     }

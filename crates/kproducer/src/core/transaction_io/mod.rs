@@ -2,7 +2,9 @@
 //! runs the [`Transaction`] state machine's decisions as coordinator
 //! requests (FindCoordinator, InitProducerId, AddPartitionsToTxn, EndTxn),
 //! feeds their answers back, drops unsent records when a transaction is
-//! aborted, and answers the callers.
+//! aborted, and answers the callers. `offsets.rs`: the requests of
+//! `send_offsets_to_transaction` (AddOffsetsToTxn, FindCoordinator for the
+//! group, TxnOffsetCommit).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,28 +13,36 @@ use std::sync::atomic::Ordering;
 use kproducer_net::{BrokerAddress, Connection, ConnectionError, TopicPartition};
 use kproducer_protocol::ErrorCode;
 use kproducer_protocol::messages::{
-    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, AddPartitionsToTxnTopic, EndTxnRequest,
-    EndTxnResponse, FindCoordinatorRequest, FindCoordinatorResponse, InitProducerIdRequest,
-    InitProducerIdResponse,
+    AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
+    AddPartitionsToTxnTopic, EndTxnRequest, EndTxnResponse, FindCoordinatorRequest,
+    FindCoordinatorResponse, InitProducerIdRequest, InitProducerIdResponse,
+    TxnOffsetCommitResponse,
 };
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::idempotence::ProducerIdentity;
-use super::transaction::{Answer, Coordinator, Started, Step, Transaction, TxnOp, TxnRequest};
+use super::transaction::{
+    Answer, Coordinator, OffsetCommit, Started, Step, Transaction, TxnOp, TxnRequest,
+};
 use super::{Core, Event};
 use crate::config::ProducerConfig;
 use crate::error::Error;
 use crate::metrics;
 use crate::transaction::{TransactionError, TransactionPhase};
 
+mod offsets;
+
 /// A transaction operation a producer handle asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TxnCommand {
     Init,
     Begin,
     Commit,
     Abort,
+    /// `send_offsets_to_transaction` (boxed: a command stays one record's
+    /// size in the queue).
+    SendOffsets(Box<OffsetCommit>),
 }
 
 /// Why a coordinator request got no answer.
@@ -47,7 +57,12 @@ pub(crate) enum RequestFailure {
 impl RequestFailure {
     fn of(e: ConnectionError) -> Self {
         match e {
-            ConnectionError::UnsupportedApi { .. } => RequestFailure::Unsupported(e.to_string()),
+            // An encode error is a request the broker's version cannot
+            // carry (TxnOffsetCommit group metadata below v3): as fatal as
+            // a missing API, as in Java.
+            ConnectionError::UnsupportedApi { .. } | ConnectionError::Encode { .. } => {
+                RequestFailure::Unsupported(e.to_string())
+            }
             other => RequestFailure::Lost(other.to_string()),
         }
     }
@@ -72,6 +87,9 @@ pub(crate) enum TxnEvent {
     },
     AddPartitions(Outcome<AddPartitionsToTxnResponse>),
     EndTxn(Outcome<EndTxnResponse>),
+    AddOffsets(Outcome<AddOffsetsToTxnResponse>),
+    FindGroupCoordinator(Outcome<FindCoordinatorResponse>),
+    CommitOffsets(Outcome<TxnOffsetCommitResponse>),
 }
 
 /// A transactional producer's transaction as the core holds it: the state
@@ -120,6 +138,7 @@ impl Core {
                 TxnCommand::Begin => "begin_transaction",
                 TxnCommand::Commit => "commit_transaction",
                 TxnCommand::Abort => "abort_transaction",
+                TxnCommand::SendOffsets(_) => "send_offsets_to_transaction",
             };
             let _ = reply.send(Err(TransactionError::NotTransactional { operation }.into()));
             return;
@@ -138,6 +157,10 @@ impl Core {
                 let _ = reply.send(result);
                 return;
             }
+            TxnCommand::SendOffsets(commit) => {
+                self.on_send_offsets(*commit, reply);
+                return;
+            }
             TxnCommand::Init => TxnOp::Init,
             TxnCommand::Commit => TxnOp::Commit,
             TxnCommand::Abort => TxnOp::Abort,
@@ -153,6 +176,8 @@ impl Core {
             TxnOp::Init => link.machine.init(),
             TxnOp::Commit => link.machine.commit(),
             TxnOp::Abort => link.machine.abort(),
+            // Handled above.
+            TxnOp::SendOffsets => return,
         };
         match started {
             Err(e) => {
@@ -177,7 +202,7 @@ impl Core {
                         // The brokers' addresses, so coordinator requests
                         // share the brokers' connections.
                         TxnOp::Init => self.metadata.refresh_requested = true,
-                        TxnOp::Abort => {}
+                        TxnOp::Abort | TxnOp::SendOffsets => {}
                     }
                 }
             }
@@ -298,7 +323,9 @@ impl Core {
                 i += 1;
             }
         }
-        if !delivered {
+        // Offsets nobody waits for any more need no keeping: a failure left
+        // the transaction abortable, which the next call reports anyway.
+        if !delivered && op != TxnOp::SendOffsets {
             link.unclaimed = Some((op, result));
         }
     }
@@ -351,9 +378,18 @@ impl Core {
         let coordinator = link.machine.coordinator().cloned();
         let producer = self.producer_identity();
         tracing::debug!(?request, "transaction request");
-        let connection = match (&request, coordinator) {
-            (TxnRequest::FindCoordinator, _) | (_, None) => self.control_connection(),
-            (_, Some(c)) => self.coordinator_connection(&c),
+        let group_coordinator = link.machine.group_coordinator().cloned();
+        let connection = match (&request, coordinator, group_coordinator) {
+            (TxnRequest::CommitOffsets(_), _, Some(g)) => self.coordinator_connection(&g),
+            (
+                TxnRequest::FindCoordinator
+                | TxnRequest::FindGroupCoordinator { .. }
+                | TxnRequest::CommitOffsets(_),
+                _,
+                _,
+            )
+            | (_, None, _) => self.control_connection(),
+            (_, Some(c), _) => self.coordinator_connection(&c),
         };
         let future: Pin<Box<dyn Future<Output = Event> + Send>> = match request {
             TxnRequest::FindCoordinator => {
@@ -435,6 +471,15 @@ impl Core {
                     Event::Transaction(TxnEvent::EndTxn(result))
                 })
             }
+            TxnRequest::AddOffsets { group_id } => {
+                offsets::add_offsets(group_id, id, producer, connection)
+            }
+            TxnRequest::FindGroupCoordinator { group_id } => {
+                offsets::find_group_coordinator(group_id, connection)
+            }
+            TxnRequest::CommitOffsets(commit) => {
+                offsets::commit_offsets(commit, id, producer, connection)
+            }
         };
         self.events.push(future);
     }
@@ -506,6 +551,7 @@ impl Core {
                 };
                 self.with_machine(|m| m.on_end_txn(now, answer))
             }
+            offsets_event => self.on_offsets_event(now, offsets_event),
         };
         if let Step::Complete(op, result) = step {
             self.complete_operation(op, result);
