@@ -37,6 +37,31 @@ pub(crate) const STALL_FRACTION: f64 = 0.5;
 /// skipped and the width kept; the slow scale-down takes it back.
 const IDLE_BUSY_FRACTION: f64 = 0.1;
 
+/// The fewest answered Produce requests under pressure on which a
+/// scale-up may be decided before its full baseline
+/// ([`BASELINE_ROUND_TRIPS`](crate::BASELINE_ROUND_TRIPS)) is measured:
+/// 2.
+///
+/// The bytes of `k` answers give the width's rate to within one answer,
+/// so its capacity is at most the measured rate × (k + 1) / k (2× for one
+/// answer, 1.5× for two). One answer is a single request's size over its
+/// own round trip, and the pipeline (the next requests already queued at
+/// the broker) has not shown yet; from the second answer on, the rate
+/// includes one request served after another, which is what a saturated
+/// connection does. See [`capacity_bound`].
+pub const EARLY_MIN_ANSWERS: u64 = 2;
+
+/// The most a width that moved `rate` bytes per busy second over `answers`
+/// answered requests can carry, as far as that evidence shows:
+/// `rate × (answers + 1) / answers`; `None` below [`EARLY_MIN_ANSWERS`]
+/// or when nothing was moved.
+pub(crate) fn capacity_bound(answers: u64, rate: f64) -> Option<f64> {
+    if answers < EARLY_MIN_ANSWERS || rate.is_nan() || rate <= 0.0 {
+        return None;
+    }
+    Some(rate * (answers as f64 + 1.0) / answers as f64)
+}
+
 /// One closed window's throughput sample.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
@@ -50,6 +75,8 @@ struct Sample {
     /// The backlog (bytes waiting to be sent) when the window opened and
     /// when it closed, when the caller reports it.
     backlog: Option<(u64, u64)>,
+    /// Produce requests answered in the window.
+    answers: u64,
 }
 
 /// What one closed window measured, as [`ScaleUpCheck::close_window`]
@@ -61,6 +88,7 @@ pub(crate) struct WindowMeasure {
     pub(crate) width: usize,
     pub(crate) busy: f64,
     pub(crate) backlog: Option<(u64, u64)>,
+    pub(crate) answers: u64,
 }
 
 /// The best rate a width has shown recently: over two adjacent windows at
@@ -107,6 +135,9 @@ pub(crate) enum Verdict {
 pub(crate) struct ScaleUpCheck {
     /// Bytes reported since the open window started.
     open_bytes: u64,
+    /// The baseline of a scale-up decided early (before the full
+    /// baseline): the upper bound of what the width could carry.
+    early_before: Option<f64>,
     /// Whether any throughput was ever reported (without it there is
     /// nothing to judge and scale-ups are never undone).
     fed: bool,
@@ -134,6 +165,32 @@ impl ScaleUpCheck {
         self.fed = true;
     }
 
+    /// The evidence gathered under the current pressure (the windows
+    /// since it started): how many requests were answered, and the bytes
+    /// they moved per busy second (as a baseline is measured). `(0, 0.0)`
+    /// without pressure.
+    pub(crate) fn pressure_evidence(&self) -> (u64, f64) {
+        let Some(since) = self.high_since else {
+            return (0, 0.0);
+        };
+        let under = || self.samples.iter().filter(move |s| s.opened >= since);
+        let answers = under().map(|s| s.answers).sum();
+        (answers, busy_rate_of(under()))
+    }
+
+    /// Whether `rate` is less than what `width` has shown within
+    /// [`CAPACITY_MEMORY`]: then it is not the width's capacity (a lull, or
+    /// a stall's busy but silent time in it).
+    pub(crate) fn is_below_shown(&self, width: usize, now: Instant, rate: f64) -> bool {
+        rate < self.shown_rate(width, now)
+    }
+
+    /// The next scale-up is decided early: judge it against `bound`
+    /// (see [`capacity_bound`]) instead of the measured baseline.
+    pub(crate) fn set_early_baseline(&mut self, bound: f64) {
+        self.early_before = Some(bound);
+    }
+
     /// Closes the open window `[opened, opened + length)`; returns its
     /// throughput in bytes per second. Keeps only samples within `keep`
     /// of `now` (a cooldown's worth is all a baseline needs).
@@ -144,6 +201,7 @@ impl ScaleUpCheck {
             width,
             busy,
             backlog,
+            answers,
         } = m;
         let bytes = std::mem::take(&mut self.open_bytes);
         let now = opened + length;
@@ -154,6 +212,7 @@ impl ScaleUpCheck {
             width,
             busy,
             backlog,
+            answers,
         };
         if backlog.is_some() {
             self.note_shown(sample, now);
@@ -288,10 +347,10 @@ impl ScaleUpCheck {
             .map_or(from_instant, |h| h.max(from_instant));
         let baseline = self.samples.iter().filter(|s| s.opened >= since);
         let demand_aware = self.samples.back().is_some_and(|s| s.backlog.is_some());
-        let before = if demand_aware {
-            busy_rate_of(baseline)
-        } else {
-            rate_of(baseline)
+        let before = match self.early_before.take() {
+            Some(bound) => bound,
+            None if demand_aware => busy_rate_of(baseline),
+            None => rate_of(baseline),
         };
         self.samples.clear();
         self.high_since = None;
@@ -309,6 +368,7 @@ impl ScaleUpCheck {
         self.samples.clear();
         self.pending = None;
         self.high_since = None;
+        self.early_before = None;
     }
 
     /// Judges the pending scale-up once its cooldown has passed,

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::scale_up_check::{ScaleUpCheck, Verdict, WindowMeasure};
 use crate::scaler_config::{ScalerConfig, ScalerConfigError};
+use crate::scaler_window::RoundTrips;
 
 /// What one evaluation window measured, each signal normalised by the
 /// window's length.
@@ -214,11 +215,8 @@ pub struct Scaler {
     change_cooldown: Duration,
     low_since: Option<Instant>,
     scale_up_check: ScaleUpCheck,
-    /// Produce round trips reported in the open window: total and count.
-    round_trip_total: Duration,
-    round_trip_count: u64,
-    /// Smoothed mean round trip (`None` until one is reported).
-    round_trip: Option<Duration>,
+    /// Produce round trips: the open window's, and their smoothed mean.
+    round_trips: RoundTrips,
     /// The last backlog reported ([`Scaler::observe_backlog`]).
     backlog: Option<u64>,
     /// The backlog when the open window opened (0 for the first window).
@@ -243,9 +241,7 @@ impl Scaler {
             last_change: None,
             low_since: None,
             scale_up_check: ScaleUpCheck::default(),
-            round_trip_total: Duration::ZERO,
-            round_trip_count: 0,
-            round_trip: None,
+            round_trips: RoundTrips::default(),
             backlog: None,
             // A group starts with nothing waiting (the producer creates a
             // broker's scaler when it first uses the broker).
@@ -301,9 +297,15 @@ impl Scaler {
     /// connections are up and its fences have lifted, which takes round
     /// trips, not seconds. The mean is smoothed over windows (each closed
     /// window's mean weighs one half).
+    ///
+    /// They also pace the windows: while the group is answering, a window
+    /// lasts [`WINDOW_ROUND_TRIPS`](crate::WINDOW_ROUND_TRIPS) round trips
+    /// (between [`MIN_WINDOW_FLOOR`](crate::MIN_WINDOW_FLOOR) and
+    /// [`ScalerConfig::min_window`]; see [`window_length`](Self::window_length)),
+    /// and `count` is how many answers back the throughput measured (see
+    /// [`EARLY_MIN_ANSWERS`](crate::EARLY_MIN_ANSWERS)).
     pub fn observe_round_trips(&mut self, total: Duration, count: u64) {
-        self.round_trip_total = self.round_trip_total.saturating_add(total);
-        self.round_trip_count = self.round_trip_count.saturating_add(count);
+        self.round_trips.observe(total, count);
     }
 
     /// Sets the group's backlog: `bytes` of batches ready to send and
@@ -330,13 +332,54 @@ impl Scaler {
 
     /// The smoothed mean Produce round trip, once one was reported.
     pub fn round_trip(&self) -> Option<Duration> {
-        self.round_trip
+        self.round_trips.smoothed()
+    }
+
+    /// How long the open window must last before [`evaluate`](Self::evaluate)
+    /// closes it: [`WINDOW_ROUND_TRIPS`](crate::WINDOW_ROUND_TRIPS) mean
+    /// round trips while the group is answering (the open window's mean
+    /// before the first window with answers closes), at least
+    /// [`MIN_WINDOW_FLOOR`](crate::MIN_WINDOW_FLOOR) and at most
+    /// [`ScalerConfig::min_window`]; `min_window` when round trips are not
+    /// reported or the group is idle.
+    pub fn window_length(&self) -> Duration {
+        self.round_trips.window_length(&self.config)
+    }
+
+    /// Whether round trips pace the windows now: the open window or the
+    /// last closed one had answers (see [`window_length`](Self::window_length)).
+    /// While they do not, the first answers reported can shorten the open
+    /// window, so a caller that evaluates on a timer should report them
+    /// (and evaluate) as soon as they come, not at its next tick.
+    pub fn paced_by_round_trips(&self) -> bool {
+        self.round_trips.paces()
+    }
+
+    /// The earliest instant at which [`evaluate`](Self::evaluate) can
+    /// close the open window, as of the observations so far: when a caller
+    /// that evaluates on a timer should tick next (more observations can
+    /// only make the window shorter, never longer).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use kproducer_net::{Scaler, ScalerConfig};
+    ///
+    /// let t0 = Instant::now();
+    /// let mut scaler = Scaler::new(ScalerConfig::default(), t0)?;
+    /// assert_eq!(scaler.next_evaluation(), t0 + Duration::from_millis(100));
+    /// // Two answers of 6 ms each: the window is two round trips.
+    /// scaler.observe_round_trips(Duration::from_millis(12), 2);
+    /// assert_eq!(scaler.next_evaluation(), t0 + Duration::from_millis(12));
+    /// # Ok::<(), kproducer_net::ScalerConfigError>(())
+    /// ```
+    pub fn next_evaluation(&self) -> Instant {
+        self.window_start + self.window_length()
     }
 
     /// The cooldown a change made now would get
     /// ([`ScalerConfig::cooldown_for`] of [`round_trip`](Self::round_trip)).
     pub fn cooldown(&self) -> Duration {
-        self.config.cooldown_for(self.round_trip)
+        self.config.cooldown_for(self.round_trip())
     }
 
     /// Records that, from `now` on, `buffered_bytes` of the producer's
@@ -372,7 +415,7 @@ impl Scaler {
     pub fn evaluate(&mut self, now: Instant) -> Decision {
         let elapsed = now.saturating_duration_since(self.window_start);
         let previous_width = self.width;
-        if elapsed < self.config.min_window {
+        if elapsed < self.window_length() {
             return Decision {
                 previous_width,
                 target_width: previous_width,
@@ -417,7 +460,7 @@ impl Scaler {
                 buffer_fill = signals.buffer_fill,
                 throughput_bytes_per_sec = signals.throughput as u64,
                 window_ms = signals.window.as_millis() as u64,
-                round_trip_us = self.round_trip.map_or(0, |d| d.as_micros() as u64),
+                round_trip_us = self.round_trip().map_or(0, |d| d.as_micros() as u64),
                 cooldown_ms = self.change_cooldown.as_millis() as u64,
                 backlog_bytes = signals.backlog_bytes.unwrap_or(0),
                 offered_bytes_per_sec = signals.offered.unwrap_or(0.0) as u64,
@@ -460,6 +503,7 @@ impl Scaler {
         let backlog = self
             .backlog
             .map(|end| (self.backlog_at_open.unwrap_or(end), end));
+        let answers = self.round_trips.close_window();
         let throughput = self.scale_up_check.close_window(
             WindowMeasure {
                 opened: self.window_start,
@@ -467,6 +511,7 @@ impl Scaler {
                 width,
                 busy: busy_fraction,
                 backlog,
+                answers,
             },
             self.config.cooldown,
         );
@@ -487,55 +532,45 @@ impl Scaler {
             backlog_bytes: self.backlog,
             offered,
         };
-        if self.round_trip_count > 0 {
-            let count = u32::try_from(self.round_trip_count).unwrap_or(u32::MAX);
-            let mean = self.round_trip_total / count;
-            self.round_trip = Some(match self.round_trip {
-                Some(previous) => (previous + mean) / 2,
-                None => mean,
-            });
-        }
-        self.round_trip_total = Duration::ZERO;
-        self.round_trip_count = 0;
         self.slots.fill(SlotTotals::default());
         self.buffer_integral = 0.0;
         self.window_start = now;
         signals
     }
 
-    /// The width the demand asks for, from the window's backlog, offered
-    /// load and throughput (see [`observe_backlog`](Self::observe_backlog));
-    /// `None` when nothing was moved (no per-connection rate to divide by).
+    /// The demand over the window, in bytes per second, given that the
+    /// group moves `moved` bytes per second (see
+    /// [`observe_backlog`](Self::observe_backlog)); `None` without a
+    /// backlog report or when nothing was moved.
     ///
-    /// One connection carried `throughput / width`. The demand is the
-    /// offered load plus the backlog beyond one round trip's worth of
-    /// throughput (that much is the pipeline, always waiting for the next
-    /// slot), cleared over half a cooldown (the settling half: by the
-    /// judged half the new width should carry the load alone). A demand
-    /// less than [`ScalerConfig::scale_up_min_gain`] above the throughput
-    /// keeps the width: one more connection could not gain enough to be
-    /// kept. A buffer at least [`ScalerConfig::scale_up_buffer`] full means
-    /// the sender is (about to be) blocked: the demand is censored at what
-    /// was moved, so the maximum is tried.
-    fn demand_width(&self, s: &Signals) -> Option<usize> {
-        let c = &self.config;
-        let w = s.width;
-        let moved = s.throughput;
+    /// The demand is the offered load plus the backlog beyond one round
+    /// trip's worth of `moved` (that much is the pipeline, always waiting
+    /// for the next slot), cleared over half a cooldown (the settling
+    /// half: by the judged half the new width should carry the load
+    /// alone).
+    fn demand(&self, s: &Signals, moved: f64) -> Option<f64> {
         let backlog = s.backlog_bytes? as f64;
         if moved.is_nan() || moved <= 0.0 {
             return None;
         }
-        if s.buffer_fill >= c.scale_up_buffer {
-            return Some(c.max_width);
-        }
-        let rtt = self.round_trip.unwrap_or(Duration::ZERO).as_secs_f64();
-        let clear_within = (c.cooldown_for(self.round_trip) / 2)
+        let rtt = self.round_trip().unwrap_or(Duration::ZERO).as_secs_f64();
+        let clear_within = (self.cooldown() / 2)
             .as_secs_f64()
             .max(s.window.as_secs_f64());
         let excess = (backlog - moved * rtt).max(0.0);
-        let demand = s.offered.unwrap_or(moved) + excess / clear_within;
-        if demand < moved * (1.0 + c.scale_up_min_gain) {
-            return Some(w);
+        Some(s.offered.unwrap_or(moved) + excess / clear_within)
+    }
+
+    /// The width that carries `demand` when the current width moves
+    /// `moved`: `⌈width × demand / moved⌉`, at least width + 1, at most
+    /// the maximum; the maximum when the buffer is at least
+    /// [`ScalerConfig::scale_up_buffer`] full (the sender is, or is about
+    /// to be, blocked: its demand is censored at what was moved).
+    fn width_for(&self, s: &Signals, demand: f64, moved: f64) -> usize {
+        let c = &self.config;
+        let w = s.width;
+        if s.buffer_fill >= c.scale_up_buffer {
+            return c.max_width;
         }
         let needed = (w as f64 * demand / moved).ceil();
         let needed = if needed.is_finite() && needed < c.max_width as f64 {
@@ -543,7 +578,60 @@ impl Scaler {
         } else {
             c.max_width
         };
-        Some(needed.clamp(w + 1, c.max_width))
+        needed.clamp(w + 1, c.max_width)
+    }
+
+    /// The width the demand asks for, from the window's backlog, offered
+    /// load and throughput (see [`observe_backlog`](Self::observe_backlog));
+    /// `None` when nothing was moved (no per-connection rate to divide by).
+    ///
+    /// One connection carried `throughput / width`. A demand
+    /// ([`demand`](Self::demand)) less than
+    /// [`ScalerConfig::scale_up_min_gain`] above the throughput keeps the
+    /// width: one more connection could not gain enough to be kept, unless
+    /// the buffer is at least [`ScalerConfig::scale_up_buffer`] full: then
+    /// the maximum is tried ([`width_for`](Self::width_for)).
+    fn demand_width(&self, s: &Signals) -> Option<usize> {
+        let c = &self.config;
+        let moved = s.throughput;
+        let demand = self.demand(s, moved)?;
+        if s.buffer_fill < c.scale_up_buffer && demand < moved * (1.0 + c.scale_up_min_gain) {
+            return Some(s.width);
+        }
+        Some(self.width_for(s, demand, moved))
+    }
+
+    /// A scale-up before the full baseline
+    /// ([`BASELINE_ROUND_TRIPS`](crate::BASELINE_ROUND_TRIPS)) has been
+    /// measured, when the evidence so far already decides it; `None`
+    /// otherwise (keep measuring).
+    ///
+    /// The throughput of `k` answers is known to within one answer, so
+    /// what the width can carry is at most its busy-time rate × (k + 1) / k
+    /// ([`EARLY_MIN_ANSWERS`](crate::EARLY_MIN_ANSWERS) answers at least).
+    /// If the demand exceeds even that bound by
+    /// [`ScalerConfig::scale_up_min_gain`], more answers cannot reverse
+    /// the decision: the step is taken now, sized by the rate measured,
+    /// and judged later against the bound (so a step that only looked
+    /// worth it because of the few answers is undone like any other).
+    /// The measured rate stands for the width's capacity only if the
+    /// width has not shown more within
+    /// [`CAPACITY_MEMORY`](crate::CAPACITY_MEMORY): a lower rate is a lull
+    /// or a stall (the catch-up after one has its busy but silent time in
+    /// the evidence), and waits for the full baseline.
+    fn early_step(&mut self, now: Instant, s: &Signals) -> Option<usize> {
+        let (answers, moved) = self.scale_up_check.pressure_evidence();
+        let bound = crate::scale_up_check::capacity_bound(answers, moved)?;
+        if self.scale_up_check.is_below_shown(s.width, now, moved) {
+            return None;
+        }
+        let demand = self.demand(s, moved)?;
+        if demand < bound * (1.0 + self.config.scale_up_min_gain) {
+            return None;
+        }
+        let target = self.width_for(s, demand, moved);
+        self.scale_up_check.set_early_baseline(bound);
+        Some(target)
     }
 
     /// The decision for one closed window. Updates the low-load timer.
@@ -571,30 +659,33 @@ impl Scaler {
                 return (w, Reason::ScaleUpBackedOff { remaining });
             }
             let demand_sized = self.scale_up_check.judges() && s.backlog_bytes.is_some();
-            let baseline = match self.round_trip {
+            let baseline = match self.round_trip() {
                 // Sized by demand, with round trips: one window holding
                 // enough round trips (its rate is taken over busy time).
-                Some(rtt) if demand_sized => c
-                    .min_window
+                Some(rtt) if demand_sized => self
+                    .window_length()
                     .max(rtt.saturating_mul(crate::scaler_config::BASELINE_ROUND_TRIPS)),
                 _ => c
                     .min_window
                     .saturating_mul(crate::scaler_config::BASELINE_WINDOWS),
             }
-            .min(c.cooldown_for(self.round_trip) / 2);
-            if self.scale_up_check.baseline_pending(now, baseline) {
-                return (w, Reason::MeasuringBaseline);
-            }
+            .min(c.cooldown_for(self.round_trip()) / 2);
             let trigger = if by_wait {
                 ScaleUpTrigger::WaitingForInFlightPermit
             } else {
                 ScaleUpTrigger::BufferBackedUp
             };
+            if self.scale_up_check.baseline_pending(now, baseline) {
+                if demand_sized && let Some(target) = self.early_step(now, s) {
+                    return (target, Reason::ScaleUp(trigger));
+                }
+                return (w, Reason::MeasuringBaseline);
+            }
             if demand_sized
                 && let Some((moving, shown)) = self.scale_up_check.stalled_below_shown(
                     w,
                     now,
-                    c.cooldown_for(self.round_trip) / 2,
+                    c.cooldown_for(self.round_trip()) / 2,
                 )
             {
                 return (

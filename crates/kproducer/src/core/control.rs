@@ -349,6 +349,36 @@ impl Core {
         totals
     }
 
+    /// Whether the scaler's tick is due: its time has come, or an
+    /// adaptive broker answered its first requests since it was idle (or
+    /// ever). Those answers set the scaler's window to a few round trips
+    /// (`Scaler::window_length`), so a burst's first window closes when
+    /// the evidence is there, not on the next 100 ms tick.
+    pub(super) fn scale_due(&self, now: Instant) -> bool {
+        now >= self.next_scale_tick
+            || self.brokers.values().any(|link| {
+                link.scaler
+                    .as_ref()
+                    .is_some_and(|s| !s.paced_by_round_trips())
+                    && link.slots.iter().any(|s| s.round_trips.count > 0)
+            })
+    }
+
+    /// When the scaler's next tick is due after one at `now`: the
+    /// configured interval, or sooner when an adaptive broker's window
+    /// can close sooner (its windows last a few round trips while it is
+    /// answering; `Scaler::next_evaluation`). At least 1 ms away.
+    pub(super) fn next_scale_tick_after(&self, now: Instant) -> Instant {
+        let interval = self.settings.config.scale_interval;
+        let soonest = self
+            .brokers
+            .values()
+            .filter_map(|link| link.scaler.as_ref())
+            .map(|s| Instant::from_std(s.next_evaluation()))
+            .fold(now + interval, Instant::min);
+        soonest.max(now + Duration::from_millis(1))
+    }
+
     /// The scaler's tick: feed each adaptive broker's signals, apply new
     /// widths to its group and the router.
     pub(super) fn scale(&mut self, now: Instant) {

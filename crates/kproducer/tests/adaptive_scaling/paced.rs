@@ -14,7 +14,7 @@ use kproducer_fake_broker::{FaultAction, FaultRule};
 /// Records per millisecond at about half of what one connection carries
 /// on [`fast_cluster`] (~85 MB/s of 1 KiB records, measured by the burst
 /// test): 40 KiB per ms, ~41 MB/s.
-const HALF_LOAD_PER_MS: usize = 40;
+pub(super) const HALF_LOAD_PER_MS: usize = 40;
 
 fn paced_producer(cluster: &FakeCluster) -> Producer {
     common::producer(cluster, |b| {
@@ -103,6 +103,7 @@ async fn a_paced_load_catching_up_after_a_stall_does_not_stay_wide() {
         .collect();
     let changes = width_changes(&log);
     println!("stall timeline {timeline:?}; {records} records");
+    if std::env::var_os("DUMP").is_some() { for l in log.lines() { if l.contains("scaler") { println!("{l}"); } } }
     for l in &changes {
         println!("{l}");
     }
