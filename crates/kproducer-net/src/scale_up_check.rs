@@ -40,16 +40,17 @@ const IDLE_BUSY_FRACTION: f64 = 0.1;
 /// The fewest answered Produce requests under pressure on which a
 /// scale-up may be decided before its full baseline
 /// ([`BASELINE_ROUND_TRIPS`](crate::BASELINE_ROUND_TRIPS)) is measured:
-/// 2.
+/// 1.
 ///
-/// The bytes of `k` answers give the width's rate to within one answer,
-/// so its capacity is at most the measured rate × (k + 1) / k (2× for one
-/// answer, 1.5× for two). One answer is a single request's size over its
-/// own round trip, and the pipeline (the next requests already queued at
-/// the broker) has not shown yet; from the second answer on, the rate
-/// includes one request served after another, which is what a saturated
-/// connection does. See [`capacity_bound`].
-pub const EARLY_MIN_ANSWERS: u64 = 2;
+/// The bytes of `k` answers over the busy time give the width's rate to
+/// within one answer (the next one may have come just after the window
+/// closed), so its capacity is at most the measured rate × (k + 1) / k:
+/// 2× for one answer, 1.5× for two (see [`capacity_bound`]). One answer
+/// is enough evidence when the demand clears twice its rate: where a
+/// Produce request carries megabytes (a round trip of 60 ms on the bench's
+/// broker), waiting for a second answer costs a whole round trip, and
+/// the bound already allows for it.
+pub const EARLY_MIN_ANSWERS: u64 = 1;
 
 /// The most a width that moved `rate` bytes per busy second over `answers`
 /// answered requests can carry, as far as that evidence shows:
