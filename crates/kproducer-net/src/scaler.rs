@@ -618,7 +618,10 @@ impl Scaler {
     /// width has not shown more within
     /// [`CAPACITY_MEMORY`](crate::CAPACITY_MEMORY): a lower rate is a lull
     /// or a stall (the catch-up after one has its busy but silent time in
-    /// the evidence), and waits for the full baseline.
+    /// the evidence), and waits for the full baseline. So does a step too
+    /// small to be kept against the bound: the target width, at the
+    /// measured rate per connection, must itself clear it by
+    /// [`ScalerConfig::scale_up_min_gain`].
     fn early_step(&mut self, now: Instant, s: &Signals) -> Option<usize> {
         let (answers, moved) = self.scale_up_check.pressure_evidence();
         let bound = crate::scale_up_check::capacity_bound(answers, moved)?;
@@ -630,6 +633,14 @@ impl Scaler {
             return None;
         }
         let target = self.width_for(s, demand, moved);
+        // The step is judged against the bound: a width that cannot
+        // carry `(1 + min_gain) × bound` even with every connection as
+        // fast as the measured ones would be undone whatever happened, so
+        // it waits for more answers instead (one answer: at least 3×).
+        let ideal = moved * target as f64 / s.width as f64;
+        if ideal < bound * (1.0 + self.config.scale_up_min_gain) {
+            return None;
+        }
         self.scale_up_check.set_early_baseline(bound);
         Some(target)
     }
