@@ -58,6 +58,8 @@ pub(crate) struct RoundTrips {
     smoothed: Option<Duration>,
     /// Whether the last closed window had answers.
     last_window_answered: bool,
+    /// The mean round trip of the last closed window that had answers.
+    last_window_mean: Option<Duration>,
 }
 
 impl RoundTrips {
@@ -70,6 +72,18 @@ impl RoundTrips {
     /// The smoothed mean round trip.
     pub(crate) fn smoothed(&self) -> Option<Duration> {
         self.smoothed
+    }
+
+    /// The round trip as it is now: the larger of the smoothed mean and
+    /// the last answered window's mean. The smoothed mean lags a change of
+    /// load by a window or two (a burst after a trickle of tiny requests
+    /// has round trips many times longer), and evidence counted in round
+    /// trips must not be cut short by the lag.
+    pub(crate) fn recent(&self) -> Option<Duration> {
+        match (self.smoothed, self.last_window_mean) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The mean round trip of the open window, if it had answers.
@@ -114,6 +128,7 @@ impl RoundTrips {
     pub(crate) fn close_window(&mut self) -> u64 {
         let answers = self.open_count;
         if let Some(mean) = self.open_mean() {
+            self.last_window_mean = Some(mean);
             self.smoothed = Some(match self.smoothed {
                 Some(previous) => (previous + mean) / 2,
                 None => mean,

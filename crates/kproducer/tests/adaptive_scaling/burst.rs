@@ -58,7 +58,6 @@ async fn a_short_burst_reaches_the_maximum_width_within_a_few_round_trips() {
         .map(|(t, w)| format!("{:.2}s:{w}", (*t - start).as_secs_f64()))
         .collect();
     println!("burst width timeline: {timeline:?}; {records} records");
-    if std::env::var_os("DUMP").is_some() { for l in log.lines() { if l.contains("scaler") { println!("{l}"); } } }
 
     // One step, 1 → 4, sized by the backlog (the sender is blocked on a
     // full buffer: its demand is unknown, so the maximum is tried), within

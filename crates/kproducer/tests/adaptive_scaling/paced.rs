@@ -103,7 +103,6 @@ async fn a_paced_load_catching_up_after_a_stall_does_not_stay_wide() {
         .collect();
     let changes = width_changes(&log);
     println!("stall timeline {timeline:?}; {records} records");
-    if std::env::var_os("DUMP").is_some() { for l in log.lines() { if l.contains("scaler") { println!("{l}"); } } }
     for l in &changes {
         println!("{l}");
     }
