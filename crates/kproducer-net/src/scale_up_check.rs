@@ -28,7 +28,7 @@ const MIN_BASELINE_BUSY: f64 = 0.5;
 /// its width carried recently (when the backlog is reported) is a stall,
 /// not the width's limit: see [`ScaleUpCheck::stalled_below_shown`]. Half:
 /// a stall moves far less (next to nothing), while the lumpiness of
-/// answers in short windows (the best two-window rate is a maximum over
+/// answers in short windows (the best rate over two minimum windows is a maximum over
 /// many) stays well above it.
 pub(crate) const STALL_FRACTION: f64 = 0.5;
 
@@ -151,10 +151,7 @@ pub(crate) struct ScaleUpCheck {
     /// Since when (the opening of the first of an unbroken run of windows)
     /// the pressure has been high enough to scale up.
     high_since: Option<Instant>,
-    /// The previous closed window (for two-window rates), whatever the
-    /// changes since.
-    previous: Option<Sample>,
-    /// Per width, the best two-window rate of the last
+    /// Per width, the best rate over two minimum windows of the last
     /// [`CAPACITY_MEMORY`] (only kept when the backlog is reported).
     shown: Vec<Shown>,
 }
@@ -194,8 +191,15 @@ impl ScaleUpCheck {
 
     /// Closes the open window `[opened, opened + length)`; returns its
     /// throughput in bytes per second. Keeps only samples within `keep`
-    /// of `now` (a cooldown's worth is all a baseline needs).
-    pub(crate) fn close_window(&mut self, m: WindowMeasure, keep: Duration) -> f64 {
+    /// of `now` (a cooldown's worth is all a baseline needs). A width's
+    /// shown rate is measured over the trailing windows at that width
+    /// spanning at least `shown_span`.
+    pub(crate) fn close_window(
+        &mut self,
+        m: WindowMeasure,
+        keep: Duration,
+        shown_span: Duration,
+    ) -> f64 {
         let WindowMeasure {
             opened,
             length,
@@ -215,11 +219,10 @@ impl ScaleUpCheck {
             backlog,
             answers,
         };
-        if backlog.is_some() {
-            self.note_shown(sample, now);
-        }
-        self.previous = Some(sample);
         self.samples.push_back(sample);
+        if backlog.is_some() {
+            self.note_shown(now, shown_span);
+        }
         // The pending check needs every sample since its change; otherwise
         // a cooldown's worth is enough for the next baseline.
         let horizon = self
@@ -233,22 +236,36 @@ impl ScaleUpCheck {
         rate(bytes, length)
     }
 
-    /// Remembers the rate of `sample` and the window before it, if both
-    /// were at the same width and adjacent: what that width carried.
-    fn note_shown(&mut self, sample: Sample, now: Instant) {
-        let Some(prev) = self.previous else {
+    /// Remembers the rate of the trailing windows at the last window's
+    /// width, adjacent and together at least `span` long (two minimum
+    /// windows: with windows of a few round trips, two of them can be
+    /// 10 ms each, and one large answer in them would show a rate the
+    /// width never sustained): what that width carried.
+    fn note_shown(&mut self, now: Instant, span: Duration) {
+        let Some(last) = self.samples.back() else {
             return;
         };
-        if prev.width != sample.width || prev.opened + prev.length != sample.opened {
+        let width = last.width;
+        let mut end = last.opened + last.length;
+        let (mut bytes, mut length) = (0u64, Duration::ZERO);
+        for s in self.samples.iter().rev() {
+            if s.width != width || s.opened + s.length != end {
+                return;
+            }
+            bytes = bytes.saturating_add(s.bytes);
+            length = length.saturating_add(s.length);
+            end = s.opened;
+            if length >= span {
+                break;
+            }
+        }
+        if length < span {
             return;
         }
-        let rate = rate(
-            prev.bytes.saturating_add(sample.bytes),
-            prev.length.saturating_add(sample.length),
-        );
+        let rate = rate(bytes, length);
         self.shown
             .retain(|s| now.saturating_duration_since(s.at) < CAPACITY_MEMORY);
-        match self.shown.iter_mut().find(|s| s.width == sample.width) {
+        match self.shown.iter_mut().find(|s| s.width == width) {
             Some(s) if s.rate > rate => {}
             Some(s) => {
                 *s = Shown {
@@ -258,7 +275,7 @@ impl ScaleUpCheck {
                 }
             }
             None => self.shown.push(Shown {
-                width: sample.width,
+                width,
                 rate,
                 at: now,
             }),

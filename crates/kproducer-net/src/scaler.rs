@@ -516,6 +516,7 @@ impl Scaler {
                 answers,
             },
             self.config.cooldown,
+            self.config.min_window.saturating_mul(2),
         );
         let offered = match (self.backlog_at_open, self.backlog) {
             (Some(start), Some(end)) => {
