@@ -163,7 +163,11 @@ mod tests {
             r.observe(ms(rtt * 3), 3);
             assert_eq!(r.window_length(&c), ms(window), "open window, rtt {rtt} ms");
             r.close_window();
-            assert_eq!(r.window_length(&c), ms(window), "closed window, rtt {rtt} ms");
+            assert_eq!(
+                r.window_length(&c),
+                ms(window),
+                "closed window, rtt {rtt} ms"
+            );
         }
     }
 

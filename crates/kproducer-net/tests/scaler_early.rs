@@ -67,8 +67,7 @@ impl Model {
         for slot in 0..w {
             self.scaler.observe(slot, waited, busy);
         }
-        self.scaler
-            .observe_throughput((answers * REQUEST) as u64);
+        self.scaler.observe_throughput((answers * REQUEST) as u64);
         self.scaler
             .observe_round_trips(ROUND_TRIP * answers as u32, answers as u64);
         self.now += STEP;
