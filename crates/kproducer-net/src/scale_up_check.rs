@@ -45,7 +45,7 @@ const IDLE_BUSY_FRACTION: f64 = 0.1;
 /// The bytes of `k` answers over the busy time give the width's rate to
 /// within one answer (the next one may have come just after the window
 /// closed), so its capacity is at most the measured rate × (k + 1) / k:
-/// 2× for one answer, 1.5× for two (see [`capacity_bound`]). One answer
+/// 2× for one answer, 1.5× for two. One answer
 /// is enough evidence when the demand clears twice its rate: where a
 /// Produce request carries megabytes (a round trip of 60 ms on the bench's
 /// broker), waiting for a second answer costs a whole round trip, and
