@@ -45,22 +45,56 @@ const IDLE_BUSY_FRACTION: f64 = 0.1;
 /// The bytes of `k` answers over the busy time give the width's rate to
 /// within one answer (the next one may have come just after the window
 /// closed), so its capacity is at most the measured rate × (k + 1) / k:
-/// 2× for one answer, 1.5× for two. One answer
+/// 2× for one answer, 1.5× for two, unless the bytes of the requests
+/// still in flight give a tighter bound. One answer
 /// is enough evidence when the demand clears twice its rate: where a
 /// Produce request carries megabytes (a round trip of 60 ms on the bench's
 /// broker), waiting for a second answer costs a whole round trip, and
 /// the bound already allows for it.
 pub const EARLY_MIN_ANSWERS: u64 = 1;
 
-/// The most a width that moved `rate` bytes per busy second over `answers`
-/// answered requests can carry, as far as that evidence shows:
-/// `rate × (answers + 1) / answers`; `None` below [`EARLY_MIN_ANSWERS`]
-/// or when nothing was moved.
-pub(crate) fn capacity_bound(answers: u64, rate: f64) -> Option<f64> {
-    if answers < EARLY_MIN_ANSWERS || rate.is_nan() || rate <= 0.0 {
-        return None;
+/// What the windows under the current pressure showed: answers, their
+/// bytes, and the group's busy time (each window's length × its busy
+/// fraction, at least [`MIN_BASELINE_BUSY`], as a baseline is measured).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Evidence {
+    pub(crate) answers: u64,
+    pub(crate) bytes: u64,
+    pub(crate) busy_secs: f64,
+}
+
+impl Evidence {
+    /// Bytes moved per busy second.
+    pub(crate) fn rate(&self) -> f64 {
+        if self.busy_secs > 0.0 {
+            self.bytes as f64 / self.busy_secs
+        } else {
+            0.0
+        }
     }
-    Some(rate * (answers as f64 + 1.0) / answers as f64)
+
+    /// The most the width can carry, as far as this evidence shows;
+    /// `None` below [`EARLY_MIN_ANSWERS`] answers or when nothing was
+    /// moved.
+    ///
+    /// With `unanswered`, the bytes of the oldest request in flight on
+    /// each connection (each at the head of its connection's queue, so
+    /// being served): `(bytes + unanswered) / busy time`. While busy the
+    /// connections served no more than what they answered plus what they
+    /// have not finished, so this holds whatever the sizes of the
+    /// requests. Without it: `rate × (k + 1) / k`, one more answer of the
+    /// mean size, which assumes the next answer is no larger than those
+    /// seen (the first answers of a burst are often smaller).
+    pub(crate) fn capacity_bound(&self, unanswered: Option<u64>) -> Option<f64> {
+        let rate = self.rate();
+        if self.answers < EARLY_MIN_ANSWERS || rate.is_nan() || rate <= 0.0 {
+            return None;
+        }
+        Some(match unanswered {
+            Some(head) => self.bytes.saturating_add(head) as f64 / self.busy_secs,
+            None => rate * (self.answers as f64 + 1.0) / self.answers as f64,
+        })
+    }
 }
 
 /// One closed window's throughput sample.
@@ -167,13 +201,17 @@ impl ScaleUpCheck {
     /// since it started): how many requests were answered, and the bytes
     /// they moved per busy second (as a baseline is measured). `(0, 0.0)`
     /// without pressure.
-    pub(crate) fn pressure_evidence(&self) -> (u64, f64) {
+    pub(crate) fn pressure_evidence(&self) -> Evidence {
         let Some(since) = self.high_since else {
-            return (0, 0.0);
+            return Evidence::default();
         };
         let under = || self.samples.iter().filter(move |s| s.opened >= since);
-        let answers = under().map(|s| s.answers).sum();
-        (answers, busy_rate_of(under()))
+        let (bytes, busy_secs) = busy_totals(under());
+        Evidence {
+            answers: under().map(|s| s.answers).sum(),
+            bytes,
+            busy_secs,
+        }
     }
 
     /// Whether `rate` is less than what `width` has shown within
@@ -462,11 +500,16 @@ fn busy_fraction_of(samples: &[Sample]) -> f64 {
 /// window's length times its busy fraction, taken as at least
 /// [`MIN_BASELINE_BUSY`]).
 fn busy_rate_of<'a>(samples: impl Iterator<Item = &'a Sample>) -> f64 {
-    let (bytes, busy) = samples.fold((0u64, 0.0f64), |(b, t), s| {
+    let (bytes, busy) = busy_totals(samples);
+    if busy > 0.0 { bytes as f64 / busy } else { 0.0 }
+}
+
+/// Bytes and busy seconds of `samples` (see [`busy_rate_of`]).
+fn busy_totals<'a>(samples: impl Iterator<Item = &'a Sample>) -> (u64, f64) {
+    samples.fold((0u64, 0.0f64), |(b, t), s| {
         let busy = s.busy.clamp(MIN_BASELINE_BUSY, 1.0);
         (b.saturating_add(s.bytes), t + s.length.as_secs_f64() * busy)
-    });
-    if busy > 0.0 { bytes as f64 / busy } else { 0.0 }
+    })
 }
 
 fn rate_of<'a>(samples: impl Iterator<Item = &'a Sample>) -> f64 {

@@ -223,6 +223,9 @@ pub struct Scaler {
     backlog: Option<u64>,
     /// The backlog when the open window opened (0 for the first window).
     backlog_at_open: Option<u64>,
+    /// The last report of bytes in the oldest unanswered request per
+    /// connection ([`Scaler::observe_unanswered`]).
+    unanswered: Option<u64>,
 }
 
 impl Scaler {
@@ -248,6 +251,7 @@ impl Scaler {
             // A group starts with nothing waiting (the producer creates a
             // broker's scaler when it first uses the broker).
             backlog_at_open: Some(0),
+            unanswered: None,
         })
     }
 
@@ -330,6 +334,21 @@ impl Scaler {
     /// it), nothing grows ([`Reason::SlowerThanShown`]).
     pub fn observe_backlog(&mut self, bytes: u64) {
         self.backlog = Some(bytes);
+    }
+
+    /// Sets the bytes of the oldest Produce request in flight on each of
+    /// the group's connections, summed (0 when nothing is in flight), as
+    /// of now.
+    ///
+    /// Optional. Such a request is at the head of its connection's queue,
+    /// being served: while busy, the connections served no more than what
+    /// they answered plus these bytes. That bounds what the width can
+    /// carry whatever the sizes of the requests, which an early scale-up
+    /// ([`EARLY_MIN_ANSWERS`](crate::EARLY_MIN_ANSWERS)) is decided and
+    /// judged against; without it the bound assumes the next answer is
+    /// no larger than the mean one seen.
+    pub fn observe_unanswered(&mut self, bytes: u64) {
+        self.unanswered = Some(bytes);
     }
 
     /// The smoothed mean Produce round trip, once one was reported.

@@ -93,8 +93,9 @@ impl Scaler {
     /// measured rate per connection, must itself clear it by
     /// [`ScalerConfig::scale_up_min_gain`].
     pub(super) fn early_step(&mut self, now: Instant, s: &Signals) -> Option<usize> {
-        let (answers, moved) = self.scale_up_check.pressure_evidence();
-        let bound = crate::scale_up_check::capacity_bound(answers, moved)?;
+        let evidence = self.scale_up_check.pressure_evidence();
+        let moved = evidence.rate();
+        let bound = evidence.capacity_bound(self.unanswered)?;
         if self.scale_up_check.is_below_shown(s.width, now, moved) {
             return None;
         }

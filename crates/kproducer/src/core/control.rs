@@ -379,6 +379,38 @@ impl Core {
         soonest.max(now + Duration::from_millis(1))
     }
 
+    /// Bytes of the oldest Produce request in flight on each slot, summed
+    /// per broker: each is at the head of its connection's queue (a
+    /// broker serves a connection's requests in order), so they bound
+    /// what the connections can carry (`Scaler::observe_unanswered`). One
+    /// pass over the requests in flight, once per scale tick.
+    fn unanswered_heads(&self) -> Vec<(i32, u64)> {
+        let mut oldest: Vec<((i32, usize), Instant, u64)> = Vec::new();
+        for r in self.requests.values() {
+            let key = (r.broker, r.slot);
+            match oldest.iter_mut().find(|(k, _, _)| *k == key) {
+                Some((_, at, _)) if *at <= r.sent_at => {}
+                Some(entry) => {
+                    entry.1 = r.sent_at;
+                    entry.2 = r.batches.iter().map(|b| b.data.len() as u64).sum();
+                }
+                None => oldest.push((
+                    key,
+                    r.sent_at,
+                    r.batches.iter().map(|b| b.data.len() as u64).sum(),
+                )),
+            }
+        }
+        let mut totals: Vec<(i32, u64)> = Vec::new();
+        for ((broker, _), _, bytes) in oldest {
+            match totals.iter_mut().find(|(b, _)| *b == broker) {
+                Some((_, total)) => *total += bytes,
+                None => totals.push((broker, bytes)),
+            }
+        }
+        totals
+    }
+
     /// The scaler's tick: feed each adaptive broker's signals, apply new
     /// widths to its group and the router.
     pub(super) fn scale(&mut self, now: Instant) {
@@ -386,6 +418,7 @@ impl Core {
         let memory = self.shared.buffer_memory as u64;
         let now_std = now.into_std();
         let backlog = self.backlog_by_broker();
+        let heads = self.unanswered_heads();
         for (&broker, link) in &mut self.brokers {
             let Some(scaler) = &mut link.scaler else {
                 continue;
@@ -395,6 +428,14 @@ impl Core {
             // judged by the load offered, not by a backlog drained.
             scaler.observe_backlog(
                 backlog
+                    .iter()
+                    .find(|(b, _)| *b == broker)
+                    .map_or(0, |&(_, bytes)| bytes),
+            );
+            // The requests being served bound what the connections carry,
+            // so an early scale-up is judged by a rigorous bound.
+            scaler.observe_unanswered(
+                heads
                     .iter()
                     .find(|(b, _)| *b == broker)
                     .map_or(0, |&(_, bytes)| bytes),
