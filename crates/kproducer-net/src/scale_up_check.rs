@@ -77,21 +77,28 @@ impl Evidence {
     /// `None` below [`EARLY_MIN_ANSWERS`] answers or when nothing was
     /// moved.
     ///
-    /// With `unanswered`, the bytes of the oldest request in flight on
-    /// each connection (each at the head of its connection's queue, so
-    /// being served): `(bytes + unanswered) / busy time`. While busy the
+    /// With `unanswered`, the oldest request in flight on each connection
+    /// (each at the head of its connection's queue, so being served):
+    /// their total bytes `h`, and the sum over connections of their bytes
+    /// over how long each has been served (when every connection has
+    /// one): the tighter of `(bytes + h) / busy time` (while busy the
     /// connections served no more than what they answered plus what they
-    /// have not finished, so this holds whatever the sizes of the
-    /// requests. Without it: `rate × (k + 1) / k`, one more answer of the
-    /// mean size, which assumes the next answer is no larger than those
-    /// seen (the first answers of a burst are often smaller).
-    pub(crate) fn capacity_bound(&self, unanswered: Option<u64>) -> Option<f64> {
+    /// have not finished) and that sum (a connection that has served a
+    /// request for `t` without finishing it carries less than its bytes
+    /// over `t`). Both hold whatever the sizes of the requests. Without
+    /// it: `rate × (k + 1) / k`, one more answer of the mean size, which
+    /// assumes the next answer is no larger than those seen (the first
+    /// answers of a burst are often smaller).
+    pub(crate) fn capacity_bound(&self, unanswered: Option<(u64, Option<f64>)>) -> Option<f64> {
         let rate = self.rate();
         if self.answers < EARLY_MIN_ANSWERS || rate.is_nan() || rate <= 0.0 {
             return None;
         }
         Some(match unanswered {
-            Some(head) => self.bytes.saturating_add(head) as f64 / self.busy_secs,
+            Some((head, by_age)) => {
+                let by_bytes = self.bytes.saturating_add(head) as f64 / self.busy_secs;
+                by_age.map_or(by_bytes, |a| a.min(by_bytes))
+            }
             None => rate * (self.answers as f64 + 1.0) / self.answers as f64,
         })
     }

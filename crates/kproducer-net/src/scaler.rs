@@ -223,9 +223,10 @@ pub struct Scaler {
     backlog: Option<u64>,
     /// The backlog when the open window opened (0 for the first window).
     backlog_at_open: Option<u64>,
-    /// The last report of bytes in the oldest unanswered request per
-    /// connection ([`Scaler::observe_unanswered`]).
-    unanswered: Option<u64>,
+    /// Per slot, the oldest unanswered request reported since the last
+    /// evaluation: its bytes and how long it has been served at least
+    /// ([`Scaler::observe_unanswered`]).
+    unanswered: Vec<Option<(u64, Duration)>>,
 }
 
 impl Scaler {
@@ -251,7 +252,7 @@ impl Scaler {
             // A group starts with nothing waiting (the producer creates a
             // broker's scaler when it first uses the broker).
             backlog_at_open: Some(0),
-            unanswered: None,
+            unanswered: Vec::new(),
         })
     }
 
@@ -336,19 +337,52 @@ impl Scaler {
         self.backlog = Some(bytes);
     }
 
-    /// Sets the bytes of the oldest Produce request in flight on each of
-    /// the group's connections, summed (0 when nothing is in flight), as
-    /// of now.
+    /// Reports, before an evaluation, the oldest Produce request in flight
+    /// on slot `slot`: `bytes`, and `serving_for`, how long it has been at
+    /// the head of its connection's queue at least (since it was handed
+    /// over, or since the slot's previous answer if that came later; an
+    /// earlier instant than the true one is not allowed, a later one only
+    /// loosens the bound). Slots with nothing in flight are not reported.
+    /// Reports count for the next [`evaluate`](Self::evaluate) only.
     ///
-    /// Optional. Such a request is at the head of its connection's queue,
-    /// being served: while busy, the connections served no more than what
-    /// they answered plus these bytes. That bounds what the width can
-    /// carry whatever the sizes of the requests, which an early scale-up
+    /// Optional. A request at the head of its connection's queue is being
+    /// served, so the connection carries less than `bytes / serving_for`,
+    /// and while busy it served no more than what it answered plus
+    /// `bytes`. Both bound what the width can carry whatever the sizes of
+    /// the requests; an early scale-up
     /// ([`EARLY_MIN_ANSWERS`](crate::EARLY_MIN_ANSWERS)) is decided and
-    /// judged against; without it the bound assumes the next answer is
-    /// no larger than the mean one seen.
-    pub fn observe_unanswered(&mut self, bytes: u64) {
-        self.unanswered = Some(bytes);
+    /// judged against the tighter. Without them the bound assumes the next
+    /// answer is no larger than the mean one seen.
+    pub fn observe_unanswered(&mut self, slot: usize, bytes: u64, serving_for: Duration) {
+        if slot >= self.width {
+            return;
+        }
+        if self.unanswered.len() < self.width {
+            self.unanswered.resize(self.width, None);
+        }
+        self.unanswered[slot] = Some((bytes, serving_for));
+    }
+
+    /// The reported heads (see [`observe_unanswered`](Self::observe_unanswered)):
+    /// their total bytes, and the sum over the width's slots of
+    /// `bytes / serving_for` (`None` unless every slot reported one that
+    /// has been served for some time). `None` when nothing was reported.
+    pub(crate) fn unanswered_heads(&self) -> Option<(u64, Option<f64>)> {
+        if self.unanswered.iter().all(Option::is_none) {
+            return None;
+        }
+        let total = self.unanswered.iter().flatten().map(|h| h.0).sum();
+        let by_age = (0..self.width)
+            .map(|i| {
+                self.unanswered
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .filter(|h| !h.1.is_zero())
+                    .map(|(bytes, age)| bytes as f64 / age.as_secs_f64())
+            })
+            .sum::<Option<f64>>();
+        Some((total, by_age))
     }
 
     /// The smoothed mean Produce round trip, once one was reported.
@@ -434,6 +468,14 @@ impl Scaler {
     /// Instants earlier than the window start count as no time passing; they
     /// never panic.
     pub fn evaluate(&mut self, now: Instant) -> Decision {
+        let decision = self.decide_window(now);
+        // Heads of queues are reported afresh before each evaluation.
+        self.unanswered.clear();
+        decision
+    }
+
+    /// [`evaluate`](Self::evaluate) without its clean-up.
+    fn decide_window(&mut self, now: Instant) -> Decision {
         let elapsed = now.saturating_duration_since(self.window_start);
         let previous_width = self.width;
         if elapsed < self.window_length() {

@@ -97,14 +97,17 @@ impl Model {
         self.scaler.observe_throughput(bytes as u64);
         self.scaler
             .observe_round_trips(ROUND_TRIP * answers, u64::from(answers));
-        if self.report_head {
-            // One request being served per connection while there is work.
-            let head = if self.backlog > 0.0 || self.credit > 0.0 {
-                self.size_of(self.answered) as u64 * w as u64
-            } else {
-                0
-            };
-            self.scaler.observe_unanswered(head);
+        if self.report_head && (self.backlog > 0.0 || self.credit > 0.0) {
+            // One request being served per connection while there is
+            // work, each as far along as the group's unfinished bytes say.
+            let serving_for = Duration::from_secs_f64(self.credit / capacity(w));
+            for slot in 0..w {
+                self.scaler.observe_unanswered(
+                    slot,
+                    self.size_of(self.answered) as u64,
+                    serving_for,
+                );
+            }
         }
         self.now += STEP;
         let backlog = self.backlog as u64;

@@ -95,7 +95,7 @@ impl Scaler {
     pub(super) fn early_step(&mut self, now: Instant, s: &Signals) -> Option<usize> {
         let evidence = self.scale_up_check.pressure_evidence();
         let moved = evidence.rate();
-        let bound = evidence.capacity_bound(self.unanswered)?;
+        let bound = evidence.capacity_bound(self.unanswered_heads())?;
         if self.scale_up_check.is_below_shown(s.width, now, moved) {
             return None;
         }

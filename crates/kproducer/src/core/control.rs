@@ -379,12 +379,15 @@ impl Core {
         soonest.max(now + Duration::from_millis(1))
     }
 
-    /// Bytes of the oldest Produce request in flight on each slot, summed
-    /// per broker: each is at the head of its connection's queue (a
-    /// broker serves a connection's requests in order), so they bound
+    /// The oldest Produce request in flight on each slot: broker, slot,
+    /// bytes, and how long it has been at the head of its connection's
+    /// queue at least (a broker serves a connection's requests in order;
+    /// it reached the head when it was handed over or when the slot's
+    /// previous answer came, whichever was later, and that answer came no
+    /// later than `answered_by`, or now if one is pending). They bound
     /// what the connections can carry (`Scaler::observe_unanswered`). One
     /// pass over the requests in flight, once per scale tick.
-    fn unanswered_heads(&self) -> Vec<(i32, u64)> {
+    fn unanswered_heads(&self, now: Instant) -> Vec<(i32, usize, u64, Duration)> {
         let mut oldest: Vec<((i32, usize), Instant, u64)> = Vec::new();
         for r in self.requests.values() {
             let key = (r.broker, r.slot);
@@ -401,14 +404,26 @@ impl Core {
                 )),
             }
         }
-        let mut totals: Vec<(i32, u64)> = Vec::new();
-        for ((broker, _), _, bytes) in oldest {
-            match totals.iter_mut().find(|(b, _)| *b == broker) {
-                Some((_, total)) => *total += bytes,
-                None => totals.push((broker, bytes)),
-            }
-        }
-        totals
+        oldest
+            .into_iter()
+            .map(|((broker, slot), sent_at, bytes)| {
+                let answered_by = self.brokers.get(&broker).and_then(|link| {
+                    let s = link.slots.get(slot)?;
+                    if s.answered_bytes > 0 {
+                        Some(now)
+                    } else {
+                        s.answered_by
+                    }
+                });
+                let head_since = answered_by.map_or(sent_at, |t| t.max(sent_at));
+                (
+                    broker,
+                    slot,
+                    bytes,
+                    now.saturating_duration_since(head_since),
+                )
+            })
+            .collect()
     }
 
     /// The scaler's tick: feed each adaptive broker's signals, apply new
@@ -418,7 +433,7 @@ impl Core {
         let memory = self.shared.buffer_memory as u64;
         let now_std = now.into_std();
         let backlog = self.backlog_by_broker();
-        let heads = self.unanswered_heads();
+        let heads = self.unanswered_heads(now);
         for (&broker, link) in &mut self.brokers {
             let Some(scaler) = &mut link.scaler else {
                 continue;
@@ -434,12 +449,9 @@ impl Core {
             );
             // The requests being served bound what the connections carry,
             // so an early scale-up is judged by a rigorous bound.
-            scaler.observe_unanswered(
-                heads
-                    .iter()
-                    .find(|(b, _)| *b == broker)
-                    .map_or(0, |&(_, bytes)| bytes),
-            );
+            for &(_, slot, bytes, serving_for) in heads.iter().filter(|h| h.0 == broker) {
+                scaler.observe_unanswered(slot, bytes, serving_for);
+            }
             for (i, s) in link.slots.iter_mut().enumerate() {
                 // "Waited for an in-flight slot": the connection's own
                 // permit wait plus the time ready batches were held back
@@ -462,7 +474,11 @@ impl Core {
                 // Throughput, so a scale-up that gets no more bytes
                 // answered (the core, not the broker, is the bottleneck)
                 // is undone.
-                scaler.observe_throughput(std::mem::take(&mut s.answered_bytes));
+                let answered = std::mem::take(&mut s.answered_bytes);
+                if answered > 0 {
+                    s.answered_by = Some(now);
+                }
+                scaler.observe_throughput(answered);
                 // Round trips, so the cooldown after a change lasts as
                 // many round trips as the change needs to show.
                 let trips = std::mem::take(&mut s.round_trips);
