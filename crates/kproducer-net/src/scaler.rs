@@ -116,6 +116,8 @@ pub enum Reason {
     /// scale-up will be judged against. Only when throughput is reported
     /// ([`Scaler::observe_throughput`]); in practice it delays the first
     /// scale-up after start or after a change of load by one window.
+    /// Also when the backlog is reported and the window answered nothing:
+    /// there is no rate to size a step by yet.
     MeasuringBaseline,
     /// Pressure is high (requests waited), but the backlog says the
     /// current width carries what is offered: the load plus the backlog
@@ -666,11 +668,16 @@ impl Scaler {
                     },
                 );
             }
-            if demand_sized && let Some(target) = self.demand_width(s) {
-                if target <= w {
-                    return (w, Reason::WithinCapacity);
-                }
-                return (target, Reason::ScaleUp(trigger));
+            if demand_sized {
+                return match self.demand_width(s) {
+                    Some(target) if target <= w => (w, Reason::WithinCapacity),
+                    Some(target) => (target, Reason::ScaleUp(trigger)),
+                    // Nothing answered in the window: no rate to size a
+                    // step by, nor a baseline to judge one against (with
+                    // windows of a few round trips, a window can close
+                    // before the first answer of a burst).
+                    None => (w, Reason::MeasuringBaseline),
+                };
             }
             // Waiting for a fraction f of the time on each of w connections
             // suggests roughly w·f more connections' worth of demand. A
