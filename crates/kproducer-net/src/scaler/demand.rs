@@ -76,10 +76,12 @@ impl Scaler {
     /// measured, when the evidence so far already decides it; `None`
     /// otherwise (keep measuring).
     ///
-    /// The throughput of `k` answers is known to within one answer, so
-    /// what the width can carry is at most its busy-time rate × (k + 1) / k
-    /// ([`EARLY_MIN_ANSWERS`](crate::EARLY_MIN_ANSWERS) answers at least).
-    /// If the demand exceeds even that bound by
+    /// With at least [`EARLY_MIN_ANSWERS`](crate::EARLY_MIN_ANSWERS)
+    /// answers under pressure, what the width can carry is bounded from
+    /// above: by the requests being served
+    /// ([`observe_unanswered`](Self::observe_unanswered)) whatever their
+    /// sizes, or else by its busy-time rate × (k + 1) / k (one more answer
+    /// of the mean size). If the demand exceeds even that bound by
     /// [`ScalerConfig::scale_up_min_gain`], more answers cannot reverse
     /// the decision: the step is taken now, sized by the rate measured,
     /// and judged later against the bound (so a step that only looked
