@@ -22,6 +22,7 @@ mod sasl;
 mod scale_up_check;
 mod scaler;
 mod scaler_config;
+mod scaler_window;
 mod secret;
 mod tcp;
 mod tls;
@@ -46,6 +47,7 @@ pub use sasl::{
     SCRAM_MIN_ITERATIONS, SaslError, SaslTransport, Scram, ScramCredential, ScramHash, Step,
     scram_escape_username, scram_unescape_username,
 };
+pub use scale_up_check::EARLY_MIN_ANSWERS;
 pub use scaler::{Decision, Reason, ScaleUpTrigger, Scaler, Signals};
 pub use scaler_config::{
     BASELINE_ROUND_TRIPS, BASELINE_WINDOWS, CAPACITY_MEMORY, DEFAULT_COOLDOWN,
@@ -56,6 +58,7 @@ pub use scaler_config::{
     SCALE_UP_BUFFER_FILL, SCALE_UP_BUSY_FRACTION, SCALE_UP_MIN_GAIN, SCALE_UP_WAIT_FRACTION,
     ScalerConfig, ScalerConfigError,
 };
+pub use scaler_window::{MIN_WINDOW_FLOOR, WINDOW_ROUND_TRIPS};
 pub use secret::Secret;
 pub use tcp::{DEFAULT_CONNECT_TIMEOUT, TcpConfig, TcpTransport};
 pub use tls::TlsTransport;

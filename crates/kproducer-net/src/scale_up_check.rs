@@ -28,7 +28,7 @@ const MIN_BASELINE_BUSY: f64 = 0.5;
 /// its width carried recently (when the backlog is reported) is a stall,
 /// not the width's limit: see [`ScaleUpCheck::stalled_below_shown`]. Half:
 /// a stall moves far less (next to nothing), while the lumpiness of
-/// answers in short windows (the best two-window rate is a maximum over
+/// answers in short windows (the best rate over two minimum windows is a maximum over
 /// many) stays well above it.
 pub(crate) const STALL_FRACTION: f64 = 0.5;
 
@@ -36,6 +36,73 @@ pub(crate) const STALL_FRACTION: f64 = 0.5;
 /// load to judge it by (when the backlog is reported): the verdict is
 /// skipped and the width kept; the slow scale-down takes it back.
 const IDLE_BUSY_FRACTION: f64 = 0.1;
+
+/// The fewest answered Produce requests under pressure on which a
+/// scale-up may be decided before its full baseline
+/// ([`BASELINE_ROUND_TRIPS`](crate::BASELINE_ROUND_TRIPS)) is measured:
+/// 1.
+///
+/// The bytes of `k` answers over the busy time give the width's rate to
+/// within one answer (the next one may have come just after the window
+/// closed), so its capacity is at most the measured rate × (k + 1) / k:
+/// 2× for one answer, 1.5× for two, unless the bytes of the requests
+/// still in flight give a tighter bound. One answer
+/// is enough evidence when the demand clears twice its rate: where a
+/// Produce request carries megabytes (a round trip of 60 ms on the bench's
+/// broker), waiting for a second answer costs a whole round trip, and
+/// the bound already allows for it.
+pub const EARLY_MIN_ANSWERS: u64 = 1;
+
+/// What the windows under the current pressure showed: answers, their
+/// bytes, and the group's busy time (each window's length × its busy
+/// fraction, at least [`MIN_BASELINE_BUSY`], as a baseline is measured).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Evidence {
+    pub(crate) answers: u64,
+    pub(crate) bytes: u64,
+    pub(crate) busy_secs: f64,
+}
+
+impl Evidence {
+    /// Bytes moved per busy second.
+    pub(crate) fn rate(&self) -> f64 {
+        if self.busy_secs > 0.0 {
+            self.bytes as f64 / self.busy_secs
+        } else {
+            0.0
+        }
+    }
+
+    /// The most the width can carry, as far as this evidence shows;
+    /// `None` below [`EARLY_MIN_ANSWERS`] answers or when nothing was
+    /// moved.
+    ///
+    /// With `unanswered`, the oldest request in flight on each connection
+    /// (each at the head of its connection's queue, so being served):
+    /// their total bytes `h`, and the sum over connections of their bytes
+    /// over how long each has been served (when every connection has
+    /// one): the tighter of `(bytes + h) / busy time` (while busy the
+    /// connections served no more than what they answered plus what they
+    /// have not finished) and that sum (a connection that has served a
+    /// request for `t` without finishing it carries less than its bytes
+    /// over `t`). Both hold whatever the sizes of the requests. Without
+    /// it: `rate × (k + 1) / k`, one more answer of the mean size, which
+    /// assumes the next answer is no larger than those seen (the first
+    /// answers of a burst are often smaller).
+    pub(crate) fn capacity_bound(&self, unanswered: Option<(u64, Option<f64>)>) -> Option<f64> {
+        let rate = self.rate();
+        if self.answers < EARLY_MIN_ANSWERS || rate.is_nan() || rate <= 0.0 {
+            return None;
+        }
+        Some(match unanswered {
+            Some((head, by_age)) => {
+                let by_bytes = self.bytes.saturating_add(head) as f64 / self.busy_secs;
+                by_age.map_or(by_bytes, |a| a.min(by_bytes))
+            }
+            None => rate * (self.answers as f64 + 1.0) / self.answers as f64,
+        })
+    }
+}
 
 /// One closed window's throughput sample.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +117,8 @@ struct Sample {
     /// The backlog (bytes waiting to be sent) when the window opened and
     /// when it closed, when the caller reports it.
     backlog: Option<(u64, u64)>,
+    /// Produce requests answered in the window.
+    answers: u64,
 }
 
 /// What one closed window measured, as [`ScaleUpCheck::close_window`]
@@ -61,6 +130,7 @@ pub(crate) struct WindowMeasure {
     pub(crate) width: usize,
     pub(crate) busy: f64,
     pub(crate) backlog: Option<(u64, u64)>,
+    pub(crate) answers: u64,
 }
 
 /// The best rate a width has shown recently: over two adjacent windows at
@@ -107,6 +177,9 @@ pub(crate) enum Verdict {
 pub(crate) struct ScaleUpCheck {
     /// Bytes reported since the open window started.
     open_bytes: u64,
+    /// The baseline of a scale-up decided early (before the full
+    /// baseline): the upper bound of what the width could carry.
+    early_before: Option<f64>,
     /// Whether any throughput was ever reported (without it there is
     /// nothing to judge and scale-ups are never undone).
     fed: bool,
@@ -119,10 +192,7 @@ pub(crate) struct ScaleUpCheck {
     /// Since when (the opening of the first of an unbroken run of windows)
     /// the pressure has been high enough to scale up.
     high_since: Option<Instant>,
-    /// The previous closed window (for two-window rates), whatever the
-    /// changes since.
-    previous: Option<Sample>,
-    /// Per width, the best two-window rate of the last
+    /// Per width, the best rate over two minimum windows of the last
     /// [`CAPACITY_MEMORY`] (only kept when the backlog is reported).
     shown: Vec<Shown>,
 }
@@ -134,16 +204,54 @@ impl ScaleUpCheck {
         self.fed = true;
     }
 
+    /// The evidence gathered under the current pressure (the windows
+    /// since it started): how many requests were answered, and the bytes
+    /// they moved per busy second (as a baseline is measured). `(0, 0.0)`
+    /// without pressure.
+    pub(crate) fn pressure_evidence(&self) -> Evidence {
+        let Some(since) = self.high_since else {
+            return Evidence::default();
+        };
+        let under = || self.samples.iter().filter(move |s| s.opened >= since);
+        let (bytes, busy_secs) = busy_totals(under());
+        Evidence {
+            answers: under().map(|s| s.answers).sum(),
+            bytes,
+            busy_secs,
+        }
+    }
+
+    /// Whether `rate` is less than what `width` has shown within
+    /// [`CAPACITY_MEMORY`]: then it is not the width's capacity (a lull, or
+    /// a stall's busy but silent time in it).
+    pub(crate) fn is_below_shown(&self, width: usize, now: Instant, rate: f64) -> bool {
+        rate < self.shown_rate(width, now)
+    }
+
+    /// The next scale-up is decided early: judge it against `bound`
+    /// (see [`capacity_bound`]) instead of the measured baseline.
+    pub(crate) fn set_early_baseline(&mut self, bound: f64) {
+        self.early_before = Some(bound);
+    }
+
     /// Closes the open window `[opened, opened + length)`; returns its
     /// throughput in bytes per second. Keeps only samples within `keep`
-    /// of `now` (a cooldown's worth is all a baseline needs).
-    pub(crate) fn close_window(&mut self, m: WindowMeasure, keep: Duration) -> f64 {
+    /// of `now` (a cooldown's worth is all a baseline needs). A width's
+    /// shown rate is measured over the trailing windows at that width
+    /// spanning at least `shown_span`.
+    pub(crate) fn close_window(
+        &mut self,
+        m: WindowMeasure,
+        keep: Duration,
+        shown_span: Duration,
+    ) -> f64 {
         let WindowMeasure {
             opened,
             length,
             width,
             busy,
             backlog,
+            answers,
         } = m;
         let bytes = std::mem::take(&mut self.open_bytes);
         let now = opened + length;
@@ -154,12 +262,12 @@ impl ScaleUpCheck {
             width,
             busy,
             backlog,
+            answers,
         };
-        if backlog.is_some() {
-            self.note_shown(sample, now);
-        }
-        self.previous = Some(sample);
         self.samples.push_back(sample);
+        if backlog.is_some() {
+            self.note_shown(now, shown_span);
+        }
         // The pending check needs every sample since its change; otherwise
         // a cooldown's worth is enough for the next baseline.
         let horizon = self
@@ -173,22 +281,36 @@ impl ScaleUpCheck {
         rate(bytes, length)
     }
 
-    /// Remembers the rate of `sample` and the window before it, if both
-    /// were at the same width and adjacent: what that width carried.
-    fn note_shown(&mut self, sample: Sample, now: Instant) {
-        let Some(prev) = self.previous else {
+    /// Remembers the rate of the trailing windows at the last window's
+    /// width, adjacent and together at least `span` long (two minimum
+    /// windows: with windows of a few round trips, two of them can be
+    /// 10 ms each, and one large answer in them would show a rate the
+    /// width never sustained): what that width carried.
+    fn note_shown(&mut self, now: Instant, span: Duration) {
+        let Some(last) = self.samples.back() else {
             return;
         };
-        if prev.width != sample.width || prev.opened + prev.length != sample.opened {
+        let width = last.width;
+        let mut end = last.opened + last.length;
+        let (mut bytes, mut length) = (0u64, Duration::ZERO);
+        for s in self.samples.iter().rev() {
+            if s.width != width || s.opened + s.length != end {
+                return;
+            }
+            bytes = bytes.saturating_add(s.bytes);
+            length = length.saturating_add(s.length);
+            end = s.opened;
+            if length >= span {
+                break;
+            }
+        }
+        if length < span {
             return;
         }
-        let rate = rate(
-            prev.bytes.saturating_add(sample.bytes),
-            prev.length.saturating_add(sample.length),
-        );
+        let rate = rate(bytes, length);
         self.shown
             .retain(|s| now.saturating_duration_since(s.at) < CAPACITY_MEMORY);
-        match self.shown.iter_mut().find(|s| s.width == sample.width) {
+        match self.shown.iter_mut().find(|s| s.width == width) {
             Some(s) if s.rate > rate => {}
             Some(s) => {
                 *s = Shown {
@@ -198,7 +320,7 @@ impl ScaleUpCheck {
                 }
             }
             None => self.shown.push(Shown {
-                width: sample.width,
+                width,
                 rate,
                 at: now,
             }),
@@ -288,10 +410,10 @@ impl ScaleUpCheck {
             .map_or(from_instant, |h| h.max(from_instant));
         let baseline = self.samples.iter().filter(|s| s.opened >= since);
         let demand_aware = self.samples.back().is_some_and(|s| s.backlog.is_some());
-        let before = if demand_aware {
-            busy_rate_of(baseline)
-        } else {
-            rate_of(baseline)
+        let before = match self.early_before.take() {
+            Some(bound) => bound,
+            None if demand_aware => busy_rate_of(baseline),
+            None => rate_of(baseline),
         };
         self.samples.clear();
         self.high_since = None;
@@ -309,6 +431,7 @@ impl ScaleUpCheck {
         self.samples.clear();
         self.pending = None;
         self.high_since = None;
+        self.early_before = None;
     }
 
     /// Judges the pending scale-up once its cooldown has passed,
@@ -384,11 +507,16 @@ fn busy_fraction_of(samples: &[Sample]) -> f64 {
 /// window's length times its busy fraction, taken as at least
 /// [`MIN_BASELINE_BUSY`]).
 fn busy_rate_of<'a>(samples: impl Iterator<Item = &'a Sample>) -> f64 {
-    let (bytes, busy) = samples.fold((0u64, 0.0f64), |(b, t), s| {
+    let (bytes, busy) = busy_totals(samples);
+    if busy > 0.0 { bytes as f64 / busy } else { 0.0 }
+}
+
+/// Bytes and busy seconds of `samples` (see [`busy_rate_of`]).
+fn busy_totals<'a>(samples: impl Iterator<Item = &'a Sample>) -> (u64, f64) {
+    samples.fold((0u64, 0.0f64), |(b, t), s| {
         let busy = s.busy.clamp(MIN_BASELINE_BUSY, 1.0);
         (b.saturating_add(s.bytes), t + s.length.as_secs_f64() * busy)
-    });
-    if busy > 0.0 { bytes as f64 / busy } else { 0.0 }
+    })
 }
 
 fn rate_of<'a>(samples: impl Iterator<Item = &'a Sample>) -> f64 {

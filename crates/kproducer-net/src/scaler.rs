@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 
 use crate::scale_up_check::{ScaleUpCheck, Verdict, WindowMeasure};
 use crate::scaler_config::{ScalerConfig, ScalerConfigError};
+use crate::scaler_window::RoundTrips;
+
+mod demand;
+mod heads;
 
 /// What one evaluation window measured, each signal normalised by the
 /// window's length.
@@ -113,6 +117,8 @@ pub enum Reason {
     /// scale-up will be judged against. Only when throughput is reported
     /// ([`Scaler::observe_throughput`]); in practice it delays the first
     /// scale-up after start or after a change of load by one window.
+    /// Also when the backlog is reported and the window answered nothing:
+    /// there is no rate to size a step by yet.
     MeasuringBaseline,
     /// Pressure is high (requests waited), but the backlog says the
     /// current width carries what is offered: the load plus the backlog
@@ -214,15 +220,16 @@ pub struct Scaler {
     change_cooldown: Duration,
     low_since: Option<Instant>,
     scale_up_check: ScaleUpCheck,
-    /// Produce round trips reported in the open window: total and count.
-    round_trip_total: Duration,
-    round_trip_count: u64,
-    /// Smoothed mean round trip (`None` until one is reported).
-    round_trip: Option<Duration>,
+    /// Produce round trips: the open window's, and their smoothed mean.
+    round_trips: RoundTrips,
     /// The last backlog reported ([`Scaler::observe_backlog`]).
     backlog: Option<u64>,
     /// The backlog when the open window opened (0 for the first window).
     backlog_at_open: Option<u64>,
+    /// Per slot, the oldest unanswered request reported since the last
+    /// evaluation: its bytes and how long it has been served at least
+    /// ([`Scaler::observe_unanswered`]).
+    unanswered: Vec<Option<(u64, Duration)>>,
 }
 
 impl Scaler {
@@ -243,13 +250,12 @@ impl Scaler {
             last_change: None,
             low_since: None,
             scale_up_check: ScaleUpCheck::default(),
-            round_trip_total: Duration::ZERO,
-            round_trip_count: 0,
-            round_trip: None,
+            round_trips: RoundTrips::default(),
             backlog: None,
             // A group starts with nothing waiting (the producer creates a
             // broker's scaler when it first uses the broker).
             backlog_at_open: Some(0),
+            unanswered: Vec::new(),
         })
     }
 
@@ -301,9 +307,15 @@ impl Scaler {
     /// connections are up and its fences have lifted, which takes round
     /// trips, not seconds. The mean is smoothed over windows (each closed
     /// window's mean weighs one half).
+    ///
+    /// They also pace the windows: while the group is answering, a window
+    /// lasts [`WINDOW_ROUND_TRIPS`](crate::WINDOW_ROUND_TRIPS) round trips
+    /// (between [`MIN_WINDOW_FLOOR`](crate::MIN_WINDOW_FLOOR) and
+    /// [`ScalerConfig::min_window`]; see [`window_length`](Self::window_length)),
+    /// and `count` is how many answers back the throughput measured (see
+    /// [`EARLY_MIN_ANSWERS`](crate::EARLY_MIN_ANSWERS)).
     pub fn observe_round_trips(&mut self, total: Duration, count: u64) {
-        self.round_trip_total = self.round_trip_total.saturating_add(total);
-        self.round_trip_count = self.round_trip_count.saturating_add(count);
+        self.round_trips.observe(total, count);
     }
 
     /// Sets the group's backlog: `bytes` of batches ready to send and
@@ -330,13 +342,54 @@ impl Scaler {
 
     /// The smoothed mean Produce round trip, once one was reported.
     pub fn round_trip(&self) -> Option<Duration> {
-        self.round_trip
+        self.round_trips.smoothed()
+    }
+
+    /// How long the open window must last before [`evaluate`](Self::evaluate)
+    /// closes it: [`WINDOW_ROUND_TRIPS`](crate::WINDOW_ROUND_TRIPS) mean
+    /// round trips while the group is answering (the open window's mean
+    /// before the first window with answers closes), at least
+    /// [`MIN_WINDOW_FLOOR`](crate::MIN_WINDOW_FLOOR) and at most
+    /// [`ScalerConfig::min_window`]; `min_window` when round trips are not
+    /// reported or the group is idle.
+    pub fn window_length(&self) -> Duration {
+        self.round_trips.window_length(&self.config)
+    }
+
+    /// Whether round trips pace the windows now: the open window or the
+    /// last closed one had answers (see [`window_length`](Self::window_length)).
+    /// While they do not, the first answers reported can shorten the open
+    /// window, so a caller that evaluates on a timer should report them
+    /// (and evaluate) as soon as they come, not at its next tick.
+    pub fn paced_by_round_trips(&self) -> bool {
+        self.round_trips.paces()
+    }
+
+    /// The earliest instant at which [`evaluate`](Self::evaluate) can
+    /// close the open window, as of the observations so far: when a caller
+    /// that evaluates on a timer should tick next (more observations can
+    /// only make the window shorter, never longer).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use kproducer_net::{Scaler, ScalerConfig};
+    ///
+    /// let t0 = Instant::now();
+    /// let mut scaler = Scaler::new(ScalerConfig::default(), t0)?;
+    /// assert_eq!(scaler.next_evaluation(), t0 + Duration::from_millis(100));
+    /// // Two answers of 6 ms each: the window is two round trips.
+    /// scaler.observe_round_trips(Duration::from_millis(12), 2);
+    /// assert_eq!(scaler.next_evaluation(), t0 + Duration::from_millis(12));
+    /// # Ok::<(), kproducer_net::ScalerConfigError>(())
+    /// ```
+    pub fn next_evaluation(&self) -> Instant {
+        self.window_start + self.window_length()
     }
 
     /// The cooldown a change made now would get
     /// ([`ScalerConfig::cooldown_for`] of [`round_trip`](Self::round_trip)).
     pub fn cooldown(&self) -> Duration {
-        self.config.cooldown_for(self.round_trip)
+        self.config.cooldown_for(self.round_trip())
     }
 
     /// Records that, from `now` on, `buffered_bytes` of the producer's
@@ -370,9 +423,17 @@ impl Scaler {
     /// Instants earlier than the window start count as no time passing; they
     /// never panic.
     pub fn evaluate(&mut self, now: Instant) -> Decision {
+        let decision = self.decide_window(now);
+        // Heads of queues are reported afresh before each evaluation.
+        self.unanswered.clear();
+        decision
+    }
+
+    /// [`evaluate`](Self::evaluate) without its clean-up.
+    fn decide_window(&mut self, now: Instant) -> Decision {
         let elapsed = now.saturating_duration_since(self.window_start);
         let previous_width = self.width;
-        if elapsed < self.config.min_window {
+        if elapsed < self.window_length() {
             return Decision {
                 previous_width,
                 target_width: previous_width,
@@ -417,7 +478,7 @@ impl Scaler {
                 buffer_fill = signals.buffer_fill,
                 throughput_bytes_per_sec = signals.throughput as u64,
                 window_ms = signals.window.as_millis() as u64,
-                round_trip_us = self.round_trip.map_or(0, |d| d.as_micros() as u64),
+                round_trip_us = self.round_trip().map_or(0, |d| d.as_micros() as u64),
                 cooldown_ms = self.change_cooldown.as_millis() as u64,
                 backlog_bytes = signals.backlog_bytes.unwrap_or(0),
                 offered_bytes_per_sec = signals.offered.unwrap_or(0.0) as u64,
@@ -460,6 +521,7 @@ impl Scaler {
         let backlog = self
             .backlog
             .map(|end| (self.backlog_at_open.unwrap_or(end), end));
+        let answers = self.round_trips.close_window();
         let throughput = self.scale_up_check.close_window(
             WindowMeasure {
                 opened: self.window_start,
@@ -467,8 +529,10 @@ impl Scaler {
                 width,
                 busy: busy_fraction,
                 backlog,
+                answers,
             },
             self.config.cooldown,
+            self.config.min_window.saturating_mul(2),
         );
         let offered = match (self.backlog_at_open, self.backlog) {
             (Some(start), Some(end)) => {
@@ -487,63 +551,10 @@ impl Scaler {
             backlog_bytes: self.backlog,
             offered,
         };
-        if self.round_trip_count > 0 {
-            let count = u32::try_from(self.round_trip_count).unwrap_or(u32::MAX);
-            let mean = self.round_trip_total / count;
-            self.round_trip = Some(match self.round_trip {
-                Some(previous) => (previous + mean) / 2,
-                None => mean,
-            });
-        }
-        self.round_trip_total = Duration::ZERO;
-        self.round_trip_count = 0;
         self.slots.fill(SlotTotals::default());
         self.buffer_integral = 0.0;
         self.window_start = now;
         signals
-    }
-
-    /// The width the demand asks for, from the window's backlog, offered
-    /// load and throughput (see [`observe_backlog`](Self::observe_backlog));
-    /// `None` when nothing was moved (no per-connection rate to divide by).
-    ///
-    /// One connection carried `throughput / width`. The demand is the
-    /// offered load plus the backlog beyond one round trip's worth of
-    /// throughput (that much is the pipeline, always waiting for the next
-    /// slot), cleared over half a cooldown (the settling half: by the
-    /// judged half the new width should carry the load alone). A demand
-    /// less than [`ScalerConfig::scale_up_min_gain`] above the throughput
-    /// keeps the width: one more connection could not gain enough to be
-    /// kept. A buffer at least [`ScalerConfig::scale_up_buffer`] full means
-    /// the sender is (about to be) blocked: the demand is censored at what
-    /// was moved, so the maximum is tried.
-    fn demand_width(&self, s: &Signals) -> Option<usize> {
-        let c = &self.config;
-        let w = s.width;
-        let moved = s.throughput;
-        let backlog = s.backlog_bytes? as f64;
-        if moved.is_nan() || moved <= 0.0 {
-            return None;
-        }
-        if s.buffer_fill >= c.scale_up_buffer {
-            return Some(c.max_width);
-        }
-        let rtt = self.round_trip.unwrap_or(Duration::ZERO).as_secs_f64();
-        let clear_within = (c.cooldown_for(self.round_trip) / 2)
-            .as_secs_f64()
-            .max(s.window.as_secs_f64());
-        let excess = (backlog - moved * rtt).max(0.0);
-        let demand = s.offered.unwrap_or(moved) + excess / clear_within;
-        if demand < moved * (1.0 + c.scale_up_min_gain) {
-            return Some(w);
-        }
-        let needed = (w as f64 * demand / moved).ceil();
-        let needed = if needed.is_finite() && needed < c.max_width as f64 {
-            needed as usize
-        } else {
-            c.max_width
-        };
-        Some(needed.clamp(w + 1, c.max_width))
     }
 
     /// The decision for one closed window. Updates the low-load timer.
@@ -571,30 +582,35 @@ impl Scaler {
                 return (w, Reason::ScaleUpBackedOff { remaining });
             }
             let demand_sized = self.scale_up_check.judges() && s.backlog_bytes.is_some();
-            let baseline = match self.round_trip {
+            let baseline = match self.round_trips.recent() {
                 // Sized by demand, with round trips: one window holding
-                // enough round trips (its rate is taken over busy time).
-                Some(rtt) if demand_sized => c
-                    .min_window
+                // enough round trips (its rate is taken over busy time),
+                // counted in round trips as long as they are now (the
+                // smoothed mean lags behind a burst).
+                Some(rtt) if demand_sized => self
+                    .window_length()
                     .max(rtt.saturating_mul(crate::scaler_config::BASELINE_ROUND_TRIPS)),
                 _ => c
                     .min_window
                     .saturating_mul(crate::scaler_config::BASELINE_WINDOWS),
             }
-            .min(c.cooldown_for(self.round_trip) / 2);
-            if self.scale_up_check.baseline_pending(now, baseline) {
-                return (w, Reason::MeasuringBaseline);
-            }
+            .min(c.cooldown_for(self.round_trip()) / 2);
             let trigger = if by_wait {
                 ScaleUpTrigger::WaitingForInFlightPermit
             } else {
                 ScaleUpTrigger::BufferBackedUp
             };
+            if self.scale_up_check.baseline_pending(now, baseline) {
+                if demand_sized && let Some(target) = self.early_step(now, s) {
+                    return (target, Reason::ScaleUp(trigger));
+                }
+                return (w, Reason::MeasuringBaseline);
+            }
             if demand_sized
                 && let Some((moving, shown)) = self.scale_up_check.stalled_below_shown(
                     w,
                     now,
-                    c.cooldown_for(self.round_trip) / 2,
+                    c.cooldown_for(self.round_trip()) / 2,
                 )
             {
                 return (
@@ -605,11 +621,16 @@ impl Scaler {
                     },
                 );
             }
-            if demand_sized && let Some(target) = self.demand_width(s) {
-                if target <= w {
-                    return (w, Reason::WithinCapacity);
-                }
-                return (target, Reason::ScaleUp(trigger));
+            if demand_sized {
+                return match self.demand_width(s) {
+                    Some(target) if target <= w => (w, Reason::WithinCapacity),
+                    Some(target) => (target, Reason::ScaleUp(trigger)),
+                    // Nothing answered in the window: no rate to size a
+                    // step by, nor a baseline to judge one against (with
+                    // windows of a few round trips, a window can close
+                    // before the first answer of a burst).
+                    None => (w, Reason::MeasuringBaseline),
+                };
             }
             // Waiting for a fraction f of the time on each of w connections
             // suggests roughly w·f more connections' worth of demand. A

@@ -28,6 +28,10 @@ mod burst;
 #[path = "adaptive_scaling/paced.rs"]
 mod paced;
 
+/// A jittery broker does not make the width flap.
+#[path = "adaptive_scaling/jitter.rs"]
+mod jitter;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

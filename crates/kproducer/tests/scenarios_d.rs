@@ -44,6 +44,25 @@ fn slow_per_kib_broker() -> FakeCluster {
         .unwrap()
 }
 
+/// One broker charging 10 ms + 20 ms per KiB per request: flat enough
+/// that a one-record request every 8 ms always has one in flight (as on
+/// [`slow_broker`]), and growing with the bytes, so a widened group is
+/// served in parallel and the scaler's check keeps the widening (on
+/// [`slow_broker`] it is rightly undone, and since the scaler decides on
+/// its first answers the verdict comes while the load still runs).
+fn slow_flat_per_kib_broker() -> FakeCluster {
+    FakeCluster::builder()
+        .brokers(1)
+        .topic("orders", 6)
+        .topic("calm", 6)
+        .service_time(ServiceTime::new(
+            Duration::from_millis(10),
+            Duration::from_millis(20),
+        ))
+        .build()
+        .unwrap()
+}
+
 /// 200 rounds of 10 records to each of `orders`' 6 partitions, 1 ms apart:
 /// enough to saturate one connection's in-flight window.
 async fn heavy_load(producer: &kproducer::Producer, ledger: &mut Ledger) {
@@ -177,7 +196,7 @@ async fn s24b_same_partition_number_on_two_brokers() {
 /// trickle that still always has a request in flight.
 #[tokio::test(start_paused = true)]
 async fn s25_sustained_load_still_scales_up_and_down() {
-    let cluster = slow_broker();
+    let cluster = slow_flat_per_kib_broker();
     // Shorter cooldown and low-load period than the defaults (2 s, 30 s) so
     // that the test sees several decisions in a few seconds of load.
     let scaler = ScalerConfig {

@@ -28,6 +28,10 @@ pub(crate) struct SlotState {
     /// Round trips of requests answered on this slot since the scaler's
     /// last look: the scaler's cooldown is counted in them.
     pub(crate) round_trips: RoundTrips,
+    /// The scaler tick at or after this slot's last answer (no later
+    /// answer came before it): bounds when the oldest unanswered request
+    /// reached the head of the connection's queue.
+    pub(crate) answered_by: Option<tokio::time::Instant>,
 }
 
 /// Answered requests' round trips (handed to the connection → answer):

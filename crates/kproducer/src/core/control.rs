@@ -349,6 +349,83 @@ impl Core {
         totals
     }
 
+    /// Whether the scaler's tick is due: its time has come, or an
+    /// adaptive broker answered its first requests since it was idle (or
+    /// ever). Those answers set the scaler's window to a few round trips
+    /// (`Scaler::window_length`), so a burst's first window closes when
+    /// the evidence is there, not on the next 100 ms tick.
+    pub(super) fn scale_due(&self, now: Instant) -> bool {
+        now >= self.next_scale_tick
+            || self.brokers.values().any(|link| {
+                link.scaler
+                    .as_ref()
+                    .is_some_and(|s| !s.paced_by_round_trips())
+                    && link.slots.iter().any(|s| s.round_trips.count > 0)
+            })
+    }
+
+    /// When the scaler's next tick is due after one at `now`: the
+    /// configured interval, or sooner when an adaptive broker's window
+    /// can close sooner (its windows last a few round trips while it is
+    /// answering; `Scaler::next_evaluation`). At least 1 ms away.
+    pub(super) fn next_scale_tick_after(&self, now: Instant) -> Instant {
+        let interval = self.settings.config.scale_interval;
+        let soonest = self
+            .brokers
+            .values()
+            .filter_map(|link| link.scaler.as_ref())
+            .map(|s| Instant::from_std(s.next_evaluation()))
+            .fold(now + interval, Instant::min);
+        soonest.max(now + Duration::from_millis(1))
+    }
+
+    /// The oldest Produce request in flight on each slot: broker, slot,
+    /// bytes, and how long it has been at the head of its connection's
+    /// queue at least (a broker serves a connection's requests in order;
+    /// it reached the head when it was handed over or when the slot's
+    /// previous answer came, whichever was later, and that answer came no
+    /// later than `answered_by`, or now if one is pending). They bound
+    /// what the connections can carry (`Scaler::observe_unanswered`). One
+    /// pass over the requests in flight, once per scale tick.
+    fn unanswered_heads(&self, now: Instant) -> Vec<(i32, usize, u64, Duration)> {
+        let mut oldest: Vec<((i32, usize), Instant, u64)> = Vec::new();
+        for r in self.requests.values() {
+            let key = (r.broker, r.slot);
+            match oldest.iter_mut().find(|(k, _, _)| *k == key) {
+                Some((_, at, _)) if *at <= r.sent_at => {}
+                Some(entry) => {
+                    entry.1 = r.sent_at;
+                    entry.2 = r.batches.iter().map(|b| b.data.len() as u64).sum();
+                }
+                None => oldest.push((
+                    key,
+                    r.sent_at,
+                    r.batches.iter().map(|b| b.data.len() as u64).sum(),
+                )),
+            }
+        }
+        oldest
+            .into_iter()
+            .map(|((broker, slot), sent_at, bytes)| {
+                let answered_by = self.brokers.get(&broker).and_then(|link| {
+                    let s = link.slots.get(slot)?;
+                    if s.answered_bytes > 0 {
+                        Some(now)
+                    } else {
+                        s.answered_by
+                    }
+                });
+                let head_since = answered_by.map_or(sent_at, |t| t.max(sent_at));
+                (
+                    broker,
+                    slot,
+                    bytes,
+                    now.saturating_duration_since(head_since),
+                )
+            })
+            .collect()
+    }
+
     /// The scaler's tick: feed each adaptive broker's signals, apply new
     /// widths to its group and the router.
     pub(super) fn scale(&mut self, now: Instant) {
@@ -356,6 +433,7 @@ impl Core {
         let memory = self.shared.buffer_memory as u64;
         let now_std = now.into_std();
         let backlog = self.backlog_by_broker();
+        let heads = self.unanswered_heads(now);
         for (&broker, link) in &mut self.brokers {
             let Some(scaler) = &mut link.scaler else {
                 continue;
@@ -369,6 +447,11 @@ impl Core {
                     .find(|(b, _)| *b == broker)
                     .map_or(0, |&(_, bytes)| bytes),
             );
+            // The requests being served bound what the connections carry,
+            // so an early scale-up is judged by a rigorous bound.
+            for &(_, slot, bytes, serving_for) in heads.iter().filter(|h| h.0 == broker) {
+                scaler.observe_unanswered(slot, bytes, serving_for);
+            }
             for (i, s) in link.slots.iter_mut().enumerate() {
                 // "Waited for an in-flight slot": the connection's own
                 // permit wait plus the time ready batches were held back
@@ -391,7 +474,11 @@ impl Core {
                 // Throughput, so a scale-up that gets no more bytes
                 // answered (the core, not the broker, is the bottleneck)
                 // is undone.
-                scaler.observe_throughput(std::mem::take(&mut s.answered_bytes));
+                let answered = std::mem::take(&mut s.answered_bytes);
+                if answered > 0 {
+                    s.answered_by = Some(now);
+                }
+                scaler.observe_throughput(answered);
                 // Round trips, so the cooldown after a change lasts as
                 // many round trips as the change needs to show.
                 let trips = std::mem::take(&mut s.round_trips);

@@ -659,9 +659,9 @@ impl Core {
         }
         self.maybe_init_producer_id(now);
         self.maybe_refresh_metadata(now);
-        if now >= self.next_scale_tick {
+        if self.scale_due(now) {
             self.scale(now);
-            self.next_scale_tick = now + self.settings.config.scale_interval;
+            self.next_scale_tick = self.next_scale_tick_after(now);
         }
     }
 

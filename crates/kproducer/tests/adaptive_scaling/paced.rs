@@ -14,7 +14,7 @@ use kproducer_fake_broker::{FaultAction, FaultRule};
 /// Records per millisecond at about half of what one connection carries
 /// on [`fast_cluster`] (~85 MB/s of 1 KiB records, measured by the burst
 /// test): 40 KiB per ms, ~41 MB/s.
-const HALF_LOAD_PER_MS: usize = 40;
+pub(super) const HALF_LOAD_PER_MS: usize = 40;
 
 fn paced_producer(cluster: &FakeCluster) -> Producer {
     common::producer(cluster, |b| {
