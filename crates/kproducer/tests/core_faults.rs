@@ -175,3 +175,38 @@ async fn produce_leader_hints_reroute_without_waiting_for_metadata() {
     );
     assert_log_matches(&cluster, &outcomes).await;
 }
+
+/// Records that waited for their topic's metadata are routed a portion per
+/// pass of the core's loop (so a full buffer of them does not keep the core
+/// from sending for a long time): every one of them is delivered once, in
+/// send order, and so are the records sent after the metadata came. (That a
+/// record sent while earlier ones still wait queues behind them is checked
+/// pass by pass in the core's routing tests.)
+#[tokio::test(start_paused = true)]
+async fn a_buffer_of_records_parked_for_metadata_is_delivered_in_send_order() {
+    let cluster = cluster();
+    let hold = kproducer_fake_broker::Hold::new();
+    cluster.add_fault(
+        FaultRule::new(FaultAction::Hold(hold.clone()))
+            .api(ApiKey::Metadata)
+            .sticky(),
+    );
+    let producer = producer(&cluster, |b| b);
+    let topic = Topic::new("orders");
+    let mut ledger = Ledger::default();
+    // Many passes' worth, all parked.
+    ledger.send(&producer, &topic, 0, 30_000).await;
+    ledger.send(&producer, &topic, 1, 3_000).await;
+    hold.reached(1).await;
+    hold.release();
+    for _ in 0..1_000 {
+        ledger.send(&producer, &topic, 0, 1).await;
+        ledger.send(&producer, &topic, 1, 1).await;
+        tokio::task::yield_now().await;
+    }
+    let outcomes = ledger.outcomes().await;
+    assert_eq!(outcomes.ok(), 35_000, "{:?}", outcomes.errors().first());
+    assert_log_matches(&cluster, &outcomes).await;
+    assert_sequences_contiguous(&cluster, "orders", 0);
+    assert_sequences_contiguous(&cluster, "orders", 1);
+}

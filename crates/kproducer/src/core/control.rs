@@ -201,28 +201,9 @@ impl Core {
                     self.metadata.refresh_requested = true;
                     self.metadata.next_attempt = Some(now + retry_backoff);
                 }
-                // Records parked for topics now known go to their partitions.
-                let ready: Vec<Arc<str>> = self
-                    .waiting
-                    .keys()
-                    .filter(|t| self.metadata.partition_count(t).is_some())
-                    .cloned()
-                    .collect();
-                let wall_ms = super::now_ms();
-                for topic in ready {
-                    if let Some(queue) = self.waiting.remove(&topic) {
-                        for w in queue {
-                            // As if appended when sent: delivery.timeout.ms
-                            // counts from send, not from when metadata came
-                            // (found by the producer_responses fuzz target),
-                            // and CreateTime is the send time.
-                            let waited = now.saturating_duration_since(w.received);
-                            let sent_ms = wall_ms
-                                .saturating_sub(i64::try_from(waited.as_millis()).unwrap_or(0));
-                            self.route(w.envelope, w.received, sent_ms, w.flush_gen);
-                        }
-                    }
-                }
+                // Records parked for topics now known go to their partitions
+                // from the next pass of the loop on, a portion per pass
+                // (`Core::release_parked`).
             }
             Err(e) => {
                 if self.fail_on_authentication() {

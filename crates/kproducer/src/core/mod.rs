@@ -359,6 +359,7 @@ impl Core {
             // by a metadata answer).
             self.retired.clear();
             let now = Instant::now();
+            let more_parked = self.release_parked(now);
             self.housekeeping(now);
             let sent = self.drain(now);
             self.transaction_tick(now);
@@ -369,7 +370,13 @@ impl Core {
             // After a pass that sent something, the next batches of the same
             // partitions may go at once: pass again right after looking at
             // input, instead of waiting for the next event.
-            let wake = if sent { now } else { self.next_wakeup(now) };
+            // Records released from the metadata wait that are left over
+            // for the next pass: that pass comes at once.
+            let wake = if sent || more_parked {
+                now
+            } else {
+                self.next_wakeup(now)
+            };
             tokio::select! {
                 input = self.commands.ready(), if self.commands_open => {
                     if input == Input::SenderGone {
@@ -435,7 +442,7 @@ impl Core {
                     return;
                 }
                 *self.outstanding.entry(self.flush_gen).or_default() += 1;
-                self.route(envelope, now, wall_ms, self.flush_gen);
+                self.route(envelope, now, wall_ms, self.flush_gen, true);
             }
             Command::Flush(tx) => {
                 self.flush_gen += 1;
@@ -487,7 +494,14 @@ impl Core {
     // Inlined into the intake's loop (`take_commands`), so that the record
     // popped there is not copied (152 bytes) once more to be passed.
     #[inline(always)]
-    fn route(&mut self, envelope: Envelope, now: Instant, wall_ms: i64, flush_gen: u64) {
+    fn route(
+        &mut self,
+        envelope: Envelope,
+        now: Instant,
+        wall_ms: i64,
+        flush_gen: u64,
+        behind_parked: bool,
+    ) {
         // The topic is borrowed, not cloned: its `Arc` count is shared with
         // the sending threads, so every clone is a contended cache line.
         let topic = self.partitions.intern(envelope.record.topic.shared());
@@ -495,6 +509,15 @@ impl Core {
             self.park(envelope, now, flush_gen);
             return;
         };
+        // A record sent after records of its topic that still wait to be
+        // released (see `release_parked`) queues behind them: send order.
+        if behind_parked
+            && !self.waiting.is_empty()
+            && self.waiting.contains_key(envelope.record.topic.as_str())
+        {
+            self.park(envelope, now, flush_gen);
+            return;
+        }
         let record = &envelope.record;
         let partition = match record.partition {
             Some(p) if p >= 0 && (p as usize) < partitions => p,
@@ -612,6 +635,58 @@ impl Core {
         });
     }
 
+    /// Routes up to [`RELEASE_PER_PASS`] records that waited for their
+    /// topic's metadata and whose topic is now known, oldest first per
+    /// topic; returns whether such records are left for the next pass.
+    ///
+    /// Why in portions: at start-up a sender fills `buffer.memory` while the
+    /// first Metadata answer is on its way (hundreds of thousands of small
+    /// records), and routing them all at once would keep the core from
+    /// sending anything for tens of milliseconds: no request would leave,
+    /// no answer would be read, and the scaler would see nothing to decide
+    /// on. Routing a portion per pass lets each
+    /// pass seal and send what is full. Records sent meanwhile queue behind
+    /// (see [`Core::route`]), so a partition's records keep their send order.
+    fn release_parked(&mut self, now: Instant) -> bool {
+        if self.waiting.is_empty() {
+            return false;
+        }
+        let ready: Vec<Arc<str>> = self
+            .waiting
+            .keys()
+            .filter(|t| self.metadata.partition_count(t).is_some())
+            .cloned()
+            .collect();
+        let wall_ms = now_ms();
+        let mut budget = RELEASE_PER_PASS;
+        for topic in ready {
+            while budget > 0 {
+                let Some(w) = self.waiting.get_mut(&topic).and_then(VecDeque::pop_front) else {
+                    break;
+                };
+                budget -= 1;
+                // As if appended when sent: delivery.timeout.ms counts from
+                // send, not from when metadata came (found by the
+                // producer_responses fuzz target), and CreateTime is the
+                // send time.
+                let waited = now.saturating_duration_since(w.received);
+                let sent_ms =
+                    wall_ms.saturating_sub(i64::try_from(waited.as_millis()).unwrap_or(0));
+                self.route(w.envelope, w.received, sent_ms, w.flush_gen, false);
+            }
+            if self.waiting.get(&topic).is_some_and(VecDeque::is_empty) {
+                self.waiting.remove(&topic);
+            }
+            if budget == 0 {
+                return self
+                    .waiting
+                    .keys()
+                    .any(|t| self.metadata.partition_count(t).is_some());
+            }
+        }
+        false
+    }
+
     /// `topic`'s partition count, if its metadata is known: remembered per
     /// topic index, so the common case is a `Vec` index, not a lookup by
     /// name; [`Core::forget_partition_counts`] clears it when metadata
@@ -720,6 +795,13 @@ impl Core {
 /// (timers, drain), few enough that responses and timers are not kept
 /// waiting behind a busy sender.
 const INTAKE_PER_PASS: usize = 512;
+
+/// Records released per pass of the core's loop from the wait for their
+/// topic's metadata ([`Core::release_parked`]): more than the intake's
+/// portion, so the waiting queue shrinks even while senders keep sending,
+/// and still well under a millisecond of routing between two looks at the
+/// network.
+const RELEASE_PER_PASS: usize = 4 * INTAKE_PER_PASS;
 
 /// Connections per broker at start.
 fn initial_width(settings: &Settings) -> usize {

@@ -180,8 +180,11 @@ impl Harness {
         self.held.push(future);
     }
 
+    /// A Metadata answer, then the loop's passes that release the records
+    /// it made routable (all of them).
     fn metadata(&mut self, topics: &[Described<'_>]) {
         self.core.on_metadata(Ok(answer(topics)));
+        while self.core.release_parked(Instant::now()) {}
     }
 
     /// Records queued for `topic`-`partition` (open and sealed).
@@ -243,6 +246,39 @@ async fn an_unknown_topic_waits_then_routes_once_known() {
             partition: 1
         }
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn records_sent_while_parked_ones_are_released_queue_behind_them() {
+    let p = Scripted::new(&[0]);
+    let mut h = Harness::new(p);
+    let t = Topic::new("t");
+    let left = 100;
+    let parked = RELEASE_PER_PASS + left;
+    for _ in 0..parked {
+        h.keep(&t, None);
+    }
+    assert_eq!(h.waiting("t"), parked);
+    // The answer alone routes nothing; each pass of the loop routes a
+    // portion.
+    h.core.on_metadata(Ok(answer(&[known("t", 1, 1)])));
+    assert_eq!(h.waiting("t"), parked);
+    assert!(h.core.release_parked(Instant::now()), "more is left");
+    assert_eq!(h.queued("t", 0), RELEASE_PER_PASS);
+    assert_eq!(h.waiting("t"), left);
+    // Sent now, with the topic known: it queues behind the records still
+    // waiting instead of overtaking them.
+    h.keep(&t, None);
+    assert_eq!(h.waiting("t"), left + 1);
+    assert_eq!(h.queued("t", 0), RELEASE_PER_PASS);
+    assert!(!h.core.release_parked(Instant::now()), "nothing is left");
+    assert_eq!(h.waiting("t"), 0);
+    assert_eq!(h.queued("t", 0), parked + 1);
+    // Nothing waits any more: the next record goes straight to its queue.
+    h.keep(&t, None);
+    assert_eq!(h.waiting("t"), 0);
+    assert_eq!(h.queued("t", 0), parked + 2);
+    assert!(h.held.iter_mut().all(pending));
 }
 
 #[tokio::test(start_paused = true)]
