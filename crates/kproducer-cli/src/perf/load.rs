@@ -400,11 +400,7 @@ pub(crate) async fn run(producer: &Producer, spec: &LoadSpec) -> (Tally, Duratio
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use kproducer::ProducerConfig;
-    use kproducer_fake_broker::{FakeCluster, ServiceTime};
-
+    use super::super::driver_test_setup::{RECORDS, cluster, producer, spec};
     use super::*;
 
     /// Outcomes that reach one group at different times (six partitions,
@@ -416,39 +412,13 @@ mod tests {
     /// into the timeout instead of hanging.
     #[tokio::test(start_paused = true)]
     async fn every_outcome_is_seen_when_groups_resolve_piecemeal() {
-        let cluster = FakeCluster::builder()
-            .brokers(1)
-            .topic("perf", 6)
-            .service_time(ServiceTime::new(
-                Duration::from_millis(2),
-                Duration::from_micros(50),
-            ))
-            .validate_records(false)
-            .build()
-            .expect("a fake cluster");
-        let config = ProducerConfig {
-            linger: Duration::from_millis(1),
-            batch_size: 16 * 1024,
-            buffer_memory: 256 * 1024,
-            ..ProducerConfig::default()
-        };
-        let producer = Producer::builder()
-            .config(config)
-            .bootstrap_servers(cluster.bootstrap_servers().split(','))
-            .transport(Arc::new(cluster.transport()))
-            .build()
-            .expect("a producer");
-        let records = 20_000;
-        let spec = LoadSpec {
-            topic: Topic::new("perf"),
-            payload: Bytes::from_static(&[7; 100]),
-            num_records: records,
-            throughput: None,
-        };
+        let cluster = cluster();
+        let producer = producer(&cluster, |b| b);
+        let spec = spec();
         let (tally, _) = tokio::time::timeout(Duration::from_secs(3600), run(&producer, &spec))
             .await
             .expect("the run ends: every outcome woke its group");
         assert_eq!(tally.failed, 0, "first failure: {:?}", tally.first_error);
-        assert_eq!(tally.acked, records, "every record acknowledged, once");
+        assert_eq!(tally.acked, RECORDS, "every record acknowledged, once");
     }
 }

@@ -17,6 +17,8 @@
 //! that the producer needs.
 
 mod args;
+#[cfg(test)]
+mod driver_test_setup;
 mod embedded;
 mod load;
 mod monitor;

@@ -196,9 +196,7 @@ pub(crate) async fn run(
 
 #[cfg(test)]
 mod tests {
-    use kproducer::{ProducerConfig, Topic};
-    use kproducer_fake_broker::{FakeCluster, ServiceTime};
-
+    use super::super::driver_test_setup::{RECORDS, cluster, producer, spec};
     use super::*;
 
     /// Reports that arrive batch by batch from six partitions, with a
@@ -207,44 +205,19 @@ mod tests {
     /// leave it waiting, and the paused clock would run into the timeout).
     #[tokio::test(start_paused = true)]
     async fn every_record_is_reported_once_and_the_run_ends() {
-        let cluster = FakeCluster::builder()
-            .brokers(1)
-            .topic("perf", 6)
-            .service_time(ServiceTime::new(
-                Duration::from_millis(2),
-                Duration::from_micros(50),
-            ))
-            .validate_records(false)
-            .build()
-            .expect("a fake cluster");
-        let config = ProducerConfig {
-            linger: Duration::from_millis(1),
-            batch_size: 16 * 1024,
-            buffer_memory: 256 * 1024,
-            ..ProducerConfig::default()
-        };
+        let cluster = cluster();
         let reports = ReportTally::new();
         let sink = reports.clone();
-        let producer = kproducer::Producer::builder()
-            .config(config)
-            .bootstrap_servers(cluster.bootstrap_servers().split(','))
-            .transport(Arc::new(cluster.transport()))
-            .delivery_reports(move |r: &DeliveryReport<'_>| sink.on_report(r))
-            .build()
-            .expect("a producer");
-        let records = 20_000;
-        let spec = LoadSpec {
-            topic: Topic::new("perf"),
-            payload: Bytes::from_static(&[7; 100]),
-            num_records: records,
-            throughput: None,
-        };
+        let producer = producer(&cluster, |b| {
+            b.delivery_reports(move |r: &DeliveryReport<'_>| sink.on_report(r))
+        });
+        let spec = spec();
         let (tally, _) =
             tokio::time::timeout(Duration::from_secs(3600), run(&producer, &spec, &reports))
                 .await
                 .expect("the run ends: the last report woke the driver");
         assert_eq!(tally.failed, 0, "first failure: {:?}", tally.first_error);
-        assert_eq!(tally.acked, records, "every record acknowledged, once");
-        assert_eq!(tally.latency.len(), records, "every record timed");
+        assert_eq!(tally.acked, RECORDS, "every record acknowledged, once");
+        assert_eq!(tally.latency.len(), RECORDS, "every record timed");
     }
 }
