@@ -61,6 +61,21 @@ fn the_first_answer_arrives_while_a_sender_keeps_the_intake_full() {
     });
 
     // From this thread (not a runtime worker), like `kproducer perf`.
+    // Whether the sender outruns the core is up to the OS's scheduling, so
+    // a core that starves its connection shows in most floods, not in
+    // every one: a few floods make missing it unlikely. A core that yields
+    // passes every flood.
+    for flood in 0..FLOODS {
+        flood_once(&rt, &producer, flood);
+    }
+}
+
+/// Floods in a row (each ends as soon as its first record is answered).
+const FLOODS: usize = 3;
+
+/// Offers records until the first of them is answered (at most [`FLOOD`]),
+/// then waits for every one and checks the answer came during the flood.
+fn flood_once(rt: &tokio::runtime::Runtime, producer: &Producer, flood: usize) {
     let topic = Topic::new("flood");
     let value = Bytes::from_static(b"0123456789");
     let first = producer
@@ -85,8 +100,7 @@ fn the_first_answer_arrives_while_a_sender_keeps_the_intake_full() {
     });
     assert!(
         answered_while_sending,
-        "the first record's answer came only after all {FLOOD} records were offered: \
-         the core kept its connection from writing while the intake was full"
+        "flood {flood}: the first record's answer came only after all {FLOOD} records \
+         were offered: the core kept its connection from writing while the intake was full"
     );
-    assert!(offered < FLOOD, "resolved after {offered} records offered");
 }
