@@ -377,6 +377,18 @@ impl Core {
             } else {
                 self.next_wakeup(now)
             };
+            if sent {
+                // The requests just handed over are written by their
+                // connections' tasks, which this pass woke from this worker
+                // thread: tokio keeps such a task in the worker's LIFO
+                // slot, where no other worker may steal it. While senders
+                // keep the intake full this loop never waits, so without
+                // giving the worker back those tasks would not run (nor
+                // write) until the senders pause — tens of ms at the start
+                // of a run, see docs/producer-internals.md "Yielding after
+                // a send". One yield per sending pass (a few per MiB sent).
+                tokio::task::yield_now().await;
+            }
             tokio::select! {
                 input = self.commands.ready(), if self.commands_open => {
                     if input == Input::SenderGone {
