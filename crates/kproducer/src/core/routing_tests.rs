@@ -12,6 +12,7 @@ use kproducer_protocol::messages::{
     MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 
+use super::parked::RELEASE_PER_PASS;
 use super::*;
 use crate::config::ProducerConfig;
 use crate::delivery::{self, DeliveryFuture};
