@@ -106,6 +106,19 @@ impl Tally {
     }
 }
 
+/// What to count for a record `try_send` refused for good (anything but
+/// `QueueFull`, which the drivers wait out): the producer's own error, or
+/// the refusal as an invalid record.
+pub(crate) fn refused_for_good(topic: &Topic, refusal: TrySendError) -> Error {
+    match refusal {
+        TrySendError::Closed(_, e) | TrySendError::Invalid(_, e) => e,
+        other => Error::InvalidRecord {
+            topic: topic.clone(),
+            reason: other.to_string(),
+        },
+    }
+}
+
 /// A short name for the kind of a failure, for counting.
 pub(crate) fn error_kind(error: &Error) -> String {
     match error {
@@ -373,15 +386,8 @@ pub(crate) async fn run(producer: &Producer, spec: &LoadSpec) -> (Tally, Duratio
                         break;
                     }
                 }
-                Err(TrySendError::Closed(_, e) | TrySendError::Invalid(_, e)) => {
-                    tally.fail(&e);
-                    break;
-                }
                 Err(e) => {
-                    tally.fail(&Error::InvalidRecord {
-                        topic: spec.topic.clone(),
-                        reason: e.to_string(),
-                    });
+                    tally.fail(&refused_for_good(&spec.topic, e));
                     break;
                 }
             }

@@ -21,7 +21,7 @@ use kproducer::{DeliveryReport, Error, Producer, Record, TrySendError};
 use kproducer_perf::Pacer;
 use tokio::sync::Notify;
 
-use super::load::{LoadSpec, RunClock, SENDS_PER_CLOCK_READ, Tally};
+use super::load::{LoadSpec, RunClock, SENDS_PER_CLOCK_READ, Tally, refused_for_good};
 
 /// What the sink and the driver share: the outcomes so far, and how the
 /// sink wakes the driver when it waits.
@@ -171,15 +171,8 @@ pub(crate) async fn run(
                         break;
                     }
                 }
-                Err(TrySendError::Closed(_, e) | TrySendError::Invalid(_, e)) => {
-                    reports.fail(&e);
-                    break;
-                }
                 Err(e) => {
-                    reports.fail(&Error::InvalidRecord {
-                        topic: spec.topic.clone(),
-                        reason: e.to_string(),
-                    });
+                    reports.fail(&refused_for_good(&spec.topic, e));
                     break;
                 }
             }
