@@ -160,6 +160,11 @@ pub struct ProducerConfig {
     /// `partitioner.ignore.keys`: place keyed records like keyless ones.
     /// Default false.
     pub partitioner_ignore_keys: bool,
+    /// `partitioner.adaptive.partitioning.enable`: the default partitioner
+    /// sends keyless records preferably to partitions with few batches
+    /// waiting (KIP-794; see [`UniformSticky`](crate::partitioner::UniformSticky)).
+    /// Default true, as in Java.
+    pub partitioner_adaptive: bool,
     /// Seed for the sticky partitioner and backoff jitter; `None` draws one.
     /// Tests fix it for reproducible placement.
     pub seed: Option<u64>,
@@ -231,6 +236,7 @@ impl Default for ProducerConfig {
             allow_auto_create_topics: true,
             partitioner_kind: PartitionerKind::Default,
             partitioner_ignore_keys: false,
+            partitioner_adaptive: true,
             seed: None,
             adaptive_connections: true,
             scaler: ScalerConfig::default(),

@@ -279,6 +279,16 @@ impl ProducerBuilder {
         partitioner_ignore_keys: bool
     );
     setter!(
+        /// `partitioner.adaptive.partitioning.enable` (on by default): keyless
+        /// records go preferably to partitions with few batches waiting, so
+        /// a slow broker or connection gets less (KIP-794).
+        ///
+        /// ```
+        /// let _builder = kproducer::Producer::builder().partitioner_adaptive(false);
+        /// ```
+        partitioner_adaptive: bool
+    );
+    setter!(
         /// Adaptive connections per broker (on by default).
         ///
         /// ```
@@ -544,11 +554,10 @@ impl ProducerBuilder {
         });
         let partitioner: Box<dyn Partitioner> = match (self.partitioner, c.partitioner_kind) {
             (Some(p), _) => p,
-            (None, PartitionerKind::Default) => Box::new(DefaultPartitioner::new(
-                c.batch_size,
-                c.partitioner_ignore_keys,
-                seed,
-            )),
+            (None, PartitionerKind::Default) => Box::new(
+                DefaultPartitioner::new(c.batch_size, c.partitioner_ignore_keys, seed)
+                    .adaptive(c.partitioner_adaptive),
+            ),
             (None, PartitionerKind::RoundRobin) => Box::new(RoundRobin::default()),
         };
         let base = self

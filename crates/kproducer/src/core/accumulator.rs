@@ -357,6 +357,14 @@ impl PartitionQueue {
         self.ready.insert(at, batch);
     }
 
+    /// Batches waiting here: the open one and the sealed ones not yet
+    /// sent (the measure of KIP-794's adaptive partitioning, see
+    /// [`PartitionLoad`](crate::partitioner::PartitionLoad)).
+    pub(crate) fn waiting_batches(&self) -> u32 {
+        let waiting = self.ready.len() + usize::from(self.open.is_some());
+        u32::try_from(waiting).unwrap_or(u32::MAX)
+    }
+
     /// Records queued here, open and sealed.
     #[cfg(test)]
     pub(crate) fn record_count(&self) -> usize {

@@ -543,7 +543,7 @@ impl Core {
                 self.reject(envelope, error);
                 return;
             }
-            None => self.partitioner.partition_indexed(
+            None => self.partitioner.partition_with_load(
                 topic,
                 &PartitionRequest {
                     topic: record.topic.as_str(),
@@ -551,6 +551,7 @@ impl Core {
                     value: record.value.as_deref(),
                     partitions: partitions as u32,
                 },
+                self.partitions.load(topic),
             ),
         };
         // A custom partitioner's answer is checked like an explicit

@@ -27,7 +27,7 @@ use kproducer_net::TopicPartition;
 
 use super::accumulator::PartitionQueue;
 use super::fast_hash::FastMap;
-use crate::partitioner::TopicIndex;
+use crate::partitioner::{PartitionLoad, TopicIndex};
 
 /// Topic handles remembered by pointer.
 pub(crate) const RECENT: usize = 8;
@@ -180,6 +180,13 @@ impl PartitionQueues {
             self.len += 1;
         }
         slot.get_or_insert_with(|| create(&entry.name))
+    }
+
+    /// How many batches wait in each of `topic`'s queues, for the
+    /// partitioner (read only when it chooses a new partition).
+    #[inline]
+    pub(crate) fn load(&self, topic: TopicIndex) -> PartitionLoad<'_> {
+        PartitionLoad::of_queues(&self.topics[topic.get()].queues)
     }
 
     /// The queue of `tp`, if it has one.

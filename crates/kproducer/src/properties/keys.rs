@@ -149,11 +149,12 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
         f.config.partitioner_ignore_keys = values::boolean(v)?;
         Ok(())
     }),
-    // Accepted and ignored: the sticky partitioner picks its next partition
-    // uniformly, not weighted by broker queue sizes (docs/configuration.md).
-    ("partitioner.adaptive.partitioning.enable", |_, v| {
-        values::boolean(v).map(drop)
+    ("partitioner.adaptive.partitioning.enable", |f, v| {
+        f.config.partitioner_adaptive = values::boolean(v)?;
+        Ok(())
     }),
+    // Accepted and ignored: no partition is left out of the adaptive draw
+    // for being slow, as Java's 0 (the default) says (docs/configuration.md).
     ("partitioner.availability.timeout.ms", |_, v| {
         values::millis(v).map(drop)
     }),

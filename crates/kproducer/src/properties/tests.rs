@@ -196,7 +196,7 @@ const EVERY_KEY: &[(&str, &str, Check)] = &[
         c.partitioner_ignore_keys
     }),
     ("partitioner.adaptive.partitioning.enable", "false", |c| {
-        *c == ProducerConfig::default()
+        !c.partitioner_adaptive
     }),
     ("partitioner.availability.timeout.ms", "500", |c| {
         *c == ProducerConfig::default()
@@ -297,8 +297,7 @@ const EVERY_KEY: &[(&str, &str, Check)] = &[
 ];
 
 /// Keys accepted and ignored: setting them changes nothing.
-const IGNORED: [&str; 4] = [
-    "partitioner.adaptive.partitioning.enable",
+const IGNORED: [&str; 3] = [
     "partitioner.availability.timeout.ms",
     "retries",
     "ssl.key.password",

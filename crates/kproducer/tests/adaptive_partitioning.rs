@@ -1,0 +1,95 @@
+//! KIP-794's adaptive partitioning, end to end on paused time: keyless
+//! records go preferably to partitions with few batches waiting, so a
+//! broker that drains its partitions slowly gets fewer of them
+//! (`partitioner.adaptive.partitioning.enable`, on by default); switched
+//! off, every partition gets about as many.
+
+mod common;
+
+use std::time::Duration;
+
+use common::producer;
+use kproducer::{Producer, Record};
+use kproducer_fake_broker::{FakeCluster, FaultAction, FaultRule};
+use kproducer_protocol::ApiKey;
+
+const TOPIC: &str = "events";
+const RECORDS: usize = 20_000;
+
+/// Partitions 0 and 1 on broker 0, 2 and 3 on broker 1; broker 1 takes
+/// 20 ms over every Produce request (one at a time per connection).
+fn cluster_with_a_slow_broker() -> FakeCluster {
+    let cluster = FakeCluster::builder()
+        .brokers(2)
+        .topic_with_leaders(TOPIC, &[0, 0, 1, 1])
+        .build()
+        .expect("cluster");
+    cluster.add_fault(
+        FaultRule::new(FaultAction::Delay(Duration::from_millis(20)))
+            .api(ApiKey::Produce)
+            .broker(1)
+            .sticky(),
+    );
+    cluster
+}
+
+/// Sends `RECORDS` keyless 100-byte records, 200 every millisecond, waits
+/// for all of them, and returns how many landed on each partition.
+async fn records_per_partition(cluster: &FakeCluster, producer: Producer) -> [i64; 4] {
+    let mut futures = Vec::with_capacity(RECORDS);
+    for n in 0..RECORDS {
+        let record = Record::new(TOPIC, vec![b'x'; 100]);
+        futures.push(producer.send(record).await.expect("send"));
+        if n % 200 == 199 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    for (n, f) in futures.into_iter().enumerate() {
+        f.await.unwrap_or_else(|e| panic!("record {n} failed: {e}"));
+    }
+    let mut counts = [0; 4];
+    for (p, count) in counts.iter_mut().enumerate() {
+        *count = cluster
+            .partition(TOPIC, p as i32)
+            .expect("partition")
+            .high_watermark;
+    }
+    assert_eq!(counts.iter().sum::<i64>(), RECORDS as i64, "{counts:?}");
+    counts
+}
+
+async fn run(adaptive: bool) -> [i64; 4] {
+    let cluster = cluster_with_a_slow_broker();
+    let producer = producer(&cluster, |b| {
+        b.linger(Duration::from_millis(5))
+            .batch_size(16 * 1024)
+            .connections(1, 1)
+            .partitioner_adaptive(adaptive)
+    });
+    records_per_partition(&cluster, producer).await
+}
+
+/// The slow broker's share of the records.
+fn slow_share(counts: [i64; 4]) -> f64 {
+    (counts[2] + counts[3]) as f64 / counts.iter().sum::<i64>() as f64
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_broker_gets_fewer_keyless_records() {
+    let counts = run(true).await;
+    let share = slow_share(counts);
+    assert!(
+        share < 0.35,
+        "slow broker got {share:.2} of the records: {counts:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn switched_off_every_partition_gets_about_as_many() {
+    let counts = run(false).await;
+    let share = slow_share(counts);
+    assert!(
+        (0.4..0.6).contains(&share),
+        "slow broker got {share:.2} of the records: {counts:?}"
+    );
+}
