@@ -24,6 +24,10 @@ use crate::scaler_config::{CAPACITY_MEMORY, MAX_INEFFECTIVE_BACKOFF_DOUBLINGS, S
 /// twofold.
 const MIN_BASELINE_BUSY: f64 = 0.5;
 
+/// A window whose mean busy fraction is at least this had no idle moment
+/// worth counting: see [`ScaleUpCheck::service_start`].
+const CONTINUOUSLY_BUSY: f64 = 0.99;
+
 /// Pressure under which the group moves less than this fraction of what
 /// its width carried recently (when the backlog is reported) is a stall,
 /// not the width's limit: see [`ScaleUpCheck::stalled_below_shown`]. Half:
@@ -205,13 +209,15 @@ impl ScaleUpCheck {
     }
 
     /// The evidence gathered under the current pressure (the windows
-    /// since it started): how many requests were answered, and the bytes
+    /// since it started, back to the group's last idle moment: see
+    /// [`service_start`](Self::service_start)): how many requests were answered, and the bytes
     /// they moved per busy second (as a baseline is measured). `(0, 0.0)`
     /// without pressure.
     pub(crate) fn pressure_evidence(&self) -> Evidence {
         let Some(since) = self.high_since else {
             return Evidence::default();
         };
+        let since = self.service_start(since);
         let under = || self.samples.iter().filter(move |s| s.opened >= since);
         let (bytes, busy_secs) = busy_totals(under());
         Evidence {
@@ -219,6 +225,34 @@ impl ScaleUpCheck {
             bytes,
             busy_secs,
         }
+    }
+
+    /// Where evidence of a pressure that began in the window opened at
+    /// `since` starts: there, or earlier, back over the windows just before
+    /// it in which the group was busy all the time, to the last window
+    /// that had idle time in it (or the oldest kept).
+    ///
+    /// A request answered in the first window under pressure was partly
+    /// served before it when the window before was busy throughout;
+    /// crediting its bytes to the busy time since the pressure began
+    /// overstated the rate, up to twofold in the first windows of a burst
+    /// (one large request, half served before), so an early scale-up was
+    /// sized too small and then judged against a bound its width never
+    /// carried. From the last idle moment on, every byte answered was
+    /// served within the busy time counted.
+    fn service_start(&self, since: Instant) -> Instant {
+        let mut start = since;
+        for s in self.samples.iter().rev().filter(|s| s.opened < since) {
+            if s.opened + s.length < start {
+                // Not adjacent (samples dropped in between): stop here.
+                break;
+            }
+            start = s.opened;
+            if s.busy < CONTINUOUSLY_BUSY {
+                break;
+            }
+        }
+        start
     }
 
     /// Whether `rate` is less than what `width` has shown within
