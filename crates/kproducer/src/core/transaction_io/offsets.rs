@@ -16,7 +16,9 @@ use kproducer_protocol::messages::{
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::{ConnectionFuture, RequestFailure, TxnEvent, find_coordinator_answer};
+use super::answers::find_coordinator_answer;
+use super::outcome::{RequestFailure, TxnEvent};
+use super::requests::ConnectionFuture;
 use crate::core::idempotence::ProducerIdentity;
 use crate::core::transaction::{Answer, OffsetCommit, Started, Step, TxnOp};
 use crate::core::{Core, Event};
