@@ -104,7 +104,7 @@ pub(super) fn add_offsets(
     Box::pin(async move {
         let result = match connection.await {
             Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
-            Err(e) => Err(RequestFailure::Lost(e)),
+            Err(e) => Err(RequestFailure::NotSent(e)),
         };
         Event::Transaction(TxnEvent::AddOffsets(result))
     })
@@ -124,7 +124,7 @@ pub(super) fn find_group_coordinator(
     Box::pin(async move {
         let result = match connection.await {
             Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
-            Err(e) => Err(RequestFailure::Lost(e)),
+            Err(e) => Err(RequestFailure::NotSent(e)),
         };
         Event::Transaction(TxnEvent::FindGroupCoordinator(result))
     })
@@ -141,7 +141,7 @@ pub(super) fn commit_offsets(
     Box::pin(async move {
         let result = match connection.await {
             Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
-            Err(e) => Err(RequestFailure::Lost(e)),
+            Err(e) => Err(RequestFailure::NotSent(e)),
         };
         Event::Transaction(TxnEvent::CommitOffsets(result))
     })

@@ -2,40 +2,60 @@
 //! why there is none ([`RequestFailure`]), as the core's event loop carries
 //! it back to the transaction ([`TxnEvent`]).
 
-use kproducer_net::ConnectionError;
+use kproducer_net::{ConnectionError, SendState};
 use kproducer_protocol::messages::{
     AddOffsetsToTxnResponse, AddPartitionsToTxnResponse, EndTxnResponse, FindCoordinatorResponse,
     InitProducerIdResponse, TxnOffsetCommitResponse,
 };
+use kproducer_protocol::{ApiKey, EncodeError};
 
-use crate::core::transaction::Answer;
+use crate::core::transaction::{Answer, Unsendable};
 
 /// Why a coordinator request got no answer.
 #[derive(Debug)]
 pub(crate) enum RequestFailure {
-    /// The connection failed or the request timed out: retry.
+    /// The connection failed after the request was written, or the request
+    /// timed out: the coordinator may have acted on it. Retry.
     Lost(String),
-    /// The broker supports no version of the API: fatal.
-    Unsupported(String),
+    /// The request never reached the broker (no connection, or it closed
+    /// before the request was written). Retry.
+    NotSent(String),
+    /// The request cannot be sent at all: fatal.
+    Unsendable(Unsendable),
 }
 
 impl RequestFailure {
+    /// What a failed request means for the transaction. Kept apart: a
+    /// broker without the API, a broker whose version of it cannot carry
+    /// what the request holds, and a request kproducer could not encode.
     pub(super) fn of(e: ConnectionError) -> Self {
-        match e {
-            // An encode error is a request the broker's version cannot
-            // carry (TxnOffsetCommit group metadata below v3): as fatal as
-            // a missing API, as in Java.
-            ConnectionError::UnsupportedApi { .. } | ConnectionError::Encode { .. } => {
-                RequestFailure::Unsupported(e.to_string())
+        match &e {
+            ConnectionError::UnsupportedApi { .. } => {
+                RequestFailure::Unsendable(Unsendable::NoVersion(e.to_string()))
             }
-            other => RequestFailure::Lost(other.to_string()),
+            // The one value TxnOffsetCommit cannot represent in an older
+            // version: the KIP-447 group metadata below v3. As fatal as a
+            // missing API (Java's producer fails the same way), rather
+            // than dropping the zombie fencing the caller asked for.
+            ConnectionError::Encode {
+                api: ApiKey::TxnOffsetCommit,
+                version,
+                source: EncodeError::NotRepresentable { .. },
+            } => RequestFailure::Unsendable(Unsendable::GroupMetadataNeedsV3 { version: *version }),
+            ConnectionError::Encode { .. } => {
+                RequestFailure::Unsendable(Unsendable::Encode(e.to_string()))
+            }
+            _ if e.send_state() == SendState::NotSent => RequestFailure::NotSent(e.to_string()),
+            _ => RequestFailure::Lost(e.to_string()),
         }
     }
 
+    /// The failure as the state machine takes it.
     pub(super) fn answer<T>(self) -> Answer<T> {
         match self {
             RequestFailure::Lost(why) => Answer::Lost(why),
-            RequestFailure::Unsupported(why) => Answer::Unsupported(why),
+            RequestFailure::NotSent(why) => Answer::NotSent(why),
+            RequestFailure::Unsendable(why) => Answer::Unsendable(why),
         }
     }
 }

@@ -80,7 +80,7 @@ impl Core {
                 Box::pin(async move {
                     let result = match connection.await {
                         Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
-                        Err(e) => Err(RequestFailure::Lost(e)),
+                        Err(e) => Err(RequestFailure::NotSent(e)),
                     };
                     Event::Transaction(TxnEvent::FindCoordinator(result))
                 })
@@ -101,7 +101,7 @@ impl Core {
                 Box::pin(async move {
                     let result = match connection.await {
                         Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
-                        Err(e) => Err(RequestFailure::Lost(e)),
+                        Err(e) => Err(RequestFailure::NotSent(e)),
                     };
                     Event::Transaction(TxnEvent::InitProducerId { bump, result })
                 })
@@ -128,7 +128,7 @@ impl Core {
                 Box::pin(async move {
                     let result = match connection.await {
                         Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
-                        Err(e) => Err(RequestFailure::Lost(e)),
+                        Err(e) => Err(RequestFailure::NotSent(e)),
                     };
                     Event::Transaction(TxnEvent::AddPartitions(result))
                 })
@@ -144,7 +144,7 @@ impl Core {
                 Box::pin(async move {
                     let result = match connection.await {
                         Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
-                        Err(e) => Err(RequestFailure::Lost(e)),
+                        Err(e) => Err(RequestFailure::NotSent(e)),
                     };
                     Event::Transaction(TxnEvent::EndTxn(result))
                 })
