@@ -76,3 +76,92 @@ pub(crate) enum TxnEvent {
     FindGroupCoordinator(Outcome<FindCoordinatorResponse>),
     CommitOffsets(Outcome<TxnOffsetCommitResponse>),
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::BytesMut;
+    use kproducer_net::{BrokerAddress, CloseReason};
+    use kproducer_protocol::Message;
+    use kproducer_protocol::messages::TxnOffsetCommitRequest;
+
+    use super::*;
+
+    fn broker() -> BrokerAddress {
+        BrokerAddress::new("127.0.0.1", 9092)
+    }
+
+    /// What the connection reports when a request cannot be encoded at
+    /// `version`: the real encoder's error.
+    fn encode_error(request: &TxnOffsetCommitRequest, version: i16) -> ConnectionError {
+        let source = request
+            .encode(&mut BytesMut::new(), version)
+            .expect_err("not encodable at this version");
+        ConnectionError::Encode {
+            api: ApiKey::TxnOffsetCommit,
+            version,
+            source,
+        }
+    }
+
+    #[test]
+    fn group_metadata_below_v3_is_told_apart_from_a_missing_api() {
+        let with_member = TxnOffsetCommitRequest {
+            generation_id: 4,
+            member_id: "m-1".into(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            RequestFailure::of(encode_error(&with_member, 2)),
+            RequestFailure::Unsendable(Unsendable::GroupMetadataNeedsV3 { version: 2 })
+        ));
+        let missing = ConnectionError::UnsupportedApi {
+            broker: broker(),
+            api: ApiKey::EndTxn,
+            broker_range: None,
+        };
+        assert!(matches!(
+            RequestFailure::of(missing),
+            RequestFailure::Unsendable(Unsendable::NoVersion(why)) if why.contains("EndTxn")
+        ));
+    }
+
+    #[test]
+    fn a_value_too_long_to_encode_is_an_encode_failure() {
+        let long = TxnOffsetCommitRequest {
+            member_id: "m".repeat(usize::from(u16::MAX)),
+            ..Default::default()
+        };
+        let failure = RequestFailure::of(encode_error(&long, 3));
+        assert!(
+            matches!(&failure, RequestFailure::Unsendable(Unsendable::Encode(why)) if why.contains("member_id")),
+            "{failure:?}"
+        );
+    }
+
+    #[test]
+    fn only_a_request_that_may_have_been_written_is_lost() {
+        let closed = |state| ConnectionError::Closed {
+            broker: broker(),
+            reason: CloseReason::PeerClosed,
+            state,
+        };
+        assert!(matches!(
+            RequestFailure::of(closed(SendState::MaybeSent)),
+            RequestFailure::Lost(_)
+        ));
+        assert!(matches!(
+            RequestFailure::of(ConnectionError::TimedOut {
+                broker: broker(),
+                timeout: Duration::from_secs(30),
+                state: SendState::MaybeSent,
+            }),
+            RequestFailure::Lost(_)
+        ));
+        assert!(matches!(
+            RequestFailure::of(closed(SendState::NotSent)),
+            RequestFailure::NotSent(_)
+        ));
+    }
+}
