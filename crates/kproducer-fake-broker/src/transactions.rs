@@ -257,7 +257,12 @@ impl TransactionCoordinator {
     /// EndTxn: the same checks as [`TransactionCoordinator::add_partitions`];
     /// ending an ongoing transaction returns the markers to write; repeating
     /// the end of a completed one the same way succeeds with nothing to do;
-    /// anything else is 48 `INVALID_TXN_STATE`.
+    /// anything else is 48 `INVALID_TXN_STATE`: ending a transaction that
+    /// never started (`Empty`, or no partition or group added since the
+    /// last commit), and the other end of a completed one. These are
+    /// Kafka's answers (`TransactionCoordinator.endTransaction`, transaction
+    /// protocol v1); a producer that lost an AddPartitionsToTxn answer and
+    /// aborts relies on them.
     pub fn end_txn(
         &mut self,
         transactional_id: &str,
@@ -379,6 +384,37 @@ mod tests {
         assert_eq!(
             c.end_txn("tx", p.producer_id, 0, false),
             Err(ErrorCode::INVALID_TXN_STATE)
+        );
+    }
+
+    #[test]
+    fn an_abort_with_nothing_open_is_48_and_a_repeated_abort_succeeds() {
+        let mut c = TransactionCoordinator::default();
+        let p = c.init_producer_id(Some("tx"), -1, -1).expect("granted");
+        let id = p.producer_id;
+        assert_eq!(
+            c.end_txn("tx", id, 0, false),
+            Err(ErrorCode::INVALID_TXN_STATE),
+            "Empty: nothing to abort"
+        );
+        c.add_partitions("tx", id, 0, &[tp(0)]).expect("added");
+        let ended = c.end_txn("tx", id, 0, false).expect("aborted");
+        assert!(ended.is_some_and(|e| !e.commit && e.partitions == vec![tp(0)]));
+        assert_eq!(
+            c.end_txn("tx", id, 0, false),
+            Ok(None),
+            "a repeated abort succeeds with nothing to do"
+        );
+        c.add_partitions("tx", id, 0, &[tp(1)]).expect("added");
+        c.end_txn("tx", id, 0, true).expect("committed");
+        assert_eq!(
+            c.end_txn("tx", id, 0, false),
+            Err(ErrorCode::INVALID_TXN_STATE),
+            "CompleteCommit: nothing open to abort"
+        );
+        assert_eq!(
+            c.entry("tx").map(|e| e.state),
+            Some(TxnState::CompleteCommit)
         );
     }
 

@@ -1,15 +1,53 @@
 //! The transaction state machine's side of the coordinator's answers:
 //! how each error code is classified (Kafka's Java `TransactionManager`
 //! handlers) and what FindCoordinator, InitProducerId, AddPartitionsToTxn
-//! and EndTxn answers do to the transaction.
+//! and EndTxn answers do to the transaction; the fatal messages for
+//! requests that cannot be sent at all ([`Unsendable`]).
 
 use kproducer_net::TopicPartition;
 use kproducer_protocol::ErrorCode;
 use tokio::time::Instant;
 
-use super::{Answer, Coordinator, Step, Transaction, TxnOp, TxnRequest};
+use super::{Coordinator, Step, Transaction, TxnOp, TxnRequest};
 use crate::error::Error;
 use crate::transaction::{TransactionError, TransactionPhase};
+
+/// An answer from the coordinator, as the machine needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Answer<T> {
+    /// The coordinator answered.
+    Ok(T),
+    /// The coordinator answered with an error code (and maybe a message).
+    Code(ErrorCode, Option<String>),
+    /// No answer, and the request may have reached the broker (the
+    /// connection failed after it was written, or it timed out): the
+    /// coordinator may have acted on it.
+    Lost(String),
+    /// No answer, and the request never reached the broker (no connection,
+    /// or the connection closed before the request was written).
+    NotSent(String),
+    /// The request could not be sent at all (fatal; nothing was sent).
+    Unsendable(Unsendable),
+}
+
+/// Why a coordinator request could not be sent at all. Each is fatal, with
+/// its own message: what was wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Unsendable {
+    /// The broker supports no version of the request's API: it cannot run
+    /// transactions (tansu 0.6.0 has no EndTxn).
+    NoVersion(String),
+    /// The group coordinator's newest TxnOffsetCommit is `version` (below
+    /// v3, Kafka before 2.5), which cannot carry the consumer group
+    /// metadata (generation id, member id, group instance id; KIP-447).
+    GroupMetadataNeedsV3 {
+        /// The TxnOffsetCommit version the broker offers.
+        version: i16,
+    },
+    /// The request could not be encoded (a value longer than the wire
+    /// format can carry, for example).
+    Encode(String),
+}
 
 /// What to do about an error code from the coordinator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +82,26 @@ pub(super) fn react(code: ErrorCode) -> Reaction {
         | ErrorCode::TOPIC_AUTHORIZATION_FAILED => Reaction::Abortable,
         c if c.is_retriable() => Reaction::Retry { rediscover: false },
         _ => Reaction::Fatal,
+    }
+}
+
+/// The fatal error's words for a request that could not be sent.
+pub(super) fn unsendable_reason(why: &Unsendable) -> String {
+    match why {
+        Unsendable::NoVersion(why) => format!("{why}: this broker cannot run transactions"),
+        Unsendable::GroupMetadataNeedsV3 { version } => format!(
+            "send_offsets_to_transaction: the group coordinator speaks TxnOffsetCommit up to \
+             v{version}, and the consumer group metadata (generation id, member id, group \
+             instance id: KIP-447 fencing of zombie consumers) needs v3 (Kafka 2.5 or later); \
+             nothing was sent. Pass ConsumerGroupMetadata::new(group_id), without generation \
+             and member, to commit offsets without that fencing, or upgrade the brokers to \
+             Kafka 2.5 or later"
+        ),
+        Unsendable::Encode(why) => format!(
+            "{why}; nothing was sent. A transactional.id, group id, member id or offset \
+             metadata too long for the wire format causes this; otherwise it is a kproducer \
+             bug: please report it"
+        ),
     }
 }
 
@@ -86,11 +144,11 @@ impl Transaction {
                     Step::Idle
                 }
             },
-            Answer::Lost(_) => {
+            Answer::Lost(_) | Answer::NotSent(_) => {
                 self.retry_later(now, true);
                 Step::Idle
             }
-            Answer::Unsupported(why) => self.unsupported(&why),
+            Answer::Unsendable(why) => self.unsendable(&why),
         }
     }
 
@@ -116,11 +174,11 @@ impl Transaction {
                     self.fail_fatally(fatal("InitProducerId", code, message.as_deref()))
                 }
             },
-            Answer::Lost(_) => {
+            Answer::Lost(_) | Answer::NotSent(_) => {
                 self.retry_later(now, true);
                 Step::Idle
             }
-            Answer::Unsupported(why) => self.unsupported(&why),
+            Answer::Unsendable(why) => self.unsendable(&why),
         }
     }
 
@@ -138,11 +196,19 @@ impl Transaction {
             Answer::Ok(results) => results,
             Answer::Code(code, _) => sent.iter().map(|tp| (tp.clone(), code)).collect(),
             Answer::Lost(_) => {
+                // The coordinator may have added them: whatever happens
+                // next, an abort must end the transaction.
+                self.maybe_added = true;
                 self.pending.extend(sent);
                 self.retry_later(now, true);
                 return Step::Idle;
             }
-            Answer::Unsupported(why) => return self.unsupported(&why),
+            Answer::NotSent(_) => {
+                self.pending.extend(sent);
+                self.retry_later(now, true);
+                return Step::Idle;
+            }
+            Answer::Unsendable(why) => return self.unsendable(&why),
         };
         let mut retry: Option<bool> = None;
         for (tp, code) in results {
@@ -190,6 +256,16 @@ impl Transaction {
         let op = if commit { TxnOp::Commit } else { TxnOp::Abort };
         match answer {
             Answer::Ok(()) => self.ended(op),
+            // EndTxn(abort) went only because an add's answer was lost:
+            // 48 says the coordinator holds no open transaction (Kafka
+            // answers it for Empty and CompleteCommit), so the add never
+            // happened and there was nothing to abort. Anywhere else 48
+            // stays fatal.
+            Answer::Code(ErrorCode::INVALID_TXN_STATE, _)
+                if !commit && self.maybe_added && self.nothing_added() =>
+            {
+                self.ended(op)
+            }
             Answer::Code(code, message) => match react(code) {
                 Reaction::Retry { rediscover } => {
                     self.retry_later(now, rediscover);
@@ -213,18 +289,19 @@ impl Transaction {
                 }
                 Reaction::Fatal => self.fail_fatally(fatal("EndTxn", code, message.as_deref())),
             },
-            Answer::Lost(_) => {
+            Answer::Lost(_) | Answer::NotSent(_) => {
                 self.retry_later(now, true);
                 Step::Idle
             }
-            Answer::Unsupported(why) => self.unsupported(&why),
+            Answer::Unsendable(why) => self.unsendable(&why),
         }
     }
 
-    /// The broker lacks an API transactions need: fatal.
-    pub(super) fn unsupported(&mut self, why: &str) -> Step {
+    /// A request could not be sent at all: fatal, with what was wrong and
+    /// what to do.
+    pub(super) fn unsendable(&mut self, why: &Unsendable) -> Step {
         self.fail_fatally(Error::Fatal {
-            reason: format!("{why}: this broker cannot run transactions"),
+            reason: unsendable_reason(why),
             code: None,
         })
     }
@@ -233,6 +310,7 @@ impl Transaction {
         if op == TxnOp::Abort && self.bump_needed {
             self.added.clear();
             self.groups_added.clear();
+            self.maybe_added = false;
             self.bumping = true;
             self.failures = 0;
             return Step::Idle;

@@ -34,6 +34,16 @@
 //! such a failure bumps the epoch with InitProducerId naming the current
 //! producer id and epoch (KIP-360), so the partitions' sequences restart.
 //!
+//! An AddPartitionsToTxn or AddOffsetsToTxn whose answer is lost after it
+//! was written may have added its partitions or group: the machine
+//! remembers that ("maybe added"), and an abort then sends EndTxn(abort)
+//! even though nothing is known to be added, instead of leaving the
+//! coordinator's transaction open until `transaction.timeout.ms`. Only
+//! there, 48 `INVALID_TXN_STATE` ("nothing open", Kafka's answer for a
+//! transaction that never started) counts as a successful abort. A commit
+//! never needs the rule: the partition or group is added again before
+//! EndTxn(commit).
+//!
 //! # References
 //! - KIP-98 (transactions), KIP-360 (epoch bump), Kafka `TransactionManager`
 
@@ -41,7 +51,6 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use kproducer_net::TopicPartition;
-use kproducer_protocol::ErrorCode;
 use tokio::time::Instant;
 
 use super::control::backoff;
@@ -52,6 +61,7 @@ use crate::error::Error;
 use crate::transaction::{
     ConsumerGroupMetadata, OffsetAndMetadata, TransactionError, TransactionPhase,
 };
+pub(crate) use answers::{Answer, Unsendable};
 
 /// The transaction operations that take a round trip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,20 +159,6 @@ pub(crate) enum Started {
     Joined,
 }
 
-/// An answer from the coordinator, as the machine needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Answer<T> {
-    /// The coordinator answered.
-    Ok(T),
-    /// The coordinator answered with an error code (and maybe a message).
-    Code(ErrorCode, Option<String>),
-    /// No answer: the connection failed or the request timed out.
-    Lost(String),
-    /// The broker supports no version of the request's API: it cannot run
-    /// transactions (fatal; nothing was sent).
-    Unsupported(String),
-}
-
 /// One transactional producer's transaction state; see the module docs.
 #[derive(Debug)]
 pub(crate) struct Transaction {
@@ -185,6 +181,12 @@ pub(crate) struct Transaction {
     bump_needed: bool,
     /// The abort's EndTxn is done; the epoch bump comes next.
     bumping: bool,
+    /// An AddPartitionsToTxn or AddOffsetsToTxn reached the coordinator
+    /// (it may have) and its answer was lost: the coordinator may hold a
+    /// transaction although nothing is known to be added, so an abort
+    /// ends it with EndTxn(abort) rather than leaving it open until
+    /// `transaction.timeout.ms`.
+    maybe_added: bool,
     fatal: Option<Error>,
     /// The `send_offsets_to_transaction` under way.
     offsets: Option<offsets::PendingOffsets>,
@@ -210,6 +212,7 @@ impl Transaction {
             abortable: None,
             bump_needed: false,
             bumping: false,
+            maybe_added: false,
             fatal: None,
             offsets: None,
             groups_added: BTreeSet::new(),
@@ -293,6 +296,7 @@ impl Transaction {
                 self.groups_added.clear();
                 self.pending.clear();
                 self.abortable = None;
+                self.maybe_added = false;
                 Ok(())
             }
             TransactionPhase::Uninitialized | TransactionPhase::Initializing => Err(self.invalid(
@@ -468,9 +472,11 @@ impl Transaction {
                 } else if let Some(reason) = self.abortable.clone() {
                     self.phase = TransactionPhase::AbortableError;
                     return Step::Complete(TxnOp::Commit, Err(reason.into()));
-                } else if self.nothing_added() {
+                } else if self.nothing_added() && !self.maybe_added {
                     // Nothing was added: the coordinator knows of no
-                    // transaction, there is nothing to end.
+                    // transaction, there is nothing to end. (A lost add
+                    // answer leaves its partition or group pending: it is
+                    // added again before the commit gets here.)
                     return self.finish(TxnOp::Commit);
                 } else {
                     TxnRequest::EndTxn { commit: true }
@@ -481,7 +487,7 @@ impl Transaction {
                     TxnRequest::InitProducerId { bump: true }
                 } else if !settled {
                     return Step::Idle;
-                } else if self.nothing_added() {
+                } else if self.nothing_added() && !self.maybe_added {
                     if self.bump_needed {
                         self.bumping = true;
                         TxnRequest::InitProducerId { bump: true }
@@ -521,6 +527,7 @@ impl Transaction {
         self.pending.clear();
         self.abortable = None;
         self.bumping = false;
+        self.maybe_added = false;
         self.failures = 0;
         Step::Complete(op, Ok(()))
     }

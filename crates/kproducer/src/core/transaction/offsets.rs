@@ -154,10 +154,17 @@ impl Transaction {
             }
             Answer::Code(code, _) => code,
             Answer::Lost(_) => {
+                // The coordinator may have added the group: whatever
+                // happens next, an abort must end the transaction.
+                self.maybe_added = true;
                 self.retry_later(now, true);
                 return Step::Idle;
             }
-            Answer::Unsupported(why) => return self.unsupported(&why),
+            Answer::NotSent(_) => {
+                self.retry_later(now, true);
+                return Step::Idle;
+            }
+            Answer::Unsendable(why) => return self.unsendable(&why),
         };
         if code == ErrorCode::GROUP_AUTHORIZATION_FAILED {
             self.make_abortable(TransactionError::Abortable {
@@ -219,11 +226,11 @@ impl Transaction {
                     Step::Idle
                 }
             },
-            Answer::Lost(_) => {
+            Answer::Lost(_) | Answer::NotSent(_) => {
                 self.retry_later(now, false);
                 Step::Idle
             }
-            Answer::Unsupported(why) => self.unsupported(&why),
+            Answer::Unsendable(why) => self.unsendable(&why),
         }
     }
 
@@ -241,12 +248,12 @@ impl Transaction {
         let results: Vec<(TopicPartition, ErrorCode)> = match answer {
             Answer::Ok(results) => results,
             Answer::Code(code, _) => sent.offsets.into_keys().map(|tp| (tp, code)).collect(),
-            Answer::Lost(_) => {
+            Answer::Lost(_) | Answer::NotSent(_) => {
                 self.group_coordinator = None;
                 self.retry_later(now, false);
                 return Step::Idle;
             }
-            Answer::Unsupported(why) => return self.unsupported(&why),
+            Answer::Unsendable(why) => return self.unsendable(&why),
         };
         for (tp, code) in results {
             match code {

@@ -444,7 +444,9 @@ async fn a_broker_without_an_api_transactions_need_is_fatal() {
     ));
     let step = t.on_end_txn(
         now,
-        Answer::Unsupported("b1 supports no version of EndTxn(26)".into()),
+        Answer::Unsendable(Unsendable::NoVersion(
+            "b1 supports no version of EndTxn(26)".into(),
+        )),
     );
     assert!(
         matches!(&step, Step::Complete(TxnOp::Commit, Err(Error::Fatal { reason, code: None })) if reason.contains("EndTxn") && reason.contains("cannot run transactions")),
@@ -456,3 +458,5 @@ async fn a_broker_without_an_api_transactions_need_is_fatal() {
 mod walk;
 
 mod offsets;
+
+mod lost_answers;

@@ -1,37 +1,35 @@
 //! The core's side of transactions: takes the users' transaction commands,
 //! runs the [`Transaction`] state machine's decisions as coordinator
-//! requests (FindCoordinator, InitProducerId, AddPartitionsToTxn, EndTxn),
-//! feeds their answers back, drops unsent records when a transaction is
-//! aborted, and answers the callers. `offsets.rs`: the requests of
-//! `send_offsets_to_transaction` (AddOffsetsToTxn, FindCoordinator for the
-//! group, TxnOffsetCommit).
+//! requests, feeds their answers back, drops unsent records when a
+//! transaction is aborted, and answers the callers.
+//!
+//! - `mod.rs`: the users' commands, the state machine's steps after each
+//!   drain, and the callers waiting for an operation.
+//! - `requests.rs`: the machine's requests built and sent
+//!   (FindCoordinator, InitProducerId, AddPartitionsToTxn, EndTxn).
+//! - `outcome.rs`: what a request comes back with, and why there may be
+//!   no answer.
+//! - `answers.rs`: the answers fed back to the machine.
+//! - `offsets.rs`: the requests of `send_offsets_to_transaction`
+//!   (AddOffsetsToTxn, FindCoordinator for the group, TxnOffsetCommit).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 
-use kproducer_net::{BrokerAddress, Connection, ConnectionError, TopicPartition};
-use kproducer_protocol::ErrorCode;
-use kproducer_protocol::messages::{
-    AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
-    AddPartitionsToTxnTopic, EndTxnRequest, EndTxnResponse, FindCoordinatorRequest,
-    FindCoordinatorResponse, InitProducerIdRequest, InitProducerIdResponse,
-    TxnOffsetCommitResponse,
-};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::idempotence::ProducerIdentity;
-use super::transaction::{
-    Answer, Coordinator, OffsetCommit, Started, Step, Transaction, TxnOp, TxnRequest,
-};
-use super::{Core, Event};
+use super::Core;
+use super::transaction::{OffsetCommit, Started, Step, Transaction, TxnOp};
 use crate::config::ProducerConfig;
 use crate::error::Error;
-use crate::metrics;
 use crate::transaction::{TransactionError, TransactionPhase};
 
+mod answers;
 mod offsets;
+mod outcome;
+mod requests;
+
+pub(crate) use outcome::TxnEvent;
 
 /// A transaction operation a producer handle asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,53 +41,6 @@ pub(crate) enum TxnCommand {
     /// `send_offsets_to_transaction` (boxed: a command stays one record's
     /// size in the queue).
     SendOffsets(Box<OffsetCommit>),
-}
-
-/// Why a coordinator request got no answer.
-#[derive(Debug)]
-pub(crate) enum RequestFailure {
-    /// The connection failed or the request timed out: retry.
-    Lost(String),
-    /// The broker supports no version of the API: fatal.
-    Unsupported(String),
-}
-
-impl RequestFailure {
-    fn of(e: ConnectionError) -> Self {
-        match e {
-            // An encode error is a request the broker's version cannot
-            // carry (TxnOffsetCommit group metadata below v3): as fatal as
-            // a missing API, as in Java.
-            ConnectionError::UnsupportedApi { .. } | ConnectionError::Encode { .. } => {
-                RequestFailure::Unsupported(e.to_string())
-            }
-            other => RequestFailure::Lost(other.to_string()),
-        }
-    }
-
-    fn answer<T>(self) -> Answer<T> {
-        match self {
-            RequestFailure::Lost(why) => Answer::Lost(why),
-            RequestFailure::Unsupported(why) => Answer::Unsupported(why),
-        }
-    }
-}
-
-type Outcome<T> = Result<T, RequestFailure>;
-
-/// A coordinator request's outcome.
-#[derive(Debug)]
-pub(crate) enum TxnEvent {
-    FindCoordinator(Outcome<FindCoordinatorResponse>),
-    InitProducerId {
-        bump: bool,
-        result: Outcome<InitProducerIdResponse>,
-    },
-    AddPartitions(Outcome<AddPartitionsToTxnResponse>),
-    EndTxn(Outcome<EndTxnResponse>),
-    AddOffsets(Outcome<AddOffsetsToTxnResponse>),
-    FindGroupCoordinator(Outcome<FindCoordinatorResponse>),
-    CommitOffsets(Outcome<TxnOffsetCommitResponse>),
 }
 
 /// A transactional producer's transaction as the core holds it: the state
@@ -121,8 +72,6 @@ impl TransactionLink {
         })
     }
 }
-
-type ConnectionFuture = Pin<Box<dyn Future<Output = Result<Connection, String>> + Send>>;
 
 impl Core {
     /// A handle asked for a transaction operation.
@@ -341,267 +290,5 @@ impl Core {
             }
             self.shared.in_transaction.store(false, Ordering::Release);
         }
-    }
-
-    /// A connection to the coordinator: the broker's shared connection
-    /// when its address is known from metadata, else a direct one.
-    fn coordinator_connection(&mut self, c: &Coordinator) -> ConnectionFuture {
-        if self.metadata.brokers.contains_key(&c.node)
-            && let Some(link) = self.link(c.node)
-        {
-            let group = link.group.clone();
-            return Box::pin(async move { group.connection(0).await.map_err(|e| e.to_string()) });
-        }
-        let transport = self.transport.clone();
-        let config = self.group_config.connection.clone();
-        let address = BrokerAddress::new(c.host.clone(), c.port);
-        Box::pin(async move {
-            Connection::connect(transport.as_ref(), &address, config)
-                .await
-                .map_err(|e| format!("transaction coordinator {address}: {e}"))
-        })
-    }
-
-    fn producer_identity(&self) -> ProducerIdentity {
-        self.idempotence
-            .as_ref()
-            .and_then(|i| i.producer())
-            .unwrap_or(ProducerIdentity { id: -1, epoch: -1 })
-    }
-
-    fn send_transaction_request(&mut self, request: TxnRequest) {
-        let Some(link) = &self.transaction else {
-            return;
-        };
-        let id = link.transactional_id.clone();
-        let timeout_ms = link.timeout_ms;
-        let coordinator = link.machine.coordinator().cloned();
-        let producer = self.producer_identity();
-        tracing::debug!(?request, "transaction request");
-        let group_coordinator = link.machine.group_coordinator().cloned();
-        let connection = match (&request, coordinator, group_coordinator) {
-            (TxnRequest::CommitOffsets(_), _, Some(g)) => self.coordinator_connection(&g),
-            (
-                TxnRequest::FindCoordinator
-                | TxnRequest::FindGroupCoordinator { .. }
-                | TxnRequest::CommitOffsets(_),
-                _,
-                _,
-            )
-            | (_, None, _) => self.control_connection(),
-            (_, Some(c), _) => self.coordinator_connection(&c),
-        };
-        let future: Pin<Box<dyn Future<Output = Event> + Send>> = match request {
-            TxnRequest::FindCoordinator => {
-                let body = FindCoordinatorRequest {
-                    key: id.clone(),
-                    key_type: 1,
-                    coordinator_keys: vec![id],
-                    ..Default::default()
-                };
-                Box::pin(async move {
-                    let result = match connection.await {
-                        Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
-                        Err(e) => Err(RequestFailure::Lost(e)),
-                    };
-                    Event::Transaction(TxnEvent::FindCoordinator(result))
-                })
-            }
-            TxnRequest::InitProducerId { bump } => {
-                let (producer_id, producer_epoch) = if bump {
-                    (producer.id, producer.epoch)
-                } else {
-                    (-1, -1)
-                };
-                let body = InitProducerIdRequest {
-                    transactional_id: Some(id),
-                    transaction_timeout_ms: timeout_ms,
-                    producer_id,
-                    producer_epoch,
-                    tagged_fields: Default::default(),
-                };
-                Box::pin(async move {
-                    let result = match connection.await {
-                        Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
-                        Err(e) => Err(RequestFailure::Lost(e)),
-                    };
-                    Event::Transaction(TxnEvent::InitProducerId { bump, result })
-                })
-            }
-            TxnRequest::AddPartitions(partitions) => {
-                let mut topics: Vec<AddPartitionsToTxnTopic> = Vec::new();
-                for tp in partitions {
-                    match topics.iter_mut().find(|t| *t.name == *tp.topic) {
-                        Some(t) => t.partitions.push(tp.partition),
-                        None => topics.push(AddPartitionsToTxnTopic {
-                            name: tp.topic.to_string(),
-                            partitions: vec![tp.partition],
-                            ..Default::default()
-                        }),
-                    }
-                }
-                let body = AddPartitionsToTxnRequest {
-                    transactional_id: id,
-                    producer_id: producer.id,
-                    producer_epoch: producer.epoch,
-                    topics,
-                    ..Default::default()
-                };
-                Box::pin(async move {
-                    let result = match connection.await {
-                        Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
-                        Err(e) => Err(RequestFailure::Lost(e)),
-                    };
-                    Event::Transaction(TxnEvent::AddPartitions(result))
-                })
-            }
-            TxnRequest::EndTxn { commit } => {
-                let body = EndTxnRequest {
-                    transactional_id: id,
-                    producer_id: producer.id,
-                    producer_epoch: producer.epoch,
-                    committed: commit,
-                    ..Default::default()
-                };
-                Box::pin(async move {
-                    let result = match connection.await {
-                        Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
-                        Err(e) => Err(RequestFailure::Lost(e)),
-                    };
-                    Event::Transaction(TxnEvent::EndTxn(result))
-                })
-            }
-            TxnRequest::AddOffsets { group_id } => {
-                offsets::add_offsets(group_id, id, producer, connection)
-            }
-            TxnRequest::FindGroupCoordinator { group_id } => {
-                offsets::find_group_coordinator(group_id, connection)
-            }
-            TxnRequest::CommitOffsets(commit) => {
-                offsets::commit_offsets(commit, id, producer, connection)
-            }
-        };
-        self.events.push(future);
-    }
-
-    /// A coordinator request's outcome arrived.
-    pub(super) fn on_transaction_event(&mut self, event: TxnEvent) {
-        tracing::debug!(?event, "transaction answer");
-        let now = Instant::now();
-        let code_of =
-            |code: i16, message: Option<String>| Answer::Code(ErrorCode::from_i16(code), message);
-        let step = match event {
-            TxnEvent::FindCoordinator(result) => {
-                let answer = match result {
-                    Ok(r) => find_coordinator_answer(&r),
-                    Err(e) => e.answer(),
-                };
-                self.with_machine(|m| m.on_find_coordinator(now, answer))
-            }
-            TxnEvent::InitProducerId { bump, result } => {
-                let answer = match result {
-                    Ok(r) if r.error_code == 0 => {
-                        let p = ProducerIdentity {
-                            id: r.producer_id,
-                            epoch: r.producer_epoch,
-                        };
-                        tracing::info!(
-                            producer_id = p.id,
-                            epoch = p.epoch,
-                            bump,
-                            "transactional producer id assigned"
-                        );
-                        if let Some(idem) = &mut self.idempotence {
-                            idem.set_producer(p);
-                        }
-                        if bump {
-                            metrics::add(&self.shared.metrics.epoch_bumps, 1);
-                        }
-                        Answer::Ok(())
-                    }
-                    Ok(r) => code_of(r.error_code, None),
-                    Err(e) => e.answer(),
-                };
-                self.with_machine(|m| m.on_init_producer_id(now, answer))
-            }
-            TxnEvent::AddPartitions(result) => {
-                let answer = match result {
-                    Ok(r) => Answer::Ok(
-                        r.results
-                            .iter()
-                            .flat_map(|t| {
-                                t.results.iter().map(|p| {
-                                    (
-                                        TopicPartition::new(t.name.as_str(), p.partition_index),
-                                        ErrorCode::from_i16(p.error_code),
-                                    )
-                                })
-                            })
-                            .collect(),
-                    ),
-                    Err(e) => e.answer(),
-                };
-                self.with_machine(|m| m.on_add_partitions(now, answer))
-            }
-            TxnEvent::EndTxn(result) => {
-                let answer = match result {
-                    Ok(r) if r.error_code == 0 => Answer::Ok(()),
-                    Ok(r) => code_of(r.error_code, None),
-                    Err(e) => e.answer(),
-                };
-                self.with_machine(|m| m.on_end_txn(now, answer))
-            }
-            offsets_event => self.on_offsets_event(now, offsets_event),
-        };
-        if let Step::Complete(op, result) = step {
-            self.complete_operation(op, result);
-        }
-        // A fatal answer with no operation waiting (AddPartitionsToTxn
-        // fenced mid-transaction) still ends the producer.
-        if self.fatal.is_none()
-            && let Some(e) = self
-                .transaction
-                .as_ref()
-                .and_then(|l| l.machine.fatal_error().cloned())
-        {
-            self.set_fatal(e);
-        }
-    }
-
-    fn with_machine(&mut self, f: impl FnOnce(&mut Transaction) -> Step) -> Step {
-        match &mut self.transaction {
-            Some(link) => f(&mut link.machine),
-            None => Step::Idle,
-        }
-    }
-}
-
-/// The coordinator a FindCoordinator response names (v4+ answers per key).
-fn find_coordinator_answer(r: &FindCoordinatorResponse) -> Answer<Coordinator> {
-    let (code, message, node, host, port) = match r.coordinators.first() {
-        Some(c) => (
-            c.error_code,
-            c.error_message.clone(),
-            c.node_id,
-            c.host.clone(),
-            c.port,
-        ),
-        None => (
-            r.error_code,
-            r.error_message.clone(),
-            r.node_id,
-            r.host.clone(),
-            r.port,
-        ),
-    };
-    if code != 0 {
-        return Answer::Code(ErrorCode::from_i16(code), message);
-    }
-    match u16::try_from(port) {
-        Ok(port) if node >= 0 => Answer::Ok(Coordinator { node, host, port }),
-        _ => Answer::Code(
-            ErrorCode::COORDINATOR_NOT_AVAILABLE,
-            Some(format!("FindCoordinator named node {node} at port {port}")),
-        ),
     }
 }

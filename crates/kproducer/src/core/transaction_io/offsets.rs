@@ -16,7 +16,9 @@ use kproducer_protocol::messages::{
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::{ConnectionFuture, RequestFailure, TxnEvent, find_coordinator_answer};
+use super::answers::find_coordinator_answer;
+use super::outcome::{RequestFailure, TxnEvent};
+use super::requests::ConnectionFuture;
 use crate::core::idempotence::ProducerIdentity;
 use crate::core::transaction::{Answer, OffsetCommit, Started, Step, TxnOp};
 use crate::core::{Core, Event};
@@ -102,7 +104,7 @@ pub(super) fn add_offsets(
     Box::pin(async move {
         let result = match connection.await {
             Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
-            Err(e) => Err(RequestFailure::Lost(e)),
+            Err(e) => Err(RequestFailure::NotSent(e)),
         };
         Event::Transaction(TxnEvent::AddOffsets(result))
     })
@@ -122,7 +124,7 @@ pub(super) fn find_group_coordinator(
     Box::pin(async move {
         let result = match connection.await {
             Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
-            Err(e) => Err(RequestFailure::Lost(e)),
+            Err(e) => Err(RequestFailure::NotSent(e)),
         };
         Event::Transaction(TxnEvent::FindGroupCoordinator(result))
     })
@@ -139,7 +141,7 @@ pub(super) fn commit_offsets(
     Box::pin(async move {
         let result = match connection.await {
             Ok(c) => c.send(&body).await.map_err(RequestFailure::of),
-            Err(e) => Err(RequestFailure::Lost(e)),
+            Err(e) => Err(RequestFailure::NotSent(e)),
         };
         Event::Transaction(TxnEvent::CommitOffsets(result))
     })

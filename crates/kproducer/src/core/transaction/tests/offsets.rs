@@ -391,3 +391,63 @@ async fn a_failed_record_fails_the_offsets_waiting_to_be_sent() {
         Err(Error::Transaction(TransactionError::Abortable { .. }))
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn group_metadata_for_an_old_group_coordinator_says_what_to_do() {
+    let now = Instant::now();
+    let mut t = offsets_added(now);
+    assert_eq!(
+        t.poll(now, true),
+        Step::Send(commit_request(&[(0, 10), (1, 20)]))
+    );
+    // The group coordinator's TxnOffsetCommit stops at v2: the generation
+    // and member id cannot be sent (nothing was).
+    t.on_commit_offsets(
+        now,
+        Answer::Unsendable(Unsendable::GroupMetadataNeedsV3 { version: 2 }),
+    );
+    assert_eq!(t.phase(), TransactionPhase::FatalError);
+    let Some(Error::Fatal { reason, code: None }) = t.fatal_error() else {
+        panic!("fatal without a code: {:?}", t.fatal_error());
+    };
+    for words in [
+        "TxnOffsetCommit up to v2",
+        "consumer group metadata",
+        "needs v3",
+        "nothing was sent",
+        "ConsumerGroupMetadata::new(group_id)",
+        "upgrade the brokers to Kafka 2.5 or later",
+    ] {
+        assert!(reason.contains(words), "{words:?} missing from: {reason}");
+    }
+    assert!(
+        !reason.contains("cannot run transactions"),
+        "the broker runs transactions; only the group metadata is too new for it: {reason}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_kproducer_cannot_encode_is_not_blamed_on_the_broker() {
+    let now = Instant::now();
+    let mut t = offsets_added(now);
+    t.poll(now, true);
+    t.on_commit_offsets(
+        now,
+        Answer::Unsendable(Unsendable::Encode(
+            "cannot encode TxnOffsetCommit v3 request: member_id is 40000 long, more than the \
+             wire format allows"
+                .into(),
+        )),
+    );
+    let Some(Error::Fatal { reason, .. }) = t.fatal_error() else {
+        panic!("fatal: {:?}", t.fatal_error());
+    };
+    assert!(
+        reason.contains("member_id is 40000 long")
+            && reason.contains("nothing was sent")
+            && reason.contains("too long for the wire format")
+            && !reason.contains("cannot run transactions")
+            && !reason.contains("broker"),
+        "{reason}"
+    );
+}

@@ -31,8 +31,10 @@ impl Rng {
 /// one request at a time, batches only for added partitions of an open
 /// transaction, no commit EndTxn once the transaction is abortable or
 /// while offsets are being sent, offsets committed only for a group added
-/// to the transaction, and a finished operation leaves the machine ready
-/// (or fatal; offsets leave it in its transaction).
+/// to the transaction, a finished operation leaves the machine ready
+/// (or fatal; offsets leave it in its transaction), and no commit or
+/// abort finishes without EndTxn (or an epoch bump) after an add that may
+/// have reached the coordinator (answered, or its answer lost).
 #[tokio::test(start_paused = true)]
 async fn random_walks_keep_the_invariants() {
     let codes = [
@@ -56,6 +58,10 @@ async fn random_walks_keep_the_invariants() {
         let mut t = machine();
         let mut out: Option<TxnRequest> = None;
         let mut now = Instant::now();
+        // The coordinator may hold a transaction of ours: an add was
+        // answered or its answer was lost, and no EndTxn or epoch bump
+        // went since.
+        let mut coordinator_may_hold = false;
         for step in 0..400 {
             let ctx = format!("seed {seed}, step {step}, phase {:?}", t.phase());
             match rng.below(12) {
@@ -105,9 +111,31 @@ async fn random_walks_keep_the_invariants() {
                     if offsets_request && rng.below(4) != 0 {
                         code = ErrorCode::NONE;
                     }
-                    let mut answer = |ok| {
-                        if rng.below(8) == 0 {
+                    // An abort's EndTxn is answered 48 often enough that
+                    // the walks meet an abort after a lost add answered
+                    // "nothing open" (elsewhere 48 is fatal).
+                    if request == (TxnRequest::EndTxn { commit: false }) && rng.below(2) == 0 {
+                        code = ErrorCode::INVALID_TXN_STATE;
+                    }
+                    let delivery = rng.below(16);
+                    let adds = matches!(
+                        request,
+                        TxnRequest::AddPartitions(_) | TxnRequest::AddOffsets { .. }
+                    );
+                    let end_txn = matches!(request, TxnRequest::EndTxn { .. });
+                    // AddPartitionsToTxn loses its answer more often: an
+                    // abort after a lost add is what the maybe-added rule
+                    // is about.
+                    let lost_below = if matches!(request, TxnRequest::AddPartitions(_)) {
+                        4
+                    } else {
+                        1
+                    };
+                    let answer = |ok| {
+                        if delivery < lost_below {
                             Answer::Lost("reset".into())
+                        } else if delivery == lost_below {
+                            Answer::NotSent("no connection".into())
                         } else if code == ErrorCode::NONE {
                             Answer::Ok(ok)
                         } else {
@@ -123,7 +151,8 @@ async fn random_walks_keep_the_invariants() {
                                     Answer::Ok(()) => Answer::Ok(coordinator()),
                                     Answer::Code(c, m) => Answer::Code(c, m),
                                     Answer::Lost(w) => Answer::Lost(w),
-                                    Answer::Unsupported(w) => Answer::Unsupported(w),
+                                    Answer::NotSent(w) => Answer::NotSent(w),
+                                    Answer::Unsendable(w) => Answer::Unsendable(w),
                                 },
                             )
                         }
@@ -140,7 +169,8 @@ async fn random_walks_keep_the_invariants() {
                                     ),
                                     Answer::Code(c, m) => Answer::Code(c, m),
                                     Answer::Lost(w) => Answer::Lost(w),
-                                    Answer::Unsupported(w) => Answer::Unsupported(w),
+                                    Answer::NotSent(w) => Answer::NotSent(w),
+                                    Answer::Unsendable(w) => Answer::Unsendable(w),
                                 },
                             )
                         }
@@ -154,7 +184,8 @@ async fn random_walks_keep_the_invariants() {
                                     Answer::Ok(()) => Answer::Ok(coordinator()),
                                     Answer::Code(c, m) => Answer::Code(c, m),
                                     Answer::Lost(w) => Answer::Lost(w),
-                                    Answer::Unsupported(w) => Answer::Unsupported(w),
+                                    Answer::NotSent(w) => Answer::NotSent(w),
+                                    Answer::Unsendable(w) => Answer::Unsendable(w),
                                 },
                             )
                         }
@@ -170,11 +201,25 @@ async fn random_walks_keep_the_invariants() {
                                         c.offsets.keys().map(|tp| (tp.clone(), code)).collect(),
                                     ),
                                     Answer::Lost(w) => Answer::Lost(w),
-                                    Answer::Unsupported(w) => Answer::Unsupported(w),
+                                    Answer::NotSent(w) => Answer::NotSent(w),
+                                    Answer::Unsendable(w) => Answer::Unsendable(w),
                                 },
                             )
                         }
                     };
+                    let answered = delivery > lost_below;
+                    if adds && (delivery < lost_below || (answered && code == ErrorCode::NONE)) {
+                        coordinator_may_hold = true;
+                    }
+                    if end_txn
+                        && answered
+                        && code == ErrorCode::INVALID_TXN_STATE
+                        && t.phase() != TransactionPhase::FatalError
+                    {
+                        // Accepted: the abort after a lost add found
+                        // nothing open.
+                        *finished.entry("abort, nothing was open").or_default() += 1;
+                    }
                     match step {
                         Step::Complete(TxnOp::SendOffsets, Ok(())) => {
                             assert!(
@@ -189,6 +234,12 @@ async fn random_walks_keep_the_invariants() {
                         }
                         Step::Complete(op, Ok(())) => {
                             assert_eq!(t.phase(), TransactionPhase::Ready, "{ctx}");
+                            assert!(
+                                !(coordinator_may_hold && op != TxnOp::Init),
+                                "{ctx}: {} finished without EndTxn after an add that may have \
+                                 reached the coordinator",
+                                op.name()
+                            );
                             *finished.entry(op.name()).or_default() += 1;
                         }
                         _ => {}
@@ -210,6 +261,20 @@ async fn random_walks_keep_the_invariants() {
                         assert!(settled, "{ctx}: committing before the flush");
                         assert!(!sending_offsets, "{ctx}: committing before the offsets");
                     }
+                    if matches!(
+                        request,
+                        TxnRequest::EndTxn { .. } | TxnRequest::InitProducerId { bump: true }
+                    ) {
+                        coordinator_may_hold = false;
+                    }
+                    if request == (TxnRequest::EndTxn { commit: false })
+                        && t.maybe_added
+                        && t.nothing_added()
+                    {
+                        *finished
+                            .entry("abort ends what a lost add may have opened")
+                            .or_default() += 1;
+                    }
                     if let TxnRequest::CommitOffsets(c) = &request {
                         assert!(
                             t.groups_added.contains(&c.group.group_id),
@@ -223,6 +288,12 @@ async fn random_walks_keep_the_invariants() {
                 }
                 Step::Complete(op, Ok(())) => {
                     assert_eq!(t.phase(), TransactionPhase::Ready, "{ctx}");
+                    assert!(
+                        !(coordinator_may_hold && op != TxnOp::Init),
+                        "{ctx}: {} finished without EndTxn after an add that may have reached \
+                         the coordinator",
+                        op.name()
+                    );
                     *finished.entry(op.name()).or_default() += 1;
                 }
                 Step::Complete(_, Err(_)) | Step::Idle => {}
@@ -238,6 +309,7 @@ async fn random_walks_keep_the_invariants() {
                 // the rest of the walk still exercises something.
                 t = machine();
                 out = None;
+                coordinator_may_hold = false;
             }
         }
     }
@@ -248,6 +320,8 @@ async fn random_walks_keep_the_invariants() {
         ("commit_transaction", 10),
         ("abort_transaction", 10),
         ("send_offsets_to_transaction", 5),
+        ("abort ends what a lost add may have opened", 5),
+        ("abort, nothing was open", 1),
     ] {
         assert!(
             finished.get(op).copied().unwrap_or(0) >= at_least,
