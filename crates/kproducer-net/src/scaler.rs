@@ -135,6 +135,12 @@ pub enum Reason {
     /// carry (the stall's windows would also make any later step look
     /// effective against them, so they are not a baseline). Only when the
     /// backlog is reported ([`Scaler::observe_backlog`]).
+    ///
+    /// A window under the pressure that answered nothing makes it a
+    /// stall. When every window answered, the broker may simply be slower
+    /// now: after [`SLOWER_WINDOWS`](crate::SLOWER_WINDOWS) such windows
+    /// the lower rate becomes the width's shown rate and the scale-up goes
+    /// ahead (sized and judged as any other); before, this holds.
     SlowerThanShown {
         /// Bytes per second moved under the current pressure.
         moving_bytes_per_sec: u64,
