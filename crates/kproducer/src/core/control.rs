@@ -457,6 +457,8 @@ impl Core {
             let Some(scaler) = &mut link.scaler else {
                 continue;
             };
+            // The scaler's own events do not know the broker: name it.
+            let _span = tracing::info_span!("scaler", broker).entered();
             let own = holdings
                 .iter()
                 .find(|h| h.broker == broker)
