@@ -47,6 +47,7 @@ pub struct FakeClusterBuilder {
     broker_ids: Vec<i32>,
     topics: Vec<TopicSpec>,
     config: ClusterConfig,
+    broker_service_times: std::collections::BTreeMap<i32, ServiceTime>,
 }
 
 impl FakeClusterBuilder {
@@ -115,6 +116,30 @@ impl FakeClusterBuilder {
     /// Time charged per request (default zero).
     pub fn service_time(mut self, t: ServiceTime) -> Self {
         self.config.service_time = t;
+        self
+    }
+
+    /// Largest batch accepted (`message.max.bytes`).
+    /// One broker's own service time, in place of the cluster's
+    /// ([`service_time`](Self::service_time)): a slow broker next to fast
+    /// ones. Applies to a broker id added before or after this call; change
+    /// it while running with
+    /// [`FakeCluster::set_broker_service_time`](crate::FakeCluster::set_broker_service_time).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kproducer_fake_broker::{FakeCluster, ServiceTime};
+    /// let slow = ServiceTime::new(Duration::from_millis(10), Duration::from_micros(100));
+    /// let cluster = FakeCluster::builder()
+    ///     .brokers(3)
+    ///     .broker_service_time(2, slow)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(cluster.broker_service_time(2).unwrap(), slow);
+    /// assert_eq!(cluster.broker_service_time(0).unwrap(), ServiceTime::zero());
+    /// ```
+    pub fn broker_service_time(mut self, id: i32, t: ServiceTime) -> Self {
+        self.broker_service_times.insert(id, t);
         self
     }
 
@@ -217,6 +242,7 @@ impl FakeClusterBuilder {
                 up: true,
                 generation: watch::Sender::new(0),
                 accepted: 0,
+                service_time: self.broker_service_times.get(&id).copied(),
             };
             if state.brokers.insert(id, broker).is_some() {
                 return Err(ClusterError::DuplicateBroker(id));

@@ -10,7 +10,7 @@ use kproducer_net::{BrokerAddress, TopicPartition};
 use crate::batch_check::check_batch;
 use crate::builder::FakeClusterBuilder;
 use crate::cluster_state::ClusterState;
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, ServiceTime};
 use crate::error::{ClusterError, ListenError};
 use crate::fault_plan::{FaultId, FaultRule};
 use crate::group_offsets::CommittedOffset;
@@ -184,6 +184,23 @@ impl FakeCluster {
     pub fn broker_up(&self, id: i32) -> Result<(), ClusterError> {
         self.lock().broker_mut(id)?.up = true;
         Ok(())
+    }
+
+    /// Sets one broker's service time from now on (requests already being
+    /// served keep what they were charged): a broker that gets slower, or
+    /// faster, mid-run. See
+    /// [`FakeClusterBuilder::broker_service_time`](crate::FakeClusterBuilder::broker_service_time).
+    pub fn set_broker_service_time(&self, id: i32, t: ServiceTime) -> Result<(), ClusterError> {
+        self.lock().broker_mut(id)?.service_time = Some(t);
+        Ok(())
+    }
+
+    /// The service time broker `id` charges: its own if one was set, else
+    /// the cluster's.
+    pub fn broker_service_time(&self, id: i32) -> Result<ServiceTime, ClusterError> {
+        let s = self.lock();
+        let own = s.broker(id)?.service_time;
+        Ok(own.unwrap_or(s.config.service_time))
     }
 
     /// Whether the broker accepts connections.

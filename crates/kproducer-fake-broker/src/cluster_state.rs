@@ -34,6 +34,9 @@ pub(crate) struct BrokerState {
     pub(crate) generation: watch::Sender<u64>,
     /// Connections accepted so far (the next connection's ordinal).
     pub(crate) accepted: u64,
+    /// This broker's own service time, replacing the cluster's
+    /// ([`ClusterConfig::service_time`]) when set.
+    pub(crate) service_time: Option<crate::config::ServiceTime>,
 }
 
 /// One partition.

@@ -12,7 +12,9 @@
 //!   closed connections, [`Hold`]s).
 //! - [`FakeTransport`]: connects a client to the cluster through in-memory
 //!   duplex streams; each connection's requests are served one at a time, in
-//!   arrival order, with a configurable [`ServiceTime`].
+//!   arrival order, with a configurable [`ServiceTime`] (the cluster's, or
+//!   one broker's own: [`FakeClusterBuilder::broker_service_time`],
+//!   changed mid-run with [`FakeCluster::set_broker_service_time`]).
 //! - [`FakeCluster::listen`]: serves the same cluster on 127.0.0.1, one
 //!   port per broker, advertised in Metadata so that external clients
 //!   (librdkafka, kcat, benchmark peers) route to partition leaders; the

@@ -243,11 +243,12 @@ async fn serve_request(
 
     let handled = handlers::execute(cluster, conn, &header, request, &faults.errors);
 
-    let service = cluster
-        .lock()
-        .config
-        .service_time
-        .for_payload(payload_bytes);
+    let service = {
+        let s = cluster.lock();
+        let own = s.brokers.get(&conn.broker).and_then(|b| b.service_time);
+        own.unwrap_or(s.config.service_time)
+            .for_payload(payload_bytes)
+    };
     pacer.charge(service).await;
     if !handled.linger.is_zero() {
         tokio::time::sleep(handled.linger).await;

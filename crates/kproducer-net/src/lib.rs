@@ -14,6 +14,7 @@
 
 mod backoff;
 mod balance;
+mod buffer_share;
 mod connection;
 mod fence;
 mod group;
@@ -33,6 +34,7 @@ mod transport;
 pub use backoff::{
     Backoff, DEFAULT_RECONNECT_BACKOFF, DEFAULT_RECONNECT_BACKOFF_MAX, RECONNECT_JITTER,
 };
+pub use buffer_share::{BufferHoldings, broker_buffer_used};
 pub use connection::{
     CloseReason, Connection, ConnectionConfig, ConnectionError, ConnectionMetrics,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RESPONSE_FRAME_BYTES,
@@ -56,7 +58,7 @@ pub use scaler_config::{
     MAX_INEFFECTIVE_BACKOFF_DOUBLINGS, MIN_COOLDOWN_WINDOWS, MIN_HYSTERESIS_RATIO,
     SCALE_DOWN_BUFFER_FILL, SCALE_DOWN_PROJECTED_BUSY, SCALE_DOWN_WAIT_FRACTION,
     SCALE_UP_BUFFER_FILL, SCALE_UP_BUSY_FRACTION, SCALE_UP_MIN_GAIN, SCALE_UP_WAIT_FRACTION,
-    ScalerConfig, ScalerConfigError,
+    SLOWER_WINDOWS, ScalerConfig, ScalerConfigError,
 };
 pub use scaler_window::{MIN_WINDOW_FLOOR, WINDOW_ROUND_TRIPS};
 pub use secret::Secret;

@@ -15,7 +15,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::scaler_config::{CAPACITY_MEMORY, MAX_INEFFECTIVE_BACKOFF_DOUBLINGS, ScalerConfig};
+use crate::scaler_config::{
+    CAPACITY_MEMORY, MAX_INEFFECTIVE_BACKOFF_DOUBLINGS, SLOWER_WINDOWS, ScalerConfig,
+};
 
 /// The least busy fraction a baseline window is credited with: a window
 /// under pressure is busy nearly all the time, and one that opened before
@@ -373,12 +375,20 @@ impl ScaleUpCheck {
     /// When the backlog is reported: the rate the group moves under the
     /// current pressure (over busy time, as a baseline) and the best rate
     /// `width` showed within [`CAPACITY_MEMORY`], if the first is less
-    /// than [`STALL_FRACTION`] of the second. Then the width is not what
-    /// limits the group now: something stalled it (the broker, or the
-    /// producer's own CPU), and a wider group would only drain, faster, a
-    /// backlog this width has shown it can carry. Those windows stop
-    /// counting as pressure: the baseline of a later scale-up starts
-    /// after them.
+    /// than [`STALL_FRACTION`] of the second and the broker is not simply
+    /// slower now. Then the width is not what limits the group: something
+    /// stalled it (the broker, or the producer's own CPU), and a wider
+    /// group would only drain, faster, a backlog this width has shown it
+    /// can carry.
+    ///
+    /// Stalled or slower, from the windows under the current pressure: a
+    /// window that answered nothing (no bytes) is a stall; those windows
+    /// stop counting as pressure, and the baseline of a later scale-up
+    /// starts after them. [`SLOWER_WINDOWS`] windows under pressure, every
+    /// one answered, are a broker that became slower: the lower rate is
+    /// what `width` carries now (the remembered one is replaced) and
+    /// `None` is returned, so the scale-up goes ahead. Fewer answered
+    /// windows hold, and keep counting.
     pub(crate) fn stalled_below_shown(
         &mut self,
         width: usize,
@@ -394,12 +404,37 @@ impl ScaleUpCheck {
             .map_or(from_instant, |h| h.max(from_instant));
         let moving = busy_rate_of(self.samples.iter().filter(|s| s.opened >= since));
         let shown = self.shown_rate(width, now);
-        if moving < shown * STALL_FRACTION {
-            self.high_since = None;
-            Some((moving, shown))
-        } else {
-            None
+        if moving >= shown * STALL_FRACTION {
+            return None;
         }
+        let pressure_since = self.high_since.unwrap_or(from_instant);
+        let pressure = || {
+            self.samples
+                .iter()
+                .filter(move |s| s.opened >= pressure_since)
+        };
+        let all_answered = pressure().all(|s| s.bytes > 0);
+        if !all_answered {
+            // A stall: start the pressure afresh after it.
+            self.high_since = None;
+        } else if pressure().count() >= SLOWER_WINDOWS {
+            // Slower, not stalled: this is what the width carries now.
+            self.rebase_shown(width, moving, now);
+            return None;
+        }
+        Some((moving, shown))
+    }
+
+    /// Replaces what `width` has shown by `rate`, measured at `now`: the
+    /// broker became slower, and the old rate no longer says what the
+    /// width carries.
+    fn rebase_shown(&mut self, width: usize, rate: f64, now: Instant) {
+        self.shown.retain(|s| s.width != width);
+        self.shown.push(Shown {
+            width,
+            rate,
+            at: now,
+        });
     }
 
     /// Records whether the window opened at `opened` had scale-up pressure.

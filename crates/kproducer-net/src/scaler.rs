@@ -135,6 +135,12 @@ pub enum Reason {
     /// carry (the stall's windows would also make any later step look
     /// effective against them, so they are not a baseline). Only when the
     /// backlog is reported ([`Scaler::observe_backlog`]).
+    ///
+    /// A window under the pressure that answered nothing makes it a
+    /// stall. When every window answered, the broker may simply be slower
+    /// now: after [`SLOWER_WINDOWS`](crate::SLOWER_WINDOWS) such windows
+    /// the lower rate becomes the width's shown rate and the scale-up goes
+    /// ahead (sized and judged as any other); before, this holds.
     SlowerThanShown {
         /// Bytes per second moved under the current pressure.
         moving_bytes_per_sec: u64,
@@ -335,7 +341,10 @@ impl Scaler {
     /// maximum. Every such step is judged like any other, and undone whole
     /// if it did not pay off. While the group moves less than half of what
     /// the width has shown it carries (a stall, not the width, limits
-    /// it), nothing grows ([`Reason::SlowerThanShown`]).
+    /// it), nothing grows ([`Reason::SlowerThanShown`]), unless every
+    /// window keeps answering for [`SLOWER_WINDOWS`](crate::SLOWER_WINDOWS)
+    /// windows: then the broker is slower, not stalled, and the group may
+    /// grow.
     pub fn observe_backlog(&mut self, bytes: u64) {
         self.backlog = Some(bytes);
     }
@@ -395,6 +404,11 @@ impl Scaler {
     /// Records that, from `now` on, `buffered_bytes` of the producer's
     /// `buffer_memory` bytes hold records waiting to be sent. The level is
     /// held until the next sample, and averaged over time.
+    ///
+    /// With several brokers sharing one buffer, pass this broker's part of
+    /// it ([`broker_buffer_used`](crate::broker_buffer_used)): a full
+    /// buffer held by a slow broker's partitions is no pressure on a fast
+    /// one.
     ///
     /// A `buffer_memory` of 0 is ignored (there is no fraction to take).
     pub fn observe_buffer(&mut self, now: Instant, buffered_bytes: u64, buffer_memory: u64) {

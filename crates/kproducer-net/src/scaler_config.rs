@@ -120,11 +120,32 @@ pub const BASELINE_ROUND_TRIPS: u32 = 4;
 /// backlog is reported): pressure under which the group moves less than
 /// half of it is a stall, not the width's limit, and does not widen the
 /// group ([`Reason::SlowerThanShown`](crate::Reason::SlowerThanShown)). A
-/// width that carried 40 MB/s a few seconds ago can carry it now. As long
-/// as [`DEFAULT_INEFFECTIVE_BACKOFF`]: long enough to span a stall, short
-/// enough that a broker that became slower is not judged by an old rate
-/// for long.
+/// width that carried 40 MB/s a few seconds ago can carry it now, unless
+/// the broker itself became slower: pressure that moves less while every
+/// window is still answered, for [`SLOWER_WINDOWS`] windows, replaces the
+/// remembered rate at once (a stall answers nothing). As long as
+/// [`DEFAULT_INEFFECTIVE_BACKOFF`]: long enough to span a stall.
 pub const CAPACITY_MEMORY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How many consecutive windows under pressure, each with answers, moving
+/// less than half of what the width showed within [`CAPACITY_MEMORY`],
+/// tell a broker that became slower from a stalled one: 3.
+///
+/// A stall (a GC pause, a stuck disk, a producer starved of CPU long
+/// enough) answers nothing while requests are in flight: a window with no
+/// bytes answered under pressure is a stall, and holds the width
+/// ([`Reason::SlowerThanShown`](crate::Reason::SlowerThanShown)). A broker
+/// that became slower for good (a replica fell out of the ISR, more load on
+/// it) keeps answering, each round trip longer: its windows keep answering
+/// at the lower rate. Three such windows (at least six round trips, since
+/// a window lasts [`WINDOW_ROUND_TRIPS`](crate::WINDOW_ROUND_TRIPS)) make
+/// the lower rate the width's capacity now: the remembered rate is
+/// replaced, and the scale-up goes ahead, sized and judged as any other
+/// (so a slower producer, rather than broker, is undone by the check).
+/// One or two windows could be the edges of a stall (the answers before
+/// it, the catch-up after it); three answered windows below half the
+/// shown rate are not.
+pub const SLOWER_WINDOWS: usize = 3;
 
 /// Default time scale-ups are blocked after one that did not pay off
 /// (doubling with each consecutive failure, see

@@ -299,3 +299,61 @@ fn a_burst_shorter_than_the_cooldown_keeps_its_width_until_the_slow_scale_down()
     assert!(first_shrink >= Duration::from_secs(30), "{widths:?}");
     assert_eq!(f.scaler.width(), 1, "{widths:?}");
 }
+
+/// 10 MB/s per connection, three times slower: a broker that became
+/// slower for good (a replica fell out, more load on it).
+const THREE_TIMES_SLOWER: Capacity = |w| 10e6 / 3.0 * w as f64;
+
+#[test]
+fn a_broker_that_became_slower_for_good_widens_within_a_few_windows() {
+    // 8 MB/s paced on one 10 MB/s connection for 2 s (width 1 shows it
+    // carries 8 MB/s), then the broker becomes three times slower: one
+    // connection carries 3.3 MB/s, less than half of what it showed, but
+    // answers keep coming in every window. That is not a stall: within
+    // `SLOWER_WINDOWS` windows of the baseline the group widens to what
+    // the demand needs (3), and keeps it. (Before, the shown 8 MB/s held
+    // every scale-up as `SlowerThanShown` for `CAPACITY_MEMORY`, 30 s.)
+    let mut f = Fluid::new(true);
+    f.run(20, BROKER_BOUND, |_| 8e6);
+    assert_eq!(f.scaler.width(), 1, "{:?}", f.widths());
+    let slowed_at = f.now - f.t0;
+    f.run(60, THREE_TIMES_SLOWER, |_| 8e6);
+    let widths = f.widths();
+    println!("slower for good: {widths:?}");
+    let (up_at, up) = f.changes.first().expect("widened");
+    assert!(matches!(up.reason, Reason::ScaleUp(_)), "{widths:?}");
+    assert!(
+        *up_at - slowed_at <= TICK * 6,
+        "widened {:?} after the slowdown: {widths:?}",
+        *up_at - slowed_at
+    );
+    assert!(f.scaler.width() >= 3, "{widths:?}");
+    assert!(
+        f.changes
+            .iter()
+            .all(|(_, d)| matches!(d.reason, Reason::ScaleUp(_))),
+        "{widths:?}"
+    );
+}
+
+#[test]
+fn a_broker_silent_for_a_second_does_not_widen_while_silent() {
+    // The same paced load, and the connection answers nothing for 1 s
+    // (ten windows), then carries at its old speed again. Every silent
+    // window holds (`SlowerThanShown`): a window that answered nothing is
+    // a stall, however long it lasts.
+    let mut f = Fluid::new(true);
+    f.run(20, BROKER_BOUND, |_| 8e6);
+    for _ in 0..10 {
+        let d = f.step(BROKER_BOUND, 8e6, true);
+        assert!(!d.is_change(), "{d:?}");
+    }
+    assert!(
+        f.reasons
+            .iter()
+            .any(|r| matches!(r, Reason::SlowerThanShown { .. })),
+        "{:?}",
+        f.reasons
+    );
+    assert_eq!(f.scaler.width(), 1, "{:?}", f.widths());
+}

@@ -32,6 +32,11 @@ mod paced;
 #[path = "adaptive_scaling/jitter.rs"]
 mod jitter;
 
+/// Several brokers: a slow one widens, the fast ones do not; a broker that
+/// gets slower widens, one that stops answering does not.
+#[path = "adaptive_scaling/several_brokers.rs"]
+mod several_brokers;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -258,6 +258,13 @@ impl PartitionQueue {
         self.open.as_ref().map(|o| linger_end(o.created, linger))
     }
 
+    /// `buffer.memory` bytes the open batch holds (0 without one): what
+    /// the adaptive scaler counts as this partition's part of the buffer,
+    /// with its sealed batches.
+    pub(crate) fn open_reserved(&self) -> usize {
+        self.open.as_ref().map_or(0, |o| o.reserved)
+    }
+
     /// The open batch's size so far, if there is one and no sealed batch
     /// waits before it: a candidate to ride along with a request that goes
     /// to its connection anyway (see `Core::drain`).

@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kproducer_net::{BrokerAddress, Connection, ConnectionGroup, Scaler};
+use kproducer_net::{BrokerAddress, BufferHoldings, Connection, ConnectionGroup, Scaler};
 use kproducer_protocol::ErrorCode;
 use kproducer_protocol::messages::InitProducerIdRequest;
 use tokio::time::Instant;
@@ -15,6 +15,35 @@ use super::idempotence::ProducerIdentity;
 use super::{Core, Event};
 use crate::error::Error;
 use crate::metrics;
+
+/// What one broker's partitions hold, for its scaler (see
+/// `Core::holdings_by_broker`).
+#[derive(Debug, Clone, Copy, Default)]
+struct BrokerHoldings {
+    broker: i32,
+    /// Bytes of sealed batches waiting to be sent.
+    backlog: u64,
+    /// `buffer.memory` bytes held: batches waiting, open and in flight.
+    held: u64,
+}
+
+impl BrokerHoldings {
+    /// Adds to `broker`'s entry of `totals` (a handful of brokers: a
+    /// linear search).
+    fn add(totals: &mut Vec<BrokerHoldings>, broker: i32, backlog: u64, held: u64) {
+        match totals.iter_mut().find(|h| h.broker == broker) {
+            Some(h) => {
+                h.backlog += backlog;
+                h.held += held;
+            }
+            None => totals.push(BrokerHoldings {
+                broker,
+                backlog,
+                held,
+            }),
+        }
+    }
+}
 
 /// Exponential backoff: `base * 2^failures`, at most `max`.
 pub(super) fn backoff(base: Duration, max: Duration, failures: u32) -> Duration {
@@ -309,23 +338,30 @@ impl Core {
         }
     }
 
-    /// Bytes of sealed batches waiting to be sent, per broker (by the
-    /// slot their partition is routed to), for the adaptive brokers' scalers.
-    /// One pass over the partitions with ready batches, once per scale tick.
-    fn backlog_by_broker(&self) -> Vec<(i32, u64)> {
-        let mut totals: Vec<(i32, u64)> = Vec::new();
+    /// Per broker (by the slot its partitions are routed to), for the
+    /// adaptive brokers' scalers: bytes of sealed batches waiting to be
+    /// sent (the backlog), and `buffer.memory` bytes its partitions hold
+    /// (sealed batches waiting, open batches, batches in flight). One pass
+    /// over the partitions and one over the requests in flight, once per
+    /// scale tick.
+    fn holdings_by_broker(&self) -> Vec<BrokerHoldings> {
+        let mut totals: Vec<BrokerHoldings> = Vec::new();
         for (tp, q) in self.partitions.iter() {
-            if q.ready.is_empty() {
+            let open = q.open_reserved() as u64;
+            if q.ready.is_empty() && open == 0 {
                 continue;
             }
             let Some(slot) = self.router.assigned_slot(tp) else {
                 continue;
             };
-            let bytes: u64 = q.ready.iter().map(|b| b.data.len() as u64).sum();
-            match totals.iter_mut().find(|(b, _)| *b == slot.broker) {
-                Some((_, total)) => *total += bytes,
-                None => totals.push((slot.broker, bytes)),
-            }
+            let (backlog, held) = q.ready.iter().fold((0u64, open), |(b, r), batch| {
+                (b + batch.data.len() as u64, r + batch.reserved as u64)
+            });
+            BrokerHoldings::add(&mut totals, slot.broker, backlog, held);
+        }
+        for r in self.requests.values() {
+            let held = r.batches.iter().map(|b| b.reserved as u64).sum();
+            BrokerHoldings::add(&mut totals, r.broker, 0, held);
         }
         totals
     }
@@ -413,21 +449,25 @@ impl Core {
         let used = self.shared.buffer_used() as u64;
         let memory = self.shared.buffer_memory as u64;
         let now_std = now.into_std();
-        let backlog = self.backlog_by_broker();
+        let holdings = self.holdings_by_broker();
+        let held_by_all = holdings.iter().map(|h| h.held).sum();
+        let brokers_holding = holdings.iter().filter(|h| h.held > 0).count();
         let heads = self.unanswered_heads(now);
         for (&broker, link) in &mut self.brokers {
             let Some(scaler) = &mut link.scaler else {
                 continue;
             };
+            // The scaler's own events do not know the broker: name it.
+            let _span = tracing::info_span!("scaler", broker).entered();
+            let own = holdings
+                .iter()
+                .find(|h| h.broker == broker)
+                .copied()
+                .unwrap_or_default();
             // Sealed batches waiting to be sent, so a scale-up is sized
             // by demand (several connections for a deep backlog) and
             // judged by the load offered, not by a backlog drained.
-            scaler.observe_backlog(
-                backlog
-                    .iter()
-                    .find(|(b, _)| *b == broker)
-                    .map_or(0, |&(_, bytes)| bytes),
-            );
+            scaler.observe_backlog(own.backlog);
             // The requests being served bound what the connections carry,
             // so an early scale-up is judged by a rigorous bound.
             for &(_, slot, bytes, serving_for) in heads.iter().filter(|h| h.0 == broker) {
@@ -465,7 +505,17 @@ impl Core {
                 let trips = std::mem::take(&mut s.round_trips);
                 scaler.observe_round_trips(trips.total, trips.count);
             }
-            scaler.observe_buffer(now_std, used, memory);
+            // The shared buffer is this broker's pressure only in
+            // proportion to what its partitions hold: a slow broker's
+            // full buffer does not widen its fast neighbours
+            // (`docs/scaling.md`, "Several brokers").
+            let level = kproducer_net::broker_buffer_used(BufferHoldings {
+                used,
+                held_by_broker: own.held,
+                held_by_all,
+                brokers_holding,
+            });
+            scaler.observe_buffer(now_std, level, memory);
             let decision = scaler.evaluate(now_std);
             if decision.is_change() {
                 let width = decision.target_width.max(1);
