@@ -26,10 +26,6 @@ use crate::scaler_config::{
 /// twofold.
 const MIN_BASELINE_BUSY: f64 = 0.5;
 
-/// A window whose mean busy fraction is at least this had no idle moment
-/// worth counting: see [`ScaleUpCheck::service_start`].
-const CONTINUOUSLY_BUSY: f64 = 0.99;
-
 /// Pressure under which the group moves less than this fraction of what
 /// its width carried recently (when the backlog is reported) is a stall,
 /// not the width's limit: see [`ScaleUpCheck::stalled_below_shown`]. Half:
@@ -116,6 +112,10 @@ struct Sample {
     opened: Instant,
     length: Duration,
     bytes: u64,
+    /// When the window closed, how long the requests at the heads of the
+    /// connections' queues had been served, in the mean over the width
+    /// (seconds; 0 where nothing was reported).
+    head_served: f64,
     /// The width the window was measured at.
     width: usize,
     /// The group's mean busy fraction over the window.
@@ -137,6 +137,8 @@ pub(crate) struct WindowMeasure {
     pub(crate) busy: f64,
     pub(crate) backlog: Option<(u64, u64)>,
     pub(crate) answers: u64,
+    /// See [`Sample::head_served`].
+    pub(crate) head_served: f64,
 }
 
 /// The best rate a width has shown recently: over two adjacent windows at
@@ -211,50 +213,31 @@ impl ScaleUpCheck {
     }
 
     /// The evidence gathered under the current pressure (the windows
-    /// since it started, back to the group's last idle moment: see
-    /// [`service_start`](Self::service_start)): how many requests were answered, and the bytes
+    /// since it started, plus the service the requests being served when
+    /// it started had already had): how many requests were answered, and the bytes
     /// they moved per busy second (as a baseline is measured). `(0, 0.0)`
     /// without pressure.
     pub(crate) fn pressure_evidence(&self) -> Evidence {
         let Some(since) = self.high_since else {
             return Evidence::default();
         };
-        let since = self.service_start(since);
         let under = || self.samples.iter().filter(move |s| s.opened >= since);
         let (bytes, busy_secs) = busy_totals(under());
+        // The requests being served when the pressure began had been
+        // served for a while already: that service time is part of what
+        // their answers (the first ones counted) cost.
+        let served_before = self
+            .samples
+            .iter()
+            .rev()
+            .find(|s| s.opened < since)
+            .filter(|s| s.opened + s.length >= since)
+            .map_or(0.0, |s| s.head_served);
         Evidence {
             answers: under().map(|s| s.answers).sum(),
             bytes,
-            busy_secs,
+            busy_secs: busy_secs + served_before,
         }
-    }
-
-    /// Where evidence of a pressure that began in the window opened at
-    /// `since` starts: there, or earlier, back over the windows just before
-    /// it in which the group was busy all the time, to the last window
-    /// that had idle time in it (or the oldest kept).
-    ///
-    /// A request answered in the first window under pressure was partly
-    /// served before it when the window before was busy throughout;
-    /// crediting its bytes to the busy time since the pressure began
-    /// overstated the rate, up to twofold in the first windows of a burst
-    /// (one large request, half served before), so an early scale-up was
-    /// sized too small and then judged against a bound its width never
-    /// carried. From the last idle moment on, every byte answered was
-    /// served within the busy time counted.
-    fn service_start(&self, since: Instant) -> Instant {
-        let mut start = since;
-        for s in self.samples.iter().rev().filter(|s| s.opened < since) {
-            if s.opened + s.length < start {
-                // Not adjacent (samples dropped in between): stop here.
-                break;
-            }
-            start = s.opened;
-            if s.busy < CONTINUOUSLY_BUSY {
-                break;
-            }
-        }
-        start
     }
 
     /// Whether `rate` is less than what `width` has shown within
@@ -288,6 +271,7 @@ impl ScaleUpCheck {
             busy,
             backlog,
             answers,
+            head_served,
         } = m;
         let bytes = std::mem::take(&mut self.open_bytes);
         let now = opened + length;
@@ -299,6 +283,7 @@ impl ScaleUpCheck {
             busy,
             backlog,
             answers,
+            head_served,
         };
         self.samples.push_back(sample);
         if backlog.is_some() {

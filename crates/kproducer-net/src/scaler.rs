@@ -544,6 +544,7 @@ impl Scaler {
                 busy: busy_fraction,
                 backlog,
                 answers,
+                head_served: self.head_served(),
             },
             self.config.cooldown,
             self.config.min_window.saturating_mul(2),

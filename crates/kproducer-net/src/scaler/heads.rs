@@ -54,4 +54,24 @@ impl Scaler {
             .sum::<Option<f64>>();
         Some((total, by_age))
     }
+
+    /// How long the reported heads had been served, in the mean over the
+    /// width's slots (seconds; a slot without a report counts 0): at a
+    /// window's close, the service the requests answered first in the
+    /// next window already had. The evidence of a pressure that begins
+    /// with the next window counts it as busy time, or the first answers
+    /// (large requests mostly served before) would show a rate up to
+    /// twice what a connection carries.
+    pub(super) fn head_served(&self) -> f64 {
+        if self.width == 0 {
+            return 0.0;
+        }
+        let total: f64 = self
+            .unanswered
+            .iter()
+            .flatten()
+            .map(|h| h.1.as_secs_f64())
+            .sum();
+        total / self.width as f64
+    }
 }
