@@ -2,7 +2,6 @@
 //! one batch per partition, within every limit (router fences, the
 //! idempotence rules, in-flight windows, `max.request.size`).
 
-use std::collections::HashMap;
 
 use bytes::{Bytes, BytesMut};
 use kproducer_net::{Connection, RawRequest, Reservation, Route, SlotId, TopicPartition};
@@ -11,6 +10,7 @@ use kproducer_protocol::records::rewrite_transactional_state;
 use tokio::time::Instant;
 
 use super::accumulator::Batch;
+use super::fast_hash::FastMap;
 use super::idempotence::{BatchSequence, SendCheck};
 use super::produce_body::{PartitionBatch, ProduceFields, produce_body_parts};
 use super::{Core, Event, InFlightRequest};
@@ -85,7 +85,7 @@ impl Core {
         );
         // Deterministic order (tests replay the same decisions).
         keys.sort_unstable();
-        let mut requests: HashMap<SlotId, RequestDraft> = HashMap::new();
+        let mut requests: FastMap<SlotId, RequestDraft> = FastMap::default();
         // Slots where a ready batch was held back by a full window.
         let mut blocked: Vec<SlotId> = Vec::new();
         for tp in &keys {
@@ -275,7 +275,7 @@ impl Core {
     /// partitions is, and the drain then takes the first batch of each of
     /// its partitions). A batch that rode along is sealed: the partition's
     /// next records open a new batch with a linger of its own.
-    fn ride_along(&mut self, requests: &mut HashMap<SlotId, RequestDraft>) {
+    fn ride_along(&mut self, requests: &mut FastMap<SlotId, RequestDraft>) {
         let max_request = self.settings.config.max_request_size;
         let max_in_flight = self.settings.config.max_in_flight;
         let mut keys = std::mem::take(&mut self.scratch_keys);

@@ -7,11 +7,20 @@
 //! topics this producer sends to and their partitions, chosen by the
 //! application, not by a peer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A `HashMap` keyed with [`FastHasher`].
+///
+/// Also what makes the core's decisions repeatable: maps it iterates to
+/// decide (brokers to connect or scale, requests to send, records to
+/// fail) visit their keys in the same order in every run, so a test on
+/// paused time replays the same schedule (std's `RandomState` changed
+/// the order, and with it the timings, from run to run).
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// A `HashSet` keyed with [`FastHasher`].
+pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 

@@ -29,7 +29,7 @@
 //! - KIP-98 (idempotent producer), KIP-360 (epoch bumps), KIP-679
 //! - Kafka `TransactionManager`, `Sender`, `RecordAccumulator`
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::Hash;
 
 use kproducer_protocol::ErrorCode;
@@ -201,7 +201,7 @@ pub(crate) struct Idempotence<K> {
     transactional: bool,
     max_in_flight: usize,
     bump_requested: bool,
-    partitions: HashMap<K, PartitionSequences>,
+    partitions: super::fast_hash::FastMap<K, PartitionSequences>,
     /// The sequence a partition seen for the first time starts at (a test
     /// seam; 0 by default). Resets after a bump always restart at 0.
     first_sequence: i32,
@@ -227,7 +227,7 @@ impl<K: Hash + Eq + Clone> Idempotence<K> {
             transactional,
             max_in_flight: max_in_flight.max(1),
             bump_requested: false,
-            partitions: HashMap::new(),
+            partitions: super::fast_hash::FastMap::default(),
             first_sequence: 0,
         }
     }

@@ -1,7 +1,7 @@
 //! What the producer knows of the cluster: brokers, and per topic its
 //! partitions' leaders. Plain data, updated from Metadata responses.
 
-use std::collections::{HashMap, HashSet};
+
 use std::sync::Arc;
 
 use kproducer_net::BrokerAddress;
@@ -38,10 +38,10 @@ pub(crate) struct TopicMeta {
 /// The metadata cache.
 #[derive(Debug, Default)]
 pub(crate) struct Metadata {
-    pub(crate) brokers: HashMap<i32, BrokerAddress>,
+    pub(crate) brokers: super::fast_hash::FastMap<i32, BrokerAddress>,
     pub(crate) topics: super::fast_hash::FastMap<Arc<str>, TopicMeta>,
     /// Topics the producer writes to: what each refresh asks for.
-    pub(crate) wanted: HashSet<Arc<str>>,
+    pub(crate) wanted: super::fast_hash::FastSet<Arc<str>>,
     /// A refresh was asked for (new topic, leader moved, …).
     pub(crate) refresh_requested: bool,
     /// A Metadata request is in flight.

@@ -26,7 +26,7 @@ mod tls_refusals;
 pub(crate) mod transaction;
 pub(crate) mod transaction_io;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::pin::Pin;
@@ -47,6 +47,7 @@ use tokio::time::{Instant, sleep_until};
 use self::accumulator::{Batch, PartitionQueue, RecordParts};
 use self::batch_buffers::BatchBuffers;
 use self::broker::BrokerLink;
+use self::fast_hash::FastMap;
 use self::idempotence::Idempotence;
 use self::intake::{Input, IntakeReceiver};
 use self::metadata::Metadata;
@@ -227,10 +228,10 @@ pub(crate) struct Core {
     commands_open: bool,
     partitioner: Box<dyn Partitioner>,
     metadata: Metadata,
-    waiting: HashMap<Arc<str>, VecDeque<Waiting>>,
+    waiting: FastMap<Arc<str>, VecDeque<Waiting>>,
     /// Partition queues by (topic index, partition).
     partitions: PartitionQueues,
-    brokers: HashMap<i32, BrokerLink>,
+    brokers: FastMap<i32, BrokerLink>,
     router: Router,
     idempotence: Option<Idempotence<TopicPartition>>,
     /// The transaction, for a producer with `transactional.id`.
@@ -239,7 +240,7 @@ pub(crate) struct Core {
     init_next_attempt: Option<Instant>,
     init_failures: u32,
     events: FuturesUnordered<EventFuture>,
-    requests: HashMap<u64, InFlightRequest>,
+    requests: FastMap<u64, InFlightRequest>,
     next_request_id: u64,
     next_order: u64,
     flush_gen: u64,
@@ -326,16 +327,16 @@ impl Core {
             commands_open: true,
             partitioner,
             metadata: Metadata::default(),
-            waiting: HashMap::new(),
+            waiting: FastMap::default(),
             partitions: PartitionQueues::default(),
-            brokers: HashMap::new(),
+            brokers: FastMap::default(),
             idempotence,
             transaction,
             init_in_flight: false,
             init_next_attempt: None,
             init_failures: 0,
             events: FuturesUnordered::new(),
-            requests: HashMap::new(),
+            requests: FastMap::default(),
             next_request_id: 0,
             next_order: 0,
             flush_gen: 0,
