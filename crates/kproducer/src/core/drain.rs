@@ -2,7 +2,6 @@
 //! one batch per partition, within every limit (router fences, the
 //! idempotence rules, in-flight windows, `max.request.size`).
 
-
 use bytes::{Bytes, BytesMut};
 use kproducer_net::{Connection, RawRequest, Reservation, Route, SlotId, TopicPartition};
 use kproducer_protocol::ApiKey;

@@ -1,7 +1,6 @@
 //! What the producer knows of the cluster: brokers, and per topic its
 //! partitions' leaders. Plain data, updated from Metadata responses.
 
-
 use std::sync::Arc;
 
 use kproducer_net::BrokerAddress;
