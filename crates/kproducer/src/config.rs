@@ -165,6 +165,13 @@ pub struct ProducerConfig {
     /// waiting (KIP-794; see [`UniformSticky`](crate::partitioner::UniformSticky)).
     /// Default true, as in Java.
     pub partitioner_adaptive: bool,
+    /// `partitioner.availability.timeout.ms`: with adaptive partitioning,
+    /// a partition whose oldest batch has been ready to send for longer
+    /// than this without being sent is left out of the default
+    /// partitioner's draw (see
+    /// [`PartitionLoad::is_available`](crate::partitioner::PartitionLoad::is_available)).
+    /// Zero (the default, as in Java) turns it off.
+    pub partitioner_availability_timeout: Duration,
     /// Seed for the sticky partitioner and backoff jitter; `None` draws one.
     /// Tests fix it for reproducible placement.
     pub seed: Option<u64>,
@@ -237,6 +244,7 @@ impl Default for ProducerConfig {
             partitioner_kind: PartitionerKind::Default,
             partitioner_ignore_keys: false,
             partitioner_adaptive: true,
+            partitioner_availability_timeout: Duration::ZERO,
             seed: None,
             adaptive_connections: true,
             scaler: ScalerConfig::default(),

@@ -9,7 +9,8 @@
 //!   adaptive partitioning (on by default, as in Java) the draw is weighted
 //!   by how many batches wait in each partition's queue ([`PartitionLoad`]):
 //!   partitions whose broker or connection drains them slowly get fewer
-//!   records.
+//!   records; with `partitioner.availability.timeout.ms`, a partition
+//!   whose oldest batch has waited that long to be sent gets none.
 //! - [`Partitioner`] lets users bring their own.
 //!
 //! # References
@@ -18,7 +19,7 @@
 
 use std::fmt;
 
-mod load;
+pub(crate) mod load;
 mod sticky;
 
 pub use self::load::PartitionLoad;

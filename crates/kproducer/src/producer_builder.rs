@@ -289,6 +289,18 @@ impl ProducerBuilder {
         partitioner_adaptive: bool
     );
     setter!(
+        /// `partitioner.availability.timeout.ms` (zero, the default, is
+        /// off): with adaptive partitioning, keyless records avoid a
+        /// partition whose oldest batch has waited this long to be sent.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let _builder = kproducer::Producer::builder()
+        ///     .partitioner_availability_timeout(Duration::from_secs(1));
+        /// ```
+        partitioner_availability_timeout: Duration
+    );
+    setter!(
         /// Adaptive connections per broker (on by default).
         ///
         /// ```

@@ -2,7 +2,9 @@
 //! records go preferably to partitions with few batches waiting, so a
 //! broker that drains its partitions slowly gets fewer of them
 //! (`partitioner.adaptive.partitioning.enable`, on by default); switched
-//! off, every partition gets about as many.
+//! off, every partition gets about as many. With
+//! `partitioner.availability.timeout.ms`, a broker that stops taking
+//! batches gets none once its oldest batch has waited that long.
 
 mod common;
 
@@ -91,5 +93,58 @@ async fn switched_off_every_partition_gets_about_as_many() {
     assert!(
         (0.4..0.6).contains(&share),
         "slow broker got {share:.2} of the records: {counts:?}"
+    );
+}
+
+/// Broker 1 answers no Produce request for 2 s from the start (the
+/// requests wait, then are served). Sends 20 keyless records every
+/// millisecond for 1 s; returns how many went to broker 1's partitions.
+async fn stalled_broker_share(availability_timeout: Duration) -> f64 {
+    let cluster = FakeCluster::builder()
+        .brokers(2)
+        .topic_with_leaders(TOPIC, &[0, 0, 1, 1])
+        .build()
+        .expect("cluster");
+    cluster.add_fault(
+        FaultRule::new(FaultAction::Delay(Duration::from_secs(2)))
+            .api(ApiKey::Produce)
+            .broker(1),
+    );
+    let producer = producer(&cluster, |b| {
+        b.linger(Duration::from_millis(5))
+            .batch_size(16 * 1024)
+            .connections(1, 1)
+            .partitioner_availability_timeout(availability_timeout)
+    });
+    let mut futures = Vec::new();
+    for _ in 0..1_000 {
+        for _ in 0..20 {
+            let record = Record::new(TOPIC, vec![b'x'; 100]);
+            futures.push(producer.send(record).await.expect("send"));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let mut on_stalled = 0usize;
+    for (n, f) in futures.iter_mut().enumerate() {
+        let meta = f.await.unwrap_or_else(|e| panic!("record {n} failed: {e}"));
+        on_stalled += usize::from(meta.partition >= 2);
+    }
+    on_stalled as f64 / futures.len() as f64
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_broker_that_stops_taking_batches_is_left_out_after_the_availability_timeout() {
+    let with = stalled_broker_share(Duration::from_millis(100)).await;
+    let without = stalled_broker_share(Duration::ZERO).await;
+    // Measured: 0.036 with the timeout (the records of its first 100 ms
+    // and a linger), 0.139 without (the weights send the stalled broker
+    // little, not nothing).
+    assert!(
+        with < 0.05,
+        "with the timeout: {with:.3} of the records went to the stalled broker"
+    );
+    assert!(
+        without > with * 2.0,
+        "without: {without:.3}, with: {with:.3}"
     );
 }

@@ -372,6 +372,19 @@ impl PartitionQueue {
         u32::try_from(waiting).unwrap_or(u32::MAX)
     }
 
+    /// Since when the batch at the front of the queue has been ready to
+    /// send, if one waits: its retry time if it was backing off, otherwise
+    /// the end of its linger (the latest it became ready: a full batch is
+    /// ready sooner). For `partitioner.availability.timeout.ms`.
+    pub(crate) fn ready_since(&self, linger: Duration) -> Option<Instant> {
+        let front = self.ready.front()?;
+        Some(
+            front
+                .retry_at
+                .unwrap_or_else(|| linger_end(front.created, linger)),
+        )
+    }
+
     /// Records queued here, open and sealed.
     #[cfg(test)]
     pub(crate) fn record_count(&self) -> usize {

@@ -56,6 +56,7 @@ pub(crate) use self::resolution::{Reply, ReportSink};
 use crate::config::Settings;
 use crate::error::Error;
 use crate::metrics::{self, MetricsRecorder};
+use crate::partitioner::load::Availability;
 use crate::partitioner::{PartitionRequest, Partitioner, TopicIndex};
 use crate::record::{Record, Topic};
 
@@ -552,7 +553,7 @@ impl Core {
                     value: record.value.as_deref(),
                     partitions: partitions as u32,
                 },
-                self.partitions.load(topic),
+                self.partitions.load(topic, self.availability(now)),
             ),
         };
         // A custom partitioner's answer is checked like an explicit
@@ -634,6 +635,21 @@ impl Core {
             _value: value,
             _headers: headers,
         });
+    }
+
+    /// What `partitioner.availability.timeout.ms` asks of the queues as of
+    /// `now`; `None` when it is off (zero, the default).
+    #[inline]
+    fn availability(&self, now: Instant) -> Option<Availability> {
+        let c = &self.settings.config;
+        let timeout = c.partitioner_availability_timeout;
+        if timeout.is_zero() {
+            return None;
+        }
+        Some(Availability {
+            cutoff: now.checked_sub(timeout)?,
+            linger: c.linger,
+        })
     }
 
     /// `topic`'s partition count, if its metadata is known: remembered per

@@ -27,6 +27,7 @@ use kproducer_net::TopicPartition;
 
 use super::accumulator::PartitionQueue;
 use super::fast_hash::FastMap;
+use crate::partitioner::load::Availability;
 use crate::partitioner::{PartitionLoad, TopicIndex};
 
 /// Topic handles remembered by pointer.
@@ -184,9 +185,15 @@ impl PartitionQueues {
 
     /// How many batches wait in each of `topic`'s queues, for the
     /// partitioner (read only when it chooses a new partition).
+    /// With `availability`, which of them are unavailable too
+    /// (`partitioner.availability.timeout.ms`).
     #[inline]
-    pub(crate) fn load(&self, topic: TopicIndex) -> PartitionLoad<'_> {
-        PartitionLoad::of_queues(&self.topics[topic.get()].queues)
+    pub(crate) fn load(
+        &self,
+        topic: TopicIndex,
+        availability: Option<Availability>,
+    ) -> PartitionLoad<'_> {
+        PartitionLoad::of_queues(&self.topics[topic.get()].queues, availability)
     }
 
     /// The queue of `tp`, if it has one.

@@ -205,36 +205,42 @@ impl UniformSticky {
 
 /// KIP-794's weighted draw: partition `p` with weight `max + 1 − q[p]`,
 /// where `q[p]` is the batches waiting in its queue and `max` the longest
-/// queue. `None` when the load says nothing to choose by: unknown, fewer
-/// than two partitions, or every queue as long (then a uniform draw that
-/// moves off the current partition is better).
+/// queue, over the available partitions ([`PartitionLoad::is_available`]:
+/// all of them unless `partitioner.availability.timeout.ms` is set).
+/// `None` when the load says nothing to choose by: unknown, fewer than
+/// two partitions, no partition available, or every partition available
+/// and every queue as long (then a uniform draw that moves off the
+/// current partition is better).
 fn pick_weighted(rng: &mut SmallRng, partitions: u32, load: PartitionLoad<'_>) -> Option<i32> {
     if partitions < 2 {
         return None;
     }
-    let (mut longest, mut shortest, mut total) = (0u32, u32::MAX, 0u64);
-    for p in 0..partitions {
+    let (mut longest, mut shortest, mut total, mut available) = (0u32, u32::MAX, 0u64, 0u64);
+    for p in (0..partitions).filter(|&p| load.is_available(p)) {
         let waiting = load.waiting_batches(p)?;
         longest = longest.max(waiting);
         shortest = shortest.min(waiting);
         total += u64::from(waiting);
+        available += 1;
     }
-    if longest == shortest {
+    if available == 0 || (longest == shortest && available == u64::from(partitions)) {
         return None;
     }
     let top = u64::from(longest) + 1;
-    // Σ (top − q[p]) = top · partitions − Σ q[p] ≥ partitions > 0.
-    let weights = top * u64::from(partitions) - total;
+    // Σ (top − q[p]) over the available = top · available − Σ q[p] ≥ available > 0.
+    let weights = top * available - total;
     let mut draw = rng.random_range(0..weights);
-    for p in 0..partitions {
+    let mut last = None;
+    for p in (0..partitions).filter(|&p| load.is_available(p)) {
         let weight = top - u64::from(load.waiting_batches(p).unwrap_or(longest));
         if draw < weight {
             return Some(p as i32);
         }
         draw -= weight;
+        last = Some(p as i32);
     }
     // Unreachable: the weights add up to `weights` and `draw` is below it.
-    Some(partitions as i32 - 1)
+    last
 }
 
 impl Partitioner for UniformSticky {

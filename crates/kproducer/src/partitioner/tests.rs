@@ -254,3 +254,43 @@ fn the_default_partitioner_passes_the_load_to_its_sticky_choice() {
     assert!(on[1] < 200, "adaptive: {on:?}");
     assert_eq!(off, [550, 550]);
 }
+
+#[test]
+fn an_unavailable_partition_is_never_drawn() {
+    // Partition 1 has the shortest queue, but its broker has not taken a
+    // batch for too long.
+    let load = PartitionLoad::from_waiting_batches(&[2, 0, 2, 2]).with_unavailable(&[1]);
+    let counts = draws(&mut UniformSticky::new(100, 5), load, 4, 3_000);
+    assert_eq!(counts[1], 0, "{counts:?}");
+    for p in [0, 2, 3] {
+        assert!((800..1_200).contains(&counts[p]), "{counts:?}");
+    }
+}
+
+#[test]
+fn unavailable_partitions_are_left_out_even_when_the_queues_are_even() {
+    let load = PartitionLoad::from_waiting_batches(&[1, 1, 1]).with_unavailable(&[0]);
+    let counts = draws(&mut UniformSticky::new(100, 6), load, 3, 1_000);
+    assert_eq!(counts[0], 0, "{counts:?}");
+}
+
+#[test]
+fn with_every_partition_unavailable_the_draw_is_uniform() {
+    let load = PartitionLoad::from_waiting_batches(&[0, 5]).with_unavailable(&[0, 1]);
+    assert_eq!(
+        draws(&mut UniformSticky::new(100, 7), load, 2, 1_000),
+        [500, 500]
+    );
+}
+
+#[test]
+fn availability_is_ignored_when_adaptive_partitioning_is_off() {
+    let load = PartitionLoad::from_waiting_batches(&[0, 0]).with_unavailable(&[1]);
+    let counts = draws(
+        &mut UniformSticky::new(100, 8).adaptive(false),
+        load,
+        2,
+        1_000,
+    );
+    assert_eq!(counts, [500, 500]);
+}

@@ -153,10 +153,9 @@ pub(super) const SUPPORTED: &[(&str, Setter)] = &[
         f.config.partitioner_adaptive = values::boolean(v)?;
         Ok(())
     }),
-    // Accepted and ignored: no partition is left out of the adaptive draw
-    // for being slow, as Java's 0 (the default) says (docs/configuration.md).
-    ("partitioner.availability.timeout.ms", |_, v| {
-        values::millis(v).map(drop)
+    ("partitioner.availability.timeout.ms", |f, v| {
+        f.config.partitioner_availability_timeout = values::millis(v)?;
+        Ok(())
     }),
     // Accepted and ignored: retries are bounded by delivery.timeout.ms, as
     // Kafka recommends (KIP-91). 0 (never retry) cannot be honoured.

@@ -198,8 +198,8 @@ const EVERY_KEY: &[(&str, &str, Check)] = &[
     ("partitioner.adaptive.partitioning.enable", "false", |c| {
         !c.partitioner_adaptive
     }),
-    ("partitioner.availability.timeout.ms", "500", |c| {
-        *c == ProducerConfig::default()
+    ("partitioner.availability.timeout.ms", "1500", |c| {
+        c.partitioner_availability_timeout == ms(1_500)
     }),
     ("retries", "3", |c| *c == ProducerConfig::default()),
     ("security.protocol", "ssl", |c| {
@@ -297,11 +297,7 @@ const EVERY_KEY: &[(&str, &str, Check)] = &[
 ];
 
 /// Keys accepted and ignored: setting them changes nothing.
-const IGNORED: [&str; 3] = [
-    "partitioner.availability.timeout.ms",
-    "retries",
-    "ssl.key.password",
-];
+const IGNORED: [&str; 2] = ["retries", "ssl.key.password"];
 
 #[test]
 fn every_key_sets_its_field() {
