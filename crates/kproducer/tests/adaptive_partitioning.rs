@@ -18,20 +18,19 @@ use kproducer_protocol::ApiKey;
 const TOPIC: &str = "events";
 const RECORDS: usize = 20_000;
 
-/// Partitions 0 and 1 on broker 0, 2 and 3 on broker 1; broker 1 takes
-/// 20 ms over every Produce request (one at a time per connection).
-fn cluster_with_a_slow_broker() -> FakeCluster {
+/// Partitions 0 and 1 on broker 0, 2 and 3 on broker 1, whose Produce
+/// requests wait `delay` before they are served (a connection's later
+/// requests wait behind): every one of them if `every`, else the first.
+fn two_brokers_one_delayed(delay: Duration, every: bool) -> FakeCluster {
     let cluster = FakeCluster::builder()
         .brokers(2)
         .topic_with_leaders(TOPIC, &[0, 0, 1, 1])
         .build()
         .expect("cluster");
-    cluster.add_fault(
-        FaultRule::new(FaultAction::Delay(Duration::from_millis(20)))
-            .api(ApiKey::Produce)
-            .broker(1)
-            .sticky(),
-    );
+    let rule = FaultRule::new(FaultAction::Delay(delay))
+        .api(ApiKey::Produce)
+        .broker(1);
+    cluster.add_fault(if every { rule.sticky() } else { rule });
     cluster
 }
 
@@ -61,7 +60,8 @@ async fn records_per_partition(cluster: &FakeCluster, producer: Producer) -> [i6
 }
 
 async fn run(adaptive: bool) -> [i64; 4] {
-    let cluster = cluster_with_a_slow_broker();
+    // Broker 1 takes 20 ms over every Produce request.
+    let cluster = two_brokers_one_delayed(Duration::from_millis(20), true);
     let producer = producer(&cluster, |b| {
         b.linger(Duration::from_millis(5))
             .batch_size(16 * 1024)
@@ -100,16 +100,7 @@ async fn switched_off_every_partition_gets_about_as_many() {
 /// requests wait, then are served). Sends 20 keyless records every
 /// millisecond for 1 s; returns how many went to broker 1's partitions.
 async fn stalled_broker_share(availability_timeout: Duration) -> f64 {
-    let cluster = FakeCluster::builder()
-        .brokers(2)
-        .topic_with_leaders(TOPIC, &[0, 0, 1, 1])
-        .build()
-        .expect("cluster");
-    cluster.add_fault(
-        FaultRule::new(FaultAction::Delay(Duration::from_secs(2)))
-            .api(ApiKey::Produce)
-            .broker(1),
-    );
+    let cluster = two_brokers_one_delayed(Duration::from_secs(2), false);
     let producer = producer(&cluster, |b| {
         b.linger(Duration::from_millis(5))
             .batch_size(16 * 1024)
