@@ -9,6 +9,7 @@
 //! printed with every failure.
 
 use super::burst::fast_cluster;
+use super::paced::paced;
 use super::*;
 use kproducer_fake_broker::{FaultAction, FaultRule};
 use rand::rngs::SmallRng;
@@ -122,23 +123,10 @@ async fn a_saturating_load_on_a_jittery_broker_widens_once_and_stays() {
 #[tokio::test(start_paused = true)]
 async fn a_paced_half_load_on_a_jittery_broker_stays_at_width_one() {
     let seed = seed();
-    let (timeline, changes, records) =
-        run_jittery(seed, Duration::from_secs(3), |p, stop| async move {
-            let mut sent = Vec::new();
-            let mut i = 0;
-            let mut tick = tokio::time::interval(Duration::from_millis(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            while !stop.load(Ordering::Relaxed) {
-                tick.tick().await;
-                for _ in 0..JITTERY_HALF_LOAD_PER_MS {
-                    let f = p.send(record(i)).await.expect("send admitted");
-                    sent.push((i, f));
-                    i += 1;
-                }
-            }
-            sent
-        })
-        .await;
+    let (timeline, changes, records) = run_jittery(seed, Duration::from_secs(3), |p, stop| {
+        paced(p, JITTERY_HALF_LOAD_PER_MS, stop)
+    })
+    .await;
     println!("jittery paced half load (seed {seed}): {timeline:?}; {records} records");
     assert!(
         timeline.iter().all(|&(_, w)| w <= 1),

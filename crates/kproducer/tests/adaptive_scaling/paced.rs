@@ -31,7 +31,7 @@ fn paced_producer(cluster: &FakeCluster) -> Producer {
 
 /// Sends `per_ms` records every millisecond until `stop`, catching up
 /// after any delay (as a paced sender behind its schedule does).
-async fn paced(producer: Producer, per_ms: usize, stop: Arc<AtomicBool>) -> Sent {
+pub(super) async fn paced(producer: Producer, per_ms: usize, stop: Arc<AtomicBool>) -> Sent {
     let mut sent = Vec::new();
     let mut i = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(1));

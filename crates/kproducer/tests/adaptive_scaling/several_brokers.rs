@@ -10,6 +10,7 @@
 //! widens within a bounded time; a broker that stops answering for a while
 //! (every Produce request held) does not widen while it is silent.
 
+use super::paced::paced;
 use super::*;
 use kproducer_fake_broker::{FaultAction, FaultRule};
 
@@ -147,24 +148,6 @@ fn per_kib() -> ServiceTime {
 /// carries it; three times slower, one connection carries less than half
 /// of it, and three connections carry it again.
 const SEVENTY_PERCENT_LOAD_PER_MS: usize = 21;
-
-/// Sends `per_ms` records every millisecond until `stop`, catching up
-/// after any delay.
-async fn paced(producer: Producer, per_ms: usize, stop: Arc<AtomicBool>) -> Sent {
-    let mut sent = Vec::new();
-    let mut i = 0;
-    let mut tick = tokio::time::interval(Duration::from_millis(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    while !stop.load(Ordering::Relaxed) {
-        tick.tick().await;
-        for _ in 0..per_ms {
-            let f = producer.send(record(i)).await.expect("send admitted");
-            sent.push((i, f));
-            i += 1;
-        }
-    }
-    sent
-}
 
 /// When broker 0 becomes three times slower.
 const SLOWER_AT: f64 = 2.0;
