@@ -233,6 +233,11 @@ pub struct Scaler {
     backlog: Option<u64>,
     /// The backlog when the open window opened (0 for the first window).
     backlog_at_open: Option<u64>,
+    /// The last outstanding bytes reported ([`Scaler::observe_outstanding`]).
+    outstanding: Option<u64>,
+    /// The outstanding bytes when the open window opened (0 for the first
+    /// window).
+    outstanding_at_open: Option<u64>,
     /// Per slot, the oldest unanswered request reported since the last
     /// evaluation: its bytes and how long it has been served at least
     /// ([`Scaler::observe_unanswered`]).
@@ -262,6 +267,8 @@ impl Scaler {
             // A group starts with nothing waiting (the producer creates a
             // broker's scaler when it first uses the broker).
             backlog_at_open: Some(0),
+            outstanding: None,
+            outstanding_at_open: Some(0),
             unanswered: Vec::new(),
         })
     }
@@ -348,6 +355,30 @@ impl Scaler {
     /// grow.
     pub fn observe_backlog(&mut self, bytes: u64) {
         self.backlog = Some(bytes);
+    }
+
+    /// Sets the bytes the group has been given and not yet answered, as
+    /// of now: the backlog ([`observe_backlog`](Self::observe_backlog))
+    /// plus the batches still being filled and the requests in flight, in
+    /// the unit of [`observe_throughput`](Self::observe_throughput).
+    ///
+    /// Optional, with the backlog. With it the load offered over a window
+    /// is what was answered plus how much this grew, which also sees what
+    /// the backlog cannot: at the start of a burst, batches go in flight
+    /// as fast as they are sealed (the window is not full yet) and the
+    /// backlog stays empty while the offered load is many times what the
+    /// group moves. Without it, the backlog's growth stands for it.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use kproducer_net::{Scaler, ScalerConfig};
+    ///
+    /// let mut scaler = Scaler::new(ScalerConfig::default(), Instant::now()).unwrap();
+    /// scaler.observe_backlog(0);
+    /// scaler.observe_outstanding(3_000_000); // three 1 MB requests in flight
+    /// ```
+    pub fn observe_outstanding(&mut self, bytes: u64) {
+        self.outstanding = Some(bytes);
     }
 
     /// The smoothed mean Produce round trip, once one was reported.
@@ -550,13 +581,22 @@ impl Scaler {
             self.config.cooldown,
             self.config.min_window.saturating_mul(2),
         );
-        let offered = match (self.backlog_at_open, self.backlog) {
-            (Some(start), Some(end)) => {
-                Some((throughput + (end as f64 - start as f64) / window).max(0.0))
-            }
+        let grown = |start: Option<u64>, end: Option<u64>| match (start, end) {
+            (Some(start), Some(end)) => Some(end as f64 - start as f64),
             _ => None,
         };
+        // The offered load needs the backlog (demand sizing is on); the
+        // outstanding bytes, when reported, measure its growth better.
+        let offered = grown(self.backlog_at_open, self.backlog).map(|backlog_growth| {
+            let growth = match self.backlog {
+                Some(_) => grown(self.outstanding_at_open, self.outstanding),
+                None => None,
+            }
+            .unwrap_or(backlog_growth);
+            (throughput + growth / window).max(0.0)
+        });
         self.backlog_at_open = self.backlog;
+        self.outstanding_at_open = self.outstanding;
         let signals = Signals {
             window: elapsed,
             width,

@@ -40,6 +40,9 @@ struct Model {
     backlog: f64,
     connections: Vec<Connection>,
     changes: Vec<(Duration, Decision)>,
+    /// Whether the caller reports what is given and not yet answered
+    /// (`Scaler::observe_outstanding`), as the producer's core does.
+    report_outstanding: bool,
 }
 
 impl Model {
@@ -52,6 +55,7 @@ impl Model {
             backlog: 0.0,
             connections: vec![Connection::default()],
             changes: Vec::new(),
+            report_outstanding: true,
         }
     }
 
@@ -121,6 +125,10 @@ impl Model {
         self.scaler
             .observe_buffer(self.now, buffered as u64, BUFFER_MEMORY as u64);
         self.scaler.observe_backlog(self.backlog as u64);
+        if self.report_outstanding {
+            let outstanding = self.backlog + self.in_flight_bytes();
+            self.scaler.observe_outstanding(outstanding as u64);
+        }
         let d = self.scaler.evaluate(self.now);
         if d.is_change() {
             self.connections
@@ -140,7 +148,12 @@ impl Model {
 /// The changes a burst offering `connections` connections' worth from
 /// an idle start makes within 2 s.
 fn burst(connections: f64) -> Vec<(Duration, Decision)> {
+    burst_reporting(connections, true)
+}
+
+fn burst_reporting(connections: f64, outstanding: bool) -> Vec<(Duration, Decision)> {
     let mut m = Model::new();
+    m.report_outstanding = outstanding;
     m.run(Duration::from_secs(2), connections * PER_CONNECTION);
     m.changes
 }
@@ -171,4 +184,27 @@ fn a_bursts_first_step_is_sized_by_the_rate_one_connection_really_carries() {
             "offered {offered}: a step that carried the load was undone: {s:?}"
         );
     }
+}
+
+#[test]
+fn the_offered_load_counts_what_went_in_flight_at_once() {
+    // At the start of a burst the windows are not full: sealed requests go
+    // in flight at once and the backlog stays empty, so its growth says
+    // the offered load is what was answered. What was given and not yet
+    // answered grows with the load: 1.5 connections' worth steps at
+    // 120 ms with it, at 180 ms on the backlog alone.
+    let with = burst_reporting(1.5, true);
+    let without = burst_reporting(1.5, false);
+    let (s_with, s_without) = (story(&with), story(&without));
+    let (at_with, first_with) = with.first().expect("a scale-up");
+    let (at_without, _) = without.first().expect("a scale-up on the backlog alone");
+    assert_eq!(first_with.target_width, 2, "{s_with:?}");
+    assert!(
+        *at_with + Duration::from_millis(40) <= *at_without,
+        "with: {s_with:?}; without: {s_without:?}"
+    );
+    assert!(
+        with.iter().all(|(_, d)| d.target_width > d.previous_width),
+        "{s_with:?}"
+    );
 }

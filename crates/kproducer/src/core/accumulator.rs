@@ -258,6 +258,13 @@ impl PartitionQueue {
         self.open.as_ref().map(|o| linger_end(o.created, linger))
     }
 
+    /// The open batch's encoded size so far (0 without one).
+    pub(crate) fn open_size(&self) -> usize {
+        self.open
+            .as_ref()
+            .map_or(0, |_| self.builder.size_estimate())
+    }
+
     /// `buffer.memory` bytes the open batch holds (0 without one): what
     /// the adaptive scaler counts as this partition's part of the buffer,
     /// with its sealed batches.

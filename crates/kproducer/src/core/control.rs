@@ -25,22 +25,22 @@ struct BrokerHoldings {
     backlog: u64,
     /// `buffer.memory` bytes held: batches waiting, open and in flight.
     held: u64,
+    /// Encoded bytes not yet answered: batches waiting, open and in
+    /// flight (the unit of the throughput the scaler is told).
+    outstanding: u64,
 }
 
 impl BrokerHoldings {
     /// Adds to `broker`'s entry of `totals` (a handful of brokers: a
     /// linear search).
-    fn add(totals: &mut Vec<BrokerHoldings>, broker: i32, backlog: u64, held: u64) {
+    fn add(totals: &mut Vec<BrokerHoldings>, broker: i32, add: BrokerHoldings) {
         match totals.iter_mut().find(|h| h.broker == broker) {
             Some(h) => {
-                h.backlog += backlog;
-                h.held += held;
+                h.backlog += add.backlog;
+                h.held += add.held;
+                h.outstanding += add.outstanding;
             }
-            None => totals.push(BrokerHoldings {
-                broker,
-                backlog,
-                held,
-            }),
+            None => totals.push(BrokerHoldings { broker, ..add }),
         }
     }
 }
@@ -357,11 +357,26 @@ impl Core {
             let (backlog, held) = q.ready.iter().fold((0u64, open), |(b, r), batch| {
                 (b + batch.data.len() as u64, r + batch.reserved as u64)
             });
-            BrokerHoldings::add(&mut totals, slot.broker, backlog, held);
+            let outstanding = backlog + q.open_size() as u64;
+            let add = BrokerHoldings {
+                broker: slot.broker,
+                backlog,
+                held,
+                outstanding,
+            };
+            BrokerHoldings::add(&mut totals, slot.broker, add);
         }
         for r in self.requests.values() {
-            let held = r.batches.iter().map(|b| b.reserved as u64).sum();
-            BrokerHoldings::add(&mut totals, r.broker, 0, held);
+            let (held, outstanding) = r.batches.iter().fold((0u64, 0u64), |(h, o), b| {
+                (h + b.reserved as u64, o + b.data.len() as u64)
+            });
+            let add = BrokerHoldings {
+                broker: r.broker,
+                backlog: 0,
+                held,
+                outstanding,
+            };
+            BrokerHoldings::add(&mut totals, r.broker, add);
         }
         totals
     }
@@ -468,6 +483,9 @@ impl Core {
             // by demand (several connections for a deep backlog) and
             // judged by the load offered, not by a backlog drained.
             scaler.observe_backlog(own.backlog);
+            // And everything given to it not yet answered, so the offered
+            // load also counts batches that went in flight at once.
+            scaler.observe_outstanding(own.outstanding);
             // The requests being served bound what the connections carry,
             // so an early scale-up is judged by a rigorous bound.
             for &(_, slot, bytes, serving_for) in heads.iter().filter(|h| h.0 == broker) {
