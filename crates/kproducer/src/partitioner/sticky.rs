@@ -182,9 +182,9 @@ impl UniformSticky {
             _ => rng.random_range(0..partitions) as i32,
         }
     }
-}
 
-impl UniformSticky {
+    /// The topic's sticky partition, kept at its index (by name past
+    /// [`MAX_INDEXED_TOPICS`]); a new one weighed by `load`, if given.
     #[inline]
     fn choose_indexed(
         &mut self,
