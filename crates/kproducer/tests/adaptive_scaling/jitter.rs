@@ -9,7 +9,7 @@
 //! printed with every failure.
 
 use super::burst::fast_cluster;
-use super::paced::paced;
+use super::paced::{paced, paced_producer};
 use super::*;
 use kproducer_fake_broker::{FaultAction, FaultRule};
 use rand::rngs::SmallRng;
@@ -44,19 +44,6 @@ async fn jitter(cluster: FakeCluster, seed: u64, stop: Arc<AtomicBool>) {
 /// saturates a jittery connection).
 const JITTERY_HALF_LOAD_PER_MS: usize = super::paced::HALF_LOAD_PER_MS / 2;
 
-fn jittery_producer(cluster: &FakeCluster) -> Producer {
-    common::producer(cluster, |b| {
-        b.batch_size(64 * 1024)
-            .buffer_memory(4 * 1024 * 1024)
-            .linger(Duration::from_millis(5))
-            .adaptive_connections(true)
-            .scaler(ScalerConfig {
-                max_width: MAX_WIDTH,
-                ..ScalerConfig::default()
-            })
-    })
-}
-
 /// Runs `sender` against a jittery broker for `run`; returns the width
 /// timeline (seconds from the start, width), the width-change log lines
 /// and the records sent.
@@ -70,7 +57,7 @@ where
 {
     let (log, _tracing) = capture_scaling_logs();
     let cluster = fast_cluster();
-    let producer = jittery_producer(&cluster);
+    let producer = paced_producer(&cluster);
     let start = Instant::now();
     let watching = Arc::new(AtomicBool::new(false));
     let watcher = tokio::spawn(watch_width(producer.clone(), watching.clone()));

@@ -16,7 +16,10 @@ use kproducer_fake_broker::{FaultAction, FaultRule};
 /// test): 40 KiB per ms, ~41 MB/s.
 pub(super) const HALF_LOAD_PER_MS: usize = 40;
 
-fn paced_producer(cluster: &FakeCluster) -> Producer {
+/// An adaptive producer with 64 KiB batches, a 4 MiB buffer and a 5 ms
+/// linger, up to `MAX_WIDTH` connections (the paced, jittery and
+/// several-brokers tests).
+pub(super) fn paced_producer(cluster: &FakeCluster) -> Producer {
     common::producer(cluster, |b| {
         b.batch_size(64 * 1024)
             .buffer_memory(4 * 1024 * 1024)

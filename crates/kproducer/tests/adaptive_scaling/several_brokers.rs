@@ -10,7 +10,7 @@
 //! widens within a bounded time; a broker that stops answering for a while
 //! (every Produce request held) does not widen while it is silent.
 
-use super::paced::paced;
+use super::paced::{paced, paced_producer};
 use super::*;
 use kproducer_fake_broker::{FaultAction, FaultRule};
 
@@ -37,19 +37,6 @@ fn three_brokers_one_slow() -> FakeCluster {
         b = b.topic(t, PARTITIONS_PER_TOPIC);
     }
     b.build().expect("cluster")
-}
-
-fn adaptive_producer(cluster: &FakeCluster) -> Producer {
-    common::producer(cluster, |b| {
-        b.batch_size(64 * 1024)
-            .buffer_memory(4 * 1024 * 1024)
-            .linger(Duration::from_millis(5))
-            .adaptive_connections(true)
-            .scaler(ScalerConfig {
-                max_width: MAX_WIDTH,
-                ..ScalerConfig::default()
-            })
-    })
 }
 
 /// Samples every broker's width every 10 ms until `stop`: per broker, the
@@ -89,7 +76,7 @@ fn produce_connections_per_broker(requests: &[RequestRecord]) -> BTreeMap<i32, u
 async fn a_slow_broker_widens_while_the_fast_ones_keep_one_connection() {
     let (log, _tracing) = capture_scaling_logs();
     let cluster = three_brokers_one_slow();
-    let producer = adaptive_producer(&cluster);
+    let producer = paced_producer(&cluster);
     let start = Instant::now();
     let watching = Arc::new(AtomicBool::new(false));
     let watcher = tokio::spawn(watch_widths(producer.clone(), start, watching.clone()));
@@ -169,7 +156,7 @@ async fn a_broker_that_gets_slower_widens_soon_and_one_that_goes_silent_does_not
         b = b.topic(t, PARTITIONS_PER_TOPIC);
     }
     let cluster = b.build().expect("cluster");
-    let producer = adaptive_producer(&cluster);
+    let producer = paced_producer(&cluster);
     let start = Instant::now();
     let at = |secs: f64| start + Duration::from_secs_f64(secs);
     let watching = Arc::new(AtomicBool::new(false));
