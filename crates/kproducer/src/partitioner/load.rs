@@ -27,9 +27,8 @@ use crate::core::accumulator::PartitionQueue;
 /// Java's producer judges it. The default partitioner leaves them out of
 /// its draw.
 ///
-/// The producer passes it to [`Partitioner::partition_with_load`]
-/// (`crate::partitioner::Partitioner::partition_with_load`); reading it is
-/// a slice index per partition, nothing is computed until asked.
+/// The producer passes it to [`Partitioner::partition_with_load`]; reading
+/// it is a slice index per partition, nothing is computed until asked.
 ///
 /// ```
 /// use kproducer::partitioner::PartitionLoad;
