@@ -34,20 +34,31 @@ fn two_brokers_one_delayed(delay: Duration, every: bool) -> FakeCluster {
     cluster
 }
 
-/// Sends `RECORDS` keyless 100-byte records, 200 every millisecond, waits
-/// for all of them, and returns how many landed on each partition.
-async fn records_per_partition(cluster: &FakeCluster, producer: Producer) -> [i64; 4] {
-    let mut futures = Vec::with_capacity(RECORDS);
-    for n in 0..RECORDS {
-        let record = Record::new(TOPIC, vec![b'x'; 100]);
-        futures.push(producer.send(record).await.expect("send"));
-        if n % 200 == 199 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+/// Sends `per_ms` keyless 100-byte records every millisecond for `ms`
+/// milliseconds, waits for all of them, and returns the partition each
+/// landed on.
+async fn send_paced(producer: &Producer, per_ms: usize, ms: usize) -> Vec<i32> {
+    let mut futures = Vec::with_capacity(per_ms * ms);
+    for _ in 0..ms {
+        for _ in 0..per_ms {
+            let record = Record::new(TOPIC, vec![b'x'; 100]);
+            futures.push(producer.send(record).await.expect("send"));
         }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    let mut partitions = Vec::with_capacity(futures.len());
     for (n, f) in futures.into_iter().enumerate() {
-        f.await.unwrap_or_else(|e| panic!("record {n} failed: {e}"));
+        let meta = f.await.unwrap_or_else(|e| panic!("record {n} failed: {e}"));
+        partitions.push(meta.partition);
     }
+    partitions
+}
+
+/// Sends `RECORDS` keyless 100-byte records, 200 every millisecond, waits
+/// for all of them, and returns how many landed on each partition (read
+/// from the broker's log).
+async fn records_per_partition(cluster: &FakeCluster, producer: Producer) -> [i64; 4] {
+    send_paced(&producer, 200, RECORDS / 200).await;
     let mut counts = [0; 4];
     for (p, count) in counts.iter_mut().enumerate() {
         *count = cluster
@@ -107,20 +118,9 @@ async fn stalled_broker_share(availability_timeout: Duration) -> f64 {
             .connections(1, 1)
             .partitioner_availability_timeout(availability_timeout)
     });
-    let mut futures = Vec::new();
-    for _ in 0..1_000 {
-        for _ in 0..20 {
-            let record = Record::new(TOPIC, vec![b'x'; 100]);
-            futures.push(producer.send(record).await.expect("send"));
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    let mut on_stalled = 0usize;
-    for (n, f) in futures.iter_mut().enumerate() {
-        let meta = f.await.unwrap_or_else(|e| panic!("record {n} failed: {e}"));
-        on_stalled += usize::from(meta.partition >= 2);
-    }
-    on_stalled as f64 / futures.len() as f64
+    let partitions = send_paced(&producer, 20, 1_000).await;
+    let on_stalled = partitions.iter().filter(|&&p| p >= 2).count();
+    on_stalled as f64 / partitions.len() as f64
 }
 
 #[tokio::test(start_paused = true)]
